@@ -1,0 +1,1 @@
+"""The vedit command-line interface (installed as the ``vedit_cli`` package)."""

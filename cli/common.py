@@ -1,0 +1,67 @@
+"""Helpers shared by commands: progress bar, option parsing, output checks."""
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from vedit.errors import InvalidInputError
+
+
+class Progress:
+    """A progress bar with ETA on stderr; a ``callback(done, total, stage)``."""
+
+    def __init__(self, total: int, quiet: bool = False, label: str = ""):
+        self.total = max(1, int(total))
+        self.quiet = quiet or not sys.stderr
+        self.label = label
+        self.t0 = time.monotonic()
+        self._last = 0.0
+        self.done = 0
+        self.stage = label
+
+    def __call__(self, done: int, total: int | None = None, stage: str = "") -> None:
+        if total:
+            self.total = max(1, int(total))
+        self.done = done
+        self.stage = stage or self.stage
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2 and done < self.total:
+            return
+        self._last = now
+        frac = min(1.0, done / self.total)
+        el = now - self.t0
+        eta = el / frac - el if frac > 0 else 0.0
+        width = 28
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        fps = done / el if el > 0 else 0.0
+        sys.stderr.write(f"\r{self.stage[:18]:<18} [{bar}] {done}/{self.total} {fps:5.1f} fps ETA {eta:5.1f}s ")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if not self.quiet:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def quiet_option(f):
+    return click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(f)
+
+
+def range_options(f):
+    f = click.option("--end", type=int, default=None, help="Last frame, exclusive (like a slice).")(f)
+    f = click.option("--start", type=int, default=None, help="First frame to process (from 0).")(f)
+    return f
+
+
+def parse_ints(text: str, n: int | None = None, name: str = "value") -> list[int]:
+    try:
+        vals = [int(round(float(v))) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise InvalidInputError(f"{name} {text!r}: expected comma-separated numbers") from None
+    if n is not None and len(vals) != n:
+        raise InvalidInputError(f"{name} {text!r}: expected {n} comma-separated numbers")
+    return vals

@@ -1,0 +1,74 @@
+"""``vedit`` console entry point. Commands live one per module in
+``vedit_cli.commands`` and are imported only when invoked, so ``vedit --help``,
+``vedit probe`` and ``vedit engines`` never import torch."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from vedit import __version__
+
+# command name -> module in vedit_cli.commands, short help (shown without importing)
+COMMANDS = {
+    "probe": ("probe", "Print fps, frames, size, duration, audio and codec of a clip."),
+    "remove": ("remove", "Remove what is inside a mask and fill it consistently through the shot."),
+    "replace-bg": ("replace_bg", "Keep the subject, replace the background (plate, colour, blur, prompt)."),
+    "matte": ("matte", "Build a matte (person, SAM, box, chroma, tracked keyframe mask)."),
+    "animate": ("animate", "Turn a still image into a clip (parallax, motion brush, image-to-video)."),
+    "serve": ("serve", "Run the local job server for editor panels."),
+    "jobs": ("jobs", "List, show or cancel jobs on a running server."),
+    "timeline": ("timeline", "Run an operation on the clips of a timeline (OTIO, FCP7 XML, EDL)."),
+    "engines": ("engines", "List engines: name, family, needs, available here."),
+    "models": ("models", "List diffusion models found locally and what they can do."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        mod = importlib.import_module(f"vedit_cli.commands.{COMMANDS[name][0]}")
+        return mod.command
+
+    def format_commands(self, ctx, formatter):
+        rows = [(n, h) for n, (_, h) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("ERROR: interrupted; no output was written", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+            from vedit.errors import VeditError
+
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            if isinstance(exc, VeditError):
+                click.echo(f"ERROR: {exc}", err=True)
+            else:
+                click.echo(f"ERROR: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vedit")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def main(ctx, debug):
+    """vedit: local-first, temporally consistent generative video editing."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,139 @@
+"""Warping, forward-backward consistency and flow completion."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+_grid_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _grid(h: int, w: int):
+    key = (h, w)
+    g = _grid_cache.get(key)
+    if g is None:
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        g = (xs, ys)
+        if len(_grid_cache) > 8:
+            _grid_cache.clear()
+        _grid_cache[key] = g
+    return g
+
+
+def warp(img: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR,
+         border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """Backward warp: out(x) = img(x + flow(x))."""
+    h, w = flow.shape[:2]
+    xs, ys = _grid(h, w)
+    return cv2.remap(img, xs + flow[:, :, 0], ys + flow[:, :, 1], interpolation, borderMode=border)
+
+
+def warp_mask(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Warp a boolean/uint8 mask with nearest sampling; outside the frame = 0."""
+    m = mask.astype(np.uint8)
+    return warp(m, flow, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT) > 0
+
+
+def inside_frame(flow: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    h, w = flow.shape[:2]
+    xs, ys = _grid(h, w)
+    x = xs + flow[:, :, 0]
+    y = ys + flow[:, :, 1]
+    return (x >= -margin) & (x <= w - 1 + margin) & (y >= -margin) & (y <= h - 1 + margin)
+
+
+def fb_consistency(fwd: np.ndarray, bwd: np.ndarray, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+    """Pixels whose forward flow is confirmed by the backward flow at the landing
+    point: |f + b(x+f)|² < alpha (|f|² + |b(x+f)|²) + beta."""
+    b_at = warp(bwd, fwd, border=cv2.BORDER_REPLICATE)
+    s = fwd + b_at
+    err = (s * s).sum(axis=2)
+    mag = (fwd * fwd).sum(axis=2) + (b_at * b_at).sum(axis=2)
+    return (err < alpha * mag + beta) & inside_frame(fwd)
+
+
+def fit_global_motion(flow: np.ndarray, valid: np.ndarray, step: int = 4, model: str = "homography"):
+    """Robust global motion (homography or affine) from flow on ``valid`` pixels.
+    Returns a 3x3 matrix mapping frame-a coordinates to frame-b, or None."""
+    h, w = flow.shape[:2]
+    xs, ys = _grid(h, w)
+    sel = valid[::step, ::step]
+    if sel.sum() < 12:
+        return None
+    src = np.stack([xs[::step, ::step][sel], ys[::step, ::step][sel]], axis=1)
+    dst = src + flow[::step, ::step][sel]
+    if len(src) > 4000:
+        idx = np.random.default_rng(0).choice(len(src), 4000, replace=False)
+        src, dst = src[idx], dst[idx]
+    if model == "affine":
+        m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+        if m is None:
+            return None
+        return np.vstack([m, [0, 0, 1]]).astype(np.float64)
+    H, inl = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+    return H
+
+
+def homography_flow(H: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The flow field x → H·x − x."""
+    xs, ys = _grid(h, w)
+    den = H[2, 0] * xs + H[2, 1] * ys + H[2, 2]
+    den = np.where(np.abs(den) < 1e-8, 1e-8, den)
+    u = (H[0, 0] * xs + H[0, 1] * ys + H[0, 2]) / den - xs
+    v = (H[1, 0] * xs + H[1, 1] * ys + H[1, 2]) / den - ys
+    return np.stack([u, v], axis=2).astype(np.float32)
+
+
+def _membrane_fill(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -> np.ndarray:
+    """Smooth interpolation of known flow into the hole by normalised
+    convolution over a pyramid (coarse fills the middle, fine keeps edges)."""
+    known = (~hole).astype(np.float32)
+    out = flow.copy()
+    h, w = hole.shape
+    acc = None
+    for lev in range(levels, -1, -1):
+        s = 2 ** lev
+        sw, sh = max(1, w // s), max(1, h // s)
+        k = cv2.resize(known, (sw, sh), interpolation=cv2.INTER_AREA)
+        f = cv2.resize(flow * known[:, :, None], (sw, sh), interpolation=cv2.INTER_AREA)
+        ksz = 5
+        kb = cv2.blur(k, (ksz, ksz))
+        fb = cv2.blur(f, (ksz, ksz))
+        est = fb / np.maximum(kb, 1e-6)[:, :, None]
+        up = cv2.resize(est, (w, h), interpolation=cv2.INTER_LINEAR)
+        conf = cv2.resize(kb, (w, h), interpolation=cv2.INTER_LINEAR)
+        if acc is None:
+            acc = up
+        else:
+            wgt = np.clip(conf * 4.0, 0, 1)[:, :, None]
+            acc = wgt * up + (1 - wgt) * acc
+    out[hole] = acc[hole]
+    return out
+
+
+def complete_flow(flow: np.ndarray, hole: np.ndarray, method: str = "auto", ring: int = 25) -> np.ndarray:
+    """Replace the flow inside ``hole`` (it belongs to the removed object).
+
+    ``homography``: a robust global motion fitted on a ring of background
+    around the hole (keeps a moving neighbour from being dragged in);
+    ``smooth``: membrane-like interpolation from the boundary; ``auto``: the
+    homography where it explains the ring well, else the smooth fill.
+    """
+    if not hole.any():
+        return flow
+    h, w = hole.shape
+    if method in ("homography", "auto"):
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
+        band = (cv2.dilate(hole.astype(np.uint8), k) > 0) & ~hole
+        H = fit_global_motion(flow, band if band.sum() > 200 else ~hole)
+        if H is not None:
+            hf = homography_flow(H, h, w)
+            if method == "homography":
+                out = flow.copy()
+                out[hole] = hf[hole]
+                return out
+            res = np.linalg.norm(flow[band] - hf[band], axis=1)
+            if np.median(res) < 1.0:
+                out = flow.copy()
+                out[hole] = hf[hole]
+                return out
+    return _membrane_fill(flow, hole)

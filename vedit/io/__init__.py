@@ -1,0 +1,9 @@
+"""Media I/O: clips (video files, image sequences, stills) in, encoded files out.
+
+Frames are numpy arrays, HxWx3 uint8 RGB (HxWx4 with alpha). Memory is bounded:
+readers stream frame by frame, writers stream into an encoder process.
+"""
+from vedit.io.clip import Clip, open_clip, probe, is_sequence_path  # noqa: F401
+from vedit.io.writer import Writer, open_writer, output_kind, check_output_path  # noqa: F401
+from vedit.io.masks import MaskSource, open_masks  # noqa: F401
+from vedit.io.ffmpeg import ffmpeg_exe  # noqa: F401
