@@ -1,0 +1,89 @@
+import json
+
+import click
+
+_url = click.option("--url", default=None, help="Server URL (default $VEDIT_URL or http://127.0.0.1:8765).")
+_token = click.option("--token", default=None, help="Token (default: the token file in $VEDIT_HOME).")
+
+
+def _client(url, token):
+    from vedit.server.client import VeditClient
+
+    return VeditClient(url=url, token=token)
+
+
+def _line(j: dict) -> str:
+    pct = f"{100 * (j.get('progress') or 0):5.1f}%"
+    what = j.get("output") or ""
+    if j.get("error") and j["status"] in ("failed", "cancelled"):
+        what = j["error"]
+    return f"{j['id']:<13} {j['status']:<10} {pct} {(j.get('op') or ''):<10} {(j.get('stage') or '')[:16]:<16} {what}"
+
+
+@click.group("jobs")
+def command():
+    """List, show or cancel jobs on a running server."""
+
+
+@command.command("list")
+@click.option("--status", type=click.Choice(["queued", "running", "done", "failed", "cancelled"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_url
+@_token
+def list_cmd(status, as_json, url, token):
+    """Jobs, newest first."""
+    jobs = _client(url, token).list(status=status)
+    if as_json:
+        click.echo(json.dumps(jobs, indent=2))
+        return
+    click.echo(f"{'id':<13} {'status':<10} {'done':>6} {'op':<10} {'stage':<16} output / error")
+    for j in jobs:
+        click.echo(_line(j))
+
+
+@command.command("show")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_url
+@_token
+def show_cmd(job_id, as_json, url, token):
+    """One job in full."""
+    j = _client(url, token).get(job_id)
+    if as_json:
+        click.echo(json.dumps(j, indent=2))
+        return
+    for k, v in j.items():
+        click.echo(f"{k:>16}: {v}")
+
+
+@command.command("cancel")
+@click.argument("job_id")
+@_url
+@_token
+def cancel_cmd(job_id, url, token):
+    """Cancel a job (a running one stops at its next frame and leaves no output)."""
+    j = _client(url, token).cancel(job_id)
+    click.echo(_line(j))
+
+
+@command.command("submit")
+@click.argument("spec", type=click.File("r"))
+@click.option("--wait", is_flag=True, help="Wait for the job to finish.")
+@_url
+@_token
+def submit_cmd(spec, wait, url, token):
+    """Submit a job spec (a JSON file, or - for stdin); prints the job id."""
+    from vedit.errors import InvalidInputError
+
+    try:
+        body = json.load(spec)
+    except ValueError as exc:
+        raise InvalidInputError(f"spec {spec.name}: not valid JSON ({exc})") from None
+    c = _client(url, token)
+    job_id = c.submit(body)
+    click.echo(job_id)
+    if wait:
+        j = c.wait(job_id)
+        click.echo(_line(j))
+        if j["status"] != "done":
+            raise SystemExit(1)

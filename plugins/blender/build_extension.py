@@ -1,0 +1,57 @@
+"""Build the installable Blender extension zip from ``vedit_vse/``.
+
+    python plugins/blender/build_extension.py [-o dist/]
+
+Produces ``vedit_vse-<version>.zip`` with ``blender_manifest.toml`` at the zip
+root, the layout ``blender --command extension build`` makes (that command
+needs a Blender binary; this script needs only Python)."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "vedit_vse")
+SKIP_DIRS = {"__pycache__", ".git"}
+SKIP_EXT = (".pyc", ".pyo", ".blend1", ".zip")
+
+
+def manifest_field(text: str, key: str) -> str:
+    m = re.search(rf'^{key}\s*=\s*"([^"]+)"', text, re.M)
+    if not m:
+        raise SystemExit(f"ERROR: blender_manifest.toml has no {key}")
+    return m.group(1)
+
+
+def build(out_dir: str) -> str:
+    with open(os.path.join(SRC, "blender_manifest.toml"), encoding="utf-8") as f:
+        text = f.read()
+    ext_id, version = manifest_field(text, "id"), manifest_field(text, "version")
+    os.makedirs(out_dir, exist_ok=True)
+    target = os.path.join(out_dir, f"{ext_id}-{version}.zip")
+    tmp = target + ".part"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for root, dirs, files in os.walk(SRC):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            for name in sorted(files):
+                if name.endswith(SKIP_EXT):
+                    continue
+                full = os.path.join(root, name)
+                z.write(full, os.path.relpath(full, SRC))
+    os.replace(tmp, target)
+    return target
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-o", "--output-dir", default=os.path.join(HERE, "dist"))
+    args = ap.parse_args(argv)
+    print(build(args.output_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+/*
+ * vedit panel logic: gather the selected clip (through veditHost), submit a
+ * job to the local vedit server, follow it over WebSocket (UXP has no
+ * EventSource; polling is the fallback), then import and place the result.
+ * Pure helpers are exposed on globalThis.veditPanel for tests.
+ */
+(function () {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const host = () => globalThis.veditHost;
+  let current = null; // {id, ws}
+
+  function setStatus(text, isError) {
+    const s = $("status");
+    s.textContent = text;
+    s.className = isError ? "error" : "";
+  }
+
+  function setProgress(frac, stage) {
+    const pct = Math.max(0, Math.min(1, Number(frac) || 0)) * 100;
+    $("progress").style.width = pct.toFixed(1) + "%";
+    $("progress").dataset.value = (pct / 100).toFixed(4);
+    if (stage !== undefined) setStatus(stage + " " + Math.round(pct) + "%");
+  }
+
+  function sep(path) { return path.indexOf("\\") >= 0 && path.indexOf("/") < 0 ? "\\" : "/"; }
+
+  function outputPath(clip, op, range) {
+    const s = sep(clip.path);
+    const cut = clip.path.lastIndexOf(s);
+    const dir = clip.path.slice(0, cut);
+    const base = clip.path.slice(cut + 1).replace(/\.[^.]*$/, "");
+    const ext = op === "matte" ? ".mov" : ".mp4";
+    // beside the source: the server refuses folders that do not exist and makes names unique
+    return dir + s + base + "_" + op + "_" + range.start + "-" + range.end + ext;
+  }
+
+  function sourceRange(clip) {
+    const start = Math.max(0, Math.round(clip.inSeconds * clip.fps));
+    const end = Math.max(start + 1, Math.round(clip.outSeconds * clip.fps));
+    return { start, end };
+  }
+
+  function readOptions() {
+    const op = $("op").value;
+    const v = (id) => ($(id).value || "").trim();
+    const params = {};
+    if (v("engine")) params.engine = v("engine");
+    if (op === "remove") {
+      if (!v("mask")) throw new Error("remove needs a mask file");
+      params.mask = v("mask");
+    } else if (op === "replace-bg") {
+      if (v("prompt")) params.prompt = v("prompt");
+      else params.background = v("background") || "blur";
+      params.matte = v("mask") || "person";
+    } else {
+      if (v("mask")) { params.mask = v("mask"); params.frame = parseInt(v("frame") || "0", 10); }
+      else params.person = true;
+    }
+    return { op, params };
+  }
+
+  function buildSpec(clip, op, params) {
+    const range = sourceRange(clip);
+    return { op, input: clip.path, output: outputPath(clip, op, range), params, range };
+  }
+
+  function serverUrl() { return ($("server").value || "http://127.0.0.1:8765").replace(/\/+$/, ""); }
+
+  async function api(method, path, token, body) {
+    const res = await fetch(serverUrl() + path, {
+      method,
+      headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* empty body */ }
+    if (!res.ok) throw new Error((data && data.error) || ("HTTP " + res.status));
+    return data;
+  }
+
+  function follow(id, token) {
+    // resolves with the final job dict; WebSocket first, polling if it fails
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (job) => { if (!settled) { settled = true; resolve(job); } };
+      const poll = async () => {
+        while (!settled) {
+          try {
+            const job = await api("GET", "/jobs/" + id, token);
+            setProgress(job.progress, job.stage || job.status);
+            if (["done", "failed", "cancelled"].includes(job.status)) return finish(job);
+          } catch (e) { settled = true; return reject(e); }
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      };
+      let ws;
+      try {
+        ws = new WebSocket(serverUrl().replace(/^http/, "ws") + "/jobs/" + id + "/events?token=" + encodeURIComponent(token));
+      } catch (e) { return poll(); }
+      current.ws = ws;
+      let gotMessage = false;
+      ws.onmessage = (ev) => {
+        gotMessage = true;
+        const job = JSON.parse(ev.data);
+        if (job.ok === false) return;
+        setProgress(job.progress, job.stage || job.status);
+        if (job.event === "final" || ["done", "failed", "cancelled"].includes(job.status)) finish(job);
+      };
+      ws.onerror = () => { if (!gotMessage && !settled) poll(); };
+      ws.onclose = () => { if (!settled) poll(); };
+    });
+  }
+
+  async function submit() {
+    $("submit").disabled = true;
+    try {
+      setProgress(0, "reading the selected clip");
+      const clip = await host().getSelectedClip();
+      const { op, params } = readOptions();
+      const token = await host().readToken();
+      const spec = buildSpec(clip, op, params);
+      const { id } = await api("POST", "/jobs", token, spec);
+      current = { id, token, ws: null };
+      $("cancel").disabled = false;
+      setProgress(0, "queued");
+      const job = await follow(id, token);
+      if (job.status !== "done") throw new Error("job " + job.status + ": " + (job.error || ""));
+      setProgress(1, "importing");
+      const placed = await host().importAndPlace(job.output || spec.output, clip);
+      setProgress(1, "done");
+      setStatus("Placed on video track " + (placed.trackIndex + 1) + ": " + (job.output || spec.output));
+      return job;
+    } catch (e) {
+      setStatus("ERROR: " + (e && e.message ? e.message : e), true);
+      return null;
+    } finally {
+      $("submit").disabled = false;
+      $("cancel").disabled = true;
+    }
+  }
+
+  async function cancel() {
+    if (!current) return;
+    try { await api("POST", "/jobs/" + current.id + "/cancel", current.token, {}); } catch (e) { setStatus("ERROR: " + e.message, true); }
+  }
+
+  function showOptions() {
+    const op = $("op").value;
+    document.querySelectorAll(".opt").forEach((el) => {
+      el.style.display = el.dataset.ops.split(" ").includes(op) ? "block" : "none";
+    });
+  }
+
+  $("op").addEventListener("change", showOptions);
+  $("submit").addEventListener("click", () => { submit(); });
+  $("cancel").addEventListener("click", () => { cancel(); });
+  showOptions();
+
+  globalThis.veditPanel = { sourceRange, outputPath, buildSpec, readOptions, submit };
+})();

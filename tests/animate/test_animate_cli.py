@@ -1,0 +1,127 @@
+"""`vedit animate` end to end: formats, sizes, errors, the tiny SVD model."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vedit.io import open_clip
+from vedit.ops.animate import fit_geometry, fit_image, run, target_size
+from vedit_cli.main import main
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, list(map(str, args)), catch_exceptions=False)
+
+
+def _read_seq(folder):
+    names = sorted(os.listdir(folder))
+    return [cv2.cvtColor(cv2.imread(os.path.join(folder, n)), cv2.COLOR_BGR2RGB) for n in names]
+
+
+def test_cli_parallax_png_sequence(still, tmp_path, helpers):
+    out = tmp_path / "par"
+    r = _invoke("animate", still["img_path"], "-o", f"{out}/", "--region", still["subj_path"],
+                "--camera", "dolly-in", "--frames", 10, "-q")
+    assert r.exit_code == 0, r.output
+    frames = _read_seq(out)
+    assert len(frames) == 10
+    assert helpers.psnr(frames[0], still["img"]) >= 45
+    assert all(f.min() >= 5 for f in frames)
+
+
+def test_cli_motion_loop_mp4(still, tmp_path):
+    out = tmp_path / "m.mp4"
+    r = _invoke("animate", still["img_path"], "-o", out, "--engine", "motion", "--region", still["water_path"],
+                "--motion", "40,120,100,120", "--loop", "--duration", 1, "--fps", 12, "-q")
+    assert r.exit_code == 0, r.output
+    clip = open_clip(str(out))
+    assert clip.frame_count == 12 and (clip.width, clip.height) == (240, 160)
+    assert float(clip.fps) == 12
+
+
+@pytest.mark.parametrize("ext", [".webm", ".mov"])
+def test_other_containers(still, tmp_path, ext):
+    out = tmp_path / f"o{ext}"
+    run(str(still["img_path"]), str(out), engine="parallax", subject="none", camera="pan-right", frames=4)
+    assert open_clip(str(out)).frame_count == 4
+
+
+def test_size_crop_and_pad(still, tmp_path):
+    out = tmp_path / "sq"
+    run(str(still["img_path"]), f"{out}/", engine="motion", motion=["40,120,100,120"],
+        region=str(still["water_path"]), size="128x128", fit="crop", frames=3)
+    frames = _read_seq(out)
+    assert frames[0].shape == (128, 128, 3)
+    # crop keeps the centre: the fitted still, exactly, on frame 0
+    want = fit_image(still["img"], (128, 128), "crop")
+    assert np.array_equal(frames[0], want)
+    out2 = tmp_path / "pad"
+    run(str(still["img_path"]), f"{out2}/", engine="parallax", subject="none", aspect="1:1", fit="pad", frames=2)
+    f = _read_seq(out2)[0]
+    assert f.shape == (240, 240, 3)
+    assert target_size((240, 160), "320", None) == (320, 213)
+    assert target_size((240, 160), None, "9:16") == (90, 160)
+    assert target_size((240, 160), None, "9:16", "pad") == (240, 427)
+    assert fit_geometry((200, 100), (100, 100), "crop") == (1.0, 1.0, -50.0, 0.0)
+    assert fit_geometry((200, 100), (100, 100), "pad") == (0.5, 0.5, 0.0, 25.0)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--engine", "motion"], "--motion"),
+    (["--region", "nope.png"], "mask not found"),
+    (["--camera", "dolly-in", "--strength", "9"], "--strength"),
+    (["--engine", "motion", "--motion", "1,2,3"], "--motion"),
+    (["--engine", "diffusion", "--model", "/nonexistent/svd"], "not found locally"),
+    (["--size", "axb"], "--size"),
+    (["--fps", "0"], "--fps"),
+])
+def test_errors_are_one_line_and_leave_nothing(still, tmp_path, args, msg):
+    out = tmp_path / "bad.mp4"
+    r = CliRunner().invoke(main, ["animate", str(still["img_path"]), "-o", str(out), "-q", *args])
+    assert r.exit_code == 1, r.output
+    assert "ERROR:" in r.output and msg in r.output and "Traceback" not in r.output
+    assert not out.exists()
+    assert not [p for p in os.listdir(tmp_path) if ".vedit-tmp" in p]
+
+
+def test_cancel_leaves_no_output(still, tmp_path):
+    from vedit.errors import JobCancelled
+
+    def cb(done, total, stage):
+        if done >= 3:
+            raise JobCancelled("stop")
+
+    out = tmp_path / "c.mp4"
+    with pytest.raises(JobCancelled):
+        run(str(still["img_path"]), str(out), engine="parallax", subject="none", frames=20, callback=cb)
+    assert not out.exists() and not [p for p in os.listdir(tmp_path) if ".vedit-tmp" in p]
+
+
+def test_diffusion_tiny_svd_from_cli(still, tiny_svd, tmp_path):
+    out = tmp_path / "svd"
+    r = _invoke("animate", still["img_path"], "-o", f"{out}/", "--engine", "diffusion", "--model", tiny_svd,
+                "--frames", 5, "--steps", 2, "--size", "96x64", "--pin-first", "--fps", 6, "-q")
+    assert r.exit_code == 0, r.output
+    frames = _read_seq(out)
+    assert len(frames) == 5 and frames[0].shape == (64, 96, 3)
+    assert np.array_equal(frames[0], fit_image(still["img"], (96, 64), "crop"))
+    assert all(np.isfinite(f).all() for f in frames)
+
+
+def test_diffusion_engine_seed_and_checks(still, tiny_svd):
+    from vedit.engines.animate_diffusion import DiffusionAnimateEngine
+    from vedit.errors import InvalidInputError
+
+    eng = DiffusionAnimateEngine(model=str(tiny_svd))
+    kw = dict(num_frames=3, steps=1, size=(64, 64), work_size=(64, 64))
+    a = list(eng.animate(still["img"], seed=1, **kw).frames)
+    b = list(eng.animate(still["img"], seed=1, **kw).frames)
+    c = list(eng.animate(still["img"], seed=2, **kw).frames)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+    with pytest.raises(InvalidInputError, match="--prompt"):
+        eng.animate(still["img"], prompt="waves", **kw)
+    with pytest.raises(InvalidInputError, match="--motion-bucket"):
+        eng.animate(still["img"], motion_bucket=0, **kw)

@@ -1,0 +1,116 @@
+"""Motion brush: frame 0, stillness outside the region, direction, loops."""
+import cv2
+import numpy as np
+import pytest
+
+from vedit.engines.animate_motion import Arrow, MotionAnimateEngine, interpolate_arrows
+from vedit.engines.splat import forward_splat, map_density
+from vedit.errors import InvalidInputError
+from vedit.flow import compute_flow
+
+
+def _run(img, n=24, **kw):
+    out = MotionAnimateEngine(**{k: kw.pop(k) for k in ("render",) if k in kw}).animate(img, num_frames=n, **kw)
+    frames = list(out.frames)
+    assert len(frames) == n == out.frame_count
+    return frames
+
+
+def _steps(frames):
+    return [float(np.abs(frames[i + 1].astype(float) - frames[i]).mean()) for i in range(len(frames) - 1)]
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_frame0_exact_and_outside_still(still, loop):
+    img, water = still["img"], still["water"]
+    frames = _run(img, 24, arrows=["40,120,100,120"], region=water, loop=loop)
+    assert np.array_equal(frames[0], img)
+    outside = water == 0
+    for f in frames:
+        assert f.shape == img.shape and f.dtype == np.uint8
+        assert np.abs(f.astype(float) - img)[outside].mean() < 1.0
+    # and it does move inside
+    assert np.abs(frames[12].astype(float) - img)[water > 0].mean() > 3.0
+
+
+def test_follows_arrow_direction(still):
+    img, water = still["img"], still["water"]
+    arrow = (60, 120, 100, 100)  # right and up
+    frames = _run(img, 30, arrows=[arrow], region=water, speed=2.0)
+    inner = cv2.erode(water, np.ones((15, 15), np.uint8)) > 0
+    inner[:, :20] = inner[:, -20:] = False
+    want = np.degrees(np.arctan2(arrow[3] - arrow[1], arrow[2] - arrow[0]))
+    for t in (5, 15, 25):
+        fl = compute_flow(frames[t], frames[t + 1], preset="medium", max_side=None)
+        v = np.median(fl[inner], axis=0)
+        got = np.degrees(np.arctan2(v[1], v[0]))
+        assert abs((got - want + 180) % 360 - 180) < 20, (t, got, want)
+        assert np.hypot(*v) > 0.3
+
+
+def test_loop_seam_is_a_normal_step(still):
+    img, water = still["img"], still["water"]
+    frames = _run(img, 30, arrows=["40,120,90,110"], region=water, loop=True)
+    steps = _steps(frames)
+    seam = float(np.abs(frames[-1].astype(float) - frames[0]).mean())
+    assert seam <= 1.5 * np.median(steps), (seam, np.median(steps))
+    # without --loop the last frame is far from the first
+    plain = _run(img, 30, arrows=["40,120,90,110"], region=water, loop=False)
+    assert np.abs(plain[-1].astype(float) - plain[0]).mean() > 3 * seam
+
+
+def test_whole_frame_without_region(still):
+    img = still["img"]
+    frames = _run(img, 10, arrows=["100,80,130,80"], loop=True)
+    assert np.array_equal(frames[0], img)
+    assert min(_steps(frames)) > 0.1
+
+
+def test_splat_reference_agrees_with_fast_path(still):
+    img = cv2.resize(still["img"], (120, 80), interpolation=cv2.INTER_AREA)
+    region = cv2.resize(still["water"], (120, 80), interpolation=cv2.INTER_NEAREST)
+    kw = dict(arrows=["30,60,45,60"], region=region, loop=True)
+    fast = _run(img, 12, **kw)
+    ref = _run(img, 12, render="splat", **kw)
+    assert np.array_equal(ref[0], img)
+    for a, b in zip(fast, ref):
+        assert np.abs(a.astype(float) - b).mean() < 2.0
+
+
+def test_forward_splat_translation_and_holes():
+    img = np.arange(12 * 16, dtype=np.float32).reshape(12, 16)
+    flow = np.zeros((12, 16, 2), np.float32)
+    flow[:, :, 0] = 2.0
+    out, den = forward_splat(img, flow)
+    assert np.allclose(out[:, 2:], img[:, :-2])
+    assert (den[:, :2] == 0).all() and np.allclose(den[:, 2:], 1.0)
+    xs, ys = np.meshgrid(np.arange(16, dtype=np.float32), np.arange(12, dtype=np.float32))
+    assert np.allclose(map_density(xs * 0.5, ys)[1:-1, 1:-1], 0.5)
+
+
+def test_field_is_zero_outside_region_and_interpolates():
+    region = np.zeros((50, 80), np.uint8)
+    region[10:40, 10:70] = 255
+    eng = MotionAnimateEngine(feather=4)
+    m = eng.field((50, 80), ["20,25,30,25", "60,25,60,35"], region)
+    assert (m[region == 0] == 0).all()
+    assert m[25, 20, 0] > 5 and abs(m[25, 20, 1]) < 5   # near arrow 1: to the right
+    assert m[25, 60, 1] > 5 and abs(m[25, 60, 0]) < 5   # near arrow 2: down
+    f = interpolate_arrows(20, 20, [Arrow(0, 0, 3, 4)])
+    assert np.allclose(f[..., 0], 3) and np.allclose(f[..., 1], 4)
+
+
+@pytest.mark.parametrize("bad", ["1,2,3", "a,b,c,d", (1, 2), "1,2,3,nan"])
+def test_bad_arrow(bad):
+    with pytest.raises(InvalidInputError, match="--motion"):
+        Arrow.parse(bad)
+
+
+def test_errors(still):
+    eng = MotionAnimateEngine()
+    with pytest.raises(InvalidInputError, match="empty"):
+        eng.animate(still["img"], num_frames=3, arrows=["1,1,2,2"], region=np.zeros((160, 240), np.uint8))
+    with pytest.raises(InvalidInputError, match="region"):
+        eng.animate(still["img"], num_frames=3, arrows=["1,1,2,2"], region=np.zeros((10, 10), np.uint8))
+    with pytest.raises(InvalidInputError, match="at least one"):
+        eng.animate(still["img"], num_frames=3, arrows=[])

@@ -1,0 +1,39 @@
+"""Tiny random image-to-video pipelines, built and saved by the tests (no hub)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def build_tiny_svd(folder: Path) -> Path:
+    """A Stable-Video-Diffusion-shaped pipeline with random weights: UNet
+    (32, 64) channels, a 4-block temporal-decoder VAE (latents 1/8 of the
+    image), a tiny CLIP vision encoder."""
+    import torch
+    from diffusers import (AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, StableVideoDiffusionPipeline,
+                           UNetSpatioTemporalConditionModel)
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=8, out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        cross_attention_dim=32, num_attention_heads=8, projection_class_embeddings_input_dim=96,
+        addition_time_embed_dim=32)
+    torch.manual_seed(0)
+    vae = AutoencoderKLTemporalDecoder(
+        block_out_channels=[32, 32, 32, 32], in_channels=3, out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 4, latent_channels=4, layers_per_block=1)
+    torch.manual_seed(0)
+    enc = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4, image_size=224,
+        intermediate_size=37, patch_size=32))
+    fe = CLIPImageProcessor(crop_size={"height": 224, "width": 224}, size={"shortest_edge": 224})
+    sched = EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                                   interpolation_type="linear", num_train_timesteps=1000,
+                                   prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
+                                   steps_offset=1, timestep_spacing="leading", timestep_type="continuous",
+                                   use_karras_sigmas=True)
+    pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=enc, unet=unet, scheduler=sched, feature_extractor=fe)
+    pipe.save_pretrained(str(folder))
+    return folder

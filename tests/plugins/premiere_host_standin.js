@@ -1,0 +1,21 @@
+/* Stand-in for plugins/premiere/js/host.js in headless Chromium: the same
+ * three calls, answering from window.__veditTest (set by the test before the
+ * page loads) and recording every call in window.__calls. */
+(function () {
+  const cfg = () => window.__veditTest;
+  window.__calls = [];
+  globalThis.veditHost = {
+    async getSelectedClip() {
+      window.__calls.push(["getSelectedClip"]);
+      return Object.assign({}, cfg().clip);
+    },
+    async importAndPlace(path, clip) {
+      window.__calls.push(["importAndPlace", path, clip]);
+      return { trackIndex: clip.trackIndex + 1 };
+    },
+    async readToken() {
+      window.__calls.push(["readToken"]);
+      return cfg().token;
+    },
+  };
+})();

@@ -1,0 +1,188 @@
+"""Premiere UXP panel: its real HTML/JS in headless Chromium (driven over the
+Chrome DevTools Protocol), against a live ``vedit serve``, with the host
+module (js/host.js) swapped for a stand-in. Clicks submit, follows progress
+over WebSocket, and checks the import call gets the finished file."""
+from __future__ import annotations
+
+import functools
+import http.server
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+PANEL = HERE.parents[1] / "plugins" / "premiere"
+CHROMIUM = os.environ.get("VEDIT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_manifest_v5():
+    m = json.loads((PANEL / "manifest.json").read_text())
+    assert m["manifestVersion"] == 5
+    assert m["host"]["app"] == "premierepro"
+    doms = m["requiredPermissions"]["network"]["domains"]
+    assert "http://127.0.0.1:8765" in doms and "ws://127.0.0.1:8765" in doms
+    assert (PANEL / m["main"]).is_file()
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def translate_path(self, path):
+        if path.split("?")[0] == "/js/host.js":
+            return str(HERE / "premiere_host_standin.js")
+        return super().translate_path(path)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def panel_site():
+    handler = functools.partial(_Handler, directory=str(PANEL))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def server_origins(panel_site):
+    return [panel_site]
+
+
+class CDP:
+    """The few Chrome DevTools Protocol calls the test needs."""
+
+    def __init__(self, ws_url):
+        from websockets.sync.client import connect
+
+        self._conn = connect(ws_url, max_size=2**24, open_timeout=20)
+        self.ws = self._conn.__enter__()
+        self.ids = itertools.count(1)
+
+    def call(self, method, **params):
+        i = next(self.ids)
+        self.ws.send(json.dumps({"id": i, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv(timeout=30))
+            if msg.get("id") == i:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+
+    def eval(self, expr):
+        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"JS error: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    def click(self, selector):
+        box = self.eval(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+                        " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+
+    def close(self):
+        self._conn.__exit__(None, None, None)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not CHROMIUM:
+        pytest.skip("Chromium not found (install Debian's chromium or set VEDIT_CHROMIUM)")
+    profile = tmp_path / "chrome"
+    proc = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--disable-dev-shm-usage", "--remote-debugging-port=0", f"--user-data-dir={profile}",
+                             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not port_file.exists() or not port_file.read_text().strip():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("Chromium did not start its DevTools endpoint")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            pages = [p for p in json.loads(r.read()) if p["type"] == "page"]
+        cdp = CDP(pages[0]["webSocketDebuggerUrl"])
+        yield cdp
+        cdp.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_panel_submit_progress_import(tmp_path, helpers, panel_site, live_server, browser):
+    url, token, _ = live_server
+    clip = helpers.write_numbered_clip(tmp_path / "shot.mp4", n=20, fps=24)
+    matte = np.zeros((48, 64), np.uint8)
+    matte[:24] = 255  # keep the top half (the frame-number band), replace the rest
+    cv2.imwrite(str(tmp_path / "matte.png"), matte)
+    # the selected clip: source in 0.125 s, out 0.625 s at 24 fps -> frames [3, 15)
+    selected = {"name": "shot", "path": str(clip), "inSeconds": 3 / 24, "outSeconds": 15 / 24, "fps": 24,
+                "startSeconds": 10.0, "trackIndex": 0}
+    b = browser
+    b.call("Page.enable")
+    b.call("Page.addScriptToEvaluateOnNewDocument",
+           source=f"window.__veditTest = {json.dumps({'clip': selected, 'token': token})};")
+    b.call("Page.navigate", url=panel_site + "/index.html")
+    deadline = time.monotonic() + 30
+    while b.eval("document.readyState + ':' + (typeof window.veditPanel)") != "complete:object":
+        assert time.monotonic() < deadline, "panel did not load"
+        time.sleep(0.1)
+    # fill the form the way a user does: pick the op (change event shows its fields), type the mask path
+    b.eval("(() => { const s = document.getElementById('op'); s.value = 'replace-bg';"
+           " s.dispatchEvent(new Event('change')); })()")
+    assert b.eval("getComputedStyle(document.getElementById('mask').parentElement).display") == "block"
+    b.eval("document.getElementById('mask').focus()")
+    b.call("Input.insertText", text=str(tmp_path / "matte.png"))
+    b.eval("document.getElementById('background').focus()")
+    b.call("Input.insertText", text="#00ff00")
+    b.eval(f"document.getElementById('server').value = {json.dumps(url)}")
+    b.click("#submit")
+
+    seen = []
+    deadline = time.monotonic() + 240
+    while True:
+        st = b.eval("JSON.stringify({calls: window.__calls, p: document.getElementById('progress').dataset.value,"
+                    " status: document.getElementById('status').textContent,"
+                    " busy: document.getElementById('submit').disabled})")
+        st = json.loads(st)
+        if st["p"] is not None:
+            seen.append(float(st["p"]))
+        if not st["busy"] and any(c[0] == "importAndPlace" for c in st["calls"]) or "ERROR" in st["status"]:
+            break
+        assert time.monotonic() < deadline, f"panel stuck: {st}"
+        time.sleep(0.1)
+    assert "ERROR" not in st["status"], st["status"]
+    names = [c[0] for c in st["calls"]]
+    assert names == ["getSelectedClip", "readToken", "importAndPlace"]
+    _, path, placed_clip = st["calls"][-1]
+    assert placed_clip["trackIndex"] == 0 and placed_clip["startSeconds"] == 10.0
+    assert os.path.dirname(path) == str(tmp_path) and path.endswith(".mp4")
+    assert seen[-1] == 1.0 and len(seen) >= 2
+    # the server ran the job on exactly the clip's source range
+    req = urllib.request.Request(url + "/jobs", headers={"Authorization": f"Bearer {token}"})
+    jobs = json.loads(urllib.request.urlopen(req, timeout=10).read())
+    jobs = jobs.get("jobs", jobs) if isinstance(jobs, dict) else jobs
+    assert any(j.get("output") == path and j.get("status") == "done" for j in jobs)
+    from vedit.io import open_clip
+
+    frames = open_clip(path).read_all()
+    assert [helpers.frame_number(f) for f in frames] == list(range(3, 15))
+    bottom = np.stack(frames)[:, 34:, :].reshape(-1, 3).mean(0)
+    assert bottom[1] > 200 and bottom[0] < 60 and bottom[2] < 60  # the green plate
+    assert "Placed on video track 2" in st["status"]

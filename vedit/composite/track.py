@@ -1,0 +1,204 @@
+"""Camera tracking for plates: the original background's motion, frame to
+frame, as homographies fitted robustly to optical flow on background pixels.
+
+``CameraTracker.update(frame, alpha)`` returns M_t, the 3x3 matrix taking
+frame-0 ("world") coordinates to frame-t coordinates, so a plate fixed in the
+world moves exactly like the filmed background. Only the matrices are kept
+(memory is flat in clip length).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vedit.composite.fit import scale_matrix
+
+
+def _corner_shift(H: np.ndarray, w: int, h: int) -> float:
+    corners = np.array([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]], np.float64)
+    return float(np.abs(cv2.perspectiveTransform(corners, H) - corners).max())
+
+
+def _valid_step(H: np.ndarray | None, w: int, h: int) -> bool:
+    """Reject fits no camera makes between two frames (mirrors, collapses,
+    huge perspective or jumps), which come from too few or wrong points."""
+    if H is None or not np.all(np.isfinite(H)) or abs(H[2, 2]) < 1e-9:
+        return False
+    H = H / H[2, 2]
+    det = np.linalg.det(H[:2, :2])
+    if not 0.6 < det < 1.6:
+        return False
+    if abs(H[2, 0]) * w > 0.15 or abs(H[2, 1]) * h > 0.15:
+        return False
+    corners = np.array([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]], np.float64)
+    moved = cv2.perspectiveTransform(corners, H) - corners
+    return float(np.abs(moved).max()) < 0.5 * max(w, h)
+
+
+class CameraTracker:
+    """Tracks the background's motion through a clip.
+
+    Flow is computed at ``max_side`` (DIS), sampled on textured background
+    pixels (alpha below ``bg_threshold``, a margin away from the subject and
+    the frame border), and a homography (``model='homography'``, pans, tilts,
+    zooms, rolls) or similarity (``'similarity'``) is fitted with RANSAC and
+    refined on its inliers. A step that cannot be fitted counts as no motion.
+    """
+
+    def __init__(self, width: int, height: int, max_side: int = 480, preset: str = "fast",
+                 model: str = "homography", refine_preset: str = "medium", bg_threshold: float = 0.05, max_points: int = 4000,
+                 key_every: int = 20):
+        self.width, self.height = int(width), int(height)
+        s = min(1.0, max_side / max(width, height))
+        self.sw, self.sh = max(16, int(round(width * s))), max(16, int(round(height * s)))
+        presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                   "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+        # a quick flow predicts each step; the accurate one measures the small
+        # residual against the keyframe, which is what the path is built from
+        self.dis = cv2.DISOpticalFlow_create(presets[preset])
+        self.dis_fine = cv2.DISOpticalFlow_create(presets[refine_preset])
+        self.model = model
+        self.bg_threshold = bg_threshold
+        self.max_points = max_points
+        self._prev: np.ndarray | None = None
+        self._prev_bg: np.ndarray | None = None
+        self._rng = np.random.default_rng(0)
+        self.paths: list[np.ndarray] = []  # M_t per frame
+        self.steps: list[np.ndarray] = []  # full-res step t-1 -> t
+        self.failed = 0
+        self.key_every = key_every
+        self._key = None
+        self._key_index = 0
+        # full-res <-> low-res pixel-centre maps
+        self._up = scale_matrix(self.width / self.sw, self.height / self.sh)
+        self._down = np.linalg.inv(self._up)
+        ys, xs = np.mgrid[0:self.sh, 0:self.sw].astype(np.float32)
+        self._xs, self._ys = xs, ys
+        b = max(2, int(round(0.02 * max(self.sw, self.sh))))
+        self._border = np.zeros((self.sh, self.sw), bool)
+        self._border[b:-b, b:-b] = True
+        r = max(4, int(round(0.02 * max(self.sw, self.sh))))
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+    def _prepare(self, frame: np.ndarray, alpha: np.ndarray | None):
+        g = cv2.cvtColor(np.ascontiguousarray(frame[:, :, :3]), cv2.COLOR_RGB2GRAY)
+        if g.shape != (self.sh, self.sw):
+            g = cv2.resize(g, (self.sw, self.sh), interpolation=cv2.INTER_AREA)
+        if alpha is None:
+            bg = self._border.copy()
+        else:
+            a = alpha if alpha.shape == (self.sh, self.sw) else cv2.resize(
+                alpha, (self.sw, self.sh), interpolation=cv2.INTER_LINEAR)
+            thr = self.bg_threshold * (255 if a.dtype == np.uint8 else 1)
+            fg = (a > thr).astype(np.uint8)
+            bg = (cv2.dilate(fg, self._kernel) == 0) & self._border
+        return g, bg
+
+    def _points(self, g: np.ndarray, bg: np.ndarray):
+        # prefer textured pixels: flow in flat areas is interpolated, not measured
+        gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+        tex = cv2.blur(gx * gx, (5, 5)) + cv2.blur(gy * gy, (5, 5))
+        sel = bg.copy()
+        if sel.sum() > 64:
+            thr = np.percentile(tex[sel], 40)
+            strong = sel & (tex >= max(thr, 4.0))
+            if strong.sum() >= 64:
+                sel = strong
+        idx = np.flatnonzero(sel)
+        if len(idx) > self.max_points:
+            idx = self._rng.choice(idx, self.max_points, replace=False)
+        return idx
+
+    def _fit(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+        if len(src) < 12:
+            return None
+        if self.model == "similarity":
+            m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=0.75)
+            if m is None:
+                return None
+            inl = inl.ravel().astype(bool)
+            if inl.sum() >= 6:
+                m2, _ = cv2.estimateAffinePartial2D(src[inl], dst[inl], method=cv2.LMEDS)
+                m = m2 if m2 is not None else m
+            return np.vstack([m, [0, 0, 1]])
+        H, inl = cv2.findHomography(src, dst, cv2.RANSAC, 0.75, maxIters=2000, confidence=0.995)
+        if H is None:
+            return None
+        inl = inl.ravel().astype(bool)
+        if inl.sum() >= 8:
+            H2, _ = cv2.findHomography(src[inl], dst[inl], 0)
+            if H2 is not None:
+                H = H2
+        return H / H[2, 2]
+
+    def _measure(self, a: np.ndarray, a_bg: np.ndarray, b: np.ndarray, b_bg: np.ndarray, fine: bool = False):
+        """Low-res homography a -> b from flow on pixels that are background in both."""
+        flow = (self.dis_fine if fine else self.dis).calc(a, b, None)
+        idx = self._points(a, a_bg & b_bg)
+        src = np.stack([self._xs.ravel()[idx], self._ys.ravel()[idx]], 1).astype(np.float32)
+        dst = src + np.stack([flow[:, :, 0].ravel()[idx], flow[:, :, 1].ravel()[idx]], 1)
+        return self._fit(src, dst)
+
+    def _full(self, Hl: np.ndarray | None) -> np.ndarray | None:
+        if Hl is None:
+            return None
+        H = self._up @ Hl @ self._down
+        return H / H[2, 2]
+
+    def update(self, frame: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+        """Add the next frame (RGB) and its matte (float [0,1] or uint8, the
+        subject = high); returns M_t for this frame.
+
+        Each frame is measured twice: against the previous frame (a robust
+        prediction) and against a keyframe pre-warped by that prediction (the
+        residual corrects the prediction), so errors do not pile up frame by
+        frame but only once per keyframe hop.
+        """
+        g, bg = self._prepare(frame, alpha)
+        if self._prev is None:
+            M, step = np.eye(3), np.eye(3)
+            self._key = (g, bg, M)
+        else:
+            step = self._full(self._measure(self._prev, self._prev_bg, g, bg))
+            if not _valid_step(step, self.width, self.height):
+                step = np.eye(3)
+                self.failed += 1
+            M = step @ self.paths[-1]
+            M = M / M[2, 2]
+            kg, kbg, kM = self._key
+            R = M @ np.linalg.inv(kM)  # keyframe -> current, predicted
+            Rl = self._down @ R @ self._up
+            kw = cv2.warpPerspective(kg, Rl, (self.sw, self.sh), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE)
+            kwbg = cv2.warpPerspective(kbg.astype(np.uint8), Rl, (self.sw, self.sh),
+                                       flags=cv2.INTER_NEAREST, borderValue=0) > 0
+            E = self._full(self._measure(kw, kwbg & self._border, g, bg, fine=True))
+            if _valid_step(E, self.width, self.height) and _corner_shift(E, self.width, self.height) < 0.1 * max(
+                    self.width, self.height):
+                M = E @ M
+                M = M / M[2, 2]
+                step = M @ np.linalg.inv(self.paths[-1])
+            if len(self.paths) - self._key_index >= self.key_every or kwbg.mean() < 0.5 * kbg.mean():
+                self._key = (g, bg, M)
+                self._key_index = len(self.paths)
+        self._prev, self._prev_bg = g, bg
+        self.paths.append(M)
+        self.steps.append(step / step[2, 2])
+        return M
+
+
+def path_bounds(paths: list[np.ndarray], width: int, height: int, margin: float = 2.0):
+    """Edges (x0, y0, x1, y1), in world (frame-0) coordinates, of everything
+    the camera sees along ``paths`` (each frame's corners mapped back)."""
+    corners = np.array([[[-0.5, -0.5]], [[width - 0.5, -0.5]], [[width - 0.5, height - 0.5]],
+                        [[-0.5, height - 0.5]]], np.float64)
+    pts = [cv2.perspectiveTransform(corners, np.linalg.inv(M)) for M in paths]
+    pts = np.concatenate(pts).reshape(-1, 2)
+    x0, y0 = pts.min(0) - margin
+    x1, y1 = pts.max(0) + margin
+    # a runaway path (failed fits compounding) must not make an absurd plate
+    lim = 8.0 * max(width, height)
+    x0, y0 = max(x0, -lim), max(y0, -lim)
+    x1, y1 = min(x1, width + lim), min(y1, height + lim)
+    return float(x0), float(y0), float(x1), float(y1)

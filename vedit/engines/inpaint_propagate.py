@@ -1,0 +1,498 @@
+"""``propagate``: classical flow-guided video inpainting (no weights).
+
+Per chunk of frames:
+
+1. Flow between neighbours (DIS at a working resolution), completed inside a
+   generously dilated hole by a robust global motion fitted on the background
+   ring (or a smooth membrane fill), so the removed object's motion — and a
+   moving neighbour's — is never used.
+2. Two sweeps over the whole chunk (future → past, then past → future) carry,
+   for every hole pixel, the *source coordinates* of the pixel that fills it:
+   a known pixel of another frame, reached through a chain of consistent
+   flows. Chains stop at flow that fails the forward-backward check, so an
+   occluder's pixels are never dragged in. Carrying coordinates instead of
+   colours means each output pixel is sampled once (sharp) no matter how long
+   the chain is.
+3. The two candidates are fused with weights that favour the shorter chain.
+4. Pixels no frame ever saw are filled spatially on one keyframe (the one with
+   the largest never-seen area), which then becomes a known source and is
+   propagated: one fill spreads through the shot instead of a different fill
+   per frame (which flickers). ``keyframe_fill`` lets a generative engine take
+   over this step.
+5. Colours are sampled at full resolution, a membrane offset (gradient-domain
+   style) removes exposure seams at the hole edge, and a feathered alpha blends
+   the band outside the hole. Pixels outside the region are never touched.
+
+Long shots stream through overlapping chunks: the last filled frames of one
+chunk are known context for the next, so memory is bounded by the chunk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from vedit.engines.base import InpaintOutput, ProgressCallback, report
+from vedit.errors import InvalidInputError
+from vedit.flow import FlowEstimator, complete_flow, fb_consistency
+from vedit.flow.ops import _grid, _membrane_fill
+
+KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
+
+_KEYFRAME_PENALTY = 1000.0  # a hallucinated source loses against any real observation
+
+
+def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5) -> np.ndarray:
+    """Fill ``hole`` (bool) of an RGB uint8 frame from its surroundings.
+
+    Coarse-to-fine: large holes are filled on a reduced copy first (TELEA
+    smears streaks across big holes at full size), then refined at full size
+    with the coarse result as the starting point.
+    """
+    hole = hole.astype(bool)
+    if not hole.any():
+        return frame
+    out = frame.copy()
+    h, w = hole.shape
+    ys, xs = np.nonzero(hole)
+    span = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+    m8 = hole.astype(np.uint8) * 255
+    if span > 48 and min(h, w) >= 64:
+        s = 48.0 / span
+        sw, sh = max(16, int(w * s)), max(16, int(h * s))
+        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
+        sm = cv2.resize(m8, (sw, sh), interpolation=cv2.INTER_AREA) > 0
+        small = cv2.inpaint(small, sm.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+        coarse = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        out[hole] = coarse[hole]
+        # refine only a thin inner band at full size so the edge keeps detail
+        inner = cv2.erode(m8, np.ones((3, 3), np.uint8), iterations=max(2, radius))
+        band = (m8 > 0) & (inner == 0)
+        fine = cv2.inpaint(out, band.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+        out[band] = fine[band]
+        return out
+    return cv2.inpaint(frame, m8, radius, cv2.INPAINT_TELEA)
+
+
+@dataclass
+class ChunkResult:
+    frames: list[np.ndarray]
+    unseen: list[np.ndarray]
+    keyframes: list[int] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+
+
+class PropagateInpaintEngine:
+    """Flow-guided propagation with keyframe spatial fill.
+
+    Args:
+        chunk_size: frames processed together (memory bound).
+        overlap: filled frames carried into the next chunk as known context.
+        flow_preset: DIS preset (``ultrafast``, ``fast``, ``medium``).
+        work_side: longest side of the working resolution for flow and
+            propagation; colours are always sampled at full resolution.
+        dilate: pixels the mask grows before filling (covers soft edges).
+        feather: width of the blend band outside the filled region.
+        flow_dilate: extra growth of the hole for flow completion (flow near
+            an object's edge belongs partly to the object).
+        max_keyframes: spatial fills per chunk before falling back to per-frame
+            fills for anything left.
+    """
+
+    name = "propagate"
+    family = "inpaint"
+
+    def __init__(self, chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast",
+                 work_side: int = 640, dilate: int = 3, feather: int = 2, flow_dilate: int = 8,
+                 max_keyframes: int = 12, blend_seams: bool = True, fill_radius: int = 5,
+                 flow_fill: str = "smooth", **_ignored):
+        if chunk_size < 2:
+            raise InvalidInputError(f"chunk_size {chunk_size} must be at least 2")
+        if overlap < 0 or overlap >= chunk_size:
+            raise InvalidInputError(f"overlap {overlap} must be in 0..chunk_size-1")
+        self.chunk_size = int(chunk_size)
+        self.overlap = int(overlap)
+        self.flow = FlowEstimator(flow_preset, max_side=None)
+        self.work_side = int(work_side)
+        self.dilate = max(0, int(dilate))
+        self.feather = max(0, int(feather))
+        self.flow_dilate = int(flow_dilate)
+        self.max_keyframes = int(max_keyframes)
+        self.blend_seams = blend_seams
+        self.fill_radius = fill_radius
+        self.flow_fill = flow_fill
+
+    # ------------------------------------------------------------------ API
+    def inpaint(self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], seed: int = 0,
+                device=None, dtype=None, chunk_size: int | None = None, callback: ProgressCallback = None,
+                keyframe_fill: KeyframeFill | None = None, keyframe_every: int | None = None,
+                total: int | None = None) -> InpaintOutput:
+        """Stream-fill ``frames`` where ``masks`` (uint8/bool, white = fill)."""
+        n_total = total if total is not None else (len(frames) if hasattr(frames, "__len__") else 0)
+        gen = self._stream(iter(frames), iter(masks), chunk_size or self.chunk_size, callback,
+                           keyframe_fill, keyframe_every, n_total)
+        return InpaintOutput(frames=gen, frame_count=n_total, stats=self.stats if hasattr(self, "stats") else {})
+
+    def _stream(self, frames: Iterator, masks: Iterator, chunk: int, callback, keyframe_fill,
+                keyframe_every, n_total) -> Iterator[np.ndarray]:
+        self.stats = {"keyframes": 0, "unseen_px": 0, "chunks": 0}
+        context: list[np.ndarray] = []
+        done = 0
+        step = max(1, chunk - self.overlap)
+        while True:
+            cur_f, cur_m = [], []
+            for f, m in zip(frames, masks):
+                cur_f.append(np.ascontiguousarray(f[:, :, :3]))
+                cur_m.append(np.asarray(m))
+                if len(cur_f) >= step:
+                    break
+            if not cur_f:
+                return
+            holes = [self.region(m) for m in cur_m]
+            ctx_holes = [np.zeros(holes[0].shape, bool) for _ in context]
+
+            def cb(i, n, stage, _base=done, _nctx=len(context)):
+                report(callback, _base + max(0, i - _nctx), n_total, stage)
+
+            res = self.fill_chunk(context + cur_f, ctx_holes + holes, keyframe_fill=keyframe_fill,
+                                  keyframe_every=keyframe_every, callback=cb, _masks=[None] * len(context) + cur_m)
+            self.stats["chunks"] += 1
+            self.stats["keyframes"] += len(res.keyframes)
+            out = res.frames[len(context):]
+            for o in out:
+                yield o
+            done += len(out)
+            report(callback, done, n_total, "propagate")
+            context = (context + out)[-self.overlap:] if self.overlap else []
+
+    def region(self, mask: np.ndarray) -> np.ndarray:
+        """The pixels that will change: the mask grown by dilate + feather."""
+        m = np.asarray(mask)
+        if m.ndim == 3:
+            m = m.max(axis=2)
+        b = (m > 127) if m.dtype != bool else m
+        grow = self.dilate + self.feather
+        if grow > 0 and b.any():
+            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+            b = cv2.dilate(b.astype(np.uint8), k) > 0
+        return b
+
+    def _alpha(self, mask: np.ndarray | None, region: np.ndarray) -> np.ndarray | None:
+        """Blend weight: 1 on the mask grown by ``dilate``, ramping to 0 across
+        the feather band; None means a hard edge."""
+        if mask is None or self.feather <= 0:
+            return None
+        m = np.asarray(mask)
+        if m.ndim == 3:
+            m = m.max(axis=2)
+        core = m > 127
+        if self.dilate > 0 and core.any():
+            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.dilate + 1, 2 * self.dilate + 1))
+            core = cv2.dilate(core.astype(np.uint8), k) > 0
+        d = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, 3)
+        a = np.clip(1.0 - d / float(self.feather + 1), 0.0, 1.0).astype(np.float32)
+        a[~region] = 0.0
+        return a
+
+    # ---------------------------------------------------------- one chunk
+    def fill_chunk(self, frames: list[np.ndarray], holes: list[np.ndarray], keyframe_fill: KeyframeFill | None = None,
+                   keyframe_every: int | None = None, callback: ProgressCallback = None, _masks=None) -> ChunkResult:
+        """Fill ``holes`` (bool, already grown) in an in-memory list of frames."""
+        n = len(frames)
+        if n == 0:
+            return ChunkResult([], [])
+        H, W = frames[0].shape[:2]
+        holes = [np.asarray(h, bool) for h in holes]
+        if not any(h.any() for h in holes):
+            return ChunkResult([f.copy() for f in frames], [np.zeros((H, W), bool) for _ in frames])
+        s = min(1.0, self.work_side / max(H, W))
+        w, h = max(8, int(round(W * s))), max(8, int(round(H * s)))
+        sx, sy = W / w, H / h
+
+        # working-resolution holes, grown so every full-res hole pixel is covered
+        k3 = np.ones((3, 3), np.uint8)
+        if (w, h) == (W, H):
+            hw = [hh.copy() for hh in holes]
+        else:
+            hw = [cv2.dilate((cv2.resize(hh.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA) > 0)
+                             .astype(np.uint8), k3, iterations=2) > 0 for hh in holes]
+        kf = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.flow_dilate + 1,) * 2)
+        flow_holes = [cv2.dilate(x.astype(np.uint8), kf) > 0 if x.any() else x for x in hw]
+
+        # 1. flows at working resolution, completed inside the holes
+        small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (W, H) else f for f in frames]
+        grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]
+        fwd, bwd = [], []
+        for t in range(n - 1):
+            if not (flow_holes[t].any() or flow_holes[t + 1].any()) and not (hw[t].any() or hw[t + 1].any()):
+                # no hole on either side: flow only matters as a chain link
+                pass
+            f = self.flow.dis.calc(grey[t], grey[t + 1], None)
+            b = self.flow.dis.calc(grey[t + 1], grey[t], None)
+            fwd.append(complete_flow(f, flow_holes[t], self.flow_fill))
+            bwd.append(complete_flow(b, flow_holes[t + 1], self.flow_fill))
+            if callback:
+                callback(t + 1, n, "flow")
+        ok_f = [fb_consistency(fwd[t], bwd[t]) for t in range(n - 1)]  # t -> t+1
+        ok_b = [fb_consistency(bwd[t], fwd[t]) for t in range(n - 1)]  # t+1 -> t
+
+        xs, ys = _grid(h, w)
+        known = [~x for x in hw]
+        src_frames = list(frames)  # keyframe fills replace entries here
+        is_key = np.zeros(n, bool)
+        keyframes: list[int] = []
+        key_known = [np.zeros((h, w), bool) for _ in range(n)]
+        result = None
+        first_unseen = None
+        for it in range(self.max_keyframes + 1):
+            result = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys)
+            unseen = [hw[t] & ~result[t][4] for t in range(n)]
+            if keyframe_every:
+                # a keyframe's fill may not travel further than K frames
+                for t in range(n):
+                    far = hw[t] & result[t][4] & (result[t][3] >= _KEYFRAME_PENALTY + keyframe_every)
+                    unseen[t] |= far
+            if first_unseen is None:
+                first_unseen = [u.copy() for u in unseen]
+            areas = np.array([u.sum() for u in unseen])
+            if areas.max() == 0 or it == self.max_keyframes:
+                break
+            k = int(np.argmax(np.where(is_key, -1, areas)))
+            if is_key[k] or areas[k] == 0:
+                break
+            if callback:
+                callback(0, n, "keyframe fill")
+            # compose the keyframe as far as propagation reached, then fill the rest
+            comp = self._compose(frames[k], holes[k], result[k], src_frames, sx, sy, W, H, None)
+            unseen_full = self._upsample_bool(unseen[k], W, H) & holes[k] if (w, h) != (W, H) else unseen[k] & holes[k]
+            # full-res unseen also includes hole pixels the maps leave uncovered
+            if keyframe_fill is not None:
+                filled = keyframe_fill(comp, unseen_full, k, {"frames": frames, "holes": holes, "keyframes": keyframes})
+                filled = np.asarray(filled, np.uint8)[:, :, :3]
+            else:
+                filled = spatial_fill(comp, unseen_full, self.fill_radius)
+            newsrc = frames[k].copy()
+            newsrc[holes[k]] = comp[holes[k]]
+            newsrc[unseen_full] = filled[unseen_full]
+            src_frames[k] = newsrc
+            key_known[k] = unseen[k].copy()
+            is_key[k] = True
+            keyframes.append(k)
+
+        # leftovers (iteration cap): independent fills, rare
+        outs = []
+        for t in range(n):
+            comp = self._compose(frames[t], holes[t], result[t], src_frames, sx, sy, W, H,
+                                 _masks[t] if _masks is not None else None)
+            left = hw[t] & ~result[t][4]
+            if left.any():
+                lf = self._upsample_bool(left, W, H) & holes[t]
+                comp = spatial_fill(comp, lf, self.fill_radius) if lf.any() else comp
+            outs.append(comp)
+            if callback:
+                callback(t + 1, n, "compose")
+        return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes,
+                           {"work_size": (w, h)})
+
+    @staticmethod
+    def _upsample_bool(b: np.ndarray, W: int, H: int) -> np.ndarray:
+        return cv2.resize(b.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST) > 0
+
+    # ------------------------------------------------------- propagation
+    def _sweeps(self, n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys):
+        """Both sweeps and the fusion. Returns per frame
+        (src, cx, cy, dist, has) — plus the second candidate for blending —
+        as a tuple (src, cx, cy, dist, has, src2, cx2, cy2, wt2)."""
+        # state per frame: src index (float for linear test), coords, distance, available
+        def init(t):
+            avail = known[t] | key_known[t]
+            src = np.where(avail, float(t), -1.0).astype(np.float32)
+            dist = np.where(key_known[t], _KEYFRAME_PENALTY, 0.0).astype(np.float32)
+            dist[~avail] = np.inf
+            return [src, xs.copy(), ys.copy(), dist, avail]
+
+        def step(state_next, flow, ok, hole, state_t, t):
+            src_n, cx_n, cy_n, d_n, av_n = state_next
+            mx, my = xs + flow[:, :, 0], ys + flow[:, :, 1]
+            avf = cv2.remap(av_n.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            s_near = cv2.remap(src_n, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
+            s_lin = cv2.remap(src_n, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
+            same = np.abs(s_lin - s_near) < 1e-3
+            cx = cv2.remap(cx_n, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            cy = cv2.remap(cy_n, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            d = cv2.remap(np.nan_to_num(d_n, posinf=1e9), mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=1e9)
+            valid = hole & ok & (avf > 0.999) & same & (s_near >= 0)
+            src_t, cx_t, cy_t, d_t, av_t = state_t
+            take = valid & ~(known[t] | key_known[t])
+            src_t[take] = s_near[take]
+            cx_t[take] = cx[take]
+            cy_t[take] = cy[take]
+            d_t[take] = d[take] + 1.0
+            av_t[take] = True
+
+        # backward sweep: information flows from the future into the past
+        B = [None] * n
+        B[n - 1] = init(n - 1)
+        for t in range(n - 2, -1, -1):
+            st = init(t)
+            if hw[t].any():
+                step(B[t + 1], fwd[t], ok_f[t], hw[t], st, t)
+            B[t] = st
+        F = [None] * n
+        F[0] = init(0)
+        for t in range(1, n):
+            st = init(t)
+            if hw[t].any():
+                step(F[t - 1], bwd[t - 1], ok_b[t - 1], hw[t], st, t)
+            F[t] = st
+
+        out = []
+        tau = 6.0
+        for t in range(n):
+            sb, xb, yb, db, ab = B[t]
+            sf, xf, yf, df, af = F[t]
+            dbf = np.where(ab, db, np.inf)
+            dff = np.where(af, df, np.inf)
+            use_f = dff < dbf
+            src = np.where(use_f, sf, sb)
+            cx = np.where(use_f, xf, xb)
+            cy = np.where(use_f, yf, yb)
+            dist = np.minimum(dbf, dff)
+            has = ab | af
+            both = ab & af & hw[t]
+            # second candidate weight (the longer chain), for a soft blend
+            dmin = np.where(both, np.minimum(dbf, dff), 0)
+            dmax = np.where(both, np.maximum(dbf, dff), 0)
+            wt2 = np.where(both, np.exp(-(dmax - dmin) / tau), 0.0).astype(np.float32)
+            wt2 = wt2 / (1.0 + wt2)
+            src2 = np.where(use_f, sb, sf)
+            cx2 = np.where(use_f, xb, xf)
+            cy2 = np.where(use_f, yb, yf)
+            out.append((src, cx, cy, dist, has, src2, cx2, cy2, wt2))
+        return out
+
+    # --------------------------------------------------------- compositing
+    def _gather(self, src_idx, cx, cy, src_frames, sel) -> np.ndarray:
+        """Bilinear colours at (cx, cy) of frame src_idx for the selected pixels."""
+        idx = src_idx[sel].astype(np.int32)
+        x = cx[sel]
+        y = cy[sel]
+        H, W = src_frames[0].shape[:2]
+        x = np.clip(x, 0, W - 1.001)
+        y = np.clip(y, 0, H - 1.001)
+        x0 = np.floor(x).astype(np.int32)
+        y0 = np.floor(y).astype(np.int32)
+        fx = (x - x0)[:, None]
+        fy = (y - y0)[:, None]
+        out = np.zeros((len(idx), 3), np.float32)
+        for s in np.unique(idx):
+            m = idx == s
+            img = src_frames[int(s)]
+            xa, ya, ax, ay = x0[m], y0[m], fx[m], fy[m]
+            c00 = img[ya, xa].astype(np.float32)
+            c01 = img[ya, xa + 1].astype(np.float32)
+            c10 = img[ya + 1, xa].astype(np.float32)
+            c11 = img[ya + 1, xa + 1].astype(np.float32)
+            out[m] = (c00 * (1 - ax) + c01 * ax) * (1 - ay) + (c10 * (1 - ax) + c11 * ax) * ay
+        return out
+
+    def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> np.ndarray:
+        """Full-resolution colours for ``hole`` from the propagation maps."""
+        src, cx, cy, dist, has, src2, cx2, cy2, wt2 = res
+        out = frame.copy()
+        if not hole.any():
+            return out
+        h, w = src.shape
+        full = (w, h) != (W, H)
+        ys0, xs0 = np.nonzero(hole)
+        y0, y1, x0, x1 = ys0.min(), ys0.max() + 1, xs0.min(), xs0.max() + 1
+        pad = 4
+        y0, x0 = max(0, y0 - pad), max(0, x0 - pad)
+        y1, x1 = min(H, y1 + pad), min(W, x1 + pad)
+        region = hole[y0:y1, x0:x1]
+        if full:
+            # maps upsampled to the bbox: nearest for indices, linear for coordinates
+            gx, gy = np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) / sx - 0.5,
+                                 (np.arange(y0, y1, dtype=np.float32) + 0.5) / sy - 0.5)
+
+            def up(a, interp):
+                return cv2.remap(a, gx, gy, interp, borderMode=cv2.BORDER_REPLICATE)
+
+            S = up(src, cv2.INTER_NEAREST)
+            HS = up(has.astype(np.uint8), cv2.INTER_NEAREST) > 0
+            CX = (up(cx, cv2.INTER_LINEAR) + 0.5) * sx - 0.5
+            CY = (up(cy, cv2.INTER_LINEAR) + 0.5) * sy - 0.5
+            S2 = up(src2, cv2.INTER_NEAREST)
+            CX2 = (up(cx2, cv2.INTER_LINEAR) + 0.5) * sx - 0.5
+            CY2 = (up(cy2, cv2.INTER_LINEAR) + 0.5) * sy - 0.5
+            WT2 = up(wt2, cv2.INTER_LINEAR)
+            # where the upsampled index is ambiguous (a source boundary), use the
+            # nearest working pixel's coordinates to avoid mixing two frames
+            S_lin = up(src, cv2.INTER_LINEAR)
+            mixed = np.abs(S_lin - S) > 1e-3
+            if mixed.any():
+                CXn = (up(cx, cv2.INTER_NEAREST) + 0.5) * sx - 0.5
+                CYn = (up(cy, cv2.INTER_NEAREST) + 0.5) * sy - 0.5
+                CX[mixed] = CXn[mixed]
+                CY[mixed] = CYn[mixed]
+        else:
+            sl = (slice(y0, y1), slice(x0, x1))
+            S, HS, CX, CY = src[sl], has[sl], cx[sl], cy[sl]
+            S2, CX2, CY2, WT2 = src2[sl], cx2[sl], cy2[sl], wt2[sl]
+        sel = region & HS & (S >= 0)
+        patch = out[y0:y1, x0:x1].astype(np.float32)
+        if sel.any():
+            col = self._gather(S, CX, CY, src_frames, sel)
+            sel2 = sel & (WT2 > 1e-3) & (S2 >= 0)
+            if sel2.any():
+                col2 = self._gather(S2, CX2, CY2, src_frames, sel2)
+                wsel = WT2[sel2][:, None]
+                tmp = col[sel2[sel]]
+                col[sel2[sel]] = tmp * (1 - wsel) + col2 * wsel
+            patch[sel] = col
+        if self.blend_seams:
+            patch = self._seam_offset(patch, frame[y0:y1, x0:x1].astype(np.float32), region, sel)
+        a = self._alpha(mask[y0:y1, x0:x1] if mask is not None else None, region)
+        orig = frame[y0:y1, x0:x1].astype(np.float32)
+        if a is not None:
+            patch = patch * a[:, :, None] + orig * (1 - a[:, :, None])
+        res_patch = out[y0:y1, x0:x1]
+        res_patch[region] = np.clip(patch[region] + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+    @staticmethod
+    def _seam_offset(patch, orig, region, filled) -> np.ndarray:
+        """Gradient-domain style correction: the colour difference between the
+        frame and the propagated content on a ring just outside the hole is
+        spread smoothly over the hole (robust to outliers such as a moving
+        neighbour). Removes exposure seams from far-away sources."""
+        ring = (cv2.dilate(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~region
+        edge = region & ~(cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & filled
+        if edge.sum() < 8:
+            return patch
+        # difference on the hole's inner edge vs the frame just outside it
+        blur_o = cv2.blur(orig * ring[:, :, None], (5, 5))
+        wr = cv2.blur(ring.astype(np.float32), (5, 5))
+        ok = edge & (wr > 0.05)
+        if ok.sum() < 8:
+            return patch
+        outside = blur_o / np.maximum(wr, 1e-6)[:, :, None]
+        diff = np.zeros_like(patch)
+        d = outside[ok] - patch[ok]
+        mag = np.abs(d).max(axis=1)
+        good = mag < 40.0
+        idx = np.nonzero(ok)
+        diff[idx[0][good], idx[1][good]] = d[good]
+        known_d = np.zeros(region.shape, bool)
+        known_d[idx[0][good], idx[1][good]] = True
+        if known_d.sum() < 8:
+            return patch
+        # membrane-like interpolation of the edge differences into the hole
+        field_ = _membrane_fill(diff, ~known_d)
+        out = patch.copy()
+        out[region] += field_[region]
+        return out
+

@@ -1,0 +1,47 @@
+"""What every matte source shares: the working resolution and the stream shape.
+
+A source yields, for each frame of the clip's selected range, the frame at
+working resolution (RGB uint8, long side at most ``WORK_SIDE``) and a raw
+alpha (float32 [0, 1]) at working or full resolution. Refinement, temporal
+smoothing and output sizing happen once, in ``vedit.masks.matte_stream``.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from vedit.io import Clip
+
+WORK_SIDE = 640  # analysis resolution cap: models run at ≤256 px anyway
+
+
+def work_size(width: int, height: int, max_side: int = WORK_SIDE) -> tuple[int, int]:
+    s = min(1.0, max_side / max(width, height))
+    return max(8, round(width * s)), max(8, round(height * s))
+
+
+def to_work(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+class MatteSource:
+    """Base class. Subclasses set ``name`` and implement ``stream``."""
+
+    name = ""
+    description = ""
+
+    def check(self, clip: Clip) -> None:
+        """Validate parameters against the clip before any work (raise
+        InvalidInputError naming the argument)."""
+
+    def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        raise NotImplementedError
+
+    def work_frames(self, clip: Clip) -> Iterator[np.ndarray]:
+        size = work_size(clip.width, clip.height)
+        for f in clip.frames():
+            yield to_work(f, size)

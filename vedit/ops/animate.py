@@ -1,0 +1,347 @@
+"""``animate``: a still image in, a short clip out.
+
+Engines: ``parallax`` (2.5D camera move over layers from mattes), ``motion``
+(motion brush, seamless loops) and ``diffusion`` (image-to-video models,
+local weights). Output size, aspect, fps, duration and format are handled
+here, the same for every engine.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from vedit.engines import get_spec
+from vedit.engines.base import report
+from vedit.errors import InvalidInputError
+
+DEFAULT_DURATION = 3.0
+DEFAULT_FPS = 25.0
+
+
+# -- output geometry ------------------------------------------------------------
+def parse_size(size, image_size: tuple[int, int]) -> tuple[int, int] | None:
+    """'WxH', 'W' (height from the image's aspect), (w, h) or None."""
+    if size is None or size == "":
+        return None
+    w0, h0 = image_size
+    if isinstance(size, str):
+        txt = size.lower().replace(" ", "")
+        try:
+            if "x" in txt:
+                a, b = txt.split("x", 1)
+                w = int(a) if a else None
+                h = int(b) if b else None
+            else:
+                w, h = int(txt), None
+        except ValueError:
+            raise InvalidInputError(f"--size {size!r}: expected WxH (e.g. 1280x720) or a width") from None
+    else:
+        try:
+            w, h = (int(v) for v in size)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"--size {size!r}: expected (width, height)") from None
+    if w is None and h is None:
+        raise InvalidInputError(f"--size {size!r}: expected WxH (e.g. 1280x720) or a width")
+    if w is None:
+        w = max(2, round(h * w0 / h0))
+    if h is None:
+        h = max(2, round(w * h0 / w0))
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise InvalidInputError(f"--size {size!r}: width and height must be between 16 and 8192")
+    return int(w), int(h)
+
+
+def parse_aspect(aspect) -> float | None:
+    if aspect is None or aspect == "":
+        return None
+    txt = str(aspect).replace(" ", "")
+    try:
+        if ":" in txt or "/" in txt:
+            a, b = txt.replace("/", ":").split(":", 1)
+            val = float(a) / float(b)
+        else:
+            val = float(txt)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidInputError(f"--aspect {aspect!r}: expected W:H such as 16:9, 9:16, 1:1 or a ratio") from None
+    if not (0.1 <= val <= 10):
+        raise InvalidInputError(f"--aspect {aspect!r}: ratio must be between 1:10 and 10:1")
+    return val
+
+
+def target_size(image_size: tuple[int, int], size=None, aspect=None, fit: str = "crop") -> tuple[int, int]:
+    """Output (w, h) from --size and --aspect. An aspect alone keeps the
+    image's scale: ``crop`` trims a side, ``pad`` extends one."""
+    w0, h0 = image_size
+    s = parse_size(size, image_size)
+    ar = parse_aspect(aspect)
+    if s is not None and ar is not None and isinstance(size, str) and "x" in size.lower() \
+            and all(size.lower().split("x")):
+        raise InvalidInputError("give either --size WxH or --aspect (with an optional --size width), not both")
+    if s is None:
+        if ar is None:
+            return w0, h0
+        wider = w0 / h0 > ar
+        if (fit == "pad") == wider:
+            return w0, max(2, round(w0 / ar))
+        return max(2, round(h0 * ar)), h0
+    if ar is not None:
+        return s[0], max(2, round(s[0] / ar))
+    return s
+
+
+def fit_geometry(src: tuple[int, int], dst: tuple[int, int], fit: str = "crop"):
+    """(sx, sy, ox, oy): image point (x, y) lands at (x·sx + ox, y·sy + oy)."""
+    w0, h0 = src
+    w, h = dst
+    if fit not in ("crop", "pad", "stretch"):
+        raise InvalidInputError(f"--fit {fit!r}: choose crop, pad or stretch")
+    if fit == "stretch" or (w0, h0) == (w, h):
+        return w / w0, h / h0, 0.0, 0.0
+    s = max(w / w0, h / h0) if fit == "crop" else min(w / w0, h / h0)
+    rw, rh = max(1, round(w0 * s)), max(1, round(h0 * s))
+    if fit == "crop":
+        return rw / w0, rh / h0, -float((rw - w) // 2), -float((rh - h) // 2)
+    return rw / w0, rh / h0, float((w - rw) // 2), float((h - rh) // 2)
+
+
+def fit_image(img: np.ndarray, size: tuple[int, int], fit: str = "crop", is_mask: bool = False) -> np.ndarray:
+    """Resize to ``size`` keeping the aspect: ``crop`` fills and trims the
+    centre, ``pad`` fits inside and fills the bars (a dimmed, blurred mirror
+    of the image; 0 for masks), ``stretch`` ignores the aspect."""
+    h0, w0 = img.shape[:2]
+    w, h = size
+    sx, sy, ox, oy = fit_geometry((w0, h0), (w, h), fit)
+    if (w0, h0) == (w, h):
+        return img
+    rw, rh = max(1, round(w0 * sx)), max(1, round(h0 * sy))
+    down = rw * rh < w0 * h0
+    interp = cv2.INTER_LINEAR if is_mask else (cv2.INTER_AREA if down else cv2.INTER_CUBIC)
+    r = cv2.resize(img, (rw, rh), interpolation=interp)
+    if fit != "pad":
+        x0, y0 = int(-ox), int(-oy)
+        return np.ascontiguousarray(r[y0:y0 + h, x0:x0 + w])
+    x0, y0 = int(ox), int(oy)
+    border = (y0, h - rh - y0, x0, w - rw - x0)
+    if is_mask:
+        return cv2.copyMakeBorder(r, *border, cv2.BORDER_CONSTANT, value=0)
+    out = cv2.copyMakeBorder(r, *border, cv2.BORDER_REFLECT_101)
+    blur = cv2.GaussianBlur(out, (0, 0), max(2.0, 0.03 * max(w, h)))
+    keep = np.zeros((h, w), bool)
+    keep[y0:y0 + rh, x0:x0 + rw] = True
+    return np.where(keep[:, :, None], out, (blur * 0.6).astype(np.uint8))
+
+
+# -- inputs ---------------------------------------------------------------------
+def load_still(input: str, start: int | None = None):
+    """The image to animate (RGB uint8) and its Clip. A video or sequence
+    gives its frame ``start`` (default 0)."""
+    from vedit.io import open_clip
+
+    clip = open_clip(input)
+    idx = int(start or 0)
+    if idx < 0 or idx >= clip.frame_count:
+        raise InvalidInputError(f"--start {start}: {input} has {clip.frame_count} frame(s); pick 0..{clip.frame_count - 1}")
+    one = clip.subclip(idx, idx + 1) if clip.frame_count > 1 else clip
+    img = next(iter(one.frames()))
+    return np.ascontiguousarray(img[:, :, :3]), one
+
+
+def _as_list(v) -> list:
+    if v is None or v == "":
+        return []
+    if isinstance(v, (str, bytes, os.PathLike)):
+        return [v]
+    return list(v)
+
+
+def load_regions(paths, size: tuple[int, int]) -> list[np.ndarray]:
+    """Region masks (uint8 {0, 255}) at the input image's size."""
+    from vedit.io.masks import read_mask_image
+
+    out = []
+    w, h = size
+    for p in _as_list(paths):
+        m = read_mask_image(os.fspath(p))
+        if m.shape != (h, w):
+            raise InvalidInputError(f"--region {p}: mask is {m.shape[1]}x{m.shape[0]}, the image is {w}x{h}; "
+                                    "give a mask of the image's size")
+        if not m.any():
+            raise InvalidInputError(f"--region {p}: the mask is empty (no white pixels)")
+        out.append(m)
+    return out
+
+
+def person_matte(image: np.ndarray, model: str = "auto") -> np.ndarray | None:
+    """Soft person matte of a still, or None when nobody is found."""
+    from vedit.masks.person import PersonSegmenter
+
+    seg = PersonSegmenter(model=model)
+    try:
+        a = seg.segment(image)
+    finally:
+        close = getattr(seg, "close", None)
+        if close:
+            close()
+    if a is None or float((a > 0.5).mean()) < 0.002:
+        return None
+    try:
+        from vedit.masks.refine import guided_refine
+
+        a = guided_refine(a, image)
+    except ImportError:  # pragma: no cover
+        pass
+    return np.clip(a, 0, 1).astype(np.float32)
+
+
+def sam_matte(clip, points=None, box=None, sam_checkpoint=None, sam_model="vit_b") -> np.ndarray:
+    from vedit.masks import matte_stream
+
+    return next(iter(matte_stream(clip, "sam", points=points, box=box, sam_checkpoint=sam_checkpoint,
+                                  sam_model=sam_model, smooth=False)))
+
+
+def parse_arrows(motion) -> list:
+    from vedit.engines.animate_motion import Arrow
+
+    items = _as_list(motion)
+    if len(items) == 4 and all(isinstance(v, (int, float)) for v in items):
+        items = [items]  # one arrow given as four numbers
+    return [Arrow.parse(a) for a in items]
+
+
+# -- op -------------------------------------------------------------------------
+def run(input: str, output: str, *, start: int | None = None, end: int | None = None, callback=None,
+        engine: str = "parallax", duration: float | None = None, fps: float | None = None,
+        frames: int | None = None, loop: bool = False, seed: int = 0,
+        size=None, aspect=None, fit: str = "crop",
+        camera: str = "dolly-in", strength: float = 1.0, subject: str = "auto", person_model: str = "auto",
+        region=None, points=None, box=None, sam_checkpoint: str | None = None, sam_model: str = "vit_b",
+        depth_ratio: float = 3.0, motion=None, speed: float = 1.0,
+        model: str | None = None, prompt: str | None = None, negative_prompt: str | None = None,
+        steps: int | None = None, guidance: float | None = None, motion_bucket: int = 127,
+        noise_aug: float = 0.02, decode_chunk_size: int | None = None, pin_first: bool = False,
+        device=None, dtype=None, offload: str | None = None, vae_tiling: bool = False,
+        **unknown) -> str:
+    """Animate the still ``input`` into ``output``; returns the output path.
+
+    ``start`` picks the frame of a video/sequence input; ``end`` does not
+    apply (the output length is ``frames`` or ``duration`` × ``fps``).
+    """
+    from vedit.io import check_output_path, open_writer
+
+    # 1. check inputs (before any work)
+    if unknown:
+        raise InvalidInputError(f"animate: unknown parameter(s) {', '.join(sorted(unknown))}")
+    if end is not None:
+        raise InvalidInputError("animate: --end does not apply (the input is one still); set the length with "
+                                "--duration or --frames")
+    spec = get_spec("animate", engine)
+    check_output_path(output, [input])
+    if fps is not None and not (math.isfinite(float(fps)) and 1 <= float(fps) <= 120):
+        raise InvalidInputError(f"--fps {fps!r}: use a rate between 1 and 120")
+    if duration is not None and not (math.isfinite(float(duration)) and 0 < float(duration) <= 120):
+        raise InvalidInputError(f"--duration {duration!r}: use seconds between 0 and 120")
+    if frames is not None and not (1 <= int(frames) <= 10000):
+        raise InvalidInputError(f"--frames {frames!r}: use 1..10000")
+    image, clip = load_still(input, start)
+    h0, w0 = image.shape[:2]
+    size_out = target_size((w0, h0), size, aspect, fit)
+    arrows = parse_arrows(motion)
+    regions = load_regions(region, (w0, h0))
+    if engine == "motion" and not arrows:
+        raise InvalidInputError("--engine motion needs at least one --motion X0,Y0,X1,Y1 arrow")
+    if engine != "motion" and arrows:
+        raise InvalidInputError(f"--motion arrows are for --engine motion (engine here: {engine})")
+
+    # 2. output geometry and timing
+    image_f = fit_image(image, size_out, fit)
+    regions_f = [(fit_image(m, size_out, fit, is_mask=True) > 127).astype(np.uint8) * 255 for m in regions]
+    sx, sy, ox, oy = fit_geometry((w0, h0), size_out, fit)
+    arrows_f = [a.__class__(a.x0 * sx + ox, a.y0 * sy + oy, a.x1 * sx + ox, a.y1 * sy + oy) for a in arrows]
+
+    if engine == "diffusion":
+        return _run_diffusion(image_f, output, clip, size_out, callback, fps=fps, duration=duration,
+                              frames=frames, seed=seed, model=model, prompt=prompt,
+                              negative_prompt=negative_prompt, steps=steps, guidance=guidance,
+                              motion_bucket=motion_bucket, noise_aug=noise_aug,
+                              decode_chunk_size=decode_chunk_size, pin_first=pin_first, device=device,
+                              dtype=dtype, offload=offload, vae_tiling=vae_tiling, loop=loop)
+
+    rate = float(fps) if fps is not None else DEFAULT_FPS
+    n = int(frames) if frames is not None else max(1, int(round((duration or DEFAULT_DURATION) * rate)))
+
+    # 3. engine
+    if engine == "parallax":
+        mattes = list(regions_f)
+        if points is not None or box is not None or sam_checkpoint:
+            if not sam_checkpoint:
+                raise InvalidInputError("--points/--box select a layer with Segment Anything: add "
+                                        "--sam-checkpoint PATH (sam_vit_b_01ec64.pth or similar)")
+            from vedit.io import open_clip as _oc  # a 1-frame clip of the fitted image for SAM
+
+            mattes.insert(0, _sam_on_image(image_f, points, box, sam_checkpoint, sam_model, _oc))
+        if subject not in ("auto", "person", "none"):
+            raise InvalidInputError(f"--subject {subject!r}: choose auto, person or none")
+        if subject == "person" or (subject == "auto" and not mattes):
+            report(callback, 0, n, "person matte")
+            pm = person_matte(image_f, person_model)
+            if pm is None and subject == "person":
+                raise InvalidInputError("--subject person: no person found in the image; give --region MASK "
+                                        "or SAM prompts for the subject, or --subject none")
+            if pm is not None:
+                mattes.insert(0, pm)
+        eng = spec.load()(depth_ratio=depth_ratio)
+        result = eng.animate(image_f, num_frames=n, fps=rate, mattes=mattes, camera=camera, strength=strength,
+                             loop=loop, seed=seed, callback=callback)
+    elif engine == "motion":
+        reg = None
+        if regions_f:
+            reg = np.maximum.reduce(regions_f) if len(regions_f) > 1 else regions_f[0]
+        eng = spec.load()()
+        result = eng.animate(image_f, num_frames=n, fps=rate, arrows=arrows_f, region=reg, loop=loop,
+                             speed=speed, seed=seed, callback=callback)
+    else:
+        # a third-party animate engine: the shared call signature
+        eng = spec.load()()
+        result = eng.animate(image_f, num_frames=n, fps=rate, seed=seed, loop=loop, callback=callback)
+
+    # 4. write (temp name, renamed on success)
+    with open_writer(output, rate, size_out) as wr:
+        for fr in result.frames:
+            wr.write(fr)
+        return wr.close()
+
+
+def _sam_on_image(image, points, box, checkpoint, sam_model, open_clip):
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="vedit-sam-") as d:
+        p = os.path.join(d, "still.png")
+        cv2.imwrite(p, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        clip = open_clip(p)
+        return sam_matte(clip, points=points, box=box, sam_checkpoint=checkpoint, sam_model=sam_model)
+
+
+def _run_diffusion(image, output, clip, size_out, callback, *, fps, duration, frames, seed, model, prompt,
+                   negative_prompt, steps, guidance, motion_bucket, noise_aug, decode_chunk_size, pin_first,
+                   device, dtype, offload, vae_tiling, loop):
+    from vedit.engines.animate_diffusion import DiffusionAnimateEngine
+    from vedit.io import open_writer
+
+    if loop:
+        raise InvalidInputError("--loop is not available with --engine diffusion; use --engine motion or parallax")
+    eng = DiffusionAnimateEngine(model=model, device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling)
+    rate = float(fps) if fps is not None else eng.default_fps()
+    n = int(frames) if frames is not None else (int(round(duration * rate)) if duration else None)
+    result = eng.animate(image, num_frames=n, fps=rate, seed=seed, prompt=prompt, negative_prompt=negative_prompt,
+                         steps=steps, guidance=guidance, motion_bucket=motion_bucket, noise_aug=noise_aug,
+                         decode_chunk_size=decode_chunk_size, pin_first=pin_first, size=size_out,
+                         callback=callback)
+    with open_writer(output, result.fps, size_out) as wr:
+        for fr in result.frames:
+            wr.write(fr)
+        return wr.close()

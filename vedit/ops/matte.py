@@ -1,0 +1,169 @@
+"""``matte`` op: build a matte for a clip and write it as a grey matte (PNG
+sequence 8/16-bit or video) or as the footage with alpha (ProRes 4444 .mov,
+PNG RGBA sequence, VP9 .webm), optionally with a preview video."""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import cv2
+import numpy as np
+
+from vedit.errors import InvalidInputError, MediaError
+from vedit.io import check_output_path, open_clip, open_writer, output_kind
+from vedit.io.clip import IMAGE_EXTS
+
+
+def choose_source(source=None, person=False, mask=None, box=None, points=None, chroma=None,
+                  sam_checkpoint=None) -> str:
+    """Which matte source the given options ask for."""
+    if source:
+        return source
+    asked = [n for n, v in (("--person", person), ("--chroma", chroma), ("--mask", mask)) if v]
+    if len(asked) > 1:
+        raise InvalidInputError(f"give only one of {', '.join(asked)}")
+    if person:
+        return "person"
+    if chroma:
+        return "chroma"
+    if sam_checkpoint:
+        if points is None and box is None:
+            raise InvalidInputError("--sam-checkpoint needs a prompt: --points X,Y[,X,Y...] or --box X,Y,W,H")
+        return "sam"
+    if points is not None:
+        raise InvalidInputError("--points prompts SAM: add --sam-checkpoint PATH (or use --box for GrabCut)")
+    if box is not None:
+        return "grabcut"
+    if mask:
+        m = os.fspath(mask)
+        return "track" if os.path.isfile(m) and m.lower().endswith(IMAGE_EXTS) else "file"
+    raise InvalidInputError("say what to matte: --person, --mask PATH, --box X,Y,W,H, --points X,Y or --chroma COLOUR")
+
+
+class _Png16Sequence:
+    """16-bit grey PNG sequence written into a temporary folder and renamed
+    into place when complete (like vedit.io's writer)."""
+
+    def __init__(self, path: str):
+        self.final = path.rstrip("/" + os.sep)
+        parent = os.path.dirname(os.path.abspath(self.final))
+        self.tmp = os.path.join(parent, f".{os.path.basename(self.final)}.tmp-{uuid.uuid4().hex[:8]}")
+        os.makedirs(self.tmp)
+        self.count = 0
+
+    def write(self, alpha: np.ndarray) -> None:
+        img = np.clip(alpha * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
+        name = os.path.join(self.tmp, f"{self.count:05d}.png")
+        if not cv2.imwrite(name, img):
+            raise MediaError(f"cannot write {name}")
+        self.count += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if et is not None or self.count == 0:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            if et is None:
+                raise MediaError(f"no frames were written to {self.final}")
+            return False
+        if os.path.isdir(self.final):
+            for f in sorted(os.listdir(self.tmp)):
+                os.replace(os.path.join(self.tmp, f), os.path.join(self.final, f))
+            os.rmdir(self.tmp)
+        else:
+            os.replace(self.tmp, self.final)
+        return False
+
+
+def _checker(h: int, w: int, cell: int = 16) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    c = (((yy // cell) + (xx // cell)) % 2).astype(np.float32)
+    return (c * 60 + 140)[:, :, None].repeat(3, axis=2)
+
+
+def preview_frame(frame: np.ndarray, alpha: np.ndarray, style: str = "overlay", checker=None) -> np.ndarray:
+    """Checkerboard composite, or the footage with a red tint outside the matte."""
+    a = alpha[:, :, None]
+    f = frame[:, :, :3].astype(np.float32)
+    if style == "checker":
+        bg = checker if checker is not None else _checker(*alpha.shape)
+        out = a * f + (1 - a) * bg
+    else:
+        red = np.array([255, 0, 0], np.float32)
+        out = f * (0.5 + 0.5 * a) + (1 - a) * 0.5 * red
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def run(input: str, output: str, *, start=None, end=None, callback=None, source=None, person=False,
+        mask=None, frame=0, box=None, points=None, chroma=None, tolerance=None, person_model="auto",
+        sam_checkpoint=None, sam_model="vit_b", refine=True, smooth=True, dilate=0, feather=0,
+        alpha=False, bit_depth=8, preview=None, preview_style="overlay", despill=True) -> str:
+    """Build a matte of ``input`` (see ``vedit.masks.matte_stream``) and write it
+    to ``output``. ``alpha=True`` writes the footage with the matte as alpha
+    (``.mov`` ProRes 4444, ``.webm`` VP9, folder = PNG RGBA); otherwise a grey
+    matte (folder = PNG, ``bit_depth`` 8 or 16; or a video). ``preview`` adds a
+    preview video (``preview_style`` ``overlay`` or ``checker``). Returns the
+    output path."""
+    from vedit.masks import matte_stream
+
+    # 1. check inputs before any work
+    src = choose_source(source, person, mask, box, points, chroma, sam_checkpoint)
+    clip = open_clip(input, start=start, end=end)
+    kind = check_output_path(output, [input] + ([mask] if mask else []))
+    if preview:
+        pkind = check_output_path(preview, [input, output])
+        if pkind in ("sequence", "image"):
+            raise InvalidInputError(f"--preview {preview}: give a video path (.mp4, .mov, .webm)")
+    if int(bit_depth) not in (8, 16):
+        raise InvalidInputError(f"--bit-depth {bit_depth}: choose 8 or 16")
+    if int(bit_depth) == 16 and (kind != "sequence" or alpha):
+        raise InvalidInputError("--bit-depth 16 needs a grey matte written as a PNG folder (output ending in /)")
+    if alpha and kind in (".mp4", ".m4v", ".gif"):
+        raise InvalidInputError(f"output {output}: {kind} cannot carry alpha; use .mov (ProRes 4444), .webm or a folder/")
+    if preview_style not in ("overlay", "checker"):
+        raise InvalidInputError(f"--preview-style {preview_style!r}: choose overlay or checker")
+
+    # 2. the matte stream (raises on bad prompts before the first frame)
+    alphas = matte_stream(clip, src, mask=mask, frame=int(frame or 0), box=box, points=points, chroma=chroma,
+                          tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
+                          sam_model=sam_model, refine=refine, smooth=smooth, dilate=dilate, feather=feather,
+                          callback=callback)
+    need_frames = bool(alpha or preview)
+    keyer = None
+    if alpha and src == "chroma" and despill:
+        from vedit.masks.sources import ChromaMatteSource
+
+        keyer = ChromaMatteSource(chroma=chroma, tolerance=tolerance)
+
+    # 3. write
+    size = (clip.width, clip.height)
+    if int(bit_depth) == 16:
+        out_ctx = _Png16Sequence(output)
+    else:
+        out_ctx = open_writer(output, clip.fps, size, alpha=bool(alpha), like=clip if kind != "sequence" else None)
+    prev_ctx = open_writer(preview, clip.fps, size, like=clip) if preview else None
+    checker = _checker(clip.height, clip.width) if preview and preview_style == "checker" else None
+    frames = clip.frames() if need_frames else None
+    try:
+        with out_ctx as w:
+            for a in alphas:
+                f = next(frames) if frames is not None else None
+                a8 = np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
+                if isinstance(w, _Png16Sequence):
+                    w.write(a)
+                elif alpha:
+                    rgb = keyer.despill(f) if keyer is not None else f[:, :, :3]
+                    w.write(np.dstack([rgb, a8]))
+                else:
+                    w.write(a8)
+                if prev_ctx is not None:
+                    prev_ctx.write(preview_frame(f, a, preview_style, checker))
+        if prev_ctx is not None:
+            prev_ctx.close()
+    except BaseException:
+        if prev_ctx is not None:
+            prev_ctx.abort()
+        raise
+    return output
