@@ -50,12 +50,14 @@ CAMERAS = ["dolly-in", "dolly-out", "pan-left", "pan-right", "pan-up", "pan-down
 @click.option("--offload", type=click.Choice(["none", "model", "sequential"]), default="none", show_default=True,
               help="Diffusion: CPU offload for small GPUs.")
 @click.option("--vae-tiling", is_flag=True, help="Diffusion: tiled VAE decode (less memory).")
+@click.option("--max-side", type=int, default=None,
+              help="Diffusion: cap the size the model runs at (default: the model's native area).")
 @click.option("--start", type=int, default=None, help="With a video or sequence as IMAGE: the frame to animate.")
 @quiet_option
 def command(image, output, engine, duration, fps, frames, loop, size, aspect, fit, seed, camera, strength, subject,
             person_model, region, points, box, sam_checkpoint, depth_ratio, motion, speed, model, prompt,
             negative_prompt, steps, guidance, motion_bucket, noise_aug, decode_chunk_size, pin_first, device,
-            dtype, offload, vae_tiling, start, quiet):
+            dtype, offload, vae_tiling, max_side, start, quiet):
     """Turn the still IMAGE into a clip: a parallax camera move, a motion-brush
     animation (seamless with --loop) or an image-to-video diffusion model.
 
@@ -84,7 +86,8 @@ def command(image, output, engine, duration, fps, frames, loop, size, aspect, fi
                   motion=list(motion) or None, speed=speed, model=model, prompt=prompt,
                   negative_prompt=negative_prompt, steps=steps, guidance=guidance, motion_bucket=motion_bucket,
                   noise_aug=noise_aug, decode_chunk_size=decode_chunk_size, pin_first=pin_first, device=device,
-                  dtype=dtype, offload=None if offload == "none" else offload, vae_tiling=vae_tiling)
+                  dtype=dtype, offload=None if offload == "none" else offload, vae_tiling=vae_tiling,
+                  max_side=max_side)
     finally:
         progress.finish()
     if not quiet:

@@ -51,6 +51,21 @@ def still(tmp_path):
             "water_path": write_rgb(tmp_path / "water.png", water)}
 
 
+def _tiny_models():
+    if importlib.util.find_spec("diffusers") is None or importlib.util.find_spec("torch") is None:
+        pytest.skip("torch/diffusers not installed")
+    spec = importlib.util.spec_from_file_location("animate_tiny_models", HERE / "tiny_models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def tiny_ltx(tmp_path_factory):
+    """A tiny random LTX-Video image-to-video pipeline (text-conditioned) on disk."""
+    return _tiny_models().build_tiny_ltx(tmp_path_factory.mktemp("tiny_ltx"))
+
+
 @pytest.fixture(scope="session")
 def tiny_svd(tmp_path_factory):
     """A tiny random SVD pipeline saved to disk (loaded back through the real code)."""

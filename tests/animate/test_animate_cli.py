@@ -102,7 +102,7 @@ def test_cancel_leaves_no_output(still, tmp_path):
 def test_diffusion_tiny_svd_from_cli(still, tiny_svd, tmp_path):
     out = tmp_path / "svd"
     r = _invoke("animate", still["img_path"], "-o", f"{out}/", "--engine", "diffusion", "--model", tiny_svd,
-                "--frames", 5, "--steps", 2, "--size", "96x64", "--pin-first", "--fps", 6, "-q")
+                "--frames", 5, "--steps", 2, "--size", "96x64", "--pin-first", "--fps", 6, "--max-side", 64, "-q")
     assert r.exit_code == 0, r.output
     frames = _read_seq(out)
     assert len(frames) == 5 and frames[0].shape == (64, 96, 3)
@@ -125,3 +125,32 @@ def test_diffusion_engine_seed_and_checks(still, tiny_svd):
         eng.animate(still["img"], prompt="waves", **kw)
     with pytest.raises(InvalidInputError, match="--motion-bucket"):
         eng.animate(still["img"], motion_bucket=0, **kw)
+
+
+def test_diffusion_tiny_ltx_text_conditioned(still, tiny_ltx, tmp_path):
+    from vedit.engines.animate_diffusion import DiffusionAnimateEngine
+
+    eng = DiffusionAnimateEngine(model=str(tiny_ltx))
+    assert eng.family.name == "ltx"
+    kw = dict(num_frames=6, steps=2, size=(96, 64), work_size=(64, 32), seed=3)
+    a = eng.animate(still["img"], prompt="waves on a lake", **kw)
+    frames = list(a.frames)
+    assert a.stats["frames_run"] == 9  # LTX needs 8k+1 frames; the extra ones are dropped
+    assert len(frames) == 6 and frames[0].shape == (64, 96, 3)
+    b = list(eng.animate(still["img"], prompt="smoke rising", **kw).frames)
+    assert not all(np.array_equal(x, y) for x, y in zip(frames, b))  # the text conditions the result
+    out = tmp_path / "ltx.mp4"
+    run(str(still["img_path"]), str(out), engine="diffusion", model=str(tiny_ltx), prompt="waves", frames=9,
+        steps=1, size="96x64", max_side=64, pin_first=True)
+    assert open_clip(str(out)).frame_count == 9
+
+
+def test_missing_model_is_one_clear_line(tmp_path):
+    from vedit.engines.animate_diffusion import DiffusionAnimateEngine
+    from vedit.errors import MissingWeightsError
+
+    (tmp_path / "notamodel").mkdir()
+    with pytest.raises(MissingWeightsError, match="model_index.json"):
+        DiffusionAnimateEngine(model=str(tmp_path / "notamodel"))
+    with pytest.raises(MissingWeightsError, match="never downloads"):
+        DiffusionAnimateEngine(model="someone/not-cached-i2v")

@@ -37,3 +37,38 @@ def build_tiny_svd(folder: Path) -> Path:
     pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=enc, unet=unet, scheduler=sched, feature_extractor=fe)
     pipe.save_pretrained(str(folder))
     return folder
+
+
+def build_tiny_ltx(folder: Path) -> Path:
+    """An LTX-Video image-to-video pipeline with random weights and a tiny
+    T5 (tokenizer built from an in-memory unigram vocabulary)."""
+    import torch
+    from diffusers import (AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXImageToVideoPipeline,
+                           LTXVideoTransformer3DModel)
+    from transformers import T5Config, T5EncoderModel, T5TokenizerFast
+
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(c, -2.0) for c in "abcdefghijklmnopqrstuvwxyz▁"]
+    tok = T5TokenizerFast(vocab=vocab, extra_ids=0, model_max_length=64)
+    torch.manual_seed(0)
+    enc = T5EncoderModel(T5Config(vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4,
+                                  decoder_start_token_id=0, pad_token_id=0, eos_token_id=1))
+    torch.manual_seed(0)
+    transformer = LTXVideoTransformer3DModel(in_channels=8, out_channels=8, patch_size=1, patch_size_t=1,
+                                             num_attention_heads=4, attention_head_dim=8, cross_attention_dim=32,
+                                             num_layers=1, caption_channels=32)
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTXVideo(in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
+                                decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+                                decoder_layers_per_block=(1, 1, 1, 1, 1),
+                                spatio_temporal_scaling=(True, True, False, False),
+                                decoder_spatio_temporal_scaling=(True, True, False, False),
+                                decoder_inject_noise=(False, False, False, False, False),
+                                upsample_residual=(False, False, False, False), upsample_factor=(1, 1, 1, 1),
+                                timestep_conditioning=False, patch_size=1, patch_size_t=1, encoder_causal=True,
+                                decoder_causal=False)
+    vae.use_framewise_encoding = False
+    vae.use_framewise_decoding = False
+    pipe = LTXImageToVideoPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=enc,
+                                   tokenizer=tok, transformer=transformer)
+    pipe.save_pretrained(str(folder))
+    return folder

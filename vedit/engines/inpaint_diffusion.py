@@ -36,7 +36,8 @@ class DiffusionInpaintEngine:
 
     Args:
         model: diffusers model folder, model-dir name or cached HF id (None:
-            config default / VEDIT_MODEL_DIR / first local inpainting model).
+            config default / VEDIT_MODEL_DIR / first local inpainting model),
+            or an already-built diffusers inpainting pipeline object.
         prompt, negative_prompt: text; '' removes (fills with background).
         steps: denoising steps per generated frame.
         guidance: classifier-free guidance scale (<= 1 turns it off).
@@ -61,7 +62,7 @@ class DiffusionInpaintEngine:
                  device=None, dtype=None, warped_noise: bool = True, cross_frame_attention: bool = True,
                  use_prior: bool = True, resolution: int | None = None, context: float = 0.5,
                  chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast", dilate: int = 3,
-                 vae_tiling: bool | None = None, keyframe_strength: float = 0.75, **_ignored):
+                 vae_tiling: bool | None = None, keyframe_strength: float = 0.5, **_ignored):
         # 1. check inputs (cheap, before any model is touched)
         if not isinstance(prompt, str) or not isinstance(negative_prompt, str):
             raise InvalidInputError("--prompt/--negative-prompt must be text")
@@ -82,8 +83,13 @@ class DiffusionInpaintEngine:
         from vedit.models import diffusion_defaults, resolve_model
 
         cfg = diffusion_defaults()
-        # fail fast (one line, no torch import) when no weights are available
-        self.model_info = resolve_model(model)
+        self.pipe_obj = None
+        if model is not None and hasattr(model, "unet") and hasattr(model, "vae"):
+            # an already-built diffusers pipeline (in-process hosts, benchmarks)
+            self.pipe_obj, self.model_info = model, _describe(model)
+        else:
+            # fail fast (one line, no torch import) when no weights are available
+            self.model_info = resolve_model(model)
         self.model = model
         self.prompt, self.negative_prompt = prompt, negative_prompt
         self.steps, self.guidance = int(steps), float(guidance)
@@ -112,6 +118,13 @@ class DiffusionInpaintEngine:
                    dtype if dtype is not None else self.dtype)
         self.stats = run.stats
         n_total = total if total is not None else (len(frames) if hasattr(frames, "__len__") else 0)
+        run.progress = [0, n_total]
+
+        def progress(done, tot, stage):
+            run.progress = [done, tot]
+            report(callback, done, tot, stage)
+
+        run.callback = callback
         prop = PropagateInpaintEngine(**self.propagate_kw)
         if self.use_prior:
             pending: deque = deque()
@@ -121,7 +134,7 @@ class DiffusionInpaintEngine:
                     pending.append(m)
                     yield m
 
-            out = prop.inpaint(frames, tee(masks), seed=seed, chunk_size=chunk_size, callback=callback,
+            out = prop.inpaint(frames, tee(masks), seed=seed, chunk_size=chunk_size, callback=progress,
                                keyframe_fill=run.keyframe_fill, keyframe_every=self.keyframe_every, total=n_total)
             stream = run.finish(out.frames, pending, prop, callback, n_total)
         else:
@@ -135,6 +148,17 @@ class DiffusionInpaintEngine:
         out = run.generate(frame, np.asarray(hole, bool), 0)
         self.stats = run.stats
         return out
+
+
+def _describe(pipe):
+    from vedit.models.discovery import ModelInfo
+
+    cls = type(pipe).__name__
+    vf = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    sample = pipe.unet.config.sample_size
+    sample = sample[0] if isinstance(sample, (list, tuple)) else sample
+    return ModelInfo(cls, "", cls, "sdxl" if "XL" in cls else "sd", pipe.unet.config.in_channels == 9,
+                     int(sample) * vf, "object")
 
 
 class _Run:
@@ -151,8 +175,15 @@ class _Run:
         self.eng = eng
         self.seed = int(seed)
         tiling = eng.vae_tiling if eng.vae_tiling is not None else bool(eng.resolution and eng.resolution > 1024)
-        self.m = load_inpaint_pipeline(eng.model_info.path, device=device, dtype=dtype, offload=eng.offload,
-                                       vae_tiling=tiling)
+        if eng.pipe_obj is not None:
+            from vedit.models.loading import LoadedModel
+
+            p = eng.pipe_obj
+            p.set_progress_bar_config(disable=True)
+            self.m = LoadedModel(p, eng.model_info, torch.device(p.device), p.unet.dtype, False)
+        else:
+            self.m = load_inpaint_pipeline(eng.model_info.path, device=device, dtype=dtype, offload=eng.offload,
+                                           vae_tiling=tiling)
         pipe = self.m.pipe
         self.pipe, self.unet, self.vae = pipe, pipe.unet, pipe.vae
         self.dev = torch.device(pipe._execution_device) if eng.offload else self.m.device
@@ -162,7 +193,12 @@ class _Run:
         self.native = int(eng.resolution or self.m.info.native_size)
         self.inpainting_unet = self.unet.config.in_channels == 9
         self.cfg = eng.guidance > 1.0
-        self.state = CrossFrameState(cache_dtype=torch.float16 if self.dev.type == "cpu" else self.dt)
+        # the reference's keys/values for every step: float16 on CPU (half the memory), off the GPU
+        # when offloading (it is the memory-starved case)
+        self.state = CrossFrameState(cache_dtype=torch.float16 if self.dev.type == "cpu" else self.dt,
+                                     cache_device="cpu" if eng.offload else None)
+        self.callback = None       # progress callback(done, total, stage); may raise JobCancelled
+        self.progress = [0, 0]
         self.noise = None          # WarpedNoise anchored on the reference keyframe
         self.ref_img = None        # reference keyframe (filled), for motion to it
         self.ref_hole = None
@@ -392,6 +428,9 @@ class _Run:
                 kw = {"added_cond_kwargs": added} if added is not None else {}
                 eps = self.unet(x, t, encoder_hidden_states=emb, return_dict=False, **kw)[0]
                 self.stats["unet_evals"] += 1
+                if self.callback is not None:  # keeps the bar alive and lets a job cancel mid-keyframe
+                    report(self.callback, self.progress[0], self.progress[1],
+                           f"{'refine' if strength < 1 and not keyframe else 'keyframe'} step {i + 1}/{len(ts)}")
                 if self.cfg:
                     eu, ec = eps.chunk(2)
                     eps = eu + eng.guidance * (ec - eu)

@@ -36,7 +36,7 @@ import numpy as np
 
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
 from vedit.errors import InvalidInputError
-from vedit.flow import FlowEstimator, complete_flow, fb_consistency
+from vedit.flow import FlowEstimator, complete_flow, fb_consistency, warp_mask
 from vedit.flow.ops import _grid, _membrane_fill
 
 KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
@@ -107,7 +107,7 @@ class PropagateInpaintEngine:
     def __init__(self, chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast",
                  work_side: int = 640, dilate: int = 3, feather: int = 2, flow_dilate: int = 8,
                  max_keyframes: int = 12, blend_seams: bool = True, fill_radius: int = 5,
-                 flow_fill: str = "smooth", **_ignored):
+                 flow_fill: str = "auto", **_ignored):
         if chunk_size < 2:
             raise InvalidInputError(f"chunk_size {chunk_size} must be at least 2")
         if overlap < 0 or overlap >= chunk_size:
@@ -235,8 +235,11 @@ class PropagateInpaintEngine:
             bwd.append(complete_flow(b, flow_holes[t + 1], self.flow_fill))
             if callback:
                 callback(t + 1, n, "flow")
-        ok_f = [fb_consistency(fwd[t], bwd[t]) for t in range(n - 1)]  # t -> t+1
-        ok_b = [fb_consistency(bwd[t], fwd[t]) for t in range(n - 1)]  # t+1 -> t
+        # consistency: measured flow must be confirmed by the reverse flow (an
+        # occluder or a moving neighbour fails); where both ends lie in completed
+        # (synthetic) flow the check is meaningless and a looser one is used
+        ok_f = [self._consistent(fwd[t], bwd[t], flow_holes[t], flow_holes[t + 1]) for t in range(n - 1)]
+        ok_b = [self._consistent(bwd[t], fwd[t], flow_holes[t + 1], flow_holes[t]) for t in range(n - 1)]
 
         xs, ys = _grid(h, w)
         known = [~x for x in hw]
@@ -297,6 +300,15 @@ class PropagateInpaintEngine:
                            {"work_size": (w, h)})
 
     @staticmethod
+    def _consistent(f, b, hole_a, hole_b) -> np.ndarray:
+        ok = fb_consistency(f, b)
+        if hole_a.any():
+            land_in_hole = warp_mask(hole_b, f)
+            loose = fb_consistency(f, b, alpha=0.05, beta=4.0)
+            ok |= hole_a & land_in_hole & loose
+        return ok
+
+    @staticmethod
     def _upsample_bool(b: np.ndarray, W: int, H: int) -> np.ndarray:
         return cv2.resize(b.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST) > 0
 
@@ -314,24 +326,26 @@ class PropagateInpaintEngine:
             return [src, xs.copy(), ys.copy(), dist, avail]
 
         def step(state_next, flow, ok, hole, state_t, t):
+            # Sample the next frame's state at the nearest pixel to the landing
+            # point and carry the sub-pixel remainder in the coordinates: no
+            # mixing of two sources, no blur however long the chain.
             src_n, cx_n, cy_n, d_n, av_n = state_next
             mx, my = xs + flow[:, :, 0], ys + flow[:, :, 1]
-            avf = cv2.remap(av_n.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            s_near = cv2.remap(src_n, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
-            s_lin = cv2.remap(src_n, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
-            same = np.abs(s_lin - s_near) < 1e-3
-            cx = cv2.remap(cx_n, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            cy = cv2.remap(cy_n, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            d = cv2.remap(np.nan_to_num(d_n, posinf=1e9), mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=1e9)
-            valid = hole & ok & (avf > 0.999) & same & (s_near >= 0)
+            rx, ry = np.floor(mx + 0.5), np.floor(my + 0.5)
+            inside = (rx >= 0) & (rx <= w - 1) & (ry >= 0) & (ry <= h - 1)
+            sel = hole & ok & inside & ~(known[t] | key_known[t])
+            if not sel.any():
+                return
+            iy, ix = ry[sel].astype(np.intp), rx[sel].astype(np.intp)
+            av = av_n[iy, ix]
+            yy, xx = np.nonzero(sel)
+            yy, xx, iy, ix = yy[av], xx[av], iy[av], ix[av]
             src_t, cx_t, cy_t, d_t, av_t = state_t
-            take = valid & ~(known[t] | key_known[t])
-            src_t[take] = s_near[take]
-            cx_t[take] = cx[take]
-            cy_t[take] = cy[take]
-            d_t[take] = d[take] + 1.0
-            av_t[take] = True
+            src_t[yy, xx] = src_n[iy, ix]
+            cx_t[yy, xx] = cx_n[iy, ix] + (mx[yy, xx] - ix)
+            cy_t[yy, xx] = cy_n[iy, ix] + (my[yy, xx] - iy)
+            d_t[yy, xx] = d_n[iy, ix] + 1.0
+            av_t[yy, xx] = True
 
         # backward sweep: information flows from the future into the past
         B = [None] * n

@@ -112,7 +112,7 @@ class Writer:
                     "-deadline", "realtime", "-cpu-used", "8",
                     "-pix_fmt", "yuva420p" if self.alpha else "yuv420p"]
         if k == ".gif":
-            return ["-filter_complex", "[0:v]split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer"]
+            return ["-filter_complex", "[0:v]split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer[out]"]
         if codec in ("h265", "hevc", "libx265"):
             return ["-c:v", "libx265", "-crf", str(crf), "-preset", "fast", "-pix_fmt", "yuv420p", "-tag:v", "hvc1"]
         if self.alpha and k == ".mkv":
@@ -138,7 +138,7 @@ class Writer:
         if needs_even and (self.width % 2 or self.height % 2):
             # 4:2:0 needs even sizes: pad one edge pixel rather than resample
             cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:0:0"]
-        cmd += ["-map", "0:v:0"]
+        cmd += ["-map", "[out]" if self.kind == ".gif" else "0:v:0"]
         if has_audio:
             cmd += ["-map", "1:a:0?"]
             acodec = {".webm": "libopus", ".mov": "pcm_s16le"}.get(self.kind, "aac")

@@ -225,7 +225,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         steps: int | None = None, guidance: float | None = None, motion_bucket: int = 127,
         noise_aug: float = 0.02, decode_chunk_size: int | None = None, pin_first: bool = False,
         device=None, dtype=None, offload: str | None = None, vae_tiling: bool = False,
-        **unknown) -> str:
+        max_side: int | None = None, **unknown) -> str:
     """Animate the still ``input`` into ``output``; returns the output path.
 
     ``start`` picks the frame of a video/sequence input; ``end`` does not
@@ -269,7 +269,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
                               negative_prompt=negative_prompt, steps=steps, guidance=guidance,
                               motion_bucket=motion_bucket, noise_aug=noise_aug,
                               decode_chunk_size=decode_chunk_size, pin_first=pin_first, device=device,
-                              dtype=dtype, offload=offload, vae_tiling=vae_tiling, loop=loop)
+                              dtype=dtype, offload=offload, vae_tiling=vae_tiling, loop=loop,
+                              max_side=max_side)
 
     rate = float(fps) if fps is not None else DEFAULT_FPS
     n = int(frames) if frames is not None else max(1, int(round((duration or DEFAULT_DURATION) * rate)))
@@ -328,13 +329,16 @@ def _sam_on_image(image, points, box, checkpoint, sam_model, open_clip):
 
 def _run_diffusion(image, output, clip, size_out, callback, *, fps, duration, frames, seed, model, prompt,
                    negative_prompt, steps, guidance, motion_bucket, noise_aug, decode_chunk_size, pin_first,
-                   device, dtype, offload, vae_tiling, loop):
+                   device, dtype, offload, vae_tiling, loop, max_side):
     from vedit.engines.animate_diffusion import DiffusionAnimateEngine
     from vedit.io import open_writer
 
     if loop:
         raise InvalidInputError("--loop is not available with --engine diffusion; use --engine motion or parallax")
-    eng = DiffusionAnimateEngine(model=model, device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling)
+    if max_side is not None and not 64 <= int(max_side) <= 4096:
+        raise InvalidInputError(f"--max-side {max_side}: use 64..4096 pixels")
+    eng = DiffusionAnimateEngine(model=model, device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling,
+                                 max_side=max_side)
     rate = float(fps) if fps is not None else eng.default_fps()
     n = int(frames) if frames is not None else (int(round(duration * rate)) if duration else None)
     result = eng.animate(image, num_frames=n, fps=rate, seed=seed, prompt=prompt, negative_prompt=negative_prompt,
