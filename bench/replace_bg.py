@@ -1,8 +1,10 @@
 """Benchmark for `vedit replace-bg`: speed at 1280x720 (person matte + image
 plate following the camera, and other modes) against the decode+encode floor,
-peak memory, and camera-following accuracy on a shot with known motion.
+with CPU ms/frame (less sensitive to a shared machine's load than fps), peak
+memory, camera-following accuracy on a shot with known motion, and the fast
+person matte's agreement with vedit.masks.matte_stream and the ground truth.
 
-    python bench/replace_bg.py [--frames 60] [--skip-speed]
+    python bench/replace_bg.py [--frames 60] [--repeat 1] [--skip-speed]
 """
 from __future__ import annotations
 
@@ -56,7 +58,18 @@ def make_720p(path: Path, n: int) -> None:
             w.write(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
 
 
-def speed(n: int) -> None:
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) and its finished children (the
+    ffmpeg encoder): less sensitive to other people's load than wall time."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def load() -> str:
+    return open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+
+
+def speed(n: int, repeat: int = 1) -> None:
     from vedit.io import open_clip, open_writer
     from vedit.ops.replace_bg import run
 
@@ -65,27 +78,87 @@ def speed(n: int) -> None:
     make_720p(src, n)
     plate = tmp / "plate.jpg"
     cv2.imwrite(str(plate), texture(1080, 1920, 5))
-    t0 = time.perf_counter()
-    clip = open_clip(str(src))
-    with open_writer(str(tmp / "floor.mp4"), clip.fps, clip.size, like=clip) as w:
-        for f in clip.frames():
-            w.write(f)
-    floor = n / (time.perf_counter() - t0)
-    print(f"\n## speed, 1280x720, {n} frames ({machine()})")
-    print(f"| mode | fps | x I/O floor |\n|---|---|---|\n| decode+encode floor | {floor:.1f} | 1.00 |")
+
+    def floor_run():
+        clip = open_clip(str(src))
+        with open_writer(str(tmp / "floor.mp4"), clip.fps, clip.size, like=clip) as w:
+            for f in clip.frames():
+                w.write(f)
+
+    def timed(fn):
+        best = None
+        for _ in range(repeat):  # best of ``repeat``: the machine is shared
+            c0, t0 = cpu_seconds(), time.perf_counter()
+            fn()
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+            if best is None or wall < best[0]:
+                best = (wall, cpu, load())
+        return n / best[0], best[1] / n * 1000, best[2]
+
+    floor, fcpu, fl = timed(floor_run)
+    print(f"\n## speed, 1280x720, {n} frames, best of {repeat} ({machine()})")
+    print("CPU ms/frame = user+sys of all threads and the encoder; on an idle 2-core machine fps is at most "
+          "2000 / CPU ms.")
+    print("| mode | fps | x I/O floor | CPU ms/frame | load at end |\n|---|---|---|---|---|")
+    print(f"| decode+encode floor | {floor:.1f} | 1.00 | {fcpu:.0f} | {fl} |", flush=True)
     modes = [
         ("person matte + image plate (follows camera)", dict(background=str(plate))),
+        ("same, --person-every 2", dict(background=str(plate), person_every=2)),
+        ("same, track_refine='medium' (dense residual flow)", dict(background=str(plate), track_refine="medium")),
         ("person matte + image plate --static-plate", dict(background=str(plate), static_plate=True)),
         ("person matte + blur", dict(background="blur")),
         ("person matte + image plate --preview", dict(background=str(plate), preview=True)),
     ]
     for name, kw in modes:
-        t0 = time.perf_counter()
-        run(str(src), str(tmp / "out.mp4"), **kw)
-        fps = n / (time.perf_counter() - t0)
-        print(f"| {name} | {fps:.1f} | {fps / floor:.2f} |", flush=True)
+        fps, cpu, ld = timed(lambda: run(str(src), str(tmp / "out.mp4"), **kw))
+        print(f"| {name} | {fps:.1f} | {fps / floor:.2f} | {cpu:.0f} | {ld} |", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (all runs): {peak:.0f} MiB")
+    matte_quality(src, n)
+
+
+def matte_quality(src: Path, n: int) -> None:
+    """The fast person matte of replace-bg against vedit.masks.matte_stream
+    (same models): IoU with each other and with the tennis ground truth
+    (which also covers the player's shadow, so no person matte reaches 1)."""
+    from vedit.composite.pipeline import PersonMatter
+    from vedit.io import open_clip
+    from vedit.masks import matte_stream
+    from vedit.masks.base import work_size
+
+    clip = open_clip(str(src))
+    work = work_size(clip.width, clip.height)
+    files = sorted((MEDIA / "tennis_mask").glob("*.png"))
+
+    def gt(i):
+        k = i % (2 * len(files) - 2)
+        f = files[k if k < len(files) else 2 * len(files) - 2 - k]
+        return cv2.resize(cv2.imread(str(f), 0), work, interpolation=cv2.INTER_LINEAR) > 127
+
+    def iou(a, b):
+        return (a & b).sum() / max(1, (a | b).sum())
+
+    def small(a):
+        return cv2.resize(a, work, interpolation=cv2.INTER_AREA) > 0.5
+
+    t0 = time.perf_counter()
+    ref = [small(a) for a in matte_stream(clip, "person")]
+    t_ref = (time.perf_counter() - t0) / n * 1000
+    print(f"\n## person matte quality, {n} frames at {work[0]}x{work[1]} (IoU, mean / min)")
+    print("| matte | ms/frame (incl. decode) | IoU vs ground truth | IoU vs matte_stream |\n|---|---|---|---|")
+    g = [gt(i) for i in range(n)]
+    r = [iou(a, b) for a, b in zip(ref, g)]
+    print(f"| vedit.masks.matte_stream | {t_ref:.0f} | {np.mean(r):.3f} / {np.min(r):.3f} | 1 |")
+    for every in (1, 2):
+        pm = PersonMatter("auto", work, every=every)
+        t0 = time.perf_counter()
+        al = [small(it.alpha) for it in pm.stream((None, cv2.resize(f, work, interpolation=cv2.INTER_AREA))
+                                                  for f in clip.frames())]
+        t = (time.perf_counter() - t0) / n * 1000
+        a = [iou(x, y) for x, y in zip(al, g)]
+        b = [iou(x, y) for x, y in zip(al, ref)]
+        print(f"| replace-bg PersonMatter, every {every} | {t:.0f} | {np.mean(a):.3f} / {np.min(a):.3f} | "
+              f"{np.mean(b):.3f} / {np.min(b):.3f} |", flush=True)
 
 
 def following() -> None:
@@ -108,8 +181,10 @@ def following() -> None:
         f[a > 0] = (200, 60, 60)
         frames.append(f), alphas.append(a), Gs.append(G)
     truth = [np.linalg.inv(G) @ Gs[0] for G in Gs]
+    from vedit.ops.replace_bg import TRACKER_SETTINGS, _Opts
+
     t0 = time.perf_counter()
-    tr = CameraTracker(w, h)
+    tr = CameraTracker(w, h, **TRACKER_SETTINGS, refine_preset=_Opts.track_refine)  # as replace-bg runs it
     for f, a in zip(frames, alphas):
         tr.update(f, a)
     ms = (time.perf_counter() - t0) / n * 1000
@@ -136,11 +211,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per mode; the fastest is reported")
     a = ap.parse_args()
     print(f"machine: {machine()}, python {sys.version.split()[0]}")
     following()
     if not a.skip_speed:
-        speed(a.frames)
+        speed(a.frames, a.repeat)
 
 
 if __name__ == "__main__":

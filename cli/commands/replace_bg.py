@@ -25,6 +25,9 @@ from vedit_cli.common import Progress, parse_ints, quiet_option, range_options
 @click.option("--points", default=None, help="X,Y[,X,Y...] subject points for --matte sam.")
 @click.option("--sam-checkpoint", default=None, help="Segment Anything checkpoint for --matte sam.")
 @click.option("--person-model", type=click.Choice(["auto", "selfie", "pose"]), default="auto", show_default=True)
+@click.option("--person-every", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Run the person model every N frames and carry the matte along optical flow between "
+                   "(faster, slightly looser edges on fast motion).")
 @click.option("--key", default=None, help="Key colour for --matte chroma: green, blue or #RRGGBB (default green).")
 @click.option("--tolerance", type=float, default=None, help="Chroma key tolerance.")
 @click.option("--refine/--no-refine", default=True, show_default=True, help="Edge-aware matte refinement.")
@@ -47,8 +50,8 @@ from vedit_cli.common import Progress, parse_ints, quiet_option, range_options
 @range_options
 @quiet_option
 def command(input, output, background, prompt, negative_prompt, model, engine, steps, guidance, seed, device,
-            matte, frame, box, points, sam_checkpoint, person_model, key, tolerance, refine, smooth, dilate,
-            feather, fit, static_plate, plate_loop, light_wrap, match_color, match_strength, spill, blur,
+            matte, frame, box, points, sam_checkpoint, person_model, person_every, key, tolerance, refine, smooth,
+            dilate, feather, fit, static_plate, plate_loop, light_wrap, match_color, match_strength, spill, blur,
             preview, preview_size, start, end, quiet):
     """Keep the subject of INPUT, replace everything behind it.
 
@@ -73,6 +76,7 @@ def command(input, output, background, prompt, negative_prompt, model, engine, s
                   background=background, prompt=prompt, negative_prompt=negative_prompt, model=model,
                   engine=engine, steps=steps, guidance=guidance, seed=seed, device=device, matte=matte,
                   frame=frame, box=box, points=points, sam_checkpoint=sam_checkpoint, person_model=person_model,
+                  person_every=person_every,
                   key=key, tolerance=tolerance, refine=refine, smooth=smooth, dilate=dilate, feather=feather,
                   fit=fit, static_plate=static_plate, plate_loop=plate_loop, light_wrap=light_wrap,
                   match_color=match_color, match_strength=match_strength, spill=spill, blur=blur,

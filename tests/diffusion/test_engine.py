@@ -201,8 +201,8 @@ def test_flicker_far_below_per_frame_on_real_clip(tiny_model_dir, shared_media_d
     s_ours = _score(shared_tools_dir, save("ours", ours), case / "gt", case / "mask")
     s_naive = _score(shared_tools_dir, save("naive", naive), case / "gt", case / "mask")
     print("flicker ours", s_ours, "naive", s_naive, "unet evals", stats["unet_evals"], "vs", n * 2)
-    assert s_ours["flicker"] < 0.6 * s_naive["flicker"]
-    assert stats["unet_evals"] < n * 2
+    assert s_ours["flicker"] < 0.5 * s_naive["flicker"]
+    assert stats["unet_evals"] <= n * 2 / 2  # at least 2x fewer even on 16 frames (80 frames: ~11x, bench)
 
 
 def test_progress_and_cancel_during_generation(tiny_model_dir):

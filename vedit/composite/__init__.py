@@ -16,7 +16,29 @@ from vedit.composite.blend import as_alpha, composite, fast_guided_alpha, light_
 from vedit.composite.color import ColorMatcher, suppress_spill
 from vedit.composite.fit import FIT_MODES, fit_matrix, frame_box, prescale
 from vedit.composite.plate import Background, blur_background, parse_background, parse_color, video_plate_frames
+from vedit.composite.pipeline import roi_of
 from vedit.composite.track import CameraTracker, path_bounds
+
+
+def _affine_within(T: np.ndarray, w: int, h: int, tol: float = 0.05) -> np.ndarray | None:
+    """The 2x3 affine matrix that matches the homography ``T`` within ``tol``
+    px over the whole w x h output (the usual case for a plate following a
+    pan or zoom), else None."""
+    T = T / T[2, 2]
+    if abs(T[2, 0]) < 1e-12 and abs(T[2, 1]) < 1e-12:
+        return T[:2]
+    # T maps plate -> frame; warps sample the plate at T^-1(frame pixel), so
+    # compare the two in the plate, at frame corners and centre
+    Ti = cv2.invert(T, flags=cv2.DECOMP_LU)[1]
+    pts = np.array([[[-0.5, -0.5]], [[w - 0.5, -0.5]], [[-0.5, h - 0.5]], [[w - 0.5, h - 0.5]],
+                    [[w / 2 - 0.5, h / 2 - 0.5]], [[w / 2 - 0.5, -0.5]], [[-0.5, h / 2 - 0.5]]], np.float64)
+    src = cv2.perspectiveTransform(pts, Ti).reshape(-1, 2)
+    fr = pts.reshape(-1, 2)
+    Ai = cv2.getAffineTransform(fr[:3].astype(np.float32), src[:3].astype(np.float32)).astype(np.float64)
+    est = fr @ Ai[:, :2].T + Ai[:, 2]
+    if np.abs(est - src).max() > tol:
+        return None
+    return cv2.invertAffineTransform(Ai)
 
 
 class PlateRenderer:
@@ -53,9 +75,9 @@ class PlateRenderer:
     def _warp(self, img: np.ndarray, T: np.ndarray) -> np.ndarray:
         if np.allclose(T, np.eye(3), atol=1e-9) and img.shape[:2] == (self.h, self.w):
             return img
-        affine = abs(T[2, 0]) < 1e-12 and abs(T[2, 1]) < 1e-12
-        if affine:
-            return cv2.warpAffine(img, (T / T[2, 2])[:2], (self.w, self.h), flags=cv2.INTER_LINEAR,
+        A = _affine_within(T, self.w, self.h)
+        if A is not None:  # about twice as fast as the perspective warp
+            return cv2.warpAffine(img, A, (self.w, self.h), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE)
         return cv2.warpPerspective(img, T, (self.w, self.h), flags=cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_REPLICATE)
@@ -100,18 +122,39 @@ class Compositor:
     def __call__(self, frame: np.ndarray, alpha: np.ndarray, plate: np.ndarray | None) -> np.ndarray:
         fg = np.ascontiguousarray(frame[:, :, :3])
         a = as_alpha(alpha)
+        h, w = a.shape
         if self.spill_key is not None:
             fg = suppress_spill(fg, self.spill_key)
-        if self.edge_refine and max(a.shape) > 640:
-            # mattes are built at ≤640 px; snap their edges to full-res detail
-            a = fast_guided_alpha(a, fg, radius=max(4, max(a.shape) // 160))
+        # mattes are built at <=640 px; snap their edges to full-res detail
+        refine = self.edge_refine and max(h, w) > 640
+        r = max(4, max(h, w) // 160)
         if self.transparent or plate is None:
+            if refine:
+                a = fast_guided_alpha(a, fg, radius=r)
             return with_alpha(fg, a)
-        if self.matcher is not None:
+        if self.matcher is not None:  # statistics of the whole frame
             fg = self.matcher(fg, plate, a)
+        # everything below only changes pixels near the subject: work in a box
+        # around it (edge band + light-wrap reach), the rest is the plate
+        wrap_r = max(2.0, 0.008 * (w + h))
+        margin = 3 * r + int(3.5 * wrap_r) + 8
+        box = roi_of(a > (0.5 / 255.0), margin)  # below half a level: the plate
+        if box is None:
+            return plate
+        # snap the box to the low-resolution grids of the guided filter (1/4)
+        # and the light wrap, so the box gives the whole-frame result
+        g = int(np.lcm(4, max(1, int(wrap_r // 3))))
+        y0, y1, x0, x1 = box
+        y0, x0 = y0 // g * g, x0 // g * g
+        y1, x1 = min(h, -(-y1 // g) * g), min(w, -(-x1 // g) * g)
+        ac, fc, pc = a[y0:y1, x0:x1], fg[y0:y1, x0:x1], np.ascontiguousarray(plate[y0:y1, x0:x1, :3])
+        if refine:
+            ac = fast_guided_alpha(ac, fc, radius=r)
         if self.light_wrap > 0:
-            fg = light_wrap(fg, plate, a, self.light_wrap)
-        return composite(fg, plate, a)
+            fc = light_wrap(fc, pc, ac, self.light_wrap, radius=wrap_r)
+        out = np.array(plate[:, :, :3], copy=True)
+        out[y0:y1, x0:x1] = composite(fc, pc, ac)
+        return out
 
 
 __all__ = [

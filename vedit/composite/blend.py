@@ -39,11 +39,17 @@ def fast_guided_alpha(alpha: np.ndarray, frame: np.ndarray, radius: int = 8, eps
     B = ma - A * mg
     A = cv2.resize(cv2.blur(A, k), (w, h), interpolation=cv2.INTER_LINEAR)
     B = cv2.resize(cv2.blur(B, k), (w, h), interpolation=cv2.INTER_LINEAR)
-    out = np.clip(A * g + B, 0.0, 1.0)
-    # keep the solid interior/exterior exact: only the edge band is refined
-    band = (a > 0.0) & (a < 1.0)
-    band = cv2.dilate(band.astype(np.uint8), cv2.getStructuringElement(
-        cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))) > 0
+    out = cv2.multiply(A, g)
+    out += B
+    np.clip(out, 0.0, 1.0, out=out)
+    # keep the solid interior/exterior exact: only the band within ``radius``
+    # of soft matte pixels is refined (the band is grown at low resolution)
+    soft = ((a > 0.0) & (a < 1.0)).astype(np.uint8)
+    soft = cv2.resize(soft, (sw, sh), interpolation=cv2.INTER_AREA) if s > 1 else soft
+    rr = -(-radius // s) + (1 if s > 1 else 0)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rr + 1, 2 * rr + 1))
+    soft = cv2.dilate((soft > 0).astype(np.uint8), disk)
+    band = cv2.resize(soft, (w, h), interpolation=cv2.INTER_NEAREST) > 0
     return np.where(band, out, a)
 
 

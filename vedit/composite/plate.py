@@ -134,9 +134,11 @@ def blur_background(frame: np.ndarray, alpha: np.ndarray, sigma: float) -> np.nd
     h, w = alpha.shape
     d = max(1, int(sigma // 3))
     sw, sh = max(4, w // d), max(4, h // d)
-    inv = np.clip(1.0 - alpha, 0.0, 1.0)
+    inv = cv2.subtract(1.0, alpha.astype(np.float32, copy=False))
+    np.clip(inv, 0.0, 1.0, out=inv)
     # premultiply before shrinking, so no subject colour enters the average
-    pm = cv2.resize(frame.astype(np.float32) * inv[:, :, None], (sw, sh), interpolation=cv2.INTER_AREA)
+    pm = cv2.multiply(np.ascontiguousarray(frame[:, :, :3]), cv2.merge([inv, inv, inv]), dtype=cv2.CV_32F)
+    pm = cv2.resize(pm, (sw, sh), interpolation=cv2.INTER_AREA)
     wgt = cv2.resize(inv, (sw, sh), interpolation=cv2.INTER_AREA)
     small = pm / np.maximum(wgt, 1e-6)[:, :, None]
     s = sigma * sw / w
@@ -150,5 +152,6 @@ def blur_background(frame: np.ndarray, alpha: np.ndarray, sigma: float) -> np.nd
     out = t * num / np.maximum(den, 1e-6)[:, :, None] + (1 - t) * (
         num2 / np.maximum(den2, 1e-6)[:, :, None])
     out = np.where(den2[:, :, None] > 1e-6, out, small)
-    out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    # to 8 bits at the low resolution, then upsample (the blur is smooth)
+    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)

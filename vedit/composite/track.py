@@ -14,6 +14,13 @@ import numpy as np
 from vedit.composite.fit import scale_matrix
 
 
+def inv3(M: np.ndarray) -> np.ndarray:
+    """Inverse of a 3x3 matrix without LAPACK (numpy's goes through a BLAS
+    that can spin threads, costing milliseconds on a busy machine)."""
+    ok, inv = cv2.invert(np.asarray(M, np.float64), flags=cv2.DECOMP_LU)
+    return inv if ok else np.full((3, 3), np.nan)
+
+
 def _corner_shift(H: np.ndarray, w: int, h: int) -> float:
     corners = np.array([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]], np.float64)
     return float(np.abs(cv2.perspectiveTransform(corners, H) - corners).max())
@@ -25,7 +32,7 @@ def _valid_step(H: np.ndarray | None, w: int, h: int) -> bool:
     if H is None or not np.all(np.isfinite(H)) or abs(H[2, 2]) < 1e-9:
         return False
     H = H / H[2, 2]
-    det = np.linalg.det(H[:2, :2])
+    det = H[0, 0] * H[1, 1] - H[0, 1] * H[1, 0]
     if not 0.6 < det < 1.6:
         return False
     if abs(H[2, 0]) * w > 0.15 or abs(H[2, 1]) * h > 0.15:
@@ -43,10 +50,15 @@ class CameraTracker:
     the frame border), and a homography (``model='homography'``, pans, tilts,
     zooms, rolls) or similarity (``'similarity'``) is fitted with RANSAC and
     refined on its inliers. A step that cannot be fitted counts as no motion.
+    Each frame is predicted from the previous one (dense flow, or the caller's
+    ``flow_back``) and corrected against a keyframe: ``refine_preset='lk'``
+    (default) tracks corners with sparse Lucas-Kanade for that residual, a DIS
+    preset name (``fast``/``medium``) uses dense flow instead.
     """
 
-    def __init__(self, width: int, height: int, max_side: int = 480, preset: str = "fast",
-                 model: str = "homography", refine_preset: str = "medium", bg_threshold: float = 0.05, max_points: int = 4000,
+    def __init__(self, width: int, height: int, max_side: int = 320, preset: str = "fast",
+                 model: str = "homography", refine_preset: str = "lk", bg_threshold: float = 0.05,
+                 max_points: int = 1500,
                  key_every: int = 20):
         self.width, self.height = int(width), int(height)
         s = min(1.0, max_side / max(width, height))
@@ -56,7 +68,10 @@ class CameraTracker:
         # a quick flow predicts each step; the accurate one measures the small
         # residual against the keyframe, which is what the path is built from
         self.dis = cv2.DISOpticalFlow_create(presets[preset])
-        self.dis_fine = cv2.DISOpticalFlow_create(presets[refine_preset])
+        # 'lk': sparse pyramidal Lucas-Kanade on corners for the residual (the
+        # prediction leaves only a small shift, LK measures it to ~0.01 px)
+        self._lk = refine_preset == "lk"
+        self.dis_fine = None if self._lk else cv2.DISOpticalFlow_create(presets[refine_preset])
         self.model = model
         self.bg_threshold = bg_threshold
         self.max_points = max_points
@@ -71,7 +86,7 @@ class CameraTracker:
         self._key_index = 0
         # full-res <-> low-res pixel-centre maps
         self._up = scale_matrix(self.width / self.sw, self.height / self.sh)
-        self._down = np.linalg.inv(self._up)
+        self._down = inv3(self._up)
         ys, xs = np.mgrid[0:self.sh, 0:self.sw].astype(np.float32)
         self._xs, self._ys = xs, ys
         b = max(2, int(round(0.02 * max(self.sw, self.sh))))
@@ -80,8 +95,16 @@ class CameraTracker:
         r = max(4, int(round(0.02 * max(self.sw, self.sh))))
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
-    def _prepare(self, frame: np.ndarray, alpha: np.ndarray | None):
-        g = cv2.cvtColor(np.ascontiguousarray(frame[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    @property
+    def grey_size(self) -> tuple[int, int]:
+        """(w, h) of the grey frames (and flows) the tracker works on."""
+        return self.sw, self.sh
+
+    def _prepare(self, frame: np.ndarray | None, alpha: np.ndarray | None, grey: np.ndarray | None = None):
+        if grey is not None and grey.shape == (self.sh, self.sw):
+            g = grey
+        else:
+            g = cv2.cvtColor(np.ascontiguousarray(frame[:, :, :3]), cv2.COLOR_RGB2GRAY)
         if g.shape != (self.sh, self.sw):
             g = cv2.resize(g, (self.sw, self.sh), interpolation=cv2.INTER_AREA)
         if alpha is None:
@@ -122,23 +145,35 @@ class CameraTracker:
                 m2, _ = cv2.estimateAffinePartial2D(src[inl], dst[inl], method=cv2.LMEDS)
                 m = m2 if m2 is not None else m
             return np.vstack([m, [0, 0, 1]])
-        H, inl = cv2.findHomography(src, dst, cv2.RANSAC, 0.75, maxIters=2000, confidence=0.995)
+        # OpenCV's RANSAC already refits on all inliers (least squares + LM)
+        H, _ = cv2.findHomography(src, dst, cv2.RANSAC, 0.75, maxIters=2000, confidence=0.995)
         if H is None:
             return None
-        inl = inl.ravel().astype(bool)
-        if inl.sum() >= 8:
-            H2, _ = cv2.findHomography(src[inl], dst[inl], 0)
-            if H2 is not None:
-                H = H2
         return H / H[2, 2]
 
-    def _measure(self, a: np.ndarray, a_bg: np.ndarray, b: np.ndarray, b_bg: np.ndarray, fine: bool = False):
-        """Low-res homography a -> b from flow on pixels that are background in both."""
-        flow = (self.dis_fine if fine else self.dis).calc(a, b, None)
+    def _measure(self, a: np.ndarray, a_bg: np.ndarray, b: np.ndarray, b_bg: np.ndarray, fine: bool = False,
+                 flow: np.ndarray | None = None):
+        """Low-res homography a -> b from flow (computed here unless given) on
+        pixels that are background in both."""
+        if flow is None:
+            flow = (self.dis_fine if fine else self.dis).calc(a, b, None)
         idx = self._points(a, a_bg & b_bg)
         src = np.stack([self._xs.ravel()[idx], self._ys.ravel()[idx]], 1).astype(np.float32)
         dst = src + np.stack([flow[:, :, 0].ravel()[idx], flow[:, :, 1].ravel()[idx]], 1)
         return self._fit(src, dst)
+
+    def _measure_lk(self, a: np.ndarray, a_bg: np.ndarray, b: np.ndarray, b_bg: np.ndarray):
+        """Low-res homography a -> b from LK tracks of corners that are
+        background in both."""
+        mask = (a_bg & b_bg).astype(np.uint8)
+        pts = cv2.goodFeaturesToTrack(a, maxCorners=400, qualityLevel=0.005, minDistance=5, mask=mask,
+                                      blockSize=5)
+        if pts is None or len(pts) < 12:
+            return self._measure(a, a_bg, b, b_bg, fine=False)
+        crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.01)
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, winSize=(11, 11), maxLevel=1, criteria=crit)
+        ok = st.ravel() == 1  # RANSAC in _fit drops the bad tracks
+        return self._fit(pts.reshape(-1, 2)[ok].astype(np.float32), nxt.reshape(-1, 2)[ok].astype(np.float32))
 
     def _full(self, Hl: np.ndarray | None) -> np.ndarray | None:
         if Hl is None:
@@ -146,39 +181,52 @@ class CameraTracker:
         H = self._up @ Hl @ self._down
         return H / H[2, 2]
 
-    def update(self, frame: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    def update(self, frame: np.ndarray | None, alpha: np.ndarray | None = None, grey: np.ndarray | None = None,
+               flow_back: np.ndarray | None = None) -> np.ndarray:
         """Add the next frame (RGB) and its matte (float [0,1] or uint8, the
         subject = high); returns M_t for this frame.
+
+        ``grey`` (uint8 at ``grey_size``) saves the conversion when the caller
+        has it; ``flow_back`` (flow this frame -> previous frame at
+        ``grey_size``, e.g. the one a matte smoother already computed) replaces
+        the prediction flow, so one flow serves both.
 
         Each frame is measured twice: against the previous frame (a robust
         prediction) and against a keyframe pre-warped by that prediction (the
         residual corrects the prediction), so errors do not pile up frame by
         frame but only once per keyframe hop.
         """
-        g, bg = self._prepare(frame, alpha)
+        g, bg = self._prepare(frame, alpha, grey)
         if self._prev is None:
             M, step = np.eye(3), np.eye(3)
             self._key = (g, bg, M)
         else:
-            step = self._full(self._measure(self._prev, self._prev_bg, g, bg))
+            if flow_back is not None and flow_back.shape[:2] == (self.sh, self.sw):
+                back = self._full(self._measure(g, bg, self._prev, self._prev_bg, flow=flow_back))
+                step = None if back is None else inv3(back)
+            else:
+                step = self._full(self._measure(self._prev, self._prev_bg, g, bg))
             if not _valid_step(step, self.width, self.height):
                 step = np.eye(3)
                 self.failed += 1
             M = step @ self.paths[-1]
             M = M / M[2, 2]
             kg, kbg, kM = self._key
-            R = M @ np.linalg.inv(kM)  # keyframe -> current, predicted
+            R = M @ inv3(kM)  # keyframe -> current, predicted
             Rl = self._down @ R @ self._up
             kw = cv2.warpPerspective(kg, Rl, (self.sw, self.sh), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
             kwbg = cv2.warpPerspective(kbg.astype(np.uint8), Rl, (self.sw, self.sh),
                                        flags=cv2.INTER_NEAREST, borderValue=0) > 0
-            E = self._full(self._measure(kw, kwbg & self._border, g, bg, fine=True))
+            if self._lk:
+                E = self._full(self._measure_lk(kw, kwbg & self._border, g, bg))
+            else:
+                E = self._full(self._measure(kw, kwbg & self._border, g, bg, fine=True))
             if _valid_step(E, self.width, self.height) and _corner_shift(E, self.width, self.height) < 0.1 * max(
                     self.width, self.height):
                 M = E @ M
                 M = M / M[2, 2]
-                step = M @ np.linalg.inv(self.paths[-1])
+                step = M @ inv3(self.paths[-1])
             if len(self.paths) - self._key_index >= self.key_every or kwbg.mean() < 0.5 * kbg.mean():
                 self._key = (g, bg, M)
                 self._key_index = len(self.paths)
@@ -193,7 +241,7 @@ def path_bounds(paths: list[np.ndarray], width: int, height: int, margin: float 
     the camera sees along ``paths`` (each frame's corners mapped back)."""
     corners = np.array([[[-0.5, -0.5]], [[width - 0.5, -0.5]], [[width - 0.5, height - 0.5]],
                         [[-0.5, height - 0.5]]], np.float64)
-    pts = [cv2.perspectiveTransform(corners, np.linalg.inv(M)) for M in paths]
+    pts = [cv2.perspectiveTransform(corners, inv3(M)) for M in paths]
     pts = np.concatenate(pts).reshape(-1, 2)
     x0, y0 = pts.min(0) - margin
     x1, y1 = pts.max(0) + margin

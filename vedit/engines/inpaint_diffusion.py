@@ -48,9 +48,15 @@ class DiffusionInpaintEngine:
         warped_noise, cross_frame_attention, use_prior: consistency switches.
         resolution: processing side (None: the model's native size).
         context: crop margin around the hole as a fraction of its size.
-        keyframe_strength: denoising strength for keyframes after the first
-            where the first keyframe's fill, warped onto them, covers most of
-            the hole (they start from it, so keyframes agree); 1 = from noise.
+        keyframe_strength: denoising strength of a later keyframe whose hole
+            earlier keyframes' fills (kept in the reference keyframe's
+            coordinates, warped onto it) fully cover: it starts from them, so
+            keyframes agree; strength rises to 1 as that coverage falls.
+        min_area: keyframe holes smaller than this (pixels; 64 = one latent
+            cell) after the first keyframe are filled from earlier keyframes'
+            fills or spatially, without the model.
+        chain_motion: map keyframes to the reference through homographies
+            chained frame to frame (else one direct flow per keyframe).
         chunk_size, overlap, flow_preset, dilate: passed to the propagate engine.
     """
 
@@ -62,7 +68,8 @@ class DiffusionInpaintEngine:
                  device=None, dtype=None, warped_noise: bool = True, cross_frame_attention: bool = True,
                  use_prior: bool = True, resolution: int | None = None, context: float = 0.5,
                  chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast", dilate: int = 3,
-                 vae_tiling: bool | None = None, keyframe_strength: float = 0.5, **_ignored):
+                 vae_tiling: bool | None = None, keyframe_strength: float = 0.5, min_area: int = 64,
+                 chain_motion: bool = True, **_ignored):
         # 1. check inputs (cheap, before any model is touched)
         if not isinstance(prompt, str) or not isinstance(negative_prompt, str):
             raise InvalidInputError("--prompt/--negative-prompt must be text")
@@ -101,6 +108,8 @@ class DiffusionInpaintEngine:
         self.resolution, self.context = resolution, float(context)
         self.vae_tiling = vae_tiling
         self.keyframe_strength = float(keyframe_strength)
+        self.min_area = max(0, int(min_area))
+        self.chain_motion = bool(chain_motion)
         self.propagate_kw = dict(chunk_size=int(chunk_size), overlap=int(overlap), flow_preset=flow_preset,
                                  dilate=int(dilate))
         self.stats: dict = {}
@@ -202,12 +211,15 @@ class _Run:
         self.noise = None          # WarpedNoise anchored on the reference keyframe
         self.ref_img = None        # reference keyframe (filled), for motion to it
         self.ref_hole = None
-        self.ref_gen = None        # pixels the reference keyframe generated
+        self.canvas = None         # generated pixels so far, in reference coordinates (+ margin)
+        self.canvas_known = None
+        self.canvas_T = None
         self.ref_crop = None       # (w, h) of the reference crop, reused for scale consistency
         self.stats = {"unet_evals": 0, "keyframes": 0, "refined": 0, "frames": 0,
                       "model": self.m.info.name, "device": str(self.dev), "dtype": str(self.dt).replace("torch.", "")}
         self._emb = None
         self._flow = None
+        self._chain = self._chain_first = self._chain_base = None
 
     # ------------------------------------------------------------ helpers
     def _embeddings(self):
@@ -288,6 +300,50 @@ class _Run:
         Hm = fit_global_motion(flow, valid, step=4)
         return Hm
 
+    @staticmethod
+    def _motion(a: np.ndarray, b: np.ndarray, ha: np.ndarray, hb: np.ndarray, side: int = 320):
+        """Homography a→b from DIS flow on a reduced copy, holes excluded."""
+        from vedit.flow import fit_global_motion
+        from vedit.flow.dense import _grey
+
+        Hh, Ww = ha.shape
+        s = min(1.0, side / max(Hh, Ww))
+        size = (max(8, int(round(Ww * s))), max(8, int(round(Hh * s))))
+        ga, gb = (cv2.resize(_grey(x), size, interpolation=cv2.INTER_AREA) for x in (a, b))
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        flow = dis.calc(ga, gb, None)
+        bad = cv2.resize((ha | hb).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        valid = cv2.dilate(bad, np.ones((7, 7), np.uint8)) == 0
+        if valid.mean() < 0.05:
+            return None
+        Hs = fit_global_motion(flow, valid, step=2)
+        if Hs is None:
+            return None
+        S = np.diag([size[0] / Ww, size[1] / Hh, 1.0])
+        return np.linalg.inv(S) @ Hs @ S
+
+    def _chunk_chain(self, context: dict):
+        """Per chunk: homographies G[k] from frame k to the chunk's first
+        frame, chained through neighbours (reliable where direct flow between
+        distant frames is not), and linked to the previous chunk through the
+        overlap frames so every chunk maps into the reference keyframe."""
+        frames, holes = context.get("frames"), context.get("holes")
+        if not frames or holes is None or len(holes) != len(frames):
+            return None
+        if self._chain is not None and frames[0] is self._chain_first and len(frames) == len(self._chain):
+            return self._chain
+        G = [np.eye(3)]
+        for t in range(1, len(frames)):
+            Hm = self._motion(frames[t], frames[t - 1], np.asarray(holes[t], bool), np.asarray(holes[t - 1], bool))
+            G.append(G[-1] @ (Hm if Hm is not None else np.eye(3)))
+        base = None
+        ov = int(self.eng.propagate_kw.get("overlap", 0))
+        if self._chain is not None and self._chain_base is not None and 0 < ov < len(self._chain):
+            # the propagate engine's next chunk starts with the last `overlap` frames of this one
+            base = self._chain_base @ self._chain[len(self._chain) - ov]
+        self._chain, self._chain_first, self._chain_base = G, frames[0], base
+        return G
+
     def _timesteps(self):
         sched = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
         sched.set_timesteps(self.eng.steps, device=self.dev)
@@ -320,30 +376,50 @@ class _Run:
         return img[0].permute(1, 2, 0).cpu().numpy()
 
     # -------------------------------------------------------- generation
-    def _ref_prior(self, frame: np.ndarray, hole: np.ndarray, to_ref):
-        """The reference keyframe's fill warped onto this frame, used as the
-        starting image where it covers most of the hole (else None)."""
-        if self.ref_img is None or self.ref_gen is None:
-            return None
+    def _canvas_prior(self, frame: np.ndarray, hole: np.ndarray, to_ref):
+        """Everything generated so far (kept in the reference keyframe's
+        coordinates) warped onto this frame, and the fraction of the hole it
+        covers. Uncovered hole pixels get a smooth spatial fill."""
+        if self.canvas is None:
+            return None, 0.0
         H, W = hole.shape
-        M = np.eye(3) if to_ref is None else np.asarray(to_ref, np.float64)
+        M = self.canvas_T @ (np.eye(3) if to_ref is None else np.asarray(to_ref, np.float64))
         flags = cv2.WARP_INVERSE_MAP
-        warped = cv2.warpPerspective(self.ref_img, M, (W, H), flags=flags | cv2.INTER_LINEAR,
+        warped = cv2.warpPerspective(self.canvas, M, (W, H), flags=flags | cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
-        cover = cv2.warpPerspective(self.ref_gen.astype(np.uint8), M, (W, H), flags=flags | cv2.INTER_NEAREST,
+        cover = cv2.warpPerspective(self.canvas_known, M, (W, H), flags=flags | cv2.INTER_NEAREST,
                                     borderMode=cv2.BORDER_CONSTANT) > 0
         cover &= hole
-        if cover.sum() < 0.5 * hole.sum():
-            return None
+        frac = float(cover.sum()) / max(1, int(hole.sum()))
+        if frac <= 0.0:
+            return None, 0.0
         from vedit.engines.inpaint_propagate import spatial_fill
 
         prior = frame.copy()
         prior[cover] = warped[cover]
         rest = hole & ~cover
-        return spatial_fill(prior, rest) if rest.any() else prior
+        return (spatial_fill(prior, rest) if rest.any() else prior), frac
+
+    def _remember(self, out: np.ndarray, hole: np.ndarray, to_ref) -> None:
+        """Add a keyframe's generated pixels to the canvas (first writer wins,
+        so later keyframes agree with earlier ones)."""
+        H, W = hole.shape
+        if self.canvas is None:
+            mx, my = W // 2, H // 2
+            self.canvas_T = np.array([[1, 0, mx], [0, 1, my], [0, 0, 1]], np.float64)
+            self.canvas = np.zeros((H + 2 * my, W + 2 * mx, 3), np.uint8)
+            self.canvas_known = np.zeros(self.canvas.shape[:2], np.uint8)
+        M = self.canvas_T @ (np.eye(3) if to_ref is None else np.asarray(to_ref, np.float64))
+        size = (self.canvas.shape[1], self.canvas.shape[0])
+        img = cv2.warpPerspective(out, M, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        got = cv2.warpPerspective(cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)), M, size,
+                                  flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) > 0
+        new = got & (self.canvas_known == 0)
+        self.canvas[new] = img[new]
+        self.canvas_known[new] = 1
 
     def generate(self, frame: np.ndarray, hole: np.ndarray, index: int, strength: float = 1.0,
-                 blend_edge: int = 0, keyframe: bool = False) -> np.ndarray:
+                 blend_edge: int = 0, keyframe: bool = False, to_ref="flow") -> np.ndarray:
         """Denoise the crop around ``hole`` and paste the result inside it.
         strength 1 = full generation (keyframes), < 1 = refine."""
         torch, eng = self.torch, self.eng
@@ -361,13 +437,19 @@ class _Run:
         mlat = cv2.resize(hcrop, (wl, hl), interpolation=cv2.INTER_AREA) > 0
 
         is_ref = self.ref_img is None
-        to_ref = None if is_ref else self._to_ref(frame, hole)
+        if is_ref:
+            to_ref = None
+        elif isinstance(to_ref, str):
+            to_ref = self._to_ref(frame, hole)
         init = frame
         if keyframe and not is_ref and eng.keyframe_strength < 1.0:
-            prior = self._ref_prior(frame, hole, to_ref)
+            prior, frac = self._canvas_prior(frame, hole, to_ref)
             if prior is not None:
-                init, strength = prior, eng.keyframe_strength
-                self.stats["keyframes_from_reference"] = self.stats.get("keyframes_from_reference", 0) + 1
+                # the more of the hole earlier keyframes already generated, the less is regenerated
+                init = prior
+                strength = eng.keyframe_strength + (1.0 - eng.keyframe_strength) * (1.0 - frac)
+                self.stats["keyframes_from_canvas"] = self.stats.get("keyframes_from_canvas", 0) + 1
+            self.stats.setdefault("keyframe_coverage", []).append((int(index), round(frac, 3), int(hole.sum())))
         if eng.warped_noise:
             if self.noise is None:
                 from vedit.engines.noise import WarpedNoise
@@ -456,13 +538,34 @@ class _Run:
             out[y0:y1, x0:x1][region] = gen[region]
         if is_ref and (use_attn or eng.warped_noise or keyframe):
             self.ref_img, self.ref_hole, self.ref_crop = out.copy(), hole.copy(), (cw, ch)
-            self.ref_gen = hole.copy() if strength >= 1.0 else None
+        if keyframe:
+            self._remember(out, hole, to_ref)
         return out
 
     # ----------------------------------------------------------- drivers
     def keyframe_fill(self, frame: np.ndarray, hole: np.ndarray, index: int, context: dict) -> np.ndarray:
+        hole = np.asarray(hole, bool)
+        G = self._chunk_chain(context or {}) if self.eng.chain_motion else None
+        if self.ref_img is None:
+            if G is not None:
+                self._chain_base = np.linalg.inv(G[index])
+            to_ref = None
+        elif G is not None and self._chain_base is not None:
+            to_ref = self._chain_base @ G[index]
+        else:
+            to_ref = self._to_ref(frame, hole)
+        if self.ref_img is not None and hole.sum() < self.eng.min_area:
+            # smaller than about one latent cell: the model cannot draw it; take what earlier
+            # keyframes generated there (else a spatial fill) at no UNet cost
+            prior, _ = self._canvas_prior(frame, hole, to_ref)
+            if prior is None:
+                from vedit.engines.inpaint_propagate import spatial_fill
+
+                prior = spatial_fill(frame, hole)
+            self.stats["small_fills"] = self.stats.get("small_fills", 0) + 1
+            return prior
         self.stats["keyframes"] += 1
-        return self.generate(frame, np.asarray(hole, bool), index, keyframe=True)
+        return self.generate(frame, hole, index, keyframe=True, to_ref=to_ref)
 
     def finish(self, frames: Iterator[np.ndarray], pending: deque, prop, callback, n_total) -> Iterator[np.ndarray]:
         """Pass the propagated frames through, refining them when asked."""

@@ -12,6 +12,11 @@ matte cached compressed on disk; fit the plate to cover the whole camera path;
 generate the plate for ``prompt``; 3. composite pass: plate warped by the
 camera path, edge-aware alpha, light wrap, colour match, spill, written
 atomically with the input's fps and audio for the range.
+
+Speed: decode, matting, compositing and encoding run in a chain of threads
+(vedit.composite.pipeline). The person matte is computed here with the
+vedit.masks models and refinement (PersonMatter): one low-resolution flow per
+frame serves matte smoothing, gap filling and the camera tracker.
 """
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ import numpy as np
 from vedit.errors import InvalidInputError, MediaError
 
 ALPHA_OUTPUTS = (".mov", ".webm", ".mkv", "sequence", "image")
+# camera tracking: flow at 320 px (plenty for a homography), 1500 sampled
+# background points; keyframe residual flow preset is the track_refine option
+TRACKER_SETTINGS = dict(max_side=320, max_points=1500)
 
 
 @dataclass
@@ -43,6 +51,7 @@ class _Opts:
     dtype: str | None = None
     matte: str = "person"
     person_model: str = "auto"
+    person_every: int = 1  # run the person model every N frames, carry the matte along flow between
     key: str | None = None
     tolerance: float | None = None
     box: object = None
@@ -65,6 +74,7 @@ class _Opts:
     preview: bool = False
     preview_size: int = 640
     track_model: str = "homography"
+    track_refine: str = "lk"  # keyframe residual: lk (sparse Lucas-Kanade) or a DIS preset (fast|medium)
     plate_size: int = 768
 
 
@@ -82,6 +92,10 @@ def _options(params: dict) -> _Opts:
         raise InvalidInputError(f"--light-wrap {o.light_wrap}: use a value between 0 and 1 (0 = off)")
     if o.blur is not None and float(o.blur) <= 0:
         raise InvalidInputError(f"--blur-radius {o.blur}: use a positive number of pixels")
+    if not isinstance(o.person_every, (int, np.integer)) or not 1 <= int(o.person_every) <= 8:
+        raise InvalidInputError(f"--person-every {o.person_every!r}: use a whole number from 1 to 8")
+    if o.track_refine not in ("lk", "fast", "medium"):
+        raise InvalidInputError(f"track_refine {o.track_refine!r}: use lk, fast or medium")
     if o.track_model not in ("homography", "similarity"):
         raise InvalidInputError(f"track_model {o.track_model!r}: use homography or similarity")
     if int(o.preview_size) < 64:
@@ -178,6 +192,7 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
     write ``output``; returns the output path. ``params`` mirror the CLI
     options (see ``vedit replace-bg --help``)."""
     from vedit.composite import Compositor, PlateRenderer, parse_background
+    from vedit.composite.pipeline import ThreadedWriter, prefetch
     from vedit.composite.track import CameraTracker, path_bounds
     from vedit.io import check_output_path, open_clip, open_writer
     from vedit.masks import matte_stream
@@ -213,13 +228,38 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
         if callback is not None:
             callback(done, total, stage)
 
+    person = source == "person"
+    what = f"{input} (frames {clip.start}..{clip.start + n - 1})"
+    if person:
+        from vedit.composite.pipeline import PersonMatter
+        from vedit.masks.base import work_size
+
+        work = work_size(clip.width, clip.height)
+
+    def decoded(to_work: bool):
+        """Decoded frames, read ahead in a thread; with ``to_work`` also the
+        frame at the matte's working size (resized in that thread)."""
+        def prep(f):
+            return (f, _resize(f, work)) if to_work else f
+        return prefetch(clip.frames(), depth=4, fn=prep)
+
     def mattes() -> Iterator[np.ndarray]:
         for a in matte_stream(clip, source, **mkw):
-            yield _resize(a, size)
+            yield a
 
-    def frames() -> Iterator[np.ndarray]:
-        for f in clip.frames():
-            yield _resize(f, size)
+    def person_items(keep: bool):
+        pm = PersonMatter(o.person_model, work, refine=bool(mkw["refine"]), smooth=bool(mkw["smooth"]),
+                          keep_frames=keep, what=what, every=int(o.person_every))
+        # decode | person model + smoothing | caller: three threads in a row
+        return prefetch(pm.stream((f if keep else None, wf) for f, wf in decoded(True)), depth=3)
+
+    def finish_alpha(a: np.ndarray) -> np.ndarray:
+        a = _resize(a, size)
+        if person and (o.dilate or o.feather):  # matte_stream does these for the other sources
+            from vedit.masks.refine import feather, grow
+
+            a = feather(grow(a, int(o.dilate)), float(o.feather))
+        return a
 
     follow = (o.prompt is not None or bg.trackable) and not o.static_plate
     cache = None
@@ -230,12 +270,24 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
         done = 0
         if follow:
             cache = _AlphaCache()
-            tracker = CameraTracker(w, h, model=o.track_model)
-            for f, a in _aligned(frames(), mattes(), n, f"--matte {o.matte}"):
-                tracker.update(f, a)
-                cache.append(a)
-                done += 1
-                report(done, total, "tracking camera")
+            tracker = CameraTracker(w, h, **TRACKER_SETTINGS, refine_preset=o.track_refine, model=o.track_model)
+            if person:
+                k = 0
+                for it in person_items(False):
+                    tracker.update(it.work, it.alpha, grey=it.grey, flow_back=it.flow_back)
+                    cache.append(it.alpha)
+                    k += 1
+                    done += 1
+                    report(done, total, "matte + camera")
+                if k != n:
+                    raise MediaError(f"the input yielded only {k} of its {n} frames")
+            else:
+                for f, a in _aligned(decoded(False), mattes(), n, f"--matte {o.matte}"):
+                    f = _resize(f, size)
+                    tracker.update(f, _resize(a, size))
+                    cache.append(a)
+                    done += 1
+                    report(done, total, "matte + camera")
             paths = tracker.paths
             box = path_bounds(paths, w, h)
         else:
@@ -249,13 +301,34 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
             bg = Background("prompt", o.prompt, image=plate_img)
         renderer = PlateRenderer(bg, size, clip.fps, n, fit=o.fit, box=box, paths=paths,
                                  loop=o.plate_loop, blur=o.blur)
-        # 3. composite pass
-        alphas = iter(cache) if cache is not None else mattes()
-        with open_writer(output, clip.fps, size, alpha=transparent, like=clip) as wr:
-            for t, (f, a) in enumerate(_aligned(frames(), alphas, n, f"--matte {o.matte}")):
-                wr.write(comp(f, a, renderer(t, f, a)))
-                done += 1
-                report(done, total, "compositing")
+
+        # 3. composite pass: decode, matte resize and plate render run in a
+        # thread, compositing here, encoding in another thread
+        def pairs():
+            if cache is not None:
+                yield from _aligned(decoded(False), iter(cache), n, f"--matte {o.matte}")
+            elif person:
+                k = 0
+                for it in person_items(True):
+                    k += 1
+                    yield it.frame, it.alpha
+                if k != n:
+                    raise MediaError(f"the input yielded only {k} of its {n} frames")
+            else:
+                yield from _aligned(clip.frames(), mattes(), n, f"--matte {o.matte}")
+
+        def prepared():
+            for t, (f, a) in enumerate(pairs()):
+                f = _resize(f, size)
+                a = finish_alpha(a)
+                yield f, a, renderer(t, f, a)
+
+        with open_writer(output, clip.fps, size, alpha=transparent, like=clip) as wr0:
+            with ThreadedWriter(wr0) as wr:
+                for f, a, plate in prefetch(prepared(), depth=3):
+                    wr.write(comp(f, a, plate))
+                    done += 1
+                    report(done, total, "compositing")
         return output
     finally:
         if cache is not None:

@@ -1,0 +1,160 @@
+"""The fast paths of replace-bg: threads, region-limited filters, shared flow."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vedit.composite import Compositor, _affine_within
+from vedit.composite.blend import composite, fast_guided_alpha, light_wrap
+from vedit.composite.pipeline import ThreadedWriter, guided_refine_roi, prefetch, roi_of
+from vedit.composite.track import CameraTracker
+from vedit.errors import MediaError
+
+_spec = importlib.util.spec_from_file_location("composite_conftest", Path(__file__).with_name("conftest.py"))
+_cf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_cf)
+texture = _cf.texture
+
+
+def _blob(h, w, cx, cy, r):
+    ys, xs = np.mgrid[0:h, 0:w]
+    d = np.hypot(xs - cx, ys - cy)
+    return np.clip((r - d) / 6.0, 0, 1).astype(np.float32)  # soft edge 6 px wide
+
+
+def test_prefetch_keeps_order_and_reraises():
+    assert list(prefetch(range(50), depth=2, fn=lambda x: x * x)) == [x * x for x in range(50)]
+
+    def bad():
+        yield 1
+        raise MediaError("decoder broke")
+
+    it = prefetch(bad())
+    assert next(it) == 1
+    with pytest.raises(MediaError, match="decoder broke"):
+        next(it)
+
+
+def test_threaded_writer_failure_leaves_nothing(tmp_path):
+    from vedit.io import open_writer
+
+    out = tmp_path / "o.mp4"
+    with pytest.raises(Exception):
+        with open_writer(str(out), 25, (64, 48)) as wr0:
+            with ThreadedWriter(wr0) as wr:
+                wr.write(np.zeros((48, 64, 3), np.uint8))
+                wr.write(np.zeros((40, 64, 3), np.uint8))  # wrong size: the writer thread raises
+                for _ in range(20):
+                    wr.write(np.zeros((48, 64, 3), np.uint8))
+    assert os.listdir(tmp_path) == []
+    with open_writer(str(out), 25, (64, 48)) as wr0:
+        with ThreadedWriter(wr0) as wr:
+            for i in range(5):
+                wr.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    assert out.exists() and wr0.count == 5
+
+
+def test_roi_filters_match_whole_frame():
+    from vedit.masks.refine import guided_refine
+
+    h, w = 240, 320
+    frame = texture(h, w, 2)
+    a = _blob(h, w, 120, 110, 50)
+    assert roi_of(a > 0, 0) == (61, 160, 71, 170)  # d < 50 px from (120, 110)
+    assert roi_of(np.zeros((4, 4), bool), 3) is None
+    full = guided_refine(a, frame, radius=5)
+    roi = guided_refine_roi(a, frame, radius=5)
+    assert np.abs(full - roi).max() < 1.0 / 255
+    # the compositor works in a box around the subject: same pixels as the
+    # whole-frame chain (guided edges + light wrap + blend), rest = plate
+    big_h, big_w = 720, 1280
+    frame = texture(big_h, big_w, 3)
+    plate = texture(big_h, big_w, 4)
+    a = _blob(big_h, big_w, 500, 400, 120)
+    out = Compositor(light_wrap=0.3)(frame, a, plate)
+    ref_a = fast_guided_alpha(a, frame, radius=8)
+    ref = composite(light_wrap(frame, plate, ref_a, 0.3, radius=max(2.0, 0.008 * (big_w + big_h))), plate, ref_a)
+    d = np.abs(out.astype(int) - ref.astype(int))
+    assert d.max() <= 3 and d.mean() < 0.05
+    far = a == 0
+    far[250:550, 350:650] = False  # the blob (rows 280-520, cols 380-620) and its refined edge
+    assert np.array_equal(out[far], plate[far])
+    deep = _blob(big_h, big_w, 500, 400, 50) == 1  # well inside: beyond the light wrap's reach
+    assert np.array_equal(out[deep], frame[deep])
+
+
+def test_affine_shortcut_only_when_exact():
+    A = _affine_within(np.array([[1.01, 0.01, -20], [-0.01, 1.0, -15], [1e-9, 0, 1]]), 1280, 720)
+    assert A is not None and A.shape == (2, 3)
+    assert _affine_within(np.array([[1.0, 0, 0], [0, 1.0, 0], [1e-5, 2e-5, 1]]), 1280, 720) is None
+
+
+def test_tracker_with_shared_back_flow():
+    """Given the back-flow (this frame -> previous) the tracker skips its own
+    prediction flow and still follows a known pan."""
+    world = texture(200, 400, 7)
+    frames = [np.ascontiguousarray(world[:, 3 * t: 3 * t + 160]) for t in range(10)]  # 160x200, 3 px/frame
+    tr = CameraTracker(160, 200, max_side=320)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    prev = None
+    for f in frames:
+        g = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
+        tr.update(f, None, grey=g, flow_back=None if prev is None else dis.calc(g, prev, None))
+        prev = g
+    dx = [s[0, 2] for s in tr.steps[1:]]
+    assert np.allclose(dx, -3.0, atol=0.1), dx
+
+
+def test_prefetch_stops_nested_threads_when_consumer_quits():
+    import threading
+    import time
+
+    def slow():
+        for i in range(1000):
+            yield i
+
+    before = threading.active_count()
+    outer = prefetch(prefetch(slow(), depth=2), depth=2)
+    assert next(outer) == 0
+    outer.close()
+    for _ in range(50):
+        if threading.active_count() <= before:
+            break
+        time.sleep(0.05)
+    assert threading.active_count() <= before
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_cancel_mid_composite_stops_threads_and_writes_nothing(tmp_path, static):
+    import threading
+
+    from vedit.errors import JobCancelled
+    from vedit.ops.replace_bg import run
+
+    frames, masks = _cf.pan_shot(n=12)
+    seq = _cf.write_seq(tmp_path / "in", frames)
+    mdir = _cf.write_seq(tmp_path / "m", masks)
+    before = threading.active_count()
+
+    def cb(done, total, stage):
+        if stage == "compositing" and done >= 3:
+            raise JobCancelled("cancelled")
+
+    plate = tmp_path / "plate.png"
+    cv2.imwrite(str(plate), texture(120, 160, 9))
+    with pytest.raises(JobCancelled):  # a colour: one pass; a plate that follows the camera: two
+        run(str(seq), str(tmp_path / "o.mp4"), background="#203040" if static else str(plate),
+            matte=str(mdir), callback=cb)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith((".o", "o."))]
+    import time
+
+    for _ in range(50):
+        if threading.active_count() <= before:
+            break
+        time.sleep(0.05)
+    assert threading.active_count() <= before

@@ -1,0 +1,303 @@
+"""Fast paths for replace-bg: threads that overlap decode, compositing and
+encode, and a person matte that shares one low-resolution optical flow per
+frame between matte smoothing, gap filling and camera tracking.
+
+    for frame in prefetch(clip.frames()): ...          # decode runs ahead in a thread
+    with ThreadedWriter(writer) as wr: wr.write(out)   # encode waits in a thread
+    pm = PersonMatter("auto", (640, 360))
+    for item in pm.stream(frames):                      # item.alpha, item.grey, item.flow_back
+
+OpenCV, PyAV, MediaPipe and pipe writes release the GIL, so on a 2-core
+machine decode/encode and the per-frame maths really run side by side.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from vedit.errors import InvalidInputError
+
+_DONE = object()
+
+
+class _Raised:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def prefetch(items: Iterable, depth: int = 3, fn: Callable | None = None) -> Iterator:
+    """Iterate ``items`` (optionally mapped through ``fn``) in a background
+    thread, up to ``depth`` ahead. Exceptions re-raise in the consumer;
+    closing the generator early stops the thread."""
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(x) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    it = iter(items)
+
+    def work():
+        try:
+            for x in it:
+                if not put(fn(x) if fn is not None else x):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(_Raised(exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:  # stop upstream threads (nested prefetches) now, not at GC
+                close()
+
+    th = threading.Thread(target=work, name="vedit-prefetch", daemon=True)
+    th.start()
+    try:
+        while True:
+            x = q.get()
+            if x is _DONE:
+                return
+            if isinstance(x, _Raised):
+                raise x.exc
+            yield x
+    finally:
+        stop.set()
+        th.join(timeout=5)
+
+
+class ThreadedWriter:
+    """Wraps a ``vedit.io`` Writer so ``write`` only queues the frame and a
+    thread feeds the encoder. Errors from the encoder re-raise on the next
+    ``write`` or when the block ends. Nest it inside the writer's own
+    ``with`` block, which closes or aborts the file (nothing half-written)."""
+
+    def __init__(self, writer, depth: int = 3):
+        self.writer = writer
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._exc: BaseException | None = None
+        self._th = threading.Thread(target=self._work, name="vedit-writer", daemon=True)
+        self._th.start()
+
+    def _work(self):
+        while True:
+            f = self._q.get()
+            if f is _DONE:
+                return
+            if self._exc is None:
+                try:
+                    self.writer.write(f)
+                except BaseException as exc:  # noqa: BLE001
+                    self._exc = exc
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._exc is not None:
+            raise self._exc
+        self._q.put(frame)
+
+    def _finish(self):
+        if self._th.is_alive():
+            self._q.put(_DONE)
+            self._th.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        """Waits for the queued frames; the wrapped writer's own ``with``
+        block then closes it (or aborts it when anything failed)."""
+        self._finish()
+        if et is None and self._exc is not None:
+            raise self._exc
+        return False
+
+
+def roi_of(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) box around the True pixels of ``mask`` grown by
+    ``margin`` and clipped to the frame; None when nothing is set."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin),
+            max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin))
+
+
+def guided_refine_roi(alpha: np.ndarray, frame: np.ndarray, radius: int, eps: float = 1e-3) -> np.ndarray:
+    """``vedit.masks.refine.guided_refine`` restricted to the box where the
+    matte is not (below half a level) 0: outside it a guided filter of a
+    constant 0 stays 0, so the result is the whole-frame filter's (within half
+    a level) at a fraction of the cost."""
+    from vedit.masks.refine import guided_refine
+
+    box = roi_of(alpha > (0.5 / 255.0), 2 * radius + 2)
+    if box is None:
+        return alpha
+    y0, y1, x0, x1 = box
+    out = np.zeros_like(alpha)
+    out[y0:y1, x0:x1] = guided_refine(alpha[y0:y1, x0:x1], frame[y0:y1, x0:x1], radius=radius, eps=eps)
+    return out
+
+
+@dataclass
+class Analysed:
+    """One frame of the analysis pass."""
+
+    frame: np.ndarray | None  # the frame as given (full resolution), if kept
+    work: np.ndarray  # RGB at working resolution
+    alpha: np.ndarray  # float32 matte at working resolution
+    grey: np.ndarray  # uint8 grey at flow resolution
+    flow_back: np.ndarray | None  # flow this frame -> previous at flow resolution
+
+
+def flow_size(work: tuple[int, int], side: int = 320) -> tuple[int, int]:
+    s = min(1.0, side / max(work))
+    return max(16, int(round(work[0] * s))), max(16, int(round(work[1] * s)))
+
+
+class PersonMatter:
+    """The person matte of ``vedit.masks`` (MediaPipe pose/selfie models,
+    hole filling, guided-filter edges, temporal smoothing along flow, gaps
+    carried along flow) computed with one DIS flow per frame pair at
+    ``flow_side`` px that the camera tracker reuses, and the guided filter run
+    only around the person.
+
+    ``stream(pairs)`` takes (full frame or None, frame at ``work`` size) pairs and yields
+    :class:`Analysed` items in order (frames before the first detection are
+    held back, at most ``max_gap``, then filled backward along flow). Raises
+    InvalidInputError when nobody is found in the whole clip.
+    """
+
+    def __init__(self, person_model: str, work: tuple[int, int], refine: bool = True, smooth: bool = True,
+                 flow_side: int = 320, flow_preset: str = "fast", keep_frames: bool = False, max_gap: int = 30,
+                 strength: float = 0.85, agree: float = 1.0, what: str = "the clip", every: int = 1):
+        from vedit.masks.person import PersonSegmenter
+
+        self.seg = PersonSegmenter(person_model)
+        self.work = (int(work[0]), int(work[1]))
+        self.fsize = flow_size(self.work, flow_side)
+        presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                   "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+        self.dis = cv2.DISOpticalFlow_create(presets[flow_preset])
+        self.refine, self.smooth = bool(refine), bool(smooth)
+        self.radius = max(2, round(min(self.work) / 60))
+        self.keep_frames = keep_frames
+        self.max_gap = max_gap
+        self.strength, self.agree = float(strength), float(agree)
+        self.what = what
+        self.every = max(1, int(every))
+        self.found = False
+        fw, fh = self.fsize
+        self._gx, self._gy = np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32))
+        self._wx, self._wy = np.meshgrid(np.arange(self.work[0], dtype=np.float32),
+                                         np.arange(self.work[1], dtype=np.float32))
+
+    # -- helpers -----------------------------------------------------------------
+    def _to_work(self, flow: np.ndarray) -> np.ndarray:
+        """Flow at flow resolution -> a remap grid at working resolution."""
+        w, h = self.work
+        fw, fh = self.fsize
+        f = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        f[:, :, 0] *= w / fw
+        f[:, :, 1] *= h / fh
+        return f
+
+    def _carry(self, alpha: np.ndarray, flow_work: np.ndarray) -> np.ndarray:
+        return cv2.remap(alpha, self._wx + flow_work[:, :, 0], self._wy + flow_work[:, :, 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+    def _valid(self, grey: np.ndarray, prev_grey: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """Where the back-flow is trustworthy: the previous frame, warped by
+        it, matches this one (a photometric check, one flow instead of two)."""
+        back = cv2.remap(prev_grey, self._gx + flow[:, :, 0], self._gy + flow[:, :, 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+        d = cv2.absdiff(back, grey).astype(np.float32)
+        v = np.clip(1.5 - d / 12.0, 0.0, 1.0)
+        return cv2.resize(v, self.work, interpolation=cv2.INTER_LINEAR)
+
+    def _raw(self, work: np.ndarray) -> tuple[np.ndarray, bool]:
+        from vedit.masks.refine import fill_holes
+
+        a = self.seg.segment(work)
+        if a.shape != (self.work[1], self.work[0]):
+            a = cv2.resize(a, self.work, interpolation=cv2.INTER_LINEAR)
+        empty = (a > 0.5).mean() < 0.002
+        if not empty and self.refine:
+            a = guided_refine_roi(fill_holes(a), work, self.radius)
+        return a, empty
+
+    # -- API ---------------------------------------------------------------------
+    def stream(self, pairs: Iterable[tuple[np.ndarray | None, np.ndarray]]) -> Iterator[Analysed]:
+        pending: deque = deque()  # leading frames with nobody found: (item, grey)
+        prev_grey = None
+        prev_alpha = None  # last output matte (smoothed / carried)
+        since = 0  # frames since the model last ran
+        try:
+            for frame, work in pairs:
+                if (work.shape[1], work.shape[0]) != self.work:
+                    work = cv2.resize(work, self.work, interpolation=cv2.INTER_AREA)
+                grey = cv2.resize(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), self.fsize, interpolation=cv2.INTER_AREA)
+                flow = None if prev_grey is None else self.dis.calc(grey, prev_grey, None)
+                since += 1
+                if prev_alpha is not None and since < self.every:
+                    # between model frames the matte is carried along the flow
+                    prev_alpha = self._carry(prev_alpha, self._to_work(flow))
+                    prev_grey = grey
+                    yield Analysed(frame if self.keep_frames else None, work, prev_alpha, grey, flow)
+                    continue
+                since = 0
+                raw, empty = self._raw(work)
+                item = Analysed(frame if self.keep_frames else None, work, raw, grey, flow)
+                if empty and prev_alpha is None:
+                    pending.append(item)
+                    if len(pending) > self.max_gap:
+                        old = pending.popleft()
+                        old.alpha = np.zeros_like(raw)
+                        yield old
+                    prev_grey = grey
+                    continue
+                if empty:
+                    fw = self._to_work(flow)
+                    item.alpha = self._carry(prev_alpha, fw)
+                else:
+                    self.found = True
+                    if pending:  # carry this matte backwards through the leading empty frames
+                        a, nxt = raw, grey
+                        back = []
+                        for it in reversed(pending):
+                            f = self.dis.calc(it.grey, nxt, None)  # it -> next frame
+                            a = self._carry(a, self._to_work(f))
+                            back.append(a)
+                            nxt = it.grey
+                        for it, a in zip(pending, reversed(back)):
+                            it.alpha = a
+                            yield it
+                        pending.clear()
+                    elif self.smooth and prev_alpha is not None and flow is not None:
+                        fw = self._to_work(flow)
+                        carried = self._carry(prev_alpha, fw)
+                        valid = self._valid(grey, prev_grey, flow)
+                        diff = np.abs(raw - carried)
+                        wgt = self.strength * valid * np.exp(-(diff / self.agree) ** 2)
+                        item.alpha = (wgt * carried + (1.0 - wgt) * raw).astype(np.float32)
+                prev_alpha = item.alpha
+                prev_grey = grey
+                yield item
+            if not self.found:
+                raise InvalidInputError(
+                    f"no person found in {self.what}; use --matte MASK, --matte grabcut --box X,Y,W,H "
+                    "or --matte sam to say what to keep")
+        finally:
+            self.seg.close()
