@@ -130,7 +130,7 @@ class PropagateInpaintEngine:
             raise InvalidInputError(f"overlap {overlap} must be in 0..chunk_size-1")
         self.chunk_size = int(chunk_size)
         self.overlap = int(overlap)
-        self.flow = FlowEstimator(flow_preset, max_side=None)
+        self.flow = FlowEstimator(flow_preset, max_side=None, finest_scale=1 if flow_preset != "medium" else None)
         self.work_side = int(work_side)
         self.dilate = max(0, int(dilate))
         self.feather = max(0, int(feather))
@@ -242,7 +242,7 @@ class PropagateInpaintEngine:
         # 1. flows at working resolution, completed inside the holes
         small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (W, H) else f for f in frames]
         grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]
-        fwd, bwd = [], []
+        fwd, bwd, fwd_raw, bwd_raw = [], [], [], []
         for t in range(n - 1):
             if not (flow_holes[t].any() or flow_holes[t + 1].any()) and not (hw[t].any() or hw[t + 1].any()):
                 # no hole on either side: flow only matters as a chain link
@@ -251,14 +251,18 @@ class PropagateInpaintEngine:
             b = self.flow.dis.calc(grey[t + 1], grey[t], None)
             fwd.append(complete_flow(f, flow_holes[t], self.flow_fill))
             bwd.append(complete_flow(b, flow_holes[t + 1], self.flow_fill))
+            fwd_raw.append(f)
+            bwd_raw.append(b)
             if callback:
                 callback(t + 1, n, "flow")
-        # consistency: measured flow must be confirmed by the reverse flow (an
-        # occluder or a moving neighbour fails); where both ends lie in completed
-        # (synthetic) flow the check is meaningless and a looser one is used
-        ok_f = [self._consistent(fwd[t], bwd[t], flow_holes[t], flow_holes[t + 1]) for t in range(n - 1)]
-        ok_b = [self._consistent(bwd[t], fwd[t], flow_holes[t + 1], flow_holes[t]) for t in range(n - 1)]
-
+        # consistency: a hole pixel's (completed) flow must be confirmed by the
+        # *measured* reverse flow where it lands on a real pixel — an occluder
+        # or a moving neighbour there moves differently and is rejected; where
+        # it lands inside the next hole (completed flow on both sides) a looser
+        # check applies
+        ok_f = [self._consistent(fwd[t], bwd[t], bwd_raw[t], hw[t + 1], flow_holes[t + 1]) for t in range(n - 1)]
+        ok_b = [self._consistent(bwd[t], fwd[t], fwd_raw[t], hw[t], flow_holes[t]) for t in range(n - 1)]
+        del fwd_raw, bwd_raw
         xs, ys = _grid(h, w)
         known = [~x for x in hw]
         src_frames = list(frames)  # keyframe fills replace entries here
@@ -345,13 +349,19 @@ class PropagateInpaintEngine:
         return out
 
     @staticmethod
-    def _consistent(f, b, hole_a, hole_b) -> np.ndarray:
-        ok = fb_consistency(f, b)
-        if hole_a.any():
-            land_in_hole = warp_mask(hole_b, f)
-            loose = fb_consistency(f, b, alpha=0.05, beta=4.0)
-            ok |= hole_a & land_in_hole & loose
-        return ok
+    def _consistent(f, b_completed, b_raw, hole_next, band_next) -> np.ndarray:
+        """Three zones at the landing point: inside the next hole (both flows
+        completed: loose check), in the band around it where measured flow is
+        partly polluted by the removed object (measured flow, loose check),
+        elsewhere (measured flow, strict check)."""
+        strict = fb_consistency(f, b_raw)
+        land_in_band = warp_mask(band_next, f)
+        if not land_in_band.any():
+            return strict
+        land_in_hole = warp_mask(hole_next, f)
+        loose_raw = fb_consistency(f, b_raw, alpha=0.05, beta=2.0)
+        loose = fb_consistency(f, b_completed, alpha=0.05, beta=4.0)
+        return np.where(land_in_hole, loose, np.where(land_in_band, loose_raw, strict))
 
     @staticmethod
     def _upsample_bool(b: np.ndarray, W: int, H: int) -> np.ndarray:

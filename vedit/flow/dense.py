@@ -22,11 +22,15 @@ class FlowEstimator:
     """Reusable DIS estimator. ``max_side`` caps the size flow is computed at
     (the field is then upsampled and its vectors scaled)."""
 
-    def __init__(self, preset: str = "fast", max_side: int | None = 640):
+    def __init__(self, preset: str = "fast", max_side: int | None = 640, finest_scale: int | None = None):
         if preset not in _PRESETS:
             raise ValueError(f"unknown flow preset {preset!r}; choose {', '.join(_PRESETS)}")
         self.dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
         self.dis.setUseSpatialPropagation(True)
+        if finest_scale is not None:
+            # FAST stops at 1/4 resolution; small fast objects then take the
+            # background's motion and escape consistency checks
+            self.dis.setFinestScale(int(finest_scale))
         self.max_side = max_side
 
     def prepare(self, img: np.ndarray) -> np.ndarray:

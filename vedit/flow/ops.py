@@ -98,13 +98,18 @@ def _membrane_fill(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -> np.nd
         ksz = 5
         kb = cv2.blur(k, (ksz, ksz))
         fb = cv2.blur(f, (ksz, ksz))
-        est = fb / np.maximum(kb, 1e-6)[:, :, None]
-        up = cv2.resize(est, (w, h), interpolation=cv2.INTER_LINEAR)
+        num = cv2.resize(fb, (w, h), interpolation=cv2.INTER_LINEAR)
         conf = cv2.resize(kb, (w, h), interpolation=cv2.INTER_LINEAR)
+        if num.ndim == 2:
+            num = num[:, :, None]
+        up = num / np.maximum(conf, 1e-6)[:, :, None]
+        if flow.ndim == 2:
+            up = up[:, :, 0]
         if acc is None:
-            acc = up
+            acc = np.where((conf > 1e-6)[:, :, None] if up.ndim == 3 else conf > 1e-6, up, 0)
         else:
-            wgt = np.clip(conf * 4.0, 0, 1)[:, :, None]
+            wgt = np.clip(conf * 4.0, 0, 1)
+            wgt = wgt[:, :, None] if up.ndim == 3 else wgt
             acc = wgt * up + (1 - wgt) * acc
     out[hole] = acc[hole]
     return out

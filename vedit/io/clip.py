@@ -187,6 +187,20 @@ def _decode_video(clip: Clip, alpha: bool) -> Iterator[np.ndarray]:
     try:
         with av.open(clip.path) as container:
             stream = container.streams.video[0]
+            if alpha and _vpx_alpha(stream):
+                # FFmpeg's native VP8/VP9 decoders drop the alpha side channel;
+                # libvpx keeps it
+                ctx = av.CodecContext.create("libvpx-vp9" if stream.codec_context.name == "vp9" else "libvpx", "r")
+                idx = emitted = 0
+                for packet in container.demux(stream):
+                    for frame in ctx.decode(packet):
+                        if idx >= clip.start:
+                            yield frame.to_ndarray(format=fmt)
+                            emitted += 1
+                            if emitted >= n:
+                                return
+                        idx += 1
+                return
             stream.thread_type = "AUTO"
             idx = 0
             emitted = 0
@@ -214,6 +228,11 @@ def _decode_video(clip: Clip, alpha: bool) -> Iterator[np.ndarray]:
         raise MediaError(f"cannot decode {clip.path}: {exc}") from exc
 
 
+def _vpx_alpha(stream) -> bool:
+    md = {k.lower(): v for k, v in (stream.metadata or {}).items()}
+    return stream.codec_context.name in ("vp8", "vp9") and str(md.get("alpha_mode", "0")) == "1"
+
+
 def _probe_video(path: str) -> Clip:
     import av
 
@@ -238,7 +257,7 @@ def _probe_video(path: str) -> Clip:
         if not n:
             n = sum(1 for _ in container.decode(vs))
         pix = vs.codec_context.pix_fmt or ""
-        has_alpha = "a" in pix.replace("gray", "").split("p")[0] or pix.startswith(("yuva", "rgba", "bgra", "argb", "gbrap"))
+        has_alpha = pix.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")) or _vpx_alpha(vs)
         audio = container.streams.audio
         depth = 16 if any(t in pix for t in ("10", "12", "16")) else 8
         return Clip(

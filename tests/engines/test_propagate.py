@@ -1,0 +1,164 @@
+"""propagate engine: contract, invariance, reveal quality, occluder rejection,
+streaming, and the DESIGN §7 protocol on real footage against per-frame TELEA."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from vedit.engines import get_engine, names
+from vedit.engines.inpaint_propagate import PropagateInpaintEngine, spatial_fill
+
+
+def psnr(a, b, m):
+    d = (a.astype(np.float64) - b)[m] ** 2
+    return 10 * np.log10(255 ** 2 / max(d.mean(), 1e-10))
+
+
+def test_registry_lists_propagate():
+    assert "propagate" in names("inpaint")
+    eng = get_engine("inpaint", "propagate")
+    assert isinstance(eng, PropagateInpaintEngine)
+
+
+def test_contract_shape_invariance_determinism(pan_case):
+    inp, mask, clean = pan_case
+    eng = PropagateInpaintEngine(dilate=2, feather=2)
+    out1 = list(eng.inpaint(inp, [mask] * len(inp), seed=0).frames)
+    out2 = list(PropagateInpaintEngine(dilate=2, feather=2).inpaint(inp, [mask] * len(inp), seed=0).frames)
+    region = eng.region(mask)
+    assert len(out1) == len(inp)
+    for a, b, o in zip(out1, out2, inp):
+        assert a.shape == o.shape and a.dtype == np.uint8
+        assert np.array_equal(a, b)  # deterministic
+        assert np.array_equal(a[~region], o[~region])  # outside untouched, bit-exact
+        assert not (a[region] == (250, 20, 200)).all(axis=1).any()  # nothing of the object left
+
+
+def test_pan_past_logo_reveals_background(pan_case):
+    inp, mask, clean = pan_case
+    out = list(PropagateInpaintEngine().inpaint(inp, [mask] * len(inp)).frames)
+    m = mask > 0
+    scores = [psnr(o, c, m) for o, c in zip(out, clean)]
+    assert np.mean(scores) >= 28.0, scores
+
+
+def _moving_occluder_case():
+    n, h, w = 24, 96, 128
+    rng = np.random.default_rng(3)
+    world = (cv2.resize(rng.random((30, 60, 3)).astype(np.float32), (w + 60, h)) * 200).astype(np.uint8)
+    clean, inp = [], []
+    mask = np.zeros((h, w), np.uint8)
+    mask[30:66, 56:84] = 255
+    red_tex = (rng.random((56, 24)) * 50).astype(np.uint8)
+    green_tex = (rng.random((56, 24)) * 60).astype(np.uint8)
+    for i in range(n):
+        f = np.ascontiguousarray(world[:, 2 * i: 2 * i + w])
+        x = 104 - 4 * i  # red box travelling left, passing over the hole's area
+        f = f.copy()
+        # a textured red object (real objects have texture; flow sees them move)
+        x0c, x1c = max(0, x), min(w, x + 24)
+        if x1c > x0c:
+            f[2:26, x0c:x1c, 0] = 215 + red_tex[:24, x0c - x:x1c - x]
+            f[2:26, x0c:x1c, 1:] = green_tex[:24, x0c - x:x1c - x, None]
+        clean.append(f.copy())
+        g = f.copy()
+        g[mask > 0] = (0, 255, 0)
+        inp.append(g)
+    return inp, mask, clean
+
+
+def test_occluder_rejection():
+    """A textured red object moving against the pan just above the hole must not
+    be smeared into it (the naive chain's failure on running_car)."""
+    inp, mask, clean = _moving_occluder_case()
+    out = list(PropagateInpaintEngine().inpaint(inp, [mask] * len(inp)).frames)
+    m = mask > 0
+    # red pixels may appear only where the red box really is in that frame
+    smeared = 0
+    for o, c in zip(out, clean):
+        red_out = (o[..., 0] > 200) & (o[..., 1] < 70) & (o[..., 2] < 70) & m
+        red_true = (c[..., 0] > 200) & (c[..., 1] < 70) & (c[..., 2] < 70)
+        red_true = cv2.dilate(red_true.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        smeared += int((red_out & ~red_true).sum())
+    assert smeared < 0.01 * m.sum() * len(out), smeared
+
+
+def test_streaming_bounded_window(pan_case):
+    inp, mask, clean = pan_case
+    pulled = [0]
+
+    def src():
+        for f in inp:
+            pulled[0] += 1
+            yield f
+
+    eng = PropagateInpaintEngine(chunk_size=8, overlap=3)
+    gen = eng.inpaint(src(), iter([mask] * len(inp)), total=len(inp)).frames
+    first = next(gen)
+    assert first.shape == inp[0].shape
+    assert pulled[0] <= 8  # only one chunk read before the first frame comes out
+    rest = list(gen)
+    assert len(rest) + 1 == len(inp)
+    assert eng.stats["chunks"] >= 5
+
+
+def test_spatial_fill_fills_everything():
+    img = np.full((60, 80, 3), 90, np.uint8)
+    img[20:40, 30:50] = (255, 0, 255)
+    hole = np.zeros((60, 80), bool)
+    hole[18:42, 28:52] = True
+    for method in ("shiftmap", "telea"):
+        out = spatial_fill(img, hole, method=method)
+        assert np.abs(out[hole].astype(int) - 90).max() < 12, method
+
+
+def _run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def _case(shared_tools, src, out, seed, static, frames):
+    cmd = [sys.executable, str(shared_tools / "make_case.py"), str(src), str(out), "--seed", str(seed),
+           "--frames", str(frames)] + (["--static"] if static else [])
+    r = _run(cmd)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _score(shared_tools, out, case):
+    r = _run([sys.executable, str(shared_tools / "score.py"), str(out), str(case / "gt"), str(case / "mask")])
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _telea(case, out):
+    out.mkdir()
+    k = np.ones((7, 7), np.uint8)
+    for p in sorted((case / "input").glob("*.png")):
+        f = cv2.imread(str(p))
+        m = cv2.imread(str(case / "mask" / p.name), 0)
+        cv2.imwrite(str(out / p.name), cv2.inpaint(f, cv2.dilate(m, k), 5, cv2.INPAINT_TELEA))
+
+
+@pytest.mark.parametrize("clip,seed,static", [("bmx-trees", 1, False), ("tennis", 4, True)])
+def test_quality_vs_per_frame_telea(tmp_path, shared_media, shared_tools, clip, seed, static):
+    """DESIGN §7 on real footage: beats per-frame TELEA inside the hole and is
+    far more stable. (bench/remove.py prints the full table.)"""
+    from click.testing import CliRunner
+
+    from vedit_cli.main import main
+
+    case = _case(shared_tools, shared_media / clip, tmp_path / "case", seed, static, 40)
+    res = CliRunner().invoke(main, ["remove", str(case / "input"), "--mask", str(case / "mask"),
+                                    "-o", str(tmp_path / "ours") + "/", "--quiet"])
+    assert res.exit_code == 0, res.output
+    ours = _score(shared_tools, tmp_path / "ours", case)
+    _telea(case, tmp_path / "telea")
+    telea = _score(shared_tools, tmp_path / "telea", case)
+    assert ours["frames"] == 40
+    assert ours["psnr_mask"] >= telea["psnr_mask"] + 1.0, (ours, telea)
+    assert ours["flicker"] <= 1.6 and ours["flicker"] < 0.7 * telea["flicker"], (ours, telea)
