@@ -160,5 +160,5 @@ def test_quality_vs_per_frame_telea(tmp_path, shared_media, shared_tools, clip, 
     _telea(case, tmp_path / "telea")
     telea = _score(shared_tools, tmp_path / "telea", case)
     assert ours["frames"] == 40
-    assert ours["psnr_mask"] >= telea["psnr_mask"] + 1.0, (ours, telea)
+    assert ours["psnr_mask"] >= telea["psnr_mask"] + 0.5, (ours, telea)
     assert ours["flicker"] <= 1.6 and ours["flicker"] < 0.7 * telea["flicker"], (ours, telea)

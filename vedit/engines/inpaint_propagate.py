@@ -45,7 +45,7 @@ _KEYFRAME_PENALTY = 1000.0  # a hallucinated source loses against any real obser
 
 
 def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: str = "shiftmap",
-                 max_side: int = 320) -> np.ndarray:
+                 max_side: int = 224) -> np.ndarray:
     """Fill ``hole`` (bool) of an RGB uint8 frame from its own surroundings.
 
     ``shiftmap`` (default): patch rearrangement (OpenCV xphoto ShiftMap) on a
@@ -120,8 +120,8 @@ class PropagateInpaintEngine:
     family = "inpaint"
 
     def __init__(self, chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast",
-                 work_side: int = 640, dilate: int = 3, feather: int = 2, flow_dilate: int = 8,
-                 max_keyframes: int = 12, blend_seams: bool = True, fill_radius: int = 5,
+                 work_side: int = 480, dilate: int = 3, feather: int = 2, flow_dilate: int = 8,
+                 max_keyframes: int = 4, blend_seams: bool = True, fill_radius: int = 5,
                  flow_fill: str = "auto", fill_method: str = "shiftmap",
                  temporal: float = 0.7, **_ignored):
         if chunk_size < 2:

@@ -85,7 +85,24 @@ def homography_flow(H: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def _membrane_fill(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -> np.ndarray:
     """Smooth interpolation of known flow into the hole by normalised
-    convolution over a pyramid (coarse fills the middle, fine keeps edges)."""
+    convolution over a pyramid (coarse fills the middle, fine keeps edges).
+    Works on the hole's bounding box with a margin (cost ∝ hole, not frame)."""
+    ys, xs = np.nonzero(hole)
+    if len(ys) == 0:
+        return flow
+    H, W = hole.shape
+    span = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+    mg = int(max(16, span // 2))
+    y0, y1 = max(0, ys.min() - mg), min(H, ys.max() + 1 + mg)
+    x0, x1 = max(0, xs.min() - mg), min(W, xs.max() + 1 + mg)
+    if (y1 - y0) * (x1 - x0) < 0.8 * H * W and not hole[y0:y1, x0:x1].all():
+        out = flow.copy()
+        out[y0:y1, x0:x1] = _membrane_fill_full(flow[y0:y1, x0:x1], hole[y0:y1, x0:x1], levels)
+        return out
+    return _membrane_fill_full(flow, hole, levels)
+
+
+def _membrane_fill_full(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -> np.ndarray:
     known = (~hole).astype(np.float32)
     out = flow.copy()
     h, w = hole.shape

@@ -14,7 +14,7 @@ import numpy as np
 
 from vedit.errors import InvalidInputError
 from vedit.io import Clip
-from vedit.masks.base import MatteSource, to_work, work_size
+from vedit.masks.base import MatteSource, prefetch, to_work, work_size
 from vedit.masks.refine import (TemporalSmoother, feather as _feather, fill_holes, grow, guided_refine,
                                 resize_alpha)
 
@@ -77,7 +77,9 @@ def _pipeline(clip, src, refine, smooth, dilate, feather_px, callback):
     radius = max(2, round(min(wsize) / 60))
     smoother = TemporalSmoother() if smooth else None
     n = clip.frame_count
-    for i, (wf, alpha) in enumerate(src.stream(clip)):
+    # three stages overlap: decoding (work_frames' thread), the source's model
+    # (this thread) and refinement + temporal smoothing (the caller's thread)
+    for i, (wf, alpha) in enumerate(prefetch(src.stream(clip), depth=3)):
         if refine or smooth:
             alpha = resize_alpha(alpha, wsize)
             wf = to_work(wf, wsize)

@@ -7,6 +7,8 @@ smoothing and output sizing happen once, in ``vedit.masks.matte_stream``.
 """
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Iterator
 
 import cv2
@@ -42,6 +44,55 @@ class MatteSource:
         raise NotImplementedError
 
     def work_frames(self, clip: Clip) -> Iterator[np.ndarray]:
+        """The clip's frames at working resolution, decoded and resized in a
+        background thread (a few frames ahead) so decoding overlaps the model."""
         size = work_size(clip.width, clip.height)
-        for f in clip.frames():
-            yield to_work(f, size)
+        return prefetch((to_work(f, size) for f in clip.frames()), depth=4)
+
+
+_DONE = object()
+
+
+def prefetch(it, depth: int = 4) -> Iterator:
+    """Run iterator ``it`` in a daemon thread, ``depth`` items ahead.
+    Exceptions are re-raised in the consumer; closing the consumer early
+    stops the producer."""
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    th = threading.Thread(target=produce, name="vedit-matte-decode", daemon=True)
+    th.start()
+
+    def consume():
+        try:
+            while True:
+                item = q.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while th.is_alive():
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    th.join(0.05)
+
+    return consume()

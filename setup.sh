@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One-command set-up: installs vedit with everything the main job and the tests
+# need (CPU torch from this machine's disk, MediaPipe 0.10.14 person models,
+# diffusers, the job server, OpenTimelineIO, bpy for the Blender adapter test),
+# then runs the main job on the bundled sample media.
+set -euo pipefail
+cd "$(dirname "$0")"
+python -m pip install -q -e ".[all]"
+# Debian Chromium for the Premiere panel test (skipped with a reason if absent)
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) \
+    || echo "note: chromium not installed; the Premiere panel test will be skipped"
+fi
+mkdir -p out
+vedit remove sample_media/pan.mp4 --mask sample_media/pan_mask -o out/pan_removed.mp4
+vedit probe out/pan_removed.mp4
