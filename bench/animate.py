@@ -31,19 +31,14 @@ MEDIA = Path(os.environ.get("VEDIT_SHARED_MEDIA", ROOT.parent / "shared" / "medi
 from vedit.engines.animate_motion import MotionAnimateEngine  # noqa: E402
 from vedit.engines.animate_parallax import CAMERAS, ParallaxAnimateEngine  # noqa: E402
 from vedit.flow import compute_flow  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import cpu_model  # noqa: E402
 
 W, H = 1280, 720
 
 
 def machine() -> str:
-    model = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
     return f"{os.cpu_count()} CPUs, {model}, load average {load[0]:.2f} (1 min) at start, OpenCV threads {cv2.getNumThreads()}"
 

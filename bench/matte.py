@@ -20,17 +20,12 @@ MEDIA = os.environ.get("VEDIT_SHARED_MEDIA", os.path.join(ROOT, "..", "shared", 
 from vedit.io import open_clip, open_writer  # noqa: E402
 from vedit.masks import matte_stream  # noqa: E402
 from vedit.masks.refine import edge_instability  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import cpu_model  # noqa: E402
 
 
 def machine() -> str:
-    model = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return f"{os.cpu_count()} CPUs, {model}, load avg {os.getloadavg()[0]:.2f}"
 
 

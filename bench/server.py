@@ -25,6 +25,9 @@ import time
 import cv2
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import cpu_model  # noqa: E402
+
 SERVER = r"""
 import sys, time
 from vedit.jobs import register_op
@@ -47,14 +50,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 def machine() -> str:
-    model = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     la = os.getloadavg()
     return f"{os.cpu_count()} CPUs ({model}); load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}"
 
