@@ -37,7 +37,7 @@ import numpy as np
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow, fb_consistency, warp_mask
-from vedit.flow.ops import _grid, _membrane_fill
+from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled
 
 KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
 
@@ -260,8 +260,10 @@ class PropagateInpaintEngine:
         # or a moving neighbour there moves differently and is rejected; where
         # it lands inside the next hole (completed flow on both sides) a looser
         # check applies
-        ok_f = [self._consistent(fwd[t], bwd[t], bwd_raw[t], hw[t + 1], flow_holes[t + 1]) for t in range(n - 1)]
-        ok_b = [self._consistent(bwd[t], fwd[t], fwd_raw[t], hw[t], flow_holes[t]) for t in range(n - 1)]
+        ok_f = [self._consistent(fwd[t], bwd[t], bwd_raw[t], hw[t + 1], flow_holes[t + 1], hw[t])
+                for t in range(n - 1)]
+        ok_b = [self._consistent(bwd[t], fwd[t], fwd_raw[t], hw[t], flow_holes[t], hw[t + 1])
+                for t in range(n - 1)]
         del fwd_raw, bwd_raw
         xs, ys = _grid(h, w)
         known = [~x for x in hw]
@@ -271,6 +273,7 @@ class PropagateInpaintEngine:
         key_known = [np.zeros((h, w), bool) for _ in range(n)]
         result = None
         first_unseen = None
+        min_area = max(24, 0.02 * max(1, max(int(np.count_nonzero(x)) for x in hw)))
         for it in range(self.max_keyframes + 1):
             result = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys)
             unseen = [hw[t] & ~result[t][4] for t in range(n)]
@@ -284,7 +287,6 @@ class PropagateInpaintEngine:
             areas = np.array([u.sum() for u in unseen])
             # slivers (e.g. at a frame edge the camera moves past) are not worth
             # a keyframe; they get a per-frame fill at the end
-            min_area = max(24, 0.02 * max(1, max(x.sum() for x in hw)))
             if areas.max() < min_area or it == self.max_keyframes:
                 break
             k = int(np.argmax(np.where(is_key, -1, areas)))
@@ -349,19 +351,39 @@ class PropagateInpaintEngine:
         return out
 
     @staticmethod
-    def _consistent(f, b_completed, b_raw, hole_next, band_next) -> np.ndarray:
+    def _consistent(f, b_completed, b_raw, hole_next, band_next, hole_t=None) -> np.ndarray:
         """Three zones at the landing point: inside the next hole (both flows
         completed: loose check), in the band around it where measured flow is
         partly polluted by the removed object (measured flow, loose check),
-        elsewhere (measured flow, strict check)."""
-        strict = fb_consistency(f, b_raw)
-        land_in_band = warp_mask(band_next, f)
-        if not land_in_band.any():
-            return strict
-        land_in_hole = warp_mask(hole_next, f)
-        loose_raw = fb_consistency(f, b_raw, alpha=0.05, beta=2.0)
-        loose = fb_consistency(f, b_completed, alpha=0.05, beta=4.0)
-        return np.where(land_in_hole, loose, np.where(land_in_band, loose_raw, strict))
+        elsewhere (measured flow, strict check). Only pixels of ``hole_t`` are
+        ever read, so only its bounding box is computed."""
+        h, w = f.shape[:2]
+        ok = np.zeros((h, w), bool)
+        if hole_t is None:
+            y0, y1, x0, x1 = 0, h, 0, w
+        else:
+            ys, xs_ = np.nonzero(hole_t)
+            if len(ys) == 0:
+                return ok
+            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs_.min(), xs_.max() + 1
+        gx, gy = _grid(h, w)
+        fc = f[y0:y1, x0:x1]
+        mx = gx[y0:y1, x0:x1] + fc[..., 0]
+        my = gy[y0:y1, x0:x1] + fc[..., 1]
+        inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        braw_at = cv2.remap(b_raw, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        strict = consistency_from_sampled(fc, braw_at)
+        band_at = cv2.remap(band_next.astype(np.uint8), mx, my, cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT) > 0
+        if band_at.any():
+            hole_at = cv2.remap(hole_next.astype(np.uint8), mx, my, cv2.INTER_NEAREST,
+                                borderMode=cv2.BORDER_CONSTANT) > 0
+            bc_at = cv2.remap(b_completed, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            loose_raw = consistency_from_sampled(fc, braw_at, 0.05, 2.0)
+            loose = consistency_from_sampled(fc, bc_at, 0.05, 4.0)
+            strict = np.where(hole_at, loose, np.where(band_at, loose_raw, strict))
+        ok[y0:y1, x0:x1] = strict & inside
+        return ok
 
     @staticmethod
     def _upsample_bool(b: np.ndarray, W: int, H: int) -> np.ndarray:

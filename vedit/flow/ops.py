@@ -45,10 +45,15 @@ def fb_consistency(fwd: np.ndarray, bwd: np.ndarray, alpha: float = 0.01, beta: 
     """Pixels whose forward flow is confirmed by the backward flow at the landing
     point: |f + b(x+f)|² < alpha (|f|² + |b(x+f)|²) + beta."""
     b_at = warp(bwd, fwd, border=cv2.BORDER_REPLICATE)
-    s = fwd + b_at
-    err = (s * s).sum(axis=2)
-    mag = (fwd * fwd).sum(axis=2) + (b_at * b_at).sum(axis=2)
-    return (err < alpha * mag + beta) & inside_frame(fwd)
+    return consistency_from_sampled(fwd, b_at, alpha, beta) & inside_frame(fwd)
+
+
+def consistency_from_sampled(f: np.ndarray, b_at: np.ndarray, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+    """The forward-backward test given the reverse flow already sampled at the
+    landing points (lets callers test several thresholds with one warp)."""
+    f0, f1, b0, b1 = f[..., 0], f[..., 1], b_at[..., 0], b_at[..., 1]
+    s0, s1 = f0 + b0, f1 + b1
+    return s0 * s0 + s1 * s1 < alpha * (f0 * f0 + f1 * f1 + b0 * b0 + b1 * b1) + beta
 
 
 def fit_global_motion(flow: np.ndarray, valid: np.ndarray, step: int = 4, model: str = "homography"):
@@ -73,14 +78,17 @@ def fit_global_motion(flow: np.ndarray, valid: np.ndarray, step: int = 4, model:
     return H
 
 
-def homography_flow(H: np.ndarray, h: int, w: int) -> np.ndarray:
-    """The flow field x → H·x − x."""
+def homography_flow(H: np.ndarray, h: int, w: int, where: np.ndarray | None = None) -> np.ndarray:
+    """The flow field x → H·x − x (full HxWx2, or an Nx2 array for the pixels
+    selected by the boolean ``where``)."""
     xs, ys = _grid(h, w)
+    if where is not None:
+        xs, ys = xs[where], ys[where]
     den = H[2, 0] * xs + H[2, 1] * ys + H[2, 2]
     den = np.where(np.abs(den) < 1e-8, 1e-8, den)
     u = (H[0, 0] * xs + H[0, 1] * ys + H[0, 2]) / den - xs
     v = (H[1, 0] * xs + H[1, 1] * ys + H[1, 2]) / den - ys
-    return np.stack([u, v], axis=2).astype(np.float32)
+    return np.stack([u, v], axis=-1).astype(np.float32)
 
 
 def _membrane_fill(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -> np.ndarray:
@@ -148,14 +156,13 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, method: str = "auto", ring
         band = (cv2.dilate(hole.astype(np.uint8), k) > 0) & ~hole
         H = fit_global_motion(flow, band if band.sum() > 200 else ~hole)
         if H is not None:
-            hf = homography_flow(H, h, w)
             if method == "homography":
                 out = flow.copy()
-                out[hole] = hf[hole]
+                out[hole] = homography_flow(H, h, w, hole)
                 return out
-            res = np.linalg.norm(flow[band] - hf[band], axis=1)
+            res = np.linalg.norm(flow[band] - homography_flow(H, h, w, band), axis=1)
             if np.median(res) < 1.0:
                 out = flow.copy()
-                out[hole] = hf[hole]
+                out[hole] = homography_flow(H, h, w, hole)
                 return out
     return _membrane_fill(flow, hole)
