@@ -57,10 +57,17 @@ def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: s
     hole = np.asarray(hole, bool)
     if not hole.any():
         return frame
-    if method == "telea" or not hasattr(cv2, "xphoto"):
-        return cv2.inpaint(frame, hole.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
     H, W = hole.shape
     ys, xs = np.nonzero(hole)
+    if method == "telea" or not hasattr(cv2, "xphoto"):
+        # only a crop around the hole (plus the radius TELEA reads) is needed
+        mg = radius + 2
+        y0, y1 = max(0, ys.min() - mg), min(H, ys.max() + 1 + mg)
+        x0, x1 = max(0, xs.min() - mg), min(W, xs.max() + 1 + mg)
+        out = frame.copy()
+        out[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(frame[y0:y1, x0:x1]),
+                                        hole[y0:y1, x0:x1].astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+        return out
     span = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
     margin = int(max(16, span))
     y0, y1 = max(0, ys.min() - margin), min(H, ys.max() + 1 + margin)

@@ -66,8 +66,8 @@ def fit_global_motion(flow: np.ndarray, valid: np.ndarray, step: int = 4, model:
         return None
     src = np.stack([xs[::step, ::step][sel], ys[::step, ::step][sel]], axis=1)
     dst = src + flow[::step, ::step][sel]
-    if len(src) > 4000:
-        idx = np.random.default_rng(0).choice(len(src), 4000, replace=False)
+    if len(src) > 1500:
+        idx = np.random.default_rng(0).choice(len(src), 1500, replace=False)
         src, dst = src[idx], dst[idx]
     if model == "affine":
         m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
