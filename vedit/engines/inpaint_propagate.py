@@ -127,10 +127,10 @@ class PropagateInpaintEngine:
     family = "inpaint"
 
     def __init__(self, chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast",
-                 work_side: int = 480, dilate: int = 3, feather: int = 2, flow_dilate: int = 8,
+                 work_side: int = 480, dilate: int = 3, feather: int = 2, flow_dilate: int = 5,
                  max_keyframes: int = 4, blend_seams: bool = True, fill_radius: int = 5,
                  flow_fill: str = "auto", fill_method: str = "shiftmap",
-                 temporal: float = 0.7, **_ignored):
+                 temporal: float = 0.8, **_ignored):
         if chunk_size < 2:
             raise InvalidInputError(f"chunk_size {chunk_size} must be at least 2")
         if overlap < 0 or overlap >= chunk_size:
