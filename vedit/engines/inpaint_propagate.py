@@ -614,7 +614,20 @@ class PropagateInpaintEngine:
         if known_d.sum() < 8:
             return patch
         # membrane-like interpolation of the edge differences into the hole
-        field_ = _membrane_fill(diff, ~known_d)
+        ph, pw = region.shape
+        sc = min(1.0, 192.0 / max(ph, pw))
+        if sc < 1.0:
+            # the offset field is smooth: solve it on a reduced grid
+            sw, sh = max(8, int(round(pw * sc))), max(8, int(round(ph * sc)))
+            kd = known_d.astype(np.float32)
+            num = cv2.resize(diff * kd[:, :, None], (sw, sh), interpolation=cv2.INTER_AREA)
+            den = cv2.resize(kd, (sw, sh), interpolation=cv2.INTER_AREA)
+            small_known = den > 1e-4
+            small = num / np.maximum(den, 1e-4)[:, :, None]
+            small = _membrane_fill(small, ~small_known) if small_known.any() else small
+            field_ = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_LINEAR)
+        else:
+            field_ = _membrane_fill(diff, ~known_d)
         out = patch.copy()
         out[region] += field_[region]
         return out
