@@ -65,3 +65,11 @@ def parse_ints(text: str, n: int | None = None, name: str = "value") -> list[int
     if n is not None and len(vals) != n:
         raise InvalidInputError(f"{name} {text!r}: expected {n} comma-separated numbers")
     return vals
+
+
+def parse_points(text: str, name: str = "--points") -> list[tuple[int, int]]:
+    """"X,Y[,X,Y...]" → [(x, y), ...]."""
+    vals = parse_ints(text, None, name)
+    if len(vals) < 2 or len(vals) % 2:
+        raise InvalidInputError(f"{name} {text!r}: expected X,Y pairs")
+    return [tuple(vals[i:i + 2]) for i in range(0, len(vals), 2)]

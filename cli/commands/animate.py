@@ -1,6 +1,6 @@
 import click
 
-from vedit_cli.common import Progress, parse_ints, quiet_option
+from vedit_cli.common import Progress, parse_ints, quiet_option, parse_points
 
 CAMERAS = ["dolly-in", "dolly-out", "pan-left", "pan-right", "pan-up", "pan-down", "orbit", "zoom"]
 
@@ -67,16 +67,12 @@ def command(image, output, engine, duration, fps, frames, loop, size, aspect, fi
           --motion 100,400,260,400 --loop
     vedit animate shot.png -o out.mp4 --engine diffusion --model ./svd-xt --pin-first
     """
-    from vedit.errors import InvalidInputError
     from vedit.ops.animate import run
 
     if box is not None:
         box = parse_ints(box, 4, "--box")
     if points is not None:
-        vals = parse_ints(points, None, "--points")
-        if len(vals) < 2 or len(vals) % 2:
-            raise InvalidInputError(f"--points {points!r}: expected X,Y pairs")
-        points = [tuple(vals[i:i + 2]) for i in range(0, len(vals), 2)]
+        points = parse_points(points)
     progress = Progress(1, quiet=quiet, label="animate")
     try:
         out = run(image, output, start=start, callback=progress, engine=engine, duration=duration, fps=fps,

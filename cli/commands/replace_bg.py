@@ -1,6 +1,6 @@
 import click
 
-from vedit_cli.common import Progress, parse_ints, quiet_option, range_options
+from vedit_cli.common import Progress, parse_ints, quiet_option, range_options, parse_points
 
 
 @click.command("replace-bg")
@@ -64,12 +64,7 @@ def command(input, output, background, prompt, negative_prompt, model, engine, s
     if box is not None:
         box = parse_ints(box, 4, "--box")
     if points is not None:
-        vals = parse_ints(points, None, "--points")
-        if len(vals) < 2 or len(vals) % 2:
-            from vedit.errors import InvalidInputError
-
-            raise InvalidInputError(f"--points {points!r}: expected X,Y pairs")
-        points = [tuple(vals[i:i + 2]) for i in range(0, len(vals), 2)]
+        points = parse_points(points)
     progress = Progress(1, quiet=quiet, label="replace-bg")
     try:
         out = run(input, output, start=start, end=end, callback=progress,

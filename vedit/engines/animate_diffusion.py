@@ -29,6 +29,7 @@ import numpy as np
 
 from vedit.engines.base import AnimateOutput, ProgressCallback, report
 from vedit.errors import InvalidInputError, MissingWeightsError, require
+from vedit.models.discovery import _snapshot as _hub_snapshot
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
@@ -98,17 +99,6 @@ def _read_index(folder: Path) -> dict:
         return {}
 
 
-def _snapshot(repo: Path) -> Path | None:
-    snaps = repo / "snapshots"
-    ref = repo / "refs" / "main"
-    if ref.is_file():
-        p = snaps / ref.read_text().strip()
-        if (p / "model_index.json").is_file():
-            return p
-    cands = [p for p in snaps.glob("*") if (p / "model_index.json").is_file()] if snaps.is_dir() else []
-    return max(cands, key=lambda p: p.stat().st_mtime) if cands else None
-
-
 def find_i2v_models() -> list[tuple[str, Path, Family]]:
     """Image-to-video models found locally: (name, folder, family)."""
     out = []
@@ -122,7 +112,7 @@ def find_i2v_models() -> list[tuple[str, Path, Family]]:
     cache = _hf_cache()
     if cache.is_dir():
         for repo in sorted(cache.glob("models--*")):
-            snap = _snapshot(repo)
+            snap = _hub_snapshot(repo)
             fam = family_of(str(_read_index(snap).get("_class_name", ""))) if snap else None
             if fam:
                 out.append((repo.name[len("models--"):].replace("--", "/"), snap, fam))
@@ -143,7 +133,7 @@ def resolve_i2v_model(model: str | os.PathLike | None) -> tuple[Path, Family]:
         cands += [d / text, d / text.replace("/", "--"), d / text.split("/")[-1]]
     if "/" in text and not text.startswith(("/", ".")):
         repo = _hf_cache() / ("models--" + text.replace("/", "--"))
-        snap = _snapshot(repo) if repo.is_dir() else None
+        snap = _hub_snapshot(repo) if repo.is_dir() else None
         if snap is not None:
             cands.append(snap)
     for c in cands:
