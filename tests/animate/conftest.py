@@ -9,18 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
+from vedit.testing import textured as _textured
+
 HERE = Path(__file__).resolve().parent
 
 
 def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """Multi-scale smooth noise with gradients (enough texture for flow)."""
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3), np.float32)
-    for s in (4, 16, 64):
-        n = rng.random((h // s + 2, w // s + 2, 3)).astype(np.float32)
-        img += cv2.resize(n, (w, h), interpolation=cv2.INTER_CUBIC)[:h, :w] * (s / 84.0)
-    img = (img - img.min()) / (img.max() - img.min())
-    return (img * 235 + 10).astype(np.uint8)  # no pure black: a hole would show as 0
+    """Texture with no pure black: a hole would show as 0."""
+    return _textured(h, w, seed, lo=10, hi=245)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -7,16 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
+from vedit.testing import textured as _textured
+
 
 def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """Detailed RGB texture (multi-scale noise + gradients)."""
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3), np.float32)
-    for s in (4, 16, 64):
-        n = rng.random((h // s + 2, w // s + 2, 3)).astype(np.float32)
-        img += cv2.resize(n, (w, h), interpolation=cv2.INTER_CUBIC)[:h, :w] * (s / 84.0)
-    img = (img - img.min()) / (img.max() - img.min())
-    return (img * 255).astype(np.uint8)
+    """Detailed RGB texture (multi-scale noise)."""
+    return _textured(h, w, seed)
 
 
 def write_seq(folder: Path, frames) -> Path:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+
+from vedit.testing import textured as _textured
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -43,13 +44,8 @@ def isolated_home(tmp_path, monkeypatch):
 
 
 def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3), np.float32)
-    for s in (4, 16, 64):
-        n = rng.random((h // s + 2, w // s + 2, 3)).astype(np.float32)
-        img += cv2.resize(n, (w, h), interpolation=cv2.INTER_CUBIC)[:h, :w] * (s / 84.0)
-    img = (img - img.min()) / (img.max() - img.min())
-    return (img * 255).astype(np.uint8)
+    """Detailed RGB texture (multi-scale noise)."""
+    return _textured(h, w, seed)
 
 
 @pytest.fixture
