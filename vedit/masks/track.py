@@ -1,35 +1,54 @@
-"""Tracking a keyframe mask through a shot with optical flow and colour.
+"""Tracking a keyframe mask through a shot with motion, optical flow and colour.
 
 Plain chained warping of a mask drifts and tears within a few dozen frames:
-the flow around an object's edge is the background's, so a mask with a
-margin (most hand-made and dataset masks are dilated) is smeared by the
-background while the object moves elsewhere. The tracker instead
+the flow around an object's edge is the background's, fast limbs outrun the
+flow, and every error is carried to the next frame. The tracker instead
+re-finds the object every frame from evidence that does not depend on the
+previous mask, and only uses the previous mask to say *which* evidence is
+the object:
 
-1. splits the keyframe mask into the object (``core``, found by GrabCut
-   inside the mask) and the margin around it (its width ``r`` is measured);
-2. moves the core with the object's own motion: the flow measured inside
-   the core, extended smoothly outward (normalised convolution), so the
-   margin travels with the object and not with the background;
-3. corrects drift every frame with colour: foreground and background colour
-   histograms (learnt at the keyframe, slowly updated) decide the pixels in
-   a thin band around the predicted edge;
-4. outputs the core grown back by the measured margin.
+1. **camera motion**: a robust homography (RANSAC on forward-backward
+   consistent flow) between consecutive frames; chained, it aligns the
+   frames a few steps before and after onto the current one;
+2. **motion evidence**: pixels that differ from *both* camera-aligned
+   neighbours (t−k and t+k; the minimum of the two differences cancels the
+   ghost an object leaves where it was) move against the background. The
+   connected moving regions that touch the transported previous mask are the
+   object's moving part (identity); no drift accumulates, because this part
+   is re-derived from the pixels every frame;
+3. **static part**: what the keyframe mask holds beyond the moving evidence
+   (a cast shadow, a dilation margin, a part at rest) is transported with the
+   object's own motion (its residual flow against the camera, extended from
+   the moving pixels by normalised convolution) by forward splatting, which
+   conserves area (backward warping with object flow would smear the object
+   into the background behind it). Parts of the mask outside the frame
+   travel on a padded canvas, so a mask cut by the frame edge stays cut
+   there. Its edge is corrected by colour (foreground/background histograms
+   learnt at the keyframe, slowly updated);
+4. the output is the union, with small holes and specks cleaned.
+
+When the moving evidence collapses (the object stops), the transported
+previous moving part stands in for it. Frames after the one being tracked
+(``ahead``) are needed for step 2; ``_track_stream`` keeps a short lookahead.
 """
 from __future__ import annotations
 
 import os
+from collections import deque
 from typing import Iterator
 
 import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError
-from vedit.flow import FlowEstimator, fb_consistency, warp
+from vedit.flow import fit_global_motion, homography_flow, warp
+from vedit.flow.ops import consistency_from_sampled
 from vedit.io import Clip
 from vedit.masks.base import MatteSource
 from vedit.masks.refine import fill_holes
 
 _BINS = 16
+LOOKAHEAD = 3  # frames on each side compared with the current one
 
 
 def _disk(r: int) -> np.ndarray:
@@ -49,134 +68,300 @@ def _hist(codes: np.ndarray, sel: np.ndarray) -> np.ndarray:
     return h / max(h.sum(), 1.0)
 
 
-def object_core(frame: np.ndarray, mask: np.ndarray, iters: int = 3) -> tuple[np.ndarray, int]:
-    """The object inside a (possibly dilated) mask, and the margin width in
-    pixels, by GrabCut restricted to the mask."""
-    m = mask.astype(bool)
-    if m.sum() < 50:
-        return m, 0
-    gc = np.where(m, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
-    inner = cv2.erode(m.astype(np.uint8), _disk(max(2, int(np.sqrt(m.sum()) * 0.08)))) > 0
-    gc[inner] = cv2.GC_PR_FGD
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    try:
-        cv2.grabCut(np.ascontiguousarray(frame[:, :, :3]), gc, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
-        return m, 0
-    core = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)) & m
-    core = fill_holes(core.astype(np.float32), max_hole=0.01, min_island=0.05) > 0.5
-    if core.sum() < 0.3 * m.sum():
-        return m, 0  # GrabCut disagreed with the mask: trust the mask as drawn
-    # margin: how far the mask boundary lies from the object, typically
-    dist = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, 3)
-    edge = m & ~(cv2.erode(m.astype(np.uint8), _disk(1)) > 0)
-    r = int(round(np.percentile(dist[edge], 50))) if edge.any() else 0
-    if r <= 1:
-        return m, 0
-    return core, min(r, 25)
-
-
 def _extend_flow(flow: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
-    """Extend flow from ``known`` pixels outward (normalised Gaussian convolution);
-    far from any known pixel it tends to the median known flow."""
-    k = known.astype(np.float32)
-    if k.sum() < 5:
+    """Extend flow from ``known`` pixels outward (normalised Gaussian convolution,
+    computed at reduced resolution since the result is smooth); far from any
+    known pixel it tends to the median known flow."""
+    if known.sum() < 5:
         return flow
+    h, w = known.shape
     med = np.median(flow[known], axis=0)
-    num = cv2.GaussianBlur(flow * k[:, :, None], (0, 0), sigma)
-    den = cv2.GaussianBlur(k, (0, 0), sigma)[:, :, None]
+    s = max(1, int(sigma // 3))
+    sw, sh = max(1, w // s), max(1, h // s)
+    k = cv2.resize(known.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+    fk = cv2.resize(flow * known[:, :, None], (sw, sh), interpolation=cv2.INTER_AREA)
+    num = cv2.GaussianBlur(fk, (0, 0), sigma / s)
+    den = cv2.GaussianBlur(k, (0, 0), sigma / s)
+    num = cv2.resize(num, (w, h), interpolation=cv2.INTER_LINEAR)
+    den = cv2.resize(den, (w, h), interpolation=cv2.INTER_LINEAR)[:, :, None]
     wgt = np.clip(den * 8.0, 0, 1)
     ext = num / np.maximum(den, 1e-6)
     ext = wgt * ext + (1 - wgt) * med[None, None, :]
     return np.where(known[:, :, None], flow, ext).astype(np.float32)
 
 
-class MaskTracker:
-    """Carries a mask from frame to frame. ``step(frame)`` → float32 alpha."""
+def _splat(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Forward-warp a boolean mask: each set pixel moves to x + flow(x)
+    (nearest pixel; pixels landing outside are dropped)."""
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    d = flow[ys, xs]
+    nx = np.rint(xs + d[:, 0]).astype(np.int64)
+    ny = np.rint(ys + d[:, 1]).astype(np.int64)
+    v = (nx >= 0) & (nx < w) & (ny >= 0) & (ny < h)
+    out = np.zeros(h * w, np.uint8)
+    out[ny[v] * w + nx[v]] = 1
+    return out.reshape(h, w)
 
-    def __init__(self, frame: np.ndarray, mask: np.ndarray, band: int | None = None,
-                 colour_weight: float = 0.6, learn: float = 0.05):
-        self.flow = FlowEstimator("fast", max_side=480)
-        self.core, self.margin = object_core(frame, mask > 0.5)
-        h, w = self.core.shape
-        self.band = band or max(2, round(min(h, w) / 80))
+
+def _shift(pad: int) -> np.ndarray:
+    return np.array([[1, 0, pad], [0, 1, pad], [0, 0, 1.0]])
+
+
+class _Frame:
+    """A frame in the tracker's window, with the flow to the next one."""
+
+    __slots__ = ("rgb", "grey", "blur", "fwd", "ok", "H")
+
+    def __init__(self, rgb: np.ndarray):
+        self.rgb = np.ascontiguousarray(rgb[:, :, :3])
+        self.grey = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
+        self.blur = cv2.GaussianBlur(self.rgb, (3, 3), 0).astype(np.float32)
+        self.fwd = self.ok = self.H = None  # filled when the next frame arrives
+
+
+class MaskTracker:
+    """Carries a mask from frame to frame. ``step(frame, ahead=[...])`` →
+    float32 alpha; ``ahead`` are the frames that follow ``frame`` (up to
+    ``2 * LOOKAHEAD``; fewer at the end of a shot, or none, which weakens
+    the motion evidence). ``core`` is the current mask (bool)."""
+
+    def __init__(self, frame: np.ndarray, mask: np.ndarray, k: int = LOOKAHEAD,
+                 colour_weight: float = 0.6, learn: float = 0.05, diff_threshold: float = 25.0,
+                 ahead: list[np.ndarray] | None = None):
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        m = mask > 0.5
+        h, w = m.shape
+        s = min(h, w)
+        self.k = max(1, int(k))
         self.colour_weight = colour_weight
         self.learn = learn
-        codes = _quantise(frame)
-        ring = (cv2.dilate(self.core.astype(np.uint8), _disk(self.margin + 4 * self.band + 6)) > 0) & (mask <= 0.5)
+        self.diff_threshold = diff_threshold
+        self.unit = max(2, round(s / 60))       # a length scale for rings and margins
+        self.grow = self.unit                   # evidence is dilated like the keyframe mask (measured)
+        self.reach = max(3, round(s / 40))      # evidence this near the prediction is the object
+        self.band = max(2, round(s / 48))       # colour decides this near the static part's edge
+        self.sigma = max(4.0, s / 24)           # spread of the object's own motion
+        self.pad = max(16, round(s / 5))        # canvas beyond the frame for cut-off parts
+        self.win: deque[_Frame] = deque()       # frames t-k .. t+k (t = self.pos in it)
+        self.pos = 0
+        self.win.append(_Frame(frame))
+        self._feed(ahead or [])
+        codes = _quantise(self.win[0].rgb)
+        ring = (cv2.dilate(m.astype(np.uint8), _disk(6 * self.unit)) > 0) & ~m
         if ring.sum() < 50:
-            ring = ~self.core
-        self.fg = _hist(codes, self.core)
+            ring = ~m
+        self.fg = _hist(codes, m)
         self.bg = _hist(codes, ring)
-        self.prev = frame
-        self.prev_grey = self.flow.prepare(frame)
+        self.grow = self._measure_grow(m)
+        # where frame differencing cannot explain the keyframe mask (an object
+        # without texture, a periodic pattern moving along itself) the whole
+        # mask is carried by its own motion and colour only
+        self.use_motion = self.fit >= 0.55
+        moving = self._object_evidence(m) & m if self.use_motion else np.zeros_like(m)
+        self.moving = moving                    # the object's moving part (re-found every frame)
+        self.static = m & ~moving               # the rest of the mask (transported)
+        self.core = m
 
-    def output(self) -> np.ndarray:
-        c = self.core.astype(np.uint8)
-        if self.margin:
-            c = cv2.dilate(c, _disk(self.margin))
-        return c.astype(np.float32)
+    # -- frame window -------------------------------------------------------------
+    def _link(self, a: _Frame, b: _Frame) -> None:
+        f = self.dis.calc(a.grey, b.grey, None)
+        bw = self.dis.calc(b.grey, a.grey, None)
+        ok = consistency_from_sampled(f, warp(bw, f))
+        H = fit_global_motion(f, ok)
+        if H is None:
+            H = np.eye(3)
+            H[:2, 2] = np.median(f.reshape(-1, 2), axis=0)
+        a.fwd, a.ok, a.H = f, ok, H
 
-    def step(self, frame: np.ndarray, anchor: np.ndarray | None = None) -> np.ndarray:
-        """Track onto ``frame``. ``anchor`` (optional alpha from a model for this
-        frame) replaces the colour evidence where given."""
-        h, w = self.core.shape
-        grey = self.flow.prepare(frame)
-        fwd = self.flow(self.prev_grey, grey, size=(w, h), prepared=True)  # prev → cur
-        bwd = self.flow(grey, self.prev_grey, size=(w, h), prepared=True)  # cur → prev
-        ok = fb_consistency(fwd, bwd)
-        known = (cv2.erode(self.core.astype(np.uint8), _disk(self.band)) > 0) & ok
-        if known.sum() < 20:
-            known = self.core & ok
-        obj = _extend_flow(fwd, known, sigma=max(4.0, 3.0 * self.band + self.margin))
-        # backward map for the object motion: out(x) = core(x − g(x − g(x)))
-        back = -obj
-        back = -warp(obj, back)
-        prior = warp(self.core.astype(np.float32), back)
-        prior = cv2.GaussianBlur(prior, (0, 0), 1.0)
-        codes = _quantise(frame)
-        pf, pb = self.fg[codes], self.bg[codes]
-        like = pf / np.maximum(pf + pb, 1e-12)
-        like = np.where(pf + pb < 1e-9, 0.5, like).astype(np.float32)
-        if anchor is not None:
-            # a model's answer for this frame re-anchors the whole mask (drift control)
-            score = 0.3 * prior + 0.7 * anchor.astype(np.float32)
+    def _push(self, frame: np.ndarray) -> None:
+        fr = _Frame(frame)
+        self._link(self.win[-1], fr)
+        self.win.append(fr)
+
+    def _feed(self, frames: list[np.ndarray]) -> None:
+        """Append the frames of ``frames`` not yet in the window (``frames`` are
+        the ones following the current frame, in order)."""
+        have = len(self.win) - 1 - self.pos
+        for f in list(frames)[have:2 * self.k]:
+            self._push(f)
+
+    def _chain(self, a: int, b: int) -> np.ndarray:
+        """Homography from window frame a's coordinates to window frame b's."""
+        M = np.eye(3)
+        if b > a:
+            for i in range(a, b):
+                M = self.win[i].H @ M
         else:
-            edge = (prior > 0.02) & (prior < 0.98)
-            band = cv2.dilate(edge.astype(np.uint8), _disk(self.band)) > 0
-            score = np.where(band, (1 - self.colour_weight) * prior + self.colour_weight * like, prior)
-        core = score > 0.5
+            for i in range(a - 1, b - 1, -1):
+                M = np.linalg.inv(self.win[i].H) @ M
+        return M
+
+    # -- evidence -------------------------------------------------------------
+    def _difference(self) -> np.ndarray:
+        """min over the neighbours t±k (as available) of the colour difference
+        to the camera-aligned neighbour; NaN-free, 0 where nothing overlaps."""
+        cur = self.win[self.pos]
+        h, w = cur.grey.shape
+        lo, hi = self.pos - self.k, self.pos + self.k
+        if lo >= 0 and hi < len(self.win):
+            pick = (lo, hi)
+        elif hi < len(self.win):  # start of the shot: two later frames (k, 2k) also cancel ghosts
+            pick = (hi, min(self.pos + 2 * self.k, len(self.win) - 1))
+        elif lo >= 0:
+            pick = (lo, max(self.pos - 2 * self.k, 0))
+        else:
+            pick = (0, len(self.win) - 1)
+        ds = []
+        for j in dict.fromkeys(pick):
+            if j == self.pos:
+                continue
+            Hm = self._chain(self.pos, j)
+            nb = cv2.warpPerspective(self.win[j].blur, Hm, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=(-1e4, -1e4, -1e4))
+            d = np.abs(nb - cur.blur).max(axis=2)
+            d[nb[:, :, 0] < -1e3] = np.nan
+            ds.append((j, d))
+        if not ds:
+            return np.zeros((h, w), np.float32)
+        d = ds[0][1] if len(ds) == 1 else np.fmin(ds[0][1], ds[1][1])
+        return np.nan_to_num(d, nan=0.0)
+
+    def _moving(self) -> np.ndarray:
+        e = (self._difference() > self.diff_threshold).astype(np.uint8)
+        e = cv2.morphologyEx(e, cv2.MORPH_OPEN, _disk(1))
+        return cv2.morphologyEx(e, cv2.MORPH_CLOSE, _disk(3))
+
+    def _measure_grow(self, m: np.ndarray) -> int:
+        """How far the keyframe mask reaches beyond the moving pixels (drawn and
+        dataset masks are often dilated): the dilation of the evidence that
+        best matches the mask near the evidence."""
+        e = self._moving() & cv2.dilate(m.astype(np.uint8), _disk(self.reach))
+        self.fit = 0.0
+        if e.sum() < 20:
+            return self.grow
+        top = 3 * self.grow + 2
+        region = cv2.dilate(e, _disk(top + 2)) > 0
+        mm = m & region
+        best, arg = -1.0, 0
+        for g in range(top + 1):
+            d = (cv2.dilate(e, _disk(g)) > 0) if g else e > 0
+            score = (d & mm).sum() / max((d | mm).sum(), 1)
+            if score > best:
+                best, arg = score, g
+        self.fit = float(best)
+        return arg
+
+    def _object_evidence(self, near: np.ndarray) -> np.ndarray:
+        """Moving regions (against the camera) that touch ``near``."""
+        e = self._moving()
+        if self.grow:
+            e = cv2.dilate(e, _disk(self.grow))
+        n, lab = cv2.connectedComponents(e)
+        if n < 2:
+            return np.zeros(e.shape, bool)
+        hit = np.bincount(lab[cv2.dilate(near.astype(np.uint8), _disk(self.reach)) > 0], minlength=n)
+        hit[0] = 0
+        return hit[lab] > 0
+
+    def _transport(self, mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        h, w = mask.shape
+        p = self.pad
+        mp = cv2.copyMakeBorder(mask.astype(np.uint8), p, p, p, p, cv2.BORDER_REPLICATE)
+        out = _splat(mp > 0, flow)
+        out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, _disk(2))
+        return out[p:p + h, p:p + w] > 0
+
+    def _object_flow(self, prev: _Frame, mask: np.ndarray) -> np.ndarray:
+        """prev → cur motion of the object on the padded canvas: the camera's
+        homography plus the object's own residual flow, measured on its
+        moving, consistent pixels and extended to the rest of it."""
+        h, w = mask.shape
+        p = self.pad
+        cam = homography_flow(prev.H, h, w)
+        resid = prev.fwd - cam
+        mag = np.linalg.norm(resid, axis=2)
+        outside = ~(cv2.dilate(mask.astype(np.uint8), _disk(2 * self.unit)) > 0)
+        thr = max(1.0, 3.0 * float(np.median(mag[outside]))) if outside.any() else 1.0
+        known = (mag > thr) & prev.ok & mask
+        campad = homography_flow(_shift(p) @ prev.H @ _shift(-p), h + 2 * p, w + 2 * p)
+        if known.sum() < 20:
+            return campad
+        kp = cv2.copyMakeBorder(known.astype(np.uint8), p, p, p, p, cv2.BORDER_CONSTANT, value=0) > 0
+        rp = cv2.copyMakeBorder(resid, p, p, p, p, cv2.BORDER_CONSTANT, value=0)
+        return campad + _extend_flow(rp, kp, self.sigma)
+
+    # -- tracking -------------------------------------------------------------
+    def output(self) -> np.ndarray:
+        return self.core.astype(np.float32)
+
+    def step(self, frame: np.ndarray, anchor: np.ndarray | None = None,
+             ahead: list[np.ndarray] | None = None) -> np.ndarray:
+        """Track onto ``frame`` (the frame after the previous one). ``ahead``:
+        the frames after ``frame`` (a short lookahead). ``anchor`` (optional
+        alpha from a model for this frame) re-anchors the mask where given."""
+        if len(self.win) - 1 > self.pos:
+            self.pos += 1  # ``frame`` is already in the window (it was ahead)
+        else:
+            self._push(frame)
+            self.pos += 1
+        self._feed(ahead or [])
+        while self.pos > 2 * self.k:
+            self.win.popleft()
+            self.pos -= 1
+        prev, cur = self.win[self.pos - 1], self.win[self.pos]
+        flow = self._object_flow(prev, self.core)
+        static = self._transport(self.static, flow)
+        moving_pred = self._transport(self.moving, flow)
+        if not self.use_motion:
+            moving = moving_pred
+        else:
+            moving = self._object_evidence(static | moving_pred)
+        if moving.sum() < 0.5 * self.moving.sum():
+            moving = moving | moving_pred  # the object (mostly) stopped
+        codes = _quantise(cur.rgb)
+        pf, pb = self.fg[codes], self.bg[codes]
+        like = np.where(pf + pb < 1e-9, 0.5, pf / np.maximum(pf + pb, 1e-12)).astype(np.float32)
+        if static.any():
+            edge = static & ~(cv2.erode(static.astype(np.uint8), _disk(1)) > 0)
+            band = (cv2.dilate(edge.astype(np.uint8), _disk(self.band)) > 0) & ~moving
+            prior = cv2.GaussianBlur(static.astype(np.float32), (0, 0), 1.5)
+            score = (1 - self.colour_weight) * prior + self.colour_weight * like
+            static = np.where(band, score > 0.5, static)
+        core = static | moving
+        if anchor is not None:
+            core = (0.3 * core + 0.7 * anchor.astype(np.float32)) > 0.5
+            moving &= core
+            static = core & ~moving
         core = fill_holes(core.astype(np.float32), max_hole=0.01, min_island=0.05) > 0.5
-        # keep the object from collapsing or exploding in one step
-        area0, area1 = self.core.sum(), core.sum()
-        if anchor is None and area0 and not (0.7 * area0 <= area1 <= 1.4 * area0):
-            core = prior > 0.5
-        # slowly learn colours from confident pixels
         if self.learn and core.any():
-            sure_fg = cv2.erode(core.astype(np.uint8), _disk(self.band)) > 0
-            sure_bg = (cv2.dilate(core.astype(np.uint8), _disk(self.margin + 3 * self.band)) == 0) & \
-                      (cv2.dilate(core.astype(np.uint8), _disk(self.margin + 8 * self.band + 6)) > 0)
+            c8 = core.astype(np.uint8)
+            sure_fg = cv2.erode(c8, _disk(3)) > 0
+            sure_bg = (cv2.dilate(c8, _disk(6 * self.unit)) > 0) & ~(cv2.dilate(c8, _disk(self.grow + 1)) > 0)
             if sure_fg.sum() > 20:
                 self.fg = (1 - self.learn) * self.fg + self.learn * _hist(codes, sure_fg)
             if sure_bg.sum() > 20:
                 self.bg = (1 - self.learn) * self.bg + self.learn * _hist(codes, sure_bg)
+        self.static, self.moving = static & core, moving & core
         self.core = core
-        self.prev, self.prev_grey = frame, grey
         return self.output()
 
 
 def track_frames(frames: list[np.ndarray] | Iterator[np.ndarray], key_index: int, key_mask: np.ndarray,
-                 frames_before: list[np.ndarray] | None = None) -> Iterator[np.ndarray]:
-    """Helper for tests: track over an in-memory list of frames."""
+                 frames_before: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Track over an in-memory list of frames (forward and backward from the key)."""
     frames = list(frames)
+    k = 2 * LOOKAHEAD
     out: list[np.ndarray | None] = [None] * len(frames)
-    t = MaskTracker(frames[key_index], key_mask)
+    t = MaskTracker(frames[key_index], key_mask, ahead=frames[key_index + 1:key_index + 1 + k])
     out[key_index] = t.output()
     for i in range(key_index + 1, len(frames)):
-        out[i] = t.step(frames[i])
-    t = MaskTracker(frames[key_index], key_mask)
-    for i in range(key_index - 1, -1, -1):
-        out[i] = t.step(frames[i])
+        out[i] = t.step(frames[i], ahead=frames[i + 1:i + 1 + k])
+    if key_index:
+        rev = frames[:key_index + 1][::-1]
+        t = MaskTracker(rev[0], key_mask, ahead=rev[1:1 + k])
+        for j in range(1, len(rev)):
+            out[key_index - j] = t.step(rev[j], ahead=rev[j + 1:j + 1 + k])
     return out
 
 
@@ -225,23 +410,39 @@ class TrackMatteSource(MatteSource):
 
 def _track_stream(src, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Shared by every keyframe-prompted source: buffer up to the keyframe,
-    track backwards, then stream forwards."""
+    track backwards, then stream forwards with a short lookahead."""
     k = src.frame
     it = src.work_frames(clip)
+    has_anchor = hasattr(src, "anchor")
     before: list[np.ndarray] = []
     for _ in range(k):
         before.append(next(it))
     key = next(it)
     key_alpha = src.keyframe_alpha(key, clip)
+    n = 2 * LOOKAHEAD
+    ahead: deque[np.ndarray] = deque()
+
+    def fill():
+        while len(ahead) < n + 1:
+            try:
+                ahead.append(next(it))
+            except StopIteration:
+                return
+
     if k:
-        tr = MaskTracker(key, key_alpha)
+        rev = before[::-1]
+        tr = MaskTracker(key, key_alpha, ahead=rev[:n])
         back = []
-        for f in reversed(before):
-            back.append(tr.step(f, anchor=src.anchor(f, tr) if hasattr(src, "anchor") else None))
+        for j, f in enumerate(rev):
+            back.append(tr.step(f, anchor=src.anchor(f, tr) if has_anchor else None, ahead=rev[j + 1:j + 1 + n]))
         for f, a in zip(before, reversed(back)):
             yield f, a
         before.clear()
-    tr = MaskTracker(key, key_alpha)
+        del rev, back
+    fill()
+    tr = MaskTracker(key, key_alpha, ahead=list(ahead)[:n])
     yield key, tr.output()
-    for f in it:
-        yield f, tr.step(f, anchor=src.anchor(f, tr) if hasattr(src, "anchor") else None)
+    while ahead:
+        f = ahead.popleft()
+        fill()
+        yield f, tr.step(f, anchor=src.anchor(f, tr) if has_anchor else None, ahead=list(ahead)[:n])
