@@ -37,7 +37,7 @@ import numpy as np
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow, fb_consistency, warp_mask
-from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled
+from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, mask_bbox
 
 KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
 
@@ -65,8 +65,20 @@ def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: s
         y0, y1 = max(0, ys.min() - mg), min(H, ys.max() + 1 + mg)
         x0, x1 = max(0, xs.min() - mg), min(W, xs.max() + 1 + mg)
         out = frame.copy()
-        out[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(frame[y0:y1, x0:x1]),
-                                        hole[y0:y1, x0:x1].astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+        crop, m = np.ascontiguousarray(frame[y0:y1, x0:x1]), hole[y0:y1, x0:x1]
+        ch, cw = m.shape
+        sc = min(1.0, 2 * max_side / max(ch, cw))
+        if sc < 0.75:
+            # a smooth fill: solved on a reduced grid, only hole pixels replaced
+            sw, sh = max(8, int(round(cw * sc))), max(8, int(round(ch * sc)))
+            ms = cv2.resize(m.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+            res = cv2.inpaint(cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA), ms.astype(np.uint8) * 255,
+                              max(2, int(round(radius * sc))), cv2.INPAINT_TELEA)
+            res = cv2.resize(res, (cw, ch), interpolation=cv2.INTER_LINEAR)
+        else:
+            res = cv2.inpaint(crop, m.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+        patch = out[y0:y1, x0:x1]
+        patch[m] = res[m]
         return out
     span = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
     margin = int(max(16, span))
@@ -334,21 +346,29 @@ class PropagateInpaintEngine:
         return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes,
                            {"work_size": (w, h)})
 
-    def _temporal_blend(self, cur, prev, hole, flow_small, ok_small, W, H) -> np.ndarray:
-        """Recursive filter along the flow inside the hole: the previous output,
-        warped onto this frame, is mixed in where the flow is consistent. Damps
-        the residual flicker of source switches and keyframe seams."""
-        ys, xs = np.nonzero(hole)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    @staticmethod
+    def _warp_prev(prev, hole, flow_small, ok_small, W, H):
+        """The previous full-resolution output warped onto this frame over the
+        bounding box of ``hole`` (flow upsampled from the working grid)."""
+        y0, y1, x0, x1 = mask_bbox(hole)
         h, w = flow_small.shape[:2]
         sx, sy = w / W, h / H
         gx, gy = np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5,
                              (np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5)
         fl = cv2.remap(flow_small, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        ok = cv2.remap(ok_small.astype(np.uint8), gx, gy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) > 0
+        ok = None
+        if ok_small is not None:
+            ok = cv2.remap(ok_small.astype(np.uint8), gx, gy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) > 0
         mx = np.arange(x0, x1, dtype=np.float32)[None, :] + fl[:, :, 0] / sx
         my = np.arange(y0, y1, dtype=np.float32)[:, None] + fl[:, :, 1] / sy
         pw = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return (y0, y1, x0, x1), pw, ok
+
+    def _temporal_blend(self, cur, prev, hole, flow_small, ok_small, W, H) -> np.ndarray:
+        """Recursive filter along the flow inside the hole: the previous output,
+        warped onto this frame, is mixed in where the flow is consistent. Damps
+        the residual flicker of source switches and keyframe seams."""
+        (y0, y1, x0, x1), pw, ok = self._warp_prev(prev, hole, flow_small, ok_small, W, H)
         region = hole[y0:y1, x0:x1] & ok
         out = cur.copy()
         patch = out[y0:y1, x0:x1]
@@ -369,10 +389,10 @@ class PropagateInpaintEngine:
         if hole_t is None:
             y0, y1, x0, x1 = 0, h, 0, w
         else:
-            ys, xs_ = np.nonzero(hole_t)
-            if len(ys) == 0:
+            bb = mask_bbox(hole_t)
+            if bb is None:
                 return ok
-            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs_.min(), xs_.max() + 1
+            y0, y1, x0, x1 = bb
         gx, gy = _grid(h, w)
         fc = f[y0:y1, x0:x1]
         mx = gx[y0:y1, x0:x1] + fc[..., 0]
@@ -406,6 +426,7 @@ class PropagateInpaintEngine:
         fills penalised) are kept; returns per frame
         (src, cx, cy, dist, has, src2, cx2, cy2, wt2).
         """
+        hbb = [mask_bbox(x) or (0, 0, 0, 0) for x in hw]
         S, CX, CY, D, AV = [], [], [], [], []
         S2, CX2, CY2, D2 = [], [], [], []
         for t in range(n):
@@ -426,22 +447,28 @@ class PropagateInpaintEngine:
             # candidates for frame t from frame u's current best, sampled at the
             # nearest pixel to the landing point; the sub-pixel remainder is
             # carried in the coordinates (no mixing of sources, no blur)
-            mx, my = xs + flow[:, :, 0], ys + flow[:, :, 1]
-            rx, ry = np.floor(mx + 0.5), np.floor(my + 0.5)
-            inside = (rx >= 0) & (rx <= w - 1) & (ry >= 0) & (ry <= h - 1)
-            sel = hw[t] & ok & inside & ~(known[t] | key_known[t])
-            if not sel.any():
-                return
+            y0, y1, x0, x1 = hbb[t]
+            crop = (slice(y0, y1), slice(x0, x1))
+            sel = hw[t][crop] & ok[crop] & ~(known[t][crop] | key_known[t][crop])
             yy, xx = np.nonzero(sel)
-            iy, ix = ry[yy, xx].astype(np.intp), rx[yy, xx].astype(np.intp)
+            if len(yy) == 0:
+                return
+            yy += y0
+            xx += x0
+            mxs = xx + flow[yy, xx, 0]
+            mys = yy + flow[yy, xx, 1]
+            rxs, rys = np.floor(mxs + 0.5), np.floor(mys + 0.5)
+            ins = (rxs >= 0) & (rxs <= w - 1) & (rys >= 0) & (rys <= h - 1)
+            yy, xx, mxs, mys, rxs, rys = yy[ins], xx[ins], mxs[ins], mys[ins], rxs[ins], rys[ins]
+            iy, ix = rys.astype(np.intp), rxs.astype(np.intp)
             av = AV[u][iy, ix]
-            yy, xx, iy, ix = yy[av], xx[av], iy[av], ix[av]
+            yy, xx, iy, ix, mxs, mys = yy[av], xx[av], iy[av], ix[av], mxs[av], mys[av]
             if len(yy) == 0:
                 return
             cs = S[u][iy, ix]
             cd = D[u][iy, ix] + 1.0
-            ccx = CX[u][iy, ix] + (mx[yy, xx] - ix)
-            ccy = CY[u][iy, ix] + (my[yy, xx] - iy)
+            ccx = CX[u][iy, ix] + (mxs - ix)
+            ccy = CY[u][iy, ix] + (mys - iy)
             cur_d = D[t][yy, xx]
             cur_s = S[t][yy, xx]
             better = cd < cur_d
@@ -491,28 +518,40 @@ class PropagateInpaintEngine:
 
     # --------------------------------------------------------- compositing
     def _gather(self, src_idx, cx, cy, src_frames, sel) -> np.ndarray:
-        """Bilinear colours at (cx, cy) of frame src_idx for the selected pixels."""
-        idx = src_idx[sel].astype(np.int32)
-        x = cx[sel]
-        y = cy[sel]
+        """Bilinear colours at (cx, cy) of frame src_idx for the selected pixels.
+
+        Per source frame, the pixels it feeds are sampled with one ``remap``
+        over their bounding box (vectorised in C; fancy indexing only for a
+        source feeding a few scattered pixels)."""
         H, W = src_frames[0].shape[:2]
-        x = np.clip(x, 0, W - 1.001)
-        y = np.clip(y, 0, H - 1.001)
-        x0 = np.floor(x).astype(np.int32)
-        y0 = np.floor(y).astype(np.int32)
-        fx = (x - x0)[:, None]
-        fy = (y - y0)[:, None]
-        out = np.zeros((len(idx), 3), np.float32)
-        for s in np.unique(idx):
-            m = idx == s
+        idx_map = np.where(sel, src_idx, -1.0).astype(np.float32)
+        ids = src_idx[sel].astype(np.int32)
+        out_map = np.zeros(sel.shape + (3,), np.float32)
+        cxm = np.clip(cx, 0, W - 1.001).astype(np.float32, copy=False)
+        cym = np.clip(cy, 0, H - 1.001).astype(np.float32, copy=False)
+        sy_all, sx_all = np.nonzero(sel)
+        order = np.argsort(ids, kind="stable")
+        uniq, starts = np.unique(ids[order], return_index=True)
+        bounds = list(starts[1:]) + [len(ids)]
+        for s, a, b in zip(uniq, starts, bounds):
+            ys, xs = sy_all[order[a:b]], sx_all[order[a:b]]
+            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
             img = src_frames[int(s)]
-            xa, ya, ax, ay = x0[m], y0[m], fx[m], fy[m]
-            c00 = img[ya, xa].astype(np.float32)
-            c01 = img[ya, xa + 1].astype(np.float32)
-            c10 = img[ya + 1, xa].astype(np.float32)
-            c11 = img[ya + 1, xa + 1].astype(np.float32)
-            out[m] = (c00 * (1 - ax) + c01 * ax) * (1 - ay) + (c10 * (1 - ax) + c11 * ax) * ay
-        return out
+            if len(ys) * 4 < (y1 - y0) * (x1 - x0) and len(ys) < 4096:
+                x, y = cxm[ys, xs], cym[ys, xs]
+                xa, ya = x.astype(np.int32), y.astype(np.int32)
+                ax, ay = (x - xa)[:, None], (y - ya)[:, None]
+                c00 = img[ya, xa].astype(np.float32)
+                c01 = img[ya, xa + 1].astype(np.float32)
+                c10 = img[ya + 1, xa].astype(np.float32)
+                c11 = img[ya + 1, xa + 1].astype(np.float32)
+                out_map[ys, xs] = (c00 * (1 - ax) + c01 * ax) * (1 - ay) + (c10 * (1 - ax) + c11 * ax) * ay
+                continue
+            sub = cv2.remap(img, cxm[y0:y1, x0:x1], cym[y0:y1, x0:x1], cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+            mm = idx_map[y0:y1, x0:x1] == float(s)
+            out_map[y0:y1, x0:x1][mm] = sub[mm]
+        return out_map[sel]
 
     def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> np.ndarray:
         """Full-resolution colours for ``hole`` from the propagation maps."""
@@ -523,8 +562,7 @@ class PropagateInpaintEngine:
             return out, missing
         h, w = src.shape
         full = (w, h) != (W, H)
-        ys0, xs0 = np.nonzero(hole)
-        y0, y1, x0, x1 = ys0.min(), ys0.max() + 1, xs0.min(), xs0.max() + 1
+        y0, y1, x0, x1 = mask_bbox(hole)
         pad = 4
         y0, x0 = max(0, y0 - pad), max(0, x0 - pad)
         y1, x1 = min(H, y1 + pad), min(W, x1 + pad)
@@ -537,29 +575,28 @@ class PropagateInpaintEngine:
             def up(a, interp):
                 return cv2.remap(a, gx, gy, interp, borderMode=cv2.BORDER_REPLICATE)
 
-            S = up(src, cv2.INTER_NEAREST)
-            HS = up(has.astype(np.uint8), cv2.INTER_NEAREST) > 0
-            CX = (up(cx, cv2.INTER_LINEAR) + 0.5) * sx - 0.5
-            CY = (up(cy, cv2.INTER_LINEAR) + 0.5) * sy - 0.5
-            S2 = up(src2, cv2.INTER_NEAREST)
-            CX2 = (up(cx2, cv2.INTER_LINEAR) + 0.5) * sx - 0.5
-            CY2 = (up(cy2, cv2.INTER_LINEAR) + 0.5) * sy - 0.5
-            WT2 = up(wt2, cv2.INTER_LINEAR)
+            # channels stacked so each interpolation is one remap
+            lin = up(np.dstack([cx, cy, cx2, cy2]), cv2.INTER_LINEAR)
+            lin2 = up(np.dstack([src, src2, wt2]), cv2.INTER_LINEAR)
+            near = up(np.dstack([src, has.astype(np.float32), src2, cx]), cv2.INTER_NEAREST)
+            near2 = up(np.dstack([cy, cx2, cy2]), cv2.INTER_NEAREST)
+            S, HS, S2 = near[:, :, 0], near[:, :, 1] > 0.5, near[:, :, 2]
+            WT2 = lin2[:, :, 2]
+
             # where neighbouring working pixels disagree (another source frame, or
             # another chain), linear interpolation of coordinates would land
             # between them: use the nearest working pixel's coordinates there
-            def fix(C, Cn_raw, Sl, Sn, scale):
+            def fix(C_raw, Cn_raw, Sl, Sn, scale):
+                C = (C_raw + 0.5) * scale - 0.5
                 Cn = (Cn_raw + 0.5) * scale - 0.5
                 bad = (np.abs(Sl - Sn) > 1e-3) | (np.abs(C - Cn) > 0.75 * scale)
                 C[bad] = Cn[bad]
                 return C
 
-            S_lin = up(src, cv2.INTER_LINEAR)
-            CX = fix(CX, up(cx, cv2.INTER_NEAREST), S_lin, S, sx)
-            CY = fix(CY, up(cy, cv2.INTER_NEAREST), S_lin, S, sy)
-            S2_lin = up(src2, cv2.INTER_LINEAR)
-            CX2 = fix(CX2, up(cx2, cv2.INTER_NEAREST), S2_lin, S2, sx)
-            CY2 = fix(CY2, up(cy2, cv2.INTER_NEAREST), S2_lin, S2, sy)
+            CX = fix(lin[:, :, 0], near[:, :, 3], lin2[:, :, 0], S, sx)
+            CY = fix(lin[:, :, 1], near2[:, :, 0], lin2[:, :, 0], S, sy)
+            CX2 = fix(lin[:, :, 2], near2[:, :, 1], lin2[:, :, 1], S2, sx)
+            CY2 = fix(lin[:, :, 3], near2[:, :, 2], lin2[:, :, 1], S2, sy)
         else:
             sl = (slice(y0, y1), slice(x0, x1))
             S, HS, CX, CY = src[sl], has[sl], cx[sl], cy[sl]
@@ -591,17 +628,40 @@ class PropagateInpaintEngine:
         """Gradient-domain style correction: the colour difference between the
         frame and the propagated content on a ring just outside the hole is
         spread smoothly over the hole (robust to outliers such as a moving
-        neighbour). Removes exposure seams from far-away sources."""
+        neighbour). Removes exposure seams from far-away sources. The offset
+        field is smooth, so large holes solve it on a reduced grid."""
+        ph, pw = region.shape
+        sc = min(1.0, 192.0 / max(ph, pw))
+        if sc < 1.0:
+            sw, sh = max(8, int(round(pw * sc))), max(8, int(round(ph * sc)))
+            p_s = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA)
+            o_s = cv2.resize(orig, (sw, sh), interpolation=cv2.INTER_AREA)
+            r_s = cv2.resize(region.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
+            f_s = cv2.resize(filled.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
+            field_ = PropagateInpaintEngine._offset_field(p_s, o_s, r_s, f_s)
+            if field_ is None:
+                return patch
+            field_ = cv2.resize(field_, (pw, ph), interpolation=cv2.INTER_LINEAR)
+        else:
+            field_ = PropagateInpaintEngine._offset_field(patch, orig, region, filled)
+            if field_ is None:
+                return patch
+        out = patch.copy()
+        out[region] += field_[region]
+        return out
+
+    @staticmethod
+    def _offset_field(patch, orig, region, filled):
         ring = (cv2.dilate(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~region
         edge = region & ~(cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & filled
         if edge.sum() < 8:
-            return patch
+            return None
         # difference on the hole's inner edge vs the frame just outside it
         blur_o = cv2.blur(orig * ring[:, :, None], (5, 5))
         wr = cv2.blur(ring.astype(np.float32), (5, 5))
         ok = edge & (wr > 0.05)
         if ok.sum() < 8:
-            return patch
+            return None
         outside = blur_o / np.maximum(wr, 1e-6)[:, :, None]
         diff = np.zeros_like(patch)
         d = outside[ok] - patch[ok]
@@ -612,23 +672,6 @@ class PropagateInpaintEngine:
         known_d = np.zeros(region.shape, bool)
         known_d[idx[0][good], idx[1][good]] = True
         if known_d.sum() < 8:
-            return patch
+            return None
         # membrane-like interpolation of the edge differences into the hole
-        ph, pw = region.shape
-        sc = min(1.0, 192.0 / max(ph, pw))
-        if sc < 1.0:
-            # the offset field is smooth: solve it on a reduced grid
-            sw, sh = max(8, int(round(pw * sc))), max(8, int(round(ph * sc)))
-            kd = known_d.astype(np.float32)
-            num = cv2.resize(diff * kd[:, :, None], (sw, sh), interpolation=cv2.INTER_AREA)
-            den = cv2.resize(kd, (sw, sh), interpolation=cv2.INTER_AREA)
-            small_known = den > 1e-4
-            small = num / np.maximum(den, 1e-4)[:, :, None]
-            small = _membrane_fill(small, ~small_known) if small_known.any() else small
-            field_ = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_LINEAR)
-        else:
-            field_ = _membrane_fill(diff, ~known_d)
-        out = patch.copy()
-        out[region] += field_[region]
-        return out
-
+        return _membrane_fill(diff, ~known_d, smooth=True)
