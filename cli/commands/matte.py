@@ -10,6 +10,12 @@ from vedit_cli.common import Progress, parse_ints, quiet_option, range_options
 @click.option("--person", is_flag=True, help="Matte people (MediaPipe models in the wheel, no downloads).")
 @click.option("--person-model", type=click.Choice(["auto", "pose", "selfie"]), default="auto", show_default=True,
               help="pose: full/half body; selfie: close-ups; auto picks per shot.")
+@click.option("--include-shadow/--no-shadow", default=True, show_default=True,
+              help="--person: also matte the person's cast shadow on the ground (what a removal needs; "
+                   "--no-shadow for the person alone, e.g. to composite).")
+@click.option("--margin", type=int, default=None,
+              help="--person: grow the refined matte by N px (default 1.25% of the frame height: 3 px at 240p, "
+                   "9 px at 720p, 14 px at 1080p; 0 = the model's edge). Added to --dilate.")
 @click.option("--mask", default=None,
               help="Keyframe mask image at --frame (tracked through the shot), or a mask sequence/video (used as is).")
 @click.option("--frame", type=int, default=0, show_default=True, help="Keyframe for --mask/--box/--points (from --start).")
@@ -30,8 +36,8 @@ from vedit_cli.common import Progress, parse_ints, quiet_option, range_options
 @click.option("--preview-style", type=click.Choice(["overlay", "checker"]), default="overlay", show_default=True)
 @range_options
 @quiet_option
-def command(input, output, person, person_model, mask, frame, box, points, sam_checkpoint, sam_model, chroma,
-            tolerance, refine, smooth, dilate, feather, alpha, bit_depth, preview, preview_style, start, end, quiet):
+def command(input, output, person, person_model, include_shadow, margin, mask, frame, box, points, sam_checkpoint,
+            sam_model, chroma, tolerance, refine, smooth, dilate, feather, alpha, bit_depth, preview, preview_style, start, end, quiet):
     """Build a matte of INPUT: a person, a tracked keyframe mask, a box
     (GrabCut), SAM points/box, or a chroma key."""
     from vedit.io import open_clip
@@ -48,7 +54,7 @@ def command(input, output, person, person_model, mask, frame, box, points, sam_c
                   box=box_v, points=pts_v, chroma=chroma, tolerance=tolerance, person_model=person_model,
                   sam_checkpoint=sam_checkpoint, sam_model=sam_model, refine=refine, smooth=smooth,
                   dilate=dilate, feather=feather, alpha=alpha, bit_depth=int(bit_depth), preview=preview,
-                  preview_style=preview_style)
+                  preview_style=preview_style, include_shadow=include_shadow, margin=margin)
     finally:
         bar.finish()
     if not quiet:

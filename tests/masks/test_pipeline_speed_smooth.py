@@ -16,8 +16,10 @@ def test_smoothing_steadies_tennis_edges(shared_media):
     n = 30
     clip = open_clip(str(shared_media / "tennis"), end=n)
     frames = clip.read_all()
-    raw = list(matte_stream(clip, "person", smooth=False))
-    smooth = list(matte_stream(clip, "person"))
+    # the matte `vedit matte --person` gives (cast shadow included); person
+    # alone over 70 frames measures 30.8% lower (bench/matte.py)
+    raw = list(matte_stream(clip, "person", smooth=False, include_shadow=True))
+    smooth = list(matte_stream(clip, "person", include_shadow=True))
     s0, s1 = edge_instability(raw, frames), edge_instability(smooth, frames)
     print(f"edge instability over {n} frames: {s0:.4f} -> {s1:.4f} ({100 * (1 - s1 / s0):.1f}% lower)")
     assert s1 <= 0.7 * s0  # acceptance: at least 30% lower (70 frames in bench/matte.py)

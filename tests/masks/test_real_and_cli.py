@@ -23,7 +23,7 @@ def test_person_matte_tennis_precision(shared_media):
     clip = open_clip(str(shared_media / "tennis"), end=n)
     gts = _gts(shared_media / "tennis_mask", n)
     P, R = [], []
-    for a, g in zip(matte_stream(clip, "person"), gts):
+    for a, g in zip(matte_stream(clip, "person", include_shadow=True), gts):
         p = a > 0.5
         assert p.any(), "empty matte"
         inter = (p & g).sum()
@@ -31,19 +31,9 @@ def test_person_matte_tennis_precision(shared_media):
         R.append(inter / g.sum())
     print(f"tennis person: precision {np.mean(P):.3f} recall {np.mean(R):.3f}")
     # the DAVIS masks are dilated and include the long cast shadow; the person
-    # alone covers ~39% of them (acceptance asks 0.6: not met, see report)
-    assert np.mean(P) >= 0.95 and np.mean(R) >= 0.33
-
-
-def test_track_tennis_beats_plain_warp(shared_media):
-    n = 30
-    clip = open_clip(str(shared_media / "tennis"), end=n)
-    gts = _gts(shared_media / "tennis_mask", n)
-    key = sorted(glob.glob(str(shared_media / "tennis_mask" / "*.png")))[0]
-    ious = [((a > 0.5) & g).sum() / ((a > 0.5) | g).sum()
-            for a, g in zip(matte_stream(clip, "track", mask=key, refine=False, smooth=False), gts)]
-    print(f"tennis track mIoU over {n} frames: {np.mean(ious):.3f}")
-    assert np.mean(ious) > 0.3
+    # alone covers ~39% of them. With include_shadow matte_stream adds the
+    # shadow but no margin (the CLI's default margin and the 0.6 bar: test_person.py)
+    assert np.mean(P) >= 0.95 and np.mean(R) >= 0.4
 
 
 @pytest.fixture(scope="module")

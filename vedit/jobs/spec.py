@@ -62,7 +62,7 @@ OP_PARAMS: dict[str, dict[str, str]] = {
               "sam_checkpoint": "path", "sam_model": "str", "person_model": "str",
               "refine": "bool", "smooth": "bool", "dilate": "int", "feather": "float",
               "alpha": "bool", "bit_depth": "int", "preview": "output", "preview_style": "str",
-              "despill": "bool"},
+              "despill": "bool", "include_shadow": "bool", "margin": "int"},
     "animate": {**_COMMON, "duration": "float", "fps": "float", "loop": "bool", "motion": "nums",
                 "region": "path", "camera": "str", "matte": "path|str", "amount": "float",
                 "depth": "path", "frames": "int", "motion_bucket": "int", "offload": "bool",

@@ -28,7 +28,8 @@ def make_source(source: str, **params) -> MatteSource:
         return FileMatteSource(mask=params.get("mask"))
     if source == "person":
         from vedit.masks.person import PersonMatteSource
-        return PersonMatteSource(person_model=params.get("person_model") or "auto")
+        return PersonMatteSource(person_model=params.get("person_model") or "auto",
+                                 include_shadow=bool(params.get("include_shadow", False)))
     if source == "grabcut":
         from vedit.masks.sources import GrabCutMatteSource
         return GrabCutMatteSource(box=params.get("box"), frame=params.get("frame") or 0)
@@ -48,7 +49,7 @@ def make_source(source: str, **params) -> MatteSource:
 def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None, points=None,
                  chroma=None, tolerance=None, person_model: str = "auto", sam_checkpoint=None,
                  sam_model: str = "vit_b", refine: bool = True, smooth: bool = True, dilate: int = 0,
-                 feather: float = 0, callback=None) -> Iterator[np.ndarray]:
+                 feather: float = 0, include_shadow: bool = False, callback=None) -> Iterator[np.ndarray]:
     """Stream a matte for every frame of ``clip``'s selected range: float32
     HxW alpha in [0, 1] at the clip's size.
 
@@ -59,11 +60,14 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
     ``frame`` is relative to the selected range. ``refine``: hole filling and
     guided-filter edges; ``smooth``: temporal smoothing along flow;
     ``dilate`` (px, negative erodes) and ``feather`` (px) apply last.
+    ``include_shadow`` (person only) adds the cast shadow — what a removal
+    needs; off here because compositing keeps the person alone. ``vedit matte
+    --person`` (``vedit.masks.person.person_matte_stream``) turns it on.
     Parameters are checked before the first frame is produced.
     """
     src = make_source(source, mask=mask, frame=frame, box=box, points=points, chroma=chroma,
                       tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
-                      sam_model=sam_model)
+                      sam_model=sam_model, include_shadow=include_shadow)
     n = clip.frame_count
     if not isinstance(frame, (int, np.integer)) or not 0 <= int(frame) < n:
         raise InvalidInputError(f"--frame {frame} is outside the selected range (0..{n - 1})")

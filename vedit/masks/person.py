@@ -5,22 +5,89 @@ pose landmarker's segmentation output (much better on full-body shots).
 ``model='auto'`` picks per shot: the pose model when it sees a body with hips
 in frame (full or half body), the selfie model for close-ups or when the pose
 detector finds nobody.
+
+The matte ``vedit matte --person`` writes is what an editor removing or
+isolating a person needs: the person (hair, limbs, held objects: the pose
+model's mask), their cast shadow on the ground (``include_shadow``, see
+:class:`CastShadow`) and a small safety margin (``margin``, see
+:func:`default_margin`), built by :func:`person_matte_stream`.
+:class:`PersonSegmenter` stays the plain person mask (background replacement
+uses it directly).
 """
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from typing import Iterator
 
+import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError, require
 from vedit.flow import FlowEstimator, warp
 from vedit.io import Clip
-from vedit.masks.base import MatteSource
+from vedit.masks.base import MatteSource, prefetch, to_work, work_size
+from vedit.masks.refine import TemporalSmoother, feather, fill_holes, grow, guided_refine, nonzero_box, resize_alpha
 
 MODELS = ("auto", "pose", "selfie")
+__all__ = ["PersonSegmenter", "PersonMatteSource", "CastShadow", "person_matte_stream", "add_shadow",
+           "default_margin", "check_margin", "grow_soft", "MODELS"]
 _EMPTY = 0.002  # fraction of the frame below which a matte counts as empty
+MARGIN_FRACTION = 0.0125  # default margin: 1.25% of the frame height (3 px at 240p, 9 px at 720p)
+
+
+def default_margin(height: int) -> float:
+    """The default safety margin around a person matte in pixels for a frame
+    ``height`` pixels tall: 1.25% of the height (3 px at 240p, 9 px at 720p,
+    13.5 px at 1080p; rounded by :func:`check_margin`). The models' masks end
+    on the visible edge; a removal or a grade needs the few pixels of motion
+    blur and edge colour beyond it."""
+    return MARGIN_FRACTION * float(height)
+
+
+def check_margin(margin, height: int) -> int:
+    """``margin`` (whole pixels at the clip's size, ``None`` = default)
+    checked: 0 or more, at most a quarter of the frame height."""
+    if margin is None:
+        return int(round(default_margin(height)))
+    try:
+        m = float(margin)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"--margin {margin!r}: expected a number of pixels (e.g. 4, or 0 for none)") from None
+    if not math.isfinite(m) or m < 0 or m > height / 4:
+        raise InvalidInputError(
+            f"--margin {margin}: must be between 0 and {height / 4:g} px for this {height} px tall clip "
+            "(use --dilate/--feather for other edits)")
+    if m != int(m):
+        raise InvalidInputError(f"--margin {margin}: give whole pixels (e.g. {int(round(m))})")
+    return int(m)
+
+
+def _disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def grow_soft(alpha: np.ndarray, pixels: float) -> np.ndarray:
+    """Grow a soft matte by ``pixels`` (fractional allowed): a grey dilation by
+    a disk of the whole pixels blended towards the next disk by the fraction,
+    so a margin keeps its size when the matte is worked on at a lower
+    resolution. Only the box around the non-zero pixels is dilated."""
+    if pixels <= 0:
+        return alpha
+    lo = int(math.floor(pixels))
+    frac = pixels - lo
+    box = nonzero_box(alpha, lo + 2)
+    if box is None:
+        return alpha
+    y0, y1, x0, x1 = box
+    sub = alpha[y0:y1, x0:x1]
+    a = cv2.dilate(sub, _disk(lo)) if lo else sub
+    if frac > 0.05:
+        a = cv2.addWeighted(a, 1.0 - frac, cv2.dilate(sub, _disk(lo + 1)), frac, 0.0)
+    out = alpha.copy()
+    out[y0:y1, x0:x1] = a
+    return out
 
 
 def _mediapipe():
@@ -120,35 +187,250 @@ class PersonSegmenter:
     __call__ = segment
 
 
+def _enclosed(binary: np.ndarray) -> np.ndarray:
+    """Background pixels of ``binary`` (uint8 0/1) not 4-connected to the border."""
+    n, lab = cv2.connectedComponents(1 - binary, connectivity=4)
+    edge = np.zeros(n, bool)
+    for side in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
+        edge[side] = True
+    edge[0] = True  # label 0 is the foreground
+    return ~edge[lab]
+
+
+def add_shadow(person: np.ndarray, shadow: np.ndarray) -> np.ndarray:
+    """``max(person, shadow)`` without new enclosed holes.
+
+    A shadow strip running across both feet closes the gap between the legs;
+    hole filling (``refine.fill_holes``) would then matte the ground there. Such
+    new holes are opened again by dropping the shadow below them (the columns
+    the hole spans, from its top down): the ground between the feet stays
+    background, the strip either side of the feet stays shadow."""
+    u = np.maximum(person, shadow)
+    box = nonzero_box(shadow, 1, level=0.5)
+    if box is None:
+        return u
+    # holes need both: the box around person and shadow (plus a pixel)
+    y0, y1, x0, x1 = nonzero_box(u, 1, level=0.5)
+    bu = (u[y0:y1, x0:x1] > 0.5).astype(np.uint8)
+    new = _enclosed(bu) & ~_enclosed((person[y0:y1, x0:x1] > 0.5).astype(np.uint8))
+    if not new.any():
+        return u
+    _, _, stats, _ = cv2.connectedComponentsWithStats(new.astype(np.uint8), connectivity=4)
+    cut = np.zeros(u.shape, bool)
+    for x, y, w, _h, _a in stats[1:]:
+        cut[y0 + y:, x0 + x:x0 + x + w] = True
+    return np.maximum(person, np.where(cut, 0.0, shadow)).astype(np.float32)
+
+
+class CastShadow:
+    """The cast shadow of a person on the ground, attached to the feet.
+
+    ``shadow(frame_rgb, person_alpha)`` → float32 HxW in [0, 1] (zeros when
+    the feet are not in frame or no shadow is found). Frames are expected in
+    shot order; call ``reset()`` between shots.
+
+    A shadow pixel is the lit ground darkened: its colour divided by the
+    local ground colour (a median over a window a third of the person's height
+    wide, which a cast shadow, a thin strip, cannot dominate) is a ratio well
+    below 1 and about the same in the three channels (a shadow dims the light,
+    it does not recolour the surface; skylight makes it a little bluer, hence
+    the tolerance grows with the ratio). Dark regions below the hips that touch
+    the feet and hold clearly dark pixels (``strong``) are candidates, grown
+    through paler penumbra (``weak``).
+
+    Other shadows and dark patches on the ground often touch the feet too. The
+    person's shadow leaves the feet along the light direction, and the light
+    does not move within a shot: the dominant direction of the candidates seen
+    from the feet is accumulated over the shot, and only a strip from the feet
+    along it (as wide as the feet across it, widening slowly) is kept, plus a
+    small contact region around the feet. Without a clear direction (overhead
+    light) only the contact region is kept.
+
+    Runs on a grid of at most ``max_side`` pixels: a shadow edge is soft, and
+    the result is upsampled with bilinear interpolation.
+    """
+
+    BINS = 72  # 5 degree bins for the light direction
+
+    def __init__(self, strong: float = 0.68, weak: float = 0.78, max_side: int = 432, memory: float = 0.7):
+        if not 0.0 < strong < weak < 1.0:
+            raise InvalidInputError(f"shadow thresholds strong={strong}, weak={weak}: need 0 < strong < weak < 1")
+        self.strong, self.weak = float(strong), float(weak)
+        self.max_side = int(max_side)
+        self.memory = float(memory)
+        self.hist = np.zeros(self.BINS, np.float32)
+
+    def reset(self) -> None:
+        self.hist[:] = 0
+
+    def _update(self, dx: np.ndarray, dy: np.ndarray, weight: np.ndarray) -> None:
+        """Add candidate pixels at (dx, dy) from the feet to the shot's
+        direction histogram (an exponential average over frames)."""
+        nb = self.BINS
+        idx = ((np.arctan2(dy, dx) + np.pi) * (nb / (2 * np.pi))).astype(np.int64) % nb
+        h = np.bincount(idx, weights=weight, minlength=nb).astype(np.float32)
+        total = float(h.sum())
+        if total > 0:
+            h /= total
+            self.hist = (self.memory * self.hist + (1 - self.memory) * h) if self.hist.any() else h
+
+    def direction(self) -> float | None:
+        """The light direction so far (radians, image coordinates: 0 = right,
+        pi/2 = down), or None when there is no clear one."""
+        if not self.hist.any():
+            return None
+        sm = np.convolve(np.concatenate([self.hist[-2:], self.hist, self.hist[:2]]), np.full(5, 0.2, np.float32),
+                         "valid")
+        b = int(np.argmax(sm))
+        if sm[b] < 4.0 * float(sm.mean()):  # spread all round: no single light direction
+            return None
+        return (b + 0.5) * (2 * np.pi / self.BINS) - np.pi
+
+    @staticmethod
+    def _line(theta: float, length: int) -> np.ndarray:
+        """A line structuring element through the centre along ``theta``."""
+        r = max(1, length // 2)
+        k = np.zeros((2 * r + 1, 2 * r + 1), np.uint8)
+        dx, dy = r * math.cos(theta), r * math.sin(theta)
+        cv2.line(k, (round(r - dx), round(r - dy)), (round(r + dx), round(r + dy)), 1, 1)
+        return k
+
+    def __call__(self, frame_rgb: np.ndarray, person: np.ndarray) -> np.ndarray:
+        """Shadow alpha for one RGB frame given the person's alpha (same size)."""
+        H, W = person.shape
+        zero = np.zeros((H, W), np.float32)
+        s = min(1.0, self.max_side / max(H, W))
+        if s < 1.0:
+            size = (max(8, round(W * s)), max(8, round(H * s)))
+            small = cv2.resize(np.ascontiguousarray(frame_rgb[:, :, :3]), size, interpolation=cv2.INTER_AREA)
+            body = cv2.resize(person, size, interpolation=cv2.INTER_AREA) > 0.5
+        else:
+            small = np.ascontiguousarray(frame_rgb[:, :, :3])
+            body = person > 0.5
+        h, w = body.shape
+        rows = np.flatnonzero(body.any(axis=1))
+        if len(rows) == 0:
+            return zero
+        y0, y1 = int(rows[0]), int(rows[-1])
+        ph = y1 - y0 + 1
+        if ph < 16 or y1 >= h - 2:  # too small, or the feet are below the frame
+            return zero
+        # 1. the feet: the lowest tenth of the body
+        yf = y1 - max(1, int(0.1 * ph))
+        fy, fx = np.nonzero(body[yf:y1 + 1])
+        fy = fy + yf
+        cy, cx = float(fy.mean()), float(fx.mean())
+        # 2. darkening ratio against the local ground colour, below the hips only
+        top = y0 + int(0.6 * ph)
+        k = int(np.clip(ph // 3, 5, 99)) | 1
+        ctx = max(0, top - k // 2)
+        # the ground colour varies slowly: its median is taken on a half-size grid
+        ground = small[ctx:]
+        gh, gw = ground.shape[:2]
+        half = cv2.resize(ground, (max(1, gw // 2), max(1, gh // 2)), interpolation=cv2.INTER_AREA)
+        lit = cv2.resize(cv2.medianBlur(half, max(3, (k // 2) | 1)), (gw, gh), interpolation=cv2.INTER_LINEAR)
+        lit = lit[top - ctx:]
+        ratio = cv2.divide(cv2.add(small[top:], 1, dtype=cv2.CV_32F), cv2.add(lit, 1, dtype=cv2.CV_32F))
+        r, g, b = cv2.split(ratio)
+        lum = cv2.transform(ratio, np.full((1, 3), 1.0 / 3.0, np.float32))
+        spread = cv2.max(cv2.max(r, g), b) - cv2.min(cv2.min(r, g), b)
+        near_body = cv2.dilate(body[top:].astype(np.uint8), _disk(1)) > 0
+        weak = ((lum > 0.15) & (lum < self.weak) & (spread < 0.1 + 0.25 * lum) & ~near_body).astype(np.uint8)
+        # 3. regions touching the feet that hold clearly dark pixels; a strip
+        # broken into dashes (thin shadow, clay texture) is linked along the
+        # light direction known from earlier frames
+        theta = self.direction()
+        link = self._line(theta, max(5, int(0.08 * ph))) if theta is not None else _disk(1)
+        linked = cv2.morphologyEx(weak, cv2.MORPH_CLOSE, link)
+        feet = np.zeros_like(weak)
+        feet[fy - top, fx] = 1
+        seed = cv2.dilate(feet, _disk(max(2, ph // 20))) > 0
+        n, lab = cv2.connectedComponents(linked, connectivity=8)
+        if n < 2:
+            return zero
+        near = np.zeros(n, bool)
+        near[lab[seed]] = True
+        dark = np.zeros(n, bool)
+        dark[lab[(lum < self.strong) & (weak > 0)]] = True
+        keep = near & dark
+        keep[0] = False
+        if not keep.any():
+            return zero
+        yy, xx = np.nonzero(keep[lab] & (weak > 0))
+        dx = xx.astype(np.float32) - cx
+        dy = (yy + top).astype(np.float32) - cy
+        # 4. a strip from the feet along the light direction, plus the contact region
+        self._update(dx, dy, np.clip(self.weak - lum[yy, xx], 0.0, None))
+        theta = self.direction()
+        ok = dx * dx + dy * dy < (0.06 * ph) ** 2
+        if theta is not None:
+            # the histogram's 5 degree bins are too coarse for a long strip:
+            # refine with this frame's pixels within two bins of the peak
+            ang = np.arctan2(dy, dx)
+            near_peak = np.abs(np.angle(np.exp(1j * (ang - theta)))) < 4 * np.pi / self.BINS
+            if near_peak.sum() > 5:
+                wgt = np.clip(self.weak - lum[yy, xx], 0.0, None)[near_peak] * np.hypot(dx, dy)[near_peak]
+                theta = math.atan2(float((wgt * np.sin(ang[near_peak])).sum()),
+                                   float((wgt * np.cos(ang[near_peak])).sum()))
+            ux, uy = math.cos(theta), math.sin(theta)
+            along = dx * ux + dy * uy
+            across = dy * ux - dx * uy
+            feet_across = (fy - cy) * ux - (fx - cx) * uy
+            m = 0.04 * ph + 0.03 * np.maximum(along, 0.0)
+            ok |= (along > -0.05 * ph) & (across > feet_across.min() - m) & (across < feet_across.max() + m)
+        out = np.zeros((h, w), np.float32)
+        out[yy[ok] + top, xx[ok]] = 1.0
+        if (h, w) != (H, W):
+            out = cv2.resize(out, (W, H), interpolation=cv2.INTER_LINEAR)
+        return out
+
+
 class PersonMatteSource(MatteSource):
     """Person matte per frame; frames where the model loses the person are
     filled by carrying the nearest found matte along optical flow, so no
     frame comes out empty. Raises InvalidInputError when nobody is found in
-    the whole clip."""
+    the whole clip.
+
+    ``include_shadow`` adds the person's cast shadow (:class:`CastShadow`).
+    The safety margin (:func:`default_margin`) is not applied here: it belongs
+    after edge refinement, which would otherwise pull it back to the image
+    edge (:func:`person_matte_stream` grows it).
+    """
 
     name = "person"
-    description = "person segmentation (MediaPipe pose / selfie models in the wheel)"
+    description = "person segmentation (MediaPipe pose / selfie models in the wheel), with cast shadow"
 
-    def __init__(self, person_model: str = "auto", max_gap: int = 120, **_):
+    def __init__(self, person_model: str = "auto", max_gap: int = 120, include_shadow: bool = True, **_):
         if person_model not in MODELS:
             raise InvalidInputError(f"--person-model {person_model!r}: choose one of {', '.join(MODELS)}")
         self.person_model = person_model
         self.max_gap = max_gap
+        self.include_shadow = bool(include_shadow)
         self.segmenter: PersonSegmenter | None = None
         self.chosen_model: str | None = None
 
     def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         seg = PersonSegmenter(self.person_model)
         self.segmenter = seg
+        shadow = CastShadow() if self.include_shadow else None
         flow = FlowEstimator("ultrafast", max_side=320)
         pending: deque = deque()  # leading frames without a person, waiting for one
         last = None  # (frame, alpha) of the last frame with a matte
         found = False
+
+        def detected():
+            # the model runs a frame ahead in its own thread, overlapping the
+            # shadow and gap handling below
+            for fr in self.work_frames(clip):
+                yield fr, seg.segment(fr)
+
+        models = prefetch(detected(), depth=2)
         try:
-            for frame in self.work_frames(clip):
-                alpha = seg.segment(frame)
+            for frame, alpha in models:
                 empty = (alpha > 0.5).mean() < _EMPTY
                 if not empty:
+                    if shadow is not None:
+                        alpha = add_shadow(alpha, shadow(frame, alpha))
                     found = True
                     if pending:
                         # carry this matte backwards through the leading empty frames
@@ -178,4 +460,58 @@ class PersonMatteSource(MatteSource):
                     f"no person found in {clip.path} (frames {clip.start}..{clip.start + clip.frame_count - 1}); "
                     "use --mask, --box or --points to say what to matte")
         finally:
+            models.close()  # stops the model thread before its graph is closed
             seg.close()
+
+
+def person_matte_stream(clip: Clip, *, person_model: str = "auto", include_shadow: bool = True, margin=None,
+                        refine: bool = True, smooth: bool = True, dilate: int = 0, feather_px: float = 0,
+                        callback=None) -> Iterator[np.ndarray]:
+    """The person matte ``vedit matte --person`` writes: one float32 HxW alpha
+    in [0, 1] per frame of ``clip``'s selected range, at the clip's size.
+
+    1. the person (pose/selfie model) and, with ``include_shadow``, their cast
+       shadow (:class:`PersonMatteSource`);
+    2. ``refine``: hole filling and guided-filter edges; ``smooth``: temporal
+       smoothing along optical flow (as ``vedit.masks.matte_stream``);
+    3. ``margin`` pixels of safety margin (``None``: :func:`default_margin`,
+       1.25% of the frame height; 0: the refined edge). It comes after the
+       refinement, which would otherwise pull it back to the image edge, and
+       is grown at working resolution (fractional pixels) before upsampling;
+    4. ``dilate`` (px, negative erodes) and ``feather_px`` at full size.
+
+    Stages run in overlapping threads: decoding, the model, refinement and
+    upsampling, and the caller (OpenCV and MediaPipe release the GIL).
+    Parameters are checked before the first frame.
+    """
+    m = check_margin(margin, clip.height)
+    src = PersonMatteSource(person_model=person_model or "auto", include_shadow=include_shadow)
+    src.check(clip)
+    return _person_pipeline(clip, src, m, bool(refine), bool(smooth), int(dilate or 0), float(feather_px or 0),
+                            callback)
+
+
+def _person_pipeline(clip, src, margin, refine, smooth, dilate, feather_px, callback):
+    full = (clip.width, clip.height)
+    wsize = work_size(*full)
+    radius = max(2, round(min(wsize) / 60))
+    margin_work = margin * wsize[1] / full[1]
+    n = clip.frame_count
+
+    def refined():
+        smoother = TemporalSmoother() if smooth else None
+        for wf, alpha in prefetch(src.stream(clip), depth=3):
+            alpha = resize_alpha(alpha, wsize)
+            if refine or smooth:
+                wf = to_work(wf, wsize)
+                if refine:
+                    alpha = guided_refine(fill_holes(alpha), wf, radius=radius)
+                if smoother is not None:
+                    alpha = smoother(alpha, wf)
+            alpha = resize_alpha(grow_soft(alpha, margin_work), full)
+            yield feather(grow(alpha, dilate), feather_px)
+
+    for i, alpha in enumerate(prefetch(refined(), depth=3)):
+        if callback is not None:
+            callback(i + 1, n, "matte")
+        yield np.ascontiguousarray(alpha, dtype=np.float32)

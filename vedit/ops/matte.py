@@ -99,17 +99,21 @@ def preview_frame(frame: np.ndarray, alpha: np.ndarray, style: str = "overlay", 
 def run(input: str, output: str, *, start=None, end=None, callback=None, source=None, person=False,
         mask=None, frame=0, box=None, points=None, chroma=None, tolerance=None, person_model="auto",
         sam_checkpoint=None, sam_model="vit_b", refine=True, smooth=True, dilate=0, feather=0,
-        alpha=False, bit_depth=8, preview=None, preview_style="overlay", despill=True) -> str:
-    """Build a matte of ``input`` (see ``vedit.masks.matte_stream``) and write it
-    to ``output``. ``alpha=True`` writes the footage with the matte as alpha
-    (``.mov`` ProRes 4444, ``.webm`` VP9, folder = PNG RGBA); otherwise a grey
-    matte (folder = PNG, ``bit_depth`` 8 or 16; or a video). ``preview`` adds a
-    preview video (``preview_style`` ``overlay`` or ``checker``). Returns the
-    output path."""
+        alpha=False, bit_depth=8, preview=None, preview_style="overlay", despill=True,
+        include_shadow=True, margin=None) -> str:
+    """Build a matte of ``input`` (see ``vedit.masks.matte_stream``; the person
+    matte is ``vedit.masks.person.person_matte_stream``, with
+    ``include_shadow`` and ``margin``) and write it to ``output``. ``alpha=True`` writes the footage
+    with the matte as alpha (``.mov`` ProRes 4444, ``.webm`` VP9, folder = PNG
+    RGBA); otherwise a grey matte (folder = PNG, ``bit_depth`` 8 or 16; or a
+    video). ``preview`` adds a preview video (``preview_style`` ``overlay`` or
+    ``checker``). Returns the output path."""
     from vedit.masks import matte_stream
 
     # 1. check inputs before any work
     src = choose_source(source, person, mask, box, points, chroma, sam_checkpoint)
+    if margin is not None and src != "person":
+        raise InvalidInputError("--margin applies to --person only; use --dilate to grow other mattes")
     clip = open_clip(input, start=start, end=end)
     kind = check_output_path(output, [input] + ([mask] if mask else []))
     if preview:
@@ -126,10 +130,17 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, source=
         raise InvalidInputError(f"--preview-style {preview_style!r}: choose overlay or checker")
 
     # 2. the matte stream (raises on bad prompts before the first frame)
-    alphas = matte_stream(clip, src, mask=mask, frame=int(frame or 0), box=box, points=points, chroma=chroma,
-                          tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
-                          sam_model=sam_model, refine=refine, smooth=smooth, dilate=dilate, feather=feather,
-                          callback=callback)
+    if src == "person":
+        from vedit.masks.person import person_matte_stream
+
+        alphas = person_matte_stream(clip, person_model=person_model, include_shadow=include_shadow, margin=margin,
+                                     refine=refine, smooth=smooth, dilate=dilate, feather_px=feather,
+                                     callback=callback)
+    else:
+        alphas = matte_stream(clip, src, mask=mask, frame=int(frame or 0), box=box, points=points, chroma=chroma,
+                              tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
+                              sam_model=sam_model, refine=refine, smooth=smooth, dilate=dilate, feather=feather,
+                              callback=callback)
     need_frames = bool(alpha or preview)
     keyer = None
     if alpha and src == "chroma" and despill:
