@@ -158,3 +158,84 @@ def test_cancel_mid_composite_stops_threads_and_writes_nothing(tmp_path, static)
             break
         time.sleep(0.05)
     assert threading.active_count() <= before
+
+
+def test_upsample_box_matches_whole_frame_resize():
+    from vedit.composite import upsample_box
+
+    rng = np.random.default_rng(1)
+    for (wl, hl, w, h) in [(64, 36, 128, 72), (50, 30, 160, 90)]:  # whole-number and other factors
+        a = rng.random((hl, wl)).astype(np.float32)
+        full = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
+        for box in [(0, h, 0, w), (3, h - 5, 7, w - 1), (10, 20, 11, 13)]:
+            y0, y1, x0, x1 = box
+            got = upsample_box(a, (w, h), box)
+            assert got.shape == (y1 - y0, x1 - x0)
+            tol = 1e-6 if w % wl == 0 else 0.02  # warpAffine's 1/32 px weights otherwise
+            assert np.abs(got - full[y0:y1, x0:x1]).max() <= tol
+
+
+def test_compositor_takes_low_res_matte_and_plate_in_place():
+    """A matte at half size gives the output of the same matte upsampled to
+    the frame; writing into the plate (reuse_plate) changes nothing else."""
+    h, w = 720, 1280
+    frame, plate = texture(h, w, 3), texture(h, w, 4)
+    low = cv2.resize(_blob(h, w, 500, 400, 120), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    full = cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)
+    comp = Compositor(light_wrap=0.3)
+    ref = comp(frame, full, plate)
+    p2 = plate.copy()
+    out = comp(frame, low, p2, reuse_plate=True)
+    assert out is p2
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+    assert not np.array_equal(out, plate)  # the subject is there
+    u8 = np.clip(low * 255 + 0.5, 0, 255).astype(np.uint8)  # a uint8 matte works the same
+    assert np.abs(comp(frame, u8, plate).astype(int) - ref.astype(int)).max() <= 2
+    empty = comp(frame, np.zeros((h // 2, w // 2), np.float32), plate)
+    assert np.array_equal(empty, plate) and empty is not plate
+    # split in two (the first pass prepares, the second blends on the plate):
+    # the same pixels, up to the prepared matte's 8 bits
+    prep = comp.prepare(frame, low)
+    split = comp(frame, None, plate, prepared=prep)
+    assert np.abs(split.astype(int) - ref.astype(int)).max() <= 2
+    assert np.abs(split.astype(int) - ref.astype(int)).mean() < 0.01
+    nobody = comp.prepare(frame, np.zeros((h // 2, w // 2), np.float32))
+    assert nobody.box is None and np.array_equal(comp(frame, None, plate, prepared=nobody), plate)
+
+
+def test_sparse_tracker_rekeys_through_a_long_pan():
+    """Corners leave the frame on a long pan: the tracker detects new ones at
+    keyframes and the per-frame motion stays exact."""
+    world = texture(200, 1400, 5)
+    frames = [np.ascontiguousarray(world[:, 5 * t: 5 * t + 240]) for t in range(60)]  # 240 px wide, 5 px/frame
+    tr = CameraTracker(240, 200, max_side=320, key_every=20)
+    for f in frames:
+        tr.update(f, None)
+    dx = np.array([s[0, 2] for s in tr.steps[1:]])
+    assert tr.failed == 0
+    assert np.abs(dx + 5.0).max() < 0.1, dx
+    assert abs(tr.paths[-1][0, 2] + 5.0 * 59) < 1.0  # no drift over 295 px
+
+
+def test_follow_mode_same_output_with_or_without_frame_cache(tmp_path, monkeypatch):
+    """The second pass of a camera-following plate takes kept frames from
+    memory, then decodes the rest: the output does not depend on where the
+    memory budget ends."""
+    from vedit.ops.replace_bg import run
+
+    frames, masks = _cf.pan_shot(n=10)
+    seq = _cf.write_seq(tmp_path / "in", frames)
+    mdir = _cf.write_seq(tmp_path / "m", masks)
+    plate = tmp_path / "plate.png"
+    cv2.imwrite(str(plate), texture(96, 128, 9))
+    outs = []
+    for mb in ("1000", str(4 * frames[0].nbytes / (1 << 20)), "0"):  # all kept, 4 kept, none kept
+        monkeypatch.setenv("VEDIT_FRAME_CACHE_MB", mb)
+        outs.append(_cf.read_seq(run(str(seq), str(tmp_path / f"o{len(outs)}") + "/", background=str(plate),
+                                     matte=str(mdir))))
+    assert len(outs[0]) == 10
+    for o in outs[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(outs[0], o))
+    # and the kept frames are the input: inside the subject the output is the input
+    inside = cv2.erode(masks[3], np.ones((13, 13), np.uint8)) > 0
+    assert np.abs(outs[0][3][inside].astype(int) - frames[3][inside].astype(int)).max() <= 2

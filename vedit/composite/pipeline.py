@@ -1,11 +1,14 @@
 """Fast paths for replace-bg: threads that overlap decode, compositing and
 encode, and a person matte that shares one low-resolution optical flow per
-frame between matte smoothing, gap filling and camera tracking.
+frame between matte smoothing and gap filling (and the camera tracker's dense
+mode), made beside the model in the decode thread.
 
     for frame in prefetch(clip.frames()): ...          # decode runs ahead in a thread
     with ThreadedWriter(writer) as wr: wr.write(out)   # encode waits in a thread
     pm = PersonMatter("auto", (640, 360))
     for item in pm.stream(frames):                      # item.alpha, item.grey, item.flow_back
+    src = prefetch(frames, fn=lambda f: pm.prepare(None, f))   # grey + flow in the decode thread
+    for item in pm.stream(src): ...
 
 OpenCV, PyAV, MediaPipe and pipe writes release the GIL, so on a 2-core
 machine decode/encode and the per-frame maths really run side by side.
@@ -171,10 +174,12 @@ class PersonMatter:
     """The person matte of ``vedit.masks`` (MediaPipe pose/selfie models,
     hole filling, guided-filter edges, temporal smoothing along flow, gaps
     carried along flow) computed with one DIS flow per frame pair at
-    ``flow_side`` px that the camera tracker reuses, and the guided filter run
-    only around the person.
+    ``flow_side`` px (which a dense-flow camera tracker can reuse), and the
+    guided filter run only around the person.
 
-    ``stream(pairs)`` takes (full frame or None, frame at ``work`` size) pairs and yields
+    ``stream(pairs)`` takes (full frame or None, frame at ``work`` size) pairs
+    (or the tuples of :meth:`prepare`, made in another thread, optionally
+    passed through :meth:`model` in a third) and yields
     :class:`Analysed` items in order (frames before the first detection are
     held back, at most ``max_gap``, then filled backward along flow). Raises
     InvalidInputError when nobody is found in the whole clip.
@@ -191,6 +196,8 @@ class PersonMatter:
         presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
         self.dis = cv2.DISOpticalFlow_create(presets[flow_preset])
+        self._dis_prep = cv2.DISOpticalFlow_create(presets[flow_preset])  # prepare() runs in its own thread
+        self._prep_prev: np.ndarray | None = None
         self.refine, self.smooth = bool(refine), bool(smooth)
         self.radius = max(2, round(min(self.work) / 60))
         self.keep_frames = keep_frames
@@ -200,9 +207,10 @@ class PersonMatter:
         self.every = max(1, int(every))
         self.found = False
         fw, fh = self.fsize
-        self._gx, self._gy = np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32))
-        self._wx, self._wy = np.meshgrid(np.arange(self.work[0], dtype=np.float32),
-                                         np.arange(self.work[1], dtype=np.float32))
+        # identity remap grids (x, y as two channels) at flow and working size
+        self._grid_f = np.dstack(np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32)))
+        self._grid_w = np.dstack(np.meshgrid(np.arange(self.work[0], dtype=np.float32),
+                                             np.arange(self.work[1], dtype=np.float32)))
 
     # -- helpers -----------------------------------------------------------------
     def _to_work(self, flow: np.ndarray) -> np.ndarray:
@@ -210,46 +218,85 @@ class PersonMatter:
         w, h = self.work
         fw, fh = self.fsize
         f = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        f[:, :, 0] *= w / fw
-        f[:, :, 1] *= h / fh
-        return f
+        return cv2.multiply(f, (w / fw, h / fh, 0.0, 0.0))
 
     def _carry(self, alpha: np.ndarray, flow_work: np.ndarray) -> np.ndarray:
-        return cv2.remap(alpha, self._wx + flow_work[:, :, 0], self._wy + flow_work[:, :, 1], cv2.INTER_LINEAR,
+        return cv2.remap(alpha, cv2.add(self._grid_w, flow_work), None, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
 
     def _valid(self, grey: np.ndarray, prev_grey: np.ndarray, flow: np.ndarray) -> np.ndarray:
         """Where the back-flow is trustworthy: the previous frame, warped by
         it, matches this one (a photometric check, one flow instead of two)."""
-        back = cv2.remap(prev_grey, self._gx + flow[:, :, 0], self._gy + flow[:, :, 1], cv2.INTER_LINEAR,
+        back = cv2.remap(prev_grey, cv2.add(self._grid_f, flow), None, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
-        d = cv2.absdiff(back, grey).astype(np.float32)
-        v = np.clip(1.5 - d / 12.0, 0.0, 1.0)
+        d = cv2.absdiff(back, grey)
+        v = cv2.subtract(1.5, cv2.multiply(d, 1.0 / 12.0, dtype=cv2.CV_32F))  # clipped to [0, 1] below
+        cv2.max(v, 0.0, dst=v)
+        cv2.min(v, 1.0, dst=v)
         return cv2.resize(v, self.work, interpolation=cv2.INTER_LINEAR)
 
-    def _raw(self, work: np.ndarray) -> tuple[np.ndarray, bool]:
-        from vedit.masks.refine import fill_holes
-
+    def _segment(self, work: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The model alone: matte at working size, and whether it is empty."""
         a = self.seg.segment(work)
         if a.shape != (self.work[1], self.work[0]):
             a = cv2.resize(a, self.work, interpolation=cv2.INTER_LINEAR)
-        empty = (a > 0.5).mean() < 0.002
+        return a, bool((a > 0.5).mean() < 0.002)
+
+    def _refine_raw(self, a: np.ndarray, empty: bool, work: np.ndarray) -> tuple[np.ndarray, bool]:
+        from vedit.masks.refine import fill_holes
+
         if not empty and self.refine:
             a = guided_refine_roi(fill_holes(a), work, self.radius)
         return a, empty
 
+    def _raw(self, work: np.ndarray) -> tuple[np.ndarray, bool]:
+        return self._refine_raw(*self._segment(work), work)
+
+    def model(self, prepared: tuple) -> tuple:
+        """Run the person model on a :meth:`prepare` tuple and append its
+        output, so the model can run in a thread of its own ahead of
+        ``stream`` (which then does the refinement and smoothing). Only with
+        ``every=1`` (with ``every>1`` the model skips frames)."""
+        if self.every != 1:
+            raise ValueError("PersonMatter.model() needs every=1")
+        return prepared + (self._segment(prepared[1]),)
+
     # -- API ---------------------------------------------------------------------
-    def stream(self, pairs: Iterable[tuple[np.ndarray | None, np.ndarray]]) -> Iterator[Analysed]:
+    def prepare(self, frame: np.ndarray | None, work: np.ndarray) -> tuple:
+        """The per-frame work that needs no model: the working-size frame, its
+        grey copy at flow size and the back-flow to the previous prepared
+        frame. Call in frame order (e.g. in the decode thread, so it runs
+        beside the model); ``stream`` takes the tuples it returns."""
+        if (work.shape[1], work.shape[0]) != self.work:
+            work = cv2.resize(work, self.work, interpolation=cv2.INTER_AREA)
+        grey = cv2.resize(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), self.fsize, interpolation=cv2.INTER_AREA)
+        flow = None if self._prep_prev is None else self._dis_prep.calc(grey, self._prep_prev, None)
+        self._prep_prev = grey
+        return frame, work, grey, flow
+
+    def stream(self, pairs: Iterable[tuple]) -> Iterator[Analysed]:
+        """``pairs``: (frame or None, frame at working size) pairs, or the
+        tuples of :meth:`prepare` (for the whole clip, not mixed)."""
         pending: deque = deque()  # leading frames with nobody found: (item, grey)
         prev_grey = None
         prev_alpha = None  # last output matte (smoothed / carried)
         since = 0  # frames since the model last ran
         try:
-            for frame, work in pairs:
-                if (work.shape[1], work.shape[0]) != self.work:
-                    work = cv2.resize(work, self.work, interpolation=cv2.INTER_AREA)
-                grey = cv2.resize(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), self.fsize, interpolation=cv2.INTER_AREA)
-                flow = None if prev_grey is None else self.dis.calc(grey, prev_grey, None)
+            for tup in pairs:
+                seg_out = None
+                if len(tup) >= 4:
+                    frame, work, grey, flow = tup[:4]
+                    if len(tup) == 5:
+                        seg_out = tup[4]
+                    if prev_grey is None:
+                        flow = None
+                else:
+                    frame, work = tup
+                    if (work.shape[1], work.shape[0]) != self.work:
+                        work = cv2.resize(work, self.work, interpolation=cv2.INTER_AREA)
+                    grey = cv2.resize(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), self.fsize,
+                                      interpolation=cv2.INTER_AREA)
+                    flow = None if prev_grey is None else self.dis.calc(grey, prev_grey, None)
                 since += 1
                 if prev_alpha is not None and since < self.every:
                     # between model frames the matte is carried along the flow
@@ -258,7 +305,7 @@ class PersonMatter:
                     yield Analysed(frame if self.keep_frames else None, work, prev_alpha, grey, flow)
                     continue
                 since = 0
-                raw, empty = self._raw(work)
+                raw, empty = self._raw(work) if seg_out is None else self._refine_raw(*seg_out, work)
                 item = Analysed(frame if self.keep_frames else None, work, raw, grey, flow)
                 if empty and prev_alpha is None:
                     pending.append(item)
@@ -289,9 +336,12 @@ class PersonMatter:
                         fw = self._to_work(flow)
                         carried = self._carry(prev_alpha, fw)
                         valid = self._valid(grey, prev_grey, flow)
-                        diff = np.abs(raw - carried)
-                        wgt = self.strength * valid * np.exp(-(diff / self.agree) ** 2)
-                        item.alpha = (wgt * carried + (1.0 - wgt) * raw).astype(np.float32)
+                        # wgt = strength * valid * exp(-(|raw - carried| / agree)^2)
+                        d = cv2.absdiff(raw, carried)
+                        wgt = cv2.exp(cv2.multiply(d, d, scale=-1.0 / (self.agree * self.agree)))
+                        wgt = cv2.multiply(wgt, valid, scale=self.strength)
+                        # alpha = raw + wgt * (carried - raw)
+                        item.alpha = cv2.add(raw, cv2.multiply(wgt, cv2.subtract(carried, raw)))
                 prev_alpha = item.alpha
                 prev_grey = grey
                 yield item
@@ -300,4 +350,7 @@ class PersonMatter:
                     f"no person found in {self.what}; use --matte MASK, --matte grabcut --box X,Y,W,H "
                     "or --matte sam to say what to keep")
         finally:
+            close = getattr(pairs, "close", None)
+            if close is not None:  # stop a model thread upstream before closing the model
+                close()
             self.seg.close()

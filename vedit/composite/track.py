@@ -50,10 +50,19 @@ class CameraTracker:
     the frame border), and a homography (``model='homography'``, pans, tilts,
     zooms, rolls) or similarity (``'similarity'``) is fitted with RANSAC and
     refined on its inliers. A step that cannot be fitted counts as no motion.
-    Each frame is predicted from the previous one (dense flow, or the caller's
-    ``flow_back``) and corrected against a keyframe: ``refine_preset='lk'``
-    (default) tracks corners with sparse Lucas-Kanade for that residual, a DIS
-    preset name (``fast``/``medium``) uses dense flow instead.
+    ``refine_preset='lk'`` (default): sparse tracks. Corners found on the
+    background of a keyframe (goodFeaturesToTrack on the <= ``max_side`` px
+    grey copy) are followed frame to frame with pyramidal Lucas-Kanade
+    (started from a constant-velocity guess), dropped when they fall on the
+    subject or RANSAC rejects them, and the homography keyframe -> frame is
+    fitted to (keyframe position, current position) pairs, so errors do not
+    pile up frame by frame but only once per keyframe hop. Corners are
+    detected again only at a new keyframe (every ``key_every`` frames, or when
+    too few tracks survive). A few ms per frame.
+
+    A DIS preset name (``fast``/``medium``) instead predicts each frame from
+    dense flow (or the caller's ``flow_back``) and measures the residual
+    against a pre-warped keyframe with dense flow.
     """
 
     def __init__(self, width: int, height: int, max_side: int = 320, preset: str = "fast",
@@ -94,6 +103,12 @@ class CameraTracker:
         self._border[b:-b, b:-b] = True
         r = max(4, int(round(0.02 * max(self.sw, self.sh))))
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        # sparse tracks (refine_preset 'lk'): keyframe positions, current positions
+        self._kpts: np.ndarray | None = None
+        self._cpts: np.ndarray | None = None
+        self._n_detected = 0
+        self._Hk_prev = np.eye(3)  # low-res keyframe -> previous frame
+        self._S_prev = np.eye(3)  # low-res previous step (constant-velocity guess)
 
     @property
     def grey_size(self) -> tuple[int, int]:
@@ -181,6 +196,84 @@ class CameraTracker:
         H = self._up @ Hl @ self._down
         return H / H[2, 2]
 
+    # -- sparse tracks (refine_preset 'lk') ---------------------------------------
+    def _detect(self, g: np.ndarray, bg: np.ndarray) -> np.ndarray | None:
+        pts = cv2.goodFeaturesToTrack(g, maxCorners=400, qualityLevel=0.005, minDistance=5,
+                                      mask=bg.astype(np.uint8), blockSize=5)
+        return None if pts is None else pts.reshape(-1, 2).astype(np.float32)
+
+    def _on_bg(self, pts: np.ndarray, bg: np.ndarray) -> np.ndarray:
+        xi = np.clip(np.rint(pts[:, 0]).astype(np.intp), 0, self.sw - 1)
+        yi = np.clip(np.rint(pts[:, 1]).astype(np.intp), 0, self.sh - 1)
+        return bg[yi, xi]
+
+    def _rekey(self, g: np.ndarray, bg: np.ndarray, M: np.ndarray) -> None:
+        self._key = (g, bg, M)
+        self._key_index = len(self.paths)
+        pts = self._detect(g, bg)
+        self._kpts, self._cpts = pts, pts
+        self._n_detected = 0 if pts is None else len(pts)
+        self._Hk_prev = np.eye(3)
+
+    def _update_sparse(self, g: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prev_M = self.paths[-1]
+        _, _, kM = self._key
+        Hk = None
+        if self._kpts is not None and len(self._kpts) >= 12:
+            guess = cv2.perspectiveTransform(self._cpts[:, None].astype(np.float64), self._S_prev)
+            guess = guess.reshape(-1, 2).astype(np.float32)
+            crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.01)
+            nxt, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, g, self._cpts, guess, winSize=(11, 11), maxLevel=2,
+                                                  criteria=crit, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+            nxt = nxt.reshape(-1, 2)
+            ok = (st.ravel() == 1) & np.isfinite(nxt).all(1)
+            inb = (nxt[:, 0] >= 0) & (nxt[:, 1] >= 0) & (nxt[:, 0] <= self.sw - 1) & (nxt[:, 1] <= self.sh - 1)
+            ok &= inb
+            ok[ok] = self._on_bg(nxt[ok], bg)
+            kp, cp = self._kpts[ok], nxt[ok]
+            if len(kp) >= 12:
+                Hk, inl = self._fit_inliers(kp, cp)
+                if Hk is not None:
+                    kp, cp = kp[inl], cp[inl]
+            self._kpts, self._cpts = kp, cp
+        M = None
+        if Hk is not None:
+            M = self._full(Hk) @ kM
+            M = M / M[2, 2]
+            step = M @ inv3(prev_M)
+            if not _valid_step(step, self.width, self.height):
+                M = None
+        if M is None:  # a step that cannot be fitted counts as no motion
+            self.failed += 1
+            M = prev_M.copy()
+            step = np.eye(3)
+            self._S_prev = np.eye(3)
+            self._rekey(g, bg, M)
+            return M, step
+        self._S_prev = Hk @ inv3(self._Hk_prev)
+        self._S_prev /= self._S_prev[2, 2]
+        self._Hk_prev = Hk
+        if (len(self.paths) + 1 - self._key_index >= self.key_every
+                or len(self._kpts) < max(40, self._n_detected // 2)):
+            self._rekey(g, bg, M)
+        return M, step
+
+    def _fit_inliers(self, src: np.ndarray, dst: np.ndarray):
+        """Like ``_fit``, also returning the inlier mask."""
+        if self.model == "similarity":
+            m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=0.75)
+            if m is None:
+                return None, None
+            inl = inl.ravel().astype(bool)
+            if inl.sum() >= 6:
+                m2, _ = cv2.estimateAffinePartial2D(src[inl], dst[inl], method=cv2.LMEDS)
+                m = m2 if m2 is not None else m
+            return np.vstack([m, [0, 0, 1]]), inl
+        H, inl = cv2.findHomography(src, dst, cv2.RANSAC, 0.75, maxIters=2000, confidence=0.995)
+        if H is None or abs(H[2, 2]) < 1e-12:
+            return None, None
+        return H / H[2, 2], inl.ravel().astype(bool)
+
     def update(self, frame: np.ndarray | None, alpha: np.ndarray | None = None, grey: np.ndarray | None = None,
                flow_back: np.ndarray | None = None) -> np.ndarray:
         """Add the next frame (RGB) and its matte (float [0,1] or uint8, the
@@ -191,15 +284,21 @@ class CameraTracker:
         ``grey_size``, e.g. the one a matte smoother already computed) replaces
         the prediction flow, so one flow serves both.
 
-        Each frame is measured twice: against the previous frame (a robust
-        prediction) and against a keyframe pre-warped by that prediction (the
-        residual corrects the prediction), so errors do not pile up frame by
-        frame but only once per keyframe hop.
+        With sparse tracks (``refine_preset='lk'``) each frame is measured
+        against the keyframe through tracks followed from it; otherwise twice,
+        against the previous frame (a robust prediction from dense flow) and
+        against a keyframe pre-warped by that prediction (the residual
+        corrects it). Either way errors do not pile up frame by frame but only
+        once per keyframe hop.
         """
         g, bg = self._prepare(frame, alpha, grey)
         if self._prev is None:
             M, step = np.eye(3), np.eye(3)
             self._key = (g, bg, M)
+            if self._lk:
+                self._rekey(g, bg, M)
+        elif self._lk:
+            M, step = self._update_sparse(g, bg)
         else:
             if flow_back is not None and flow_back.shape[:2] == (self.sh, self.sw):
                 back = self._full(self._measure(g, bg, self._prev, self._prev_bg, flow=flow_back))

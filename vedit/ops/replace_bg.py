@@ -15,14 +15,20 @@ atomically with the input's fps and audio for the range.
 
 Speed: decode, matting, compositing and encoding run in a chain of threads
 (vedit.composite.pipeline). The person matte is computed here with the
-vedit.masks models and refinement (PersonMatter): one low-resolution flow per
-frame serves matte smoothing, gap filling and the camera tracker.
+vedit.masks models and refinement (PersonMatter); its low-resolution grey
+copy and flow are made in the decode thread. The camera tracker follows
+sparse corners (a few ms a frame). With a plate that follows the camera, the
+first pass also does the compositor's plate-independent half (matte
+upsampling around the subject, edge refinement; cached compressed) and keeps
+decoded frames in memory up to FRAME_CACHE_BYTES, so the second pass mostly
+just warps the plate, blends and encodes.
 """
 from __future__ import annotations
 
 import os
 import tempfile
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -32,9 +38,25 @@ import numpy as np
 from vedit.errors import InvalidInputError, MediaError
 
 ALPHA_OUTPUTS = (".mov", ".webm", ".mkv", "sequence", "image")
-# camera tracking: flow at 320 px (plenty for a homography), 1500 sampled
-# background points; keyframe residual flow preset is the track_refine option
+# camera tracking on a 320 px grey copy (plenty for a homography); with
+# track_refine 'lk' (default) sparse corner tracks, with a DIS preset dense
+# flow sampled at up to 1500 background points
 TRACKER_SETTINGS = dict(max_side=320, max_points=1500)
+# plates that follow the camera take two passes (the plate's fit needs the
+# whole camera path first); the first pass keeps up to this many bytes of
+# decoded frames in memory so the second pass need not decode them again
+# (beyond the budget the rest is decoded again). VEDIT_FRAME_CACHE_MB overrides.
+FRAME_CACHE_BYTES = 1024 << 20
+
+
+def _frame_budget() -> int:
+    env = os.environ.get("VEDIT_FRAME_CACHE_MB")
+    if env is not None:
+        try:
+            return max(0, int(float(env) * (1 << 20)))
+        except ValueError:
+            raise InvalidInputError(f"VEDIT_FRAME_CACHE_MB={env!r}: use a number of megabytes") from None
+    return FRAME_CACHE_BYTES
 
 
 @dataclass
@@ -165,6 +187,69 @@ class _AlphaCache:
         self._f.close()
 
 
+class _PreparedCache(_AlphaCache):
+    """Like _AlphaCache, for the compositor's plate-independent half
+    (vedit.composite.Prepared: a box and the edge-refined uint8 matte in it),
+    so the second pass only warps the plate, blends and encodes."""
+
+    def __init__(self):
+        super().__init__()
+        self._boxes: list = []
+
+    def append(self, prep) -> None:  # type: ignore[override]
+        self._boxes.append(prep.box)
+        if prep.box is None:
+            self._index.append((0, 0, (0, 0)))
+            return
+        q = np.ascontiguousarray(prep.alpha8)
+        data = zlib.compress(q.tobytes(), 1)
+        pos = self._f.seek(0, os.SEEK_END)
+        self._f.write(data)
+        self._index.append((pos, len(data), q.shape))
+
+    def __iter__(self):
+        from vedit.composite import Prepared
+
+        for box, (pos, size, shape) in zip(self._boxes, self._index):
+            if box is None:
+                yield Prepared(None, None)
+                continue
+            self._f.seek(pos)
+            yield Prepared(box, np.frombuffer(zlib.decompress(self._f.read(size)), np.uint8).reshape(shape))
+
+
+class _FrameCache:
+    """Decoded frames of the first pass kept in memory, in order, up to
+    ``budget`` bytes; ``take()`` hands them back once (freeing each as it
+    goes) and says how many there were, so the second pass decodes only the
+    rest."""
+
+    def __init__(self, budget: int):
+        self.budget = int(budget)
+        self.used = 0
+        self.full = self.budget <= 0
+        self._frames: deque = deque()
+
+    def add(self, frame: np.ndarray) -> None:
+        if self.full:
+            return
+        if self.used + frame.nbytes > self.budget:
+            self.full = True
+            return
+        self._frames.append(frame)
+        self.used += frame.nbytes
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def take(self) -> Iterator[np.ndarray]:
+        while self._frames:
+            yield self._frames.popleft()
+
+    def clear(self) -> None:
+        self._frames.clear()
+
+
 def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (img.shape[1], img.shape[0]) == size:
         return img
@@ -236,12 +321,9 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
 
         work = work_size(clip.width, clip.height)
 
-    def decoded(to_work: bool):
-        """Decoded frames, read ahead in a thread; with ``to_work`` also the
-        frame at the matte's working size (resized in that thread)."""
-        def prep(f):
-            return (f, _resize(f, work)) if to_work else f
-        return prefetch(clip.frames(), depth=4, fn=prep)
+    def decoded():
+        """Decoded frames, read ahead in a thread."""
+        return prefetch(clip.frames(), depth=4)
 
     def mattes() -> Iterator[np.ndarray]:
         for a in matte_stream(clip, source, **mkw):
@@ -250,12 +332,24 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
     def person_items(keep: bool):
         pm = PersonMatter(o.person_model, work, refine=bool(mkw["refine"]), smooth=bool(mkw["smooth"]),
                           keep_frames=keep, what=what, every=int(o.person_every))
-        # decode | person model + smoothing | caller: three threads in a row
-        return prefetch(pm.stream((f if keep else None, wf) for f, wf in decoded(True)), depth=3)
+        # decode + resize + grey + flow | person model | hole filling, edges,
+        # smoothing | caller: four threads in a row (with --person-every > 1
+        # the model skips frames, so it stays in the smoothing thread)
+        src = prefetch(clip.frames(), depth=4, fn=lambda f: pm.prepare(f if keep else None, _resize(f, work)))
+        if pm.every == 1:
+            src = prefetch(src, depth=2, fn=pm.model)
+        return prefetch(pm.stream(src), depth=3)
+
+    shape_matte = person and bool(o.dilate or o.feather)  # matte_stream does these for the other sources
+    # the compositor takes the matte at any size and upsamples only the box
+    # around the subject; the blur plate and matte shaping need it full size
+    full_alpha = shape_matte or (bg is not None and bg.kind == "blur")
 
     def finish_alpha(a: np.ndarray) -> np.ndarray:
+        if not full_alpha:
+            return a
         a = _resize(a, size)
-        if person and (o.dilate or o.feather):  # matte_stream does these for the other sources
+        if shape_matte:
             from vedit.masks.refine import feather, grow
 
             a = feather(grow(a, int(o.dilate)), float(o.feather))
@@ -263,29 +357,37 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
 
     follow = (o.prompt is not None or bg.trackable) and not o.static_plate
     cache = None
+    frames_kept = None
     paths = None
     try:
         # 2. first pass: matte + camera path, when the plate follows the camera
         total = 2 * n if follow else n
         done = 0
         if follow:
-            cache = _AlphaCache()
+            # the compositor's plate-independent half (matte upsampling, edge
+            # refinement) runs in this pass, beside the person model
+            prep = comp.can_prepare
+            cache = _PreparedCache() if prep else _AlphaCache()
+            frames_kept = _FrameCache(_frame_budget())
             tracker = CameraTracker(w, h, **TRACKER_SETTINGS, refine_preset=o.track_refine, model=o.track_model)
             if person:
                 k = 0
-                for it in person_items(False):
+                for it in person_items(True):
                     tracker.update(it.work, it.alpha, grey=it.grey, flow_back=it.flow_back)
-                    cache.append(it.alpha)
+                    cache.append(comp.prepare(_resize(it.frame, size), finish_alpha(it.alpha)) if prep else it.alpha)
+                    frames_kept.add(it.frame)
+                    it.frame = None
                     k += 1
                     done += 1
                     report(done, total, "matte + camera")
                 if k != n:
                     raise MediaError(f"the input yielded only {k} of its {n} frames")
             else:
-                for f, a in _aligned(decoded(False), mattes(), n, f"--matte {o.matte}"):
+                for f, a in _aligned(decoded(), mattes(), n, f"--matte {o.matte}"):
+                    frames_kept.add(f)
                     f = _resize(f, size)
                     tracker.update(f, _resize(a, size))
-                    cache.append(a)
+                    cache.append(comp.prepare(f, finish_alpha(a)) if prep else a)
                     done += 1
                     report(done, total, "matte + camera")
             paths = tracker.paths
@@ -304,9 +406,17 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
 
         # 3. composite pass: decode, matte resize and plate render run in a
         # thread, compositing here, encoding in another thread
+        def second_pass_frames():
+            """The kept frames, then the rest decoded (in a thread)."""
+            k = len(frames_kept)
+            yield from frames_kept.take()
+            if k < n:
+                rest = clip.subclip(k)
+                yield from prefetch(rest.frames(), depth=4)
+
         def pairs():
             if cache is not None:
-                yield from _aligned(decoded(False), iter(cache), n, f"--matte {o.matte}")
+                yield from _aligned(second_pass_frames(), iter(cache), n, f"--matte {o.matte}")
             elif person:
                 k = 0
                 for it in person_items(True):
@@ -317,19 +427,30 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
             else:
                 yield from _aligned(clip.frames(), mattes(), n, f"--matte {o.matte}")
 
+        from vedit.composite import Prepared
+
         def prepared():
             for t, (f, a) in enumerate(pairs()):
                 f = _resize(f, size)
+                if isinstance(a, Prepared):  # made in the first pass
+                    yield f, a, renderer(t, f, None), renderer.fresh
+                    continue
                 a = finish_alpha(a)
-                yield f, a, renderer(t, f, a)
+                plate = renderer(t, f, a)
+                yield f, a, plate, renderer.fresh
 
         with open_writer(output, clip.fps, size, alpha=transparent, like=clip) as wr0:
             with ThreadedWriter(wr0) as wr:
-                for f, a, plate in prefetch(prepared(), depth=3):
-                    wr.write(comp(f, a, plate))
+                for f, a, plate, fresh in prefetch(prepared(), depth=3):
+                    if isinstance(a, Prepared):
+                        wr.write(comp(f, None, plate, reuse_plate=fresh, prepared=a))
+                    else:
+                        wr.write(comp(f, a, plate, reuse_plate=fresh))
                     done += 1
                     report(done, total, "compositing")
         return output
     finally:
         if cache is not None:
             cache.close()
+        if frames_kept is not None:
+            frames_kept.clear()
