@@ -23,11 +23,20 @@ Per chunk of frames:
    style) removes exposure seams at the hole edge, and a feathered alpha blends
    the band outside the hole. Pixels outside the region are never touched.
 
+6. ``refine``: a second pass re-measures the flow on the first pass's filled
+   frames (the pasted/removed object is gone, so the flow inside the hole
+   follows the content there — e.g. a subject partly under it — instead of
+   the background ring's homography) and propagates again with that flow;
+   pixels still never seen keep the first pass's fill.
+
 Long shots stream through overlapping chunks: the last filled frames of one
 chunk are known context for the next, so memory is bounded by the chunk.
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -57,6 +66,12 @@ def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: s
     hole = np.asarray(hole, bool)
     if not hole.any():
         return frame
+    if method == "mix":
+        # the mean of a patch fill and a smooth fill: hedges between a sharp
+        # guess and a blurry one (lower error where the guess is wrong)
+        a = spatial_fill(frame, hole, radius, "shiftmap", max_side).astype(np.uint16)
+        b = spatial_fill(frame, hole, radius, "telea", max_side).astype(np.uint16)
+        return ((a + b + 1) // 2).astype(np.uint8)
     H, W = hole.shape
     ys, xs = np.nonzero(hole)
     if method == "telea" or not hasattr(cv2, "xphoto"):
@@ -142,9 +157,25 @@ class PropagateInpaintEngine:
         flow_dilate: extra growth of the hole for flow completion (flow near
             an object's edge belongs partly to the object).
         max_keyframes: spatial fills per chunk before falling back to per-frame
-            fills for anything left.
+            fills for anything left (3 and 4 measured equal with refine).
         fill_max_side: working size of the keyframe ShiftMap fill (measured:
             160 loses 0.9 dB and 300 loses 0.2 dB on average against 224).
+        fill_method: keyframe spatial fill: ``shiftmap``, ``telea`` or ``mix``
+            (their mean: lower error where the patch guess is wrong).
+        refine: extra passes with flow re-measured on the previous pass's
+            output (each roughly doubles the propagation cost).
+        refine_fill: flow completion in refinement passes (``none`` = use the
+            re-measured flow as is, or a ``flow_fill`` mode).
+        refine_reuse: never-seen pixels in a refinement pass take the previous
+            pass's fill instead of a new spatial fill (cheaper; measured -0.3 dB).
+        refine_direct: pixels a refinement pass cannot reach keep the previous
+            pass's fill directly (no keyframe iterations: faster; measured
+            +0.08 dB mean against new keyframe fills, flicker 1.46 vs 1.34).
+        refine_coarse_flow: refinement passes measure flow one pyramid level
+            coarser (4x cheaper DIS; measured +0.16 dB).
+        refine_crop: re-measure the flow only in a crop around the hole,
+            keeping the previous pass's flow elsewhere (cheaper; measured -0.3 dB
+            together with ``refine_reuse``).
     """
 
     name = "propagate"
@@ -152,16 +183,21 @@ class PropagateInpaintEngine:
 
     def __init__(self, chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast",
                  work_side: int = 480, dilate: int = 3, feather: int = 2, flow_dilate: int = 5,
-                 max_keyframes: int = 4, blend_seams: bool = True, fill_radius: int = 5,
-                 flow_fill: str = "auto", fill_method: str = "shiftmap",
-                 temporal: float = 0.8, fill_max_side: int = 224, **_ignored):
+                 max_keyframes: int = 3, blend_seams: bool = True, fill_radius: int = 5,
+                 flow_fill: str = "auto", fill_method: str = "mix",
+                 temporal: float = 0.8, fill_max_side: int = 224, refine: int = 1, refine_fill: str = "none",
+                 refine_reuse: bool = False, refine_crop: bool = False, refine_direct: bool = True,
+                 refine_coarse_flow: bool = True, **_ignored):
         if chunk_size < 2:
             raise InvalidInputError(f"chunk_size {chunk_size} must be at least 2")
         if overlap < 0 or overlap >= chunk_size:
             raise InvalidInputError(f"overlap {overlap} must be in 0..chunk_size-1")
         self.chunk_size = int(chunk_size)
         self.overlap = int(overlap)
+        self.flow_preset = flow_preset
         self.flow = FlowEstimator(flow_preset, max_side=None, finest_scale=1 if flow_preset != "medium" else None)
+        self.threads = max(1, min(2, os.cpu_count() or 1))
+        self._local = threading.local()
         self.work_side = int(work_side)
         self.dilate = max(0, int(dilate))
         self.feather = max(0, int(feather))
@@ -173,6 +209,12 @@ class PropagateInpaintEngine:
         self.fill_method = fill_method
         self.temporal = float(temporal)
         self.fill_max_side = int(fill_max_side)
+        self.refine = max(0, int(refine))
+        self.refine_fill = refine_fill
+        self.refine_reuse = bool(refine_reuse)
+        self.refine_crop = bool(refine_crop)
+        self.refine_direct = bool(refine_direct)
+        self.refine_coarse_flow = bool(refine_coarse_flow)
 
     # ------------------------------------------------------------------ API
     def inpaint(self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], seed: int = 0,
@@ -190,8 +232,9 @@ class PropagateInpaintEngine:
         self.stats = {"keyframes": 0, "unseen_px": 0, "chunks": 0}
         context: list[np.ndarray] = []
         done = 0
-        step = max(1, chunk - self.overlap)
         while True:
+            # a chunk holds ``chunk`` frames: the carried context plus new ones
+            step = max(1, chunk - len(context))
             cur_f, cur_m = [], []
             for f, m in zip(frames, masks):
                 cur_f.append(np.ascontiguousarray(f[:, :, :3]))
@@ -208,6 +251,20 @@ class PropagateInpaintEngine:
 
             res = self.fill_chunk(context + cur_f, ctx_holes + holes, keyframe_fill=keyframe_fill,
                                   keyframe_every=keyframe_every, callback=cb, _masks=[None] * len(context) + cur_m)
+            for _ in range(self.refine):
+                # flow re-measured on the filled frames (the removed object is
+                # gone, so the flow follows the content under it), propagate again;
+                # a caller's (generative) keyframe fill is never run twice: the
+                # previous pass's output fills what is still never seen
+                prev = res.frames
+                res = self.fill_chunk(context + cur_f, ctx_holes + holes,
+                                      keyframe_fill=(lambda comp, miss, k, ctx, _p=prev: _p[k])
+                                      if self.refine_reuse or keyframe_fill is not None else None,
+                                      keyframe_every=keyframe_every, callback=cb,
+                                      _masks=[None] * len(context) + cur_m, _flow_frames=res.frames,
+                                      _prev_flows=res.stats.pop("_raw_flows", None),
+                                      _fallback=prev if self.refine_direct else None)
+            res.stats.pop("_raw_flows", None)
             self.stats["chunks"] += 1
             self.stats["keyframes"] += len(res.keyframes)
             out = res.frames[len(context):]
@@ -248,7 +305,9 @@ class PropagateInpaintEngine:
 
     # ---------------------------------------------------------- one chunk
     def fill_chunk(self, frames: list[np.ndarray], holes: list[np.ndarray], keyframe_fill: KeyframeFill | None = None,
-                   keyframe_every: int | None = None, callback: ProgressCallback = None, _masks=None) -> ChunkResult:
+                   keyframe_every: int | None = None, callback: ProgressCallback = None, _masks=None,
+                   _flow_frames: list[np.ndarray] | None = None, _prev_flows=None,
+                   _fallback: list[np.ndarray] | None = None) -> ChunkResult:
         """Fill ``holes`` (bool, already grown) in an in-memory list of frames."""
         n = len(frames)
         if n == 0:
@@ -272,21 +331,32 @@ class PropagateInpaintEngine:
         flow_holes = [cv2.dilate(x.astype(np.uint8), kf) > 0 if x.any() else x for x in hw]
 
         # 1. flows at working resolution, completed inside the holes
-        small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (W, H) else f for f in frames]
+        ff = frames if _flow_frames is None else _flow_frames
+        small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (W, H) else f for f in ff]
         grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]
+        fill_mode = self.flow_fill if _flow_frames is None else self.refine_fill
+        def pair(t):
+            dis = self._dis(coarse=_flow_frames is not None and self.refine_coarse_flow)
+            if _flow_frames is not None and _prev_flows is not None and self.refine_crop:
+                f, b = self._refine_flow(dis, grey[t], grey[t + 1], _prev_flows[0][t], _prev_flows[1][t],
+                                         flow_holes[t] | flow_holes[t + 1])
+            else:
+                f = dis.calc(grey[t], grey[t + 1], None)
+                b = dis.calc(grey[t + 1], grey[t], None)
+            fc = complete_flow(f, flow_holes[t], fill_mode) if fill_mode != "none" else f
+            bc = complete_flow(b, flow_holes[t + 1], fill_mode) if fill_mode != "none" else b
+            return fc, bc, f, b
+
+        # frame pairs in two threads (DIS and most of the completion release the GIL)
         fwd, bwd, fwd_raw, bwd_raw = [], [], [], []
-        for t in range(n - 1):
-            if not (flow_holes[t].any() or flow_holes[t + 1].any()) and not (hw[t].any() or hw[t + 1].any()):
-                # no hole on either side: flow only matters as a chain link
-                pass
-            f = self.flow.dis.calc(grey[t], grey[t + 1], None)
-            b = self.flow.dis.calc(grey[t + 1], grey[t], None)
-            fwd.append(complete_flow(f, flow_holes[t], self.flow_fill))
-            bwd.append(complete_flow(b, flow_holes[t + 1], self.flow_fill))
-            fwd_raw.append(f)
-            bwd_raw.append(b)
-            if callback:
-                callback(t + 1, n, "flow")
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            for t, (fc, bc, f, b) in enumerate(pool.map(pair, range(n - 1))):
+                fwd.append(fc)
+                bwd.append(bc)
+                fwd_raw.append(f)
+                bwd_raw.append(b)
+                if callback:
+                    callback(t + 1, n, "flow")
         # consistency: a hole pixel's (completed) flow must be confirmed by the
         # *measured* reverse flow where it lands on a real pixel — an occluder
         # or a moving neighbour there moves differently and is rejected; where
@@ -296,6 +366,7 @@ class PropagateInpaintEngine:
                 for t in range(n - 1)]
         ok_b = [self._consistent(bwd[t], fwd[t], fwd_raw[t], hw[t], flow_holes[t], hw[t + 1])
                 for t in range(n - 1)]
+        raw_flows = (fwd_raw, bwd_raw) if self.refine and self.refine_crop and _flow_frames is None else None
         del fwd_raw, bwd_raw
         xs, ys = _grid(h, w)
         known = [~x for x in hw]
@@ -306,7 +377,9 @@ class PropagateInpaintEngine:
         result = None
         first_unseen = None
         min_area = max(24, 0.02 * max(1, max(int(np.count_nonzero(x)) for x in hw)))
-        for it in range(self.max_keyframes + 1):
+        # a refinement pass with the previous pass's output as fallback needs no
+        # keyframes: what it cannot reach keeps the previous (consistent) fill
+        for it in range(1 if _fallback is not None else self.max_keyframes + 1):
             result = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys)
             unseen = [hw[t] & ~result[t][4] for t in range(n)]
             if keyframe_every:
@@ -345,20 +418,64 @@ class PropagateInpaintEngine:
             is_key[k] = True
             keyframes.append(k)
 
-        # leftovers (iteration cap): independent fills, rare
-        outs = []
-        for t in range(n):
+        def compose(t):
             comp, missing = self._compose(frames[t], holes[t], result[t], src_frames, sx, sy, W, H,
                                           _masks[t] if _masks is not None else None)
-            if missing.any():
-                comp = spatial_fill(comp, missing, self.fill_radius, method="telea")
-            if self.temporal > 0 and t > 0 and holes[t].any():
-                comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], ok_b[t - 1], W, H)
-            outs.append(comp)
-            if callback:
-                callback(t + 1, n, "compose")
-        return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes,
-                           {"work_size": (w, h)})
+            if missing.any():  # leftovers (iteration cap): rare
+                if _fallback is not None:
+                    _masked_copy(comp, _fallback[t], missing)
+                else:
+                    comp = spatial_fill(comp, missing, self.fill_radius, method="telea")
+            return comp
+
+        # frames composed in two threads (OpenCV and large numpy ops release the
+        # GIL); the recursive temporal blend runs in order
+        outs = []
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            comps = pool.map(compose, range(n))
+            for t, comp in enumerate(comps):
+                if self.temporal > 0 and t > 0 and holes[t].any():
+                    comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], ok_b[t - 1], W, H)
+                outs.append(comp)
+                if callback:
+                    callback(t + 1, n, "compose")
+        stats = {"work_size": (w, h)}
+        if raw_flows is not None:
+            stats["_raw_flows"] = raw_flows
+        return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes, stats)
+
+    def _dis(self, coarse: bool = False):
+        """This thread's DIS instance (one OpenCV object per thread);
+        ``coarse`` stops one pyramid level earlier (4x cheaper)."""
+        key = "dis_coarse" if coarse else "dis"
+        d = getattr(self._local, key, None)
+        if d is None:
+            fs = 1 if self.flow_preset != "medium" else None
+            if coarse:
+                fs = 2
+            d = FlowEstimator(self.flow_preset, max_side=None, finest_scale=fs).dis
+            setattr(self._local, key, d)
+        return d
+
+    def _refine_flow(self, dis, g0, g1, f_prev, b_prev, region, margin: int = 32):
+        """Flow for the second pass: re-measured on the first-pass fill only in a
+        crop around ``region`` (the rest of the frame is unchanged, so the first
+        pass's measured flow is kept there)."""
+        if not region.any():
+            return f_prev, b_prev
+        h, w = region.shape
+        ys, xs = np.nonzero(region)
+        y0, y1 = max(0, ys.min() - margin), min(h, ys.max() + 1 + margin)
+        x0, x1 = max(0, xs.min() - margin), min(w, xs.max() + 1 + margin)
+        c0, c1 = np.ascontiguousarray(g0[y0:y1, x0:x1]), np.ascontiguousarray(g1[y0:y1, x0:x1])
+        fc = dis.calc(c0, c1, None)
+        bc = dis.calc(c1, c0, None)
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (17, 17))
+        sel = cv2.dilate(region[y0:y1, x0:x1].astype(np.uint8), k) > 0
+        f, b = f_prev.copy(), b_prev.copy()
+        f[y0:y1, x0:x1][sel] = fc[sel]
+        b[y0:y1, x0:x1][sel] = bc[sel]
+        return f, b
 
     @staticmethod
     def _warp_prev(prev, hole, flow_small, ok_small, W, H):
