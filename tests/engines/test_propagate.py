@@ -144,8 +144,8 @@ def _telea(case, out):
         cv2.imwrite(str(out / p.name), cv2.inpaint(f, cv2.dilate(m, k), 5, cv2.INPAINT_TELEA))
 
 
-@pytest.mark.parametrize("clip,seed,static", [("bmx-trees", 1, False), ("tennis", 4, True)])
-def test_quality_vs_per_frame_telea(tmp_path, shared_media, shared_tools, clip, seed, static):
+@pytest.mark.parametrize("clip,seed,static,margin", [("bmx-trees", 1, False, 1.0), ("tennis", 4, True, 3.0)])
+def test_quality_vs_per_frame_telea(tmp_path, shared_media, shared_tools, clip, seed, static, margin):
     """DESIGN §7 on real footage: beats per-frame TELEA inside the hole and is
     far more stable. (bench/remove.py prints the full table.)"""
     from click.testing import CliRunner
@@ -160,5 +160,6 @@ def test_quality_vs_per_frame_telea(tmp_path, shared_media, shared_tools, clip, 
     _telea(case, tmp_path / "telea")
     telea = _score(shared_tools, tmp_path / "telea", case)
     assert ours["frames"] == 40
-    assert ours["psnr_mask"] >= telea["psnr_mask"] + 0.5, (ours, telea)
+    # measured on these 40-frame cases: +1.77 dB (bmx) and +6.3 dB (tennis)
+    assert ours["psnr_mask"] >= telea["psnr_mask"] + margin, (ours, telea)
     assert ours["flicker"] <= 1.6 and ours["flicker"] < 0.7 * telea["flicker"], (ours, telea)
