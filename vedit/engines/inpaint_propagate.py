@@ -464,9 +464,9 @@ class PropagateInpaintEngine:
         if not region.any():
             return f_prev, b_prev
         h, w = region.shape
-        ys, xs = np.nonzero(region)
-        y0, y1 = max(0, ys.min() - margin), min(h, ys.max() + 1 + margin)
-        x0, x1 = max(0, xs.min() - margin), min(w, xs.max() + 1 + margin)
+        by0, by1, bx0, bx1 = mask_bbox(region)
+        y0, y1 = max(0, by0 - margin), min(h, by1 + margin)
+        x0, x1 = max(0, bx0 - margin), min(w, bx1 + margin)
         c0, c1 = np.ascontiguousarray(g0[y0:y1, x0:x1]), np.ascontiguousarray(g1[y0:y1, x0:x1])
         fc = dis.calc(c0, c1, None)
         bc = dis.calc(c1, c0, None)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from vedit.flow import FlowEstimator, fb_consistency, warp
+from vedit.flow.ops import mask_bbox
 
 
 def to_alpha(img: np.ndarray) -> np.ndarray:
@@ -35,13 +36,12 @@ def _disk(r: int) -> np.ndarray:
 def nonzero_box(alpha: np.ndarray, pad: int = 0, level: float = 0.5 / 255.0):
     """(y0, y1, x0, x1) of the pixels above ``level``, grown by ``pad`` and
     clipped to the frame; None when there are none."""
-    rows = np.flatnonzero((alpha > level).any(axis=1))
-    if not len(rows):
+    bb = mask_bbox(alpha > level)
+    if bb is None:
         return None
-    cols = np.flatnonzero((alpha[rows[0]:rows[-1] + 1] > level).any(axis=0))
     h, w = alpha.shape[:2]
-    return (max(0, int(rows[0]) - pad), min(h, int(rows[-1]) + 1 + pad),
-            max(0, int(cols[0]) - pad), min(w, int(cols[-1]) + 1 + pad))
+    y0, y1, x0, x1 = bb
+    return max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)
 
 
 def guided_refine(alpha: np.ndarray, frame_rgb: np.ndarray, radius: int = 8, eps: float = 1e-3) -> np.ndarray:
