@@ -249,19 +249,29 @@ class PropagateInpaintEngine:
             def cb(i, n, stage, _base=done, _nctx=len(context)):
                 report(callback, _base + max(0, i - _nctx), n_total, stage)
 
-            res = self.fill_chunk(context + cur_f, ctx_holes + holes, keyframe_fill=keyframe_fill,
-                                  keyframe_every=keyframe_every, callback=cb, _masks=[None] * len(context) + cur_m)
+            all_f, all_h = context + cur_f, ctx_holes + holes
+            if self.refine and keyframe_fill is None:
+                # the first pass only feeds the second: its frames are flow
+                # frames (working resolution) and the fallback for what the
+                # second pass cannot reach, so it runs at working resolution
+                small_f, small_h = self._downsize(all_f, all_h)
+                res = self.fill_chunk(small_f, small_h, keyframe_every=keyframe_every, callback=cb)
+                if small_f is not all_f:
+                    res.stats["_flow_frames"] = self._flow_frames(small_f, res.frames, all_h)
+            else:
+                res = self.fill_chunk(all_f, all_h, keyframe_fill=keyframe_fill,
+                                      keyframe_every=keyframe_every, callback=cb, _masks=[None] * len(context) + cur_m)
             for _ in range(self.refine):
                 # flow re-measured on the filled frames (the removed object is
                 # gone, so the flow follows the content under it), propagate again;
                 # a caller's (generative) keyframe fill is never run twice: the
                 # previous pass's output fills what is still never seen
                 prev = res.frames
-                res = self.fill_chunk(context + cur_f, ctx_holes + holes,
+                res = self.fill_chunk(all_f, all_h,
                                       keyframe_fill=(lambda comp, miss, k, ctx, _p=prev: _p[k])
                                       if self.refine_reuse or keyframe_fill is not None else None,
                                       keyframe_every=keyframe_every, callback=cb,
-                                      _masks=[None] * len(context) + cur_m, _flow_frames=res.frames,
+                                      _masks=[None] * len(context) + cur_m, _flow_frames=res.stats.pop("_flow_frames", res.frames),
                                       _prev_flows=res.stats.pop("_raw_flows", None),
                                       _fallback=prev if self.refine_direct else None)
             res.stats.pop("_raw_flows", None)
@@ -285,6 +295,49 @@ class PropagateInpaintEngine:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
             b = cv2.dilate(b.astype(np.uint8), k) > 0
         return b
+
+    def work_size(self, W: int, H: int) -> tuple[int, int]:
+        """The working resolution for ``W``x``H`` frames (long side at most ``work_side``)."""
+        s = min(1.0, self.work_side / max(H, W))
+        return max(8, int(round(W * s))), max(8, int(round(H * s)))
+
+    def _work_holes(self, holes: list[np.ndarray], w: int, h: int) -> list[np.ndarray]:
+        """Holes at the working resolution, grown so every full-resolution hole
+        pixel is covered."""
+        H, W = holes[0].shape
+        if (w, h) == (W, H):
+            return [hh.copy() for hh in holes]
+        k3 = np.ones((3, 3), np.uint8)
+        return [cv2.dilate((cv2.resize(hh.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA) > 0)
+                           .astype(np.uint8), k3, iterations=2) > 0 for hh in holes]
+
+    def _downsize(self, frames: list[np.ndarray], holes: list[np.ndarray]):
+        """Frames and holes at the working resolution."""
+        H, W = frames[0].shape[:2]
+        w, h = self.work_size(W, H)
+        if (w, h) == (W, H):
+            return frames, holes
+        return ([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames],
+                self._work_holes([np.asarray(x, bool) for x in holes], w, h))
+
+    @staticmethod
+    def _flow_frames(small: list[np.ndarray], filled: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
+        """What the full-resolution fill would look like at the working
+        resolution: the working-resolution fill blended into the frame by the
+        hole's area coverage."""
+        out = []
+        h, w = small[0].shape[:2]
+        for f, c, hole in zip(small, filled, holes):
+            if not hole.any():
+                out.append(f)
+                continue
+            a = cv2.resize(hole.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+            y0, y1, x0, x1 = mask_bbox(a > 0)
+            o = f.copy()
+            aa = a[y0:y1, x0:x1, None]
+            o[y0:y1, x0:x1] = (f[y0:y1, x0:x1] * (1.0 - aa) + c[y0:y1, x0:x1] * aa + 0.5).astype(np.uint8)
+            out.append(o)
+        return out
 
     def _alpha(self, mask: np.ndarray | None, region: np.ndarray) -> np.ndarray | None:
         """Blend weight: 1 on the mask grown by ``dilate``, ramping to 0 across
@@ -316,23 +369,15 @@ class PropagateInpaintEngine:
         holes = [np.asarray(h, bool) for h in holes]
         if not any(h.any() for h in holes):
             return ChunkResult([f.copy() for f in frames], [np.zeros((H, W), bool) for _ in frames])
-        s = min(1.0, self.work_side / max(H, W))
-        w, h = max(8, int(round(W * s))), max(8, int(round(H * s)))
+        w, h = self.work_size(W, H)
         sx, sy = W / w, H / h
-
-        # working-resolution holes, grown so every full-res hole pixel is covered
-        k3 = np.ones((3, 3), np.uint8)
-        if (w, h) == (W, H):
-            hw = [hh.copy() for hh in holes]
-        else:
-            hw = [cv2.dilate((cv2.resize(hh.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA) > 0)
-                             .astype(np.uint8), k3, iterations=2) > 0 for hh in holes]
+        hw = self._work_holes(holes, w, h)
         kf = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.flow_dilate + 1,) * 2)
         flow_holes = [cv2.dilate(x.astype(np.uint8), kf) > 0 if x.any() else x for x in hw]
 
         # 1. flows at working resolution, completed inside the holes
         ff = frames if _flow_frames is None else _flow_frames
-        small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (W, H) else f for f in ff]
+        small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if f.shape[:2] != (h, w) else f for f in ff]
         grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]
         fill_mode = self.flow_fill if _flow_frames is None else self.refine_fill
         def pair(t):
@@ -423,7 +468,7 @@ class PropagateInpaintEngine:
                                           _masks[t] if _masks is not None else None)
             if missing.any():  # leftovers (iteration cap): rare
                 if _fallback is not None:
-                    _masked_copy(comp, _fallback[t], missing)
+                    self._fill_from(comp, _fallback[t], missing)
                 else:
                     comp = spatial_fill(comp, missing, self.fill_radius, method="telea")
             return comp
@@ -443,6 +488,21 @@ class PropagateInpaintEngine:
         if raw_flows is not None:
             stats["_raw_flows"] = raw_flows
         return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes, stats)
+
+    @staticmethod
+    def _fill_from(dst: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
+        """dst[where] = src[where]; a smaller ``src`` (a working-resolution
+        pass) is upsampled over the bounding box of ``where`` only."""
+        H, W = dst.shape[:2]
+        if src.shape[:2] == (H, W):
+            _masked_copy(dst, src, where)
+            return
+        y0, y1, x0, x1 = mask_bbox(where)
+        h, w = src.shape[:2]
+        gx, gy = np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) * (w / W) - 0.5,
+                             (np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / H) - 0.5)
+        up = cv2.remap(src, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        _masked_copy(dst[y0:y1, x0:x1], up, where[y0:y1, x0:x1])
 
     def _dis(self, coarse: bool = False):
         """This thread's DIS instance (one OpenCV object per thread);
@@ -648,55 +708,74 @@ class PropagateInpaintEngine:
         return out
 
     # --------------------------------------------------------- compositing
-    def _gather(self, src_idx, cx, cy, src_frames, sel) -> np.ndarray:
-        """Bilinear colours at (cx, cy) of frame src_idx where ``sel``; returns a
-        dense float32 (h, w, 3) map (zeros elsewhere).
-
-        Per source frame, the pixels it feeds are sampled with one ``remap``
-        over their bounding box (vectorised in C; fancy indexing only for a
-        source feeding a few scattered pixels)."""
-        H, W = src_frames[0].shape[:2]
-        ids = src_idx[sel].astype(np.int32)
-        out_map = np.zeros(sel.shape + (3,), np.float32)  # scattered sources (float)
-        out8 = np.zeros(sel.shape + (3,), np.uint8)  # remapped sources
-        if len(ids) == 0:
-            return out_map
-        idx_map = np.where(sel, src_idx, -1.0).astype(np.float32)
-        cxm = np.clip(cx, 0, W - 1.001).astype(np.float32, copy=False)
-        cym = np.clip(cy, 0, H - 1.001).astype(np.float32, copy=False)
-        uniq = np.unique(ids)
-        if len(uniq) == 1:
-            groups = [(uniq[0], None)]
-        else:
-            sy_all, sx_all = np.nonzero(sel)
-            order = np.argsort(ids, kind="stable")
-            _, starts = np.unique(ids[order], return_index=True)
-            bounds = list(starts[1:]) + [len(ids)]
-            groups = [(s, (sy_all[order[a:b]], sx_all[order[a:b]])) for s, a, b in zip(uniq, starts, bounds)]
-        for s, pts in groups:
-            if pts is None:
-                y0, y1, x0, x1 = mask_bbox(sel)
-                ys = None
-            else:
-                ys, xs = pts
-                y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-            img = src_frames[int(s)]
-            if ys is not None and len(ys) * 4 < (y1 - y0) * (x1 - x0) and len(ys) < 4096:
-                x, y = cxm[ys, xs], cym[ys, xs]
-                xa, ya = x.astype(np.int32), y.astype(np.int32)
-                ax, ay = (x - xa)[:, None], (y - ya)[:, None]
-                c00 = img[ya, xa].astype(np.float32)
-                c01 = img[ya, xa + 1].astype(np.float32)
-                c10 = img[ya + 1, xa].astype(np.float32)
-                c11 = img[ya + 1, xa + 1].astype(np.float32)
-                out_map[ys, xs] = (c00 * (1 - ax) + c01 * ax) * (1 - ay) + (c10 * (1 - ax) + c11 * ax) * ay
+    @staticmethod
+    def _source_boxes(res, win, sx, sy, W, H, n_src):
+        """Per source frame, the full-resolution box its samples for one frame
+        can come from: the range of the working-resolution coordinates read in
+        ``win`` (both candidates), scaled up, with a margin for interpolation.
+        Returns (x0, x1, y0, y1) float arrays (x1, y1 inclusive; +inf/-inf for
+        unused sources)."""
+        src, cx, cy, _d, has, src2, cx2, cy2, wt2 = res
+        wy0, wy1, wx0, wx1 = win
+        lo_x = np.full(n_src, np.inf, np.float32)
+        hi_x = np.full(n_src, -np.inf, np.float32)
+        lo_y, hi_y = lo_x.copy(), hi_x.copy()
+        for S, X, Y, ok in ((src, cx, cy, has), (src2, cx2, cy2, wt2 > 1e-3)):
+            Sw = S[wy0:wy1, wx0:wx1]
+            sel = ok[wy0:wy1, wx0:wx1] & (Sw >= 0)
+            ids = Sw[sel].astype(np.intp)
+            if len(ids) == 0:
                 continue
-            sub = cv2.remap(img, cxm[y0:y1, x0:x1], cym[y0:y1, x0:x1], cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
-            mm = idx_map[y0:y1, x0:x1] == float(s)
-            _masked_copy(out8[y0:y1, x0:x1], sub, mm)
-        out_map += out8
-        return out_map
+            xv, yv = X[wy0:wy1, wx0:wx1][sel], Y[wy0:wy1, wx0:wx1][sel]
+            np.minimum.at(lo_x, ids, xv)
+            np.maximum.at(hi_x, ids, xv)
+            np.minimum.at(lo_y, ids, yv)
+            np.maximum.at(hi_y, ids, yv)
+        used = np.isfinite(lo_x)
+        m = 2.0
+        x0 = np.clip(np.floor((lo_x + 0.5) * sx - 0.5 - m * sx), 0, W - 1)
+        x1 = np.clip(np.ceil((hi_x + 0.5) * sx - 0.5 + m * sx), 0, W - 1)
+        y0 = np.clip(np.floor((lo_y + 0.5) * sy - 0.5 - m * sy), 0, H - 1)
+        y1 = np.clip(np.ceil((hi_y + 0.5) * sy - 0.5 + m * sy), 0, H - 1)
+        return used, x0, x1, y0, y1
+
+    @staticmethod
+    def _atlas(src_frames, used, x0, x1, y0, y1):
+        """The boxes of the used source frames packed side by side on shelves
+        of one image (so one ``remap`` samples every source). Returns the atlas
+        and per source the offset from frame to atlas coordinates."""
+        ids = np.flatnonzero(used)
+        hs = (y1[ids] - y0[ids] + 1).astype(np.intp)
+        ws = (x1[ids] - x0[ids] + 1).astype(np.intp)
+        shelf_w = int(max(int(ws.max()), 2048))
+        offx = np.zeros(len(used), np.float32)
+        offy = np.zeros(len(used), np.float32)
+        place = []
+        ax = ay = shelf_h = 0
+        for k in np.argsort(-hs, kind="stable"):
+            if ax + ws[k] > shelf_w:
+                ay += shelf_h
+                ax = shelf_h = 0
+            place.append((k, ax, ay))
+            ax += int(ws[k])
+            shelf_h = max(shelf_h, int(hs[k]))
+        atlas = np.empty((ay + shelf_h, shelf_w, 3), np.uint8)
+        for k, px, py in place:
+            s = ids[k]
+            fy, fx = int(y0[s]), int(x0[s])
+            atlas[py:py + hs[k], px:px + ws[k]] = src_frames[s][fy:fy + hs[k], fx:fx + ws[k]]
+            offx[s] = px - fx
+            offy[s] = py - fy
+        return atlas, offx, offy
+
+    @staticmethod
+    def _sample(atlas, table, S, CX, CY) -> np.ndarray:
+        """Bilinear colours at (CX, CY) of source frame S (float maps) through
+        the atlas; coordinates are clamped into their source's box."""
+        T = table[np.clip(S, 0, len(table) - 1).astype(np.intp)]  # (h, w, 6)
+        X = np.minimum(np.maximum(CX, T[..., 0]), T[..., 1]) + T[..., 4]
+        Y = np.minimum(np.maximum(CY, T[..., 2]), T[..., 3]) + T[..., 5]
+        return cv2.remap(atlas, X, Y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> np.ndarray:
         """Full-resolution colours for ``hole`` from the propagation maps."""
@@ -750,11 +829,19 @@ class PropagateInpaintEngine:
         orig = frame[y0:y1, x0:x1].astype(np.float32)
         patch = orig.copy()
         if sel.any():
-            # dense maps over the bbox: elementwise ops, no boolean gathers
-            col = self._gather(S, CX, CY, src_frames, sel)
+            # every source's box in one atlas image: one remap per candidate
+            win = (max(0, int(y0 / sy) - 2), min(h, int(np.ceil(y1 / sy)) + 2),
+                   max(0, int(x0 / sx) - 2), min(w, int(np.ceil(x1 / sx)) + 2))
+            used, bx0, bx1, by0, by1 = self._source_boxes(res, win, sx, sy, W, H, len(src_frames))
+            atlas, offx, offy = self._atlas(src_frames, used, bx0, bx1, by0, by1)
+            # the clamp box upper ends stay below the last column/row so the
+            # bilinear neighbour is inside the box
+            table = np.stack([bx0, np.maximum(bx0, bx1 - 1.001), by0, np.maximum(by0, by1 - 1.001), offx, offy],
+                             axis=1).astype(np.float32)
+            col = self._sample(atlas, table, S, CX, CY).astype(np.float32)
             sel2 = sel & (WT2 > 1e-3) & (S2 >= 0)
             if sel2.any():
-                col2 = self._gather(S2, CX2, CY2, src_frames, sel2)
+                col2 = self._sample(atlas, table, S2, CX2, CY2).astype(np.float32)
                 w2 = np.where(sel2, WT2, 0.0).astype(np.float32)[:, :, None]
                 col += (col2 - col) * w2
             _masked_copy(patch, col, sel)
