@@ -562,10 +562,9 @@ class PropagateInpaintEngine:
         (y0, y1, x0, x1), pw, ok = self._warp_prev(prev, hole, flow_small, ok_small, W, H)
         region = hole[y0:y1, x0:x1] & ok
         out = cur.copy()
-        patch = out[y0:y1, x0:x1]
         lam = self.temporal
-        mixed = patch[region].astype(np.float32) * (1 - lam) + pw[region].astype(np.float32) * lam
-        patch[region] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)  # rounds and saturates
+        _masked_copy(out[y0:y1, x0:x1], mixed, region)
         return out
 
     @staticmethod
@@ -772,9 +771,23 @@ class PropagateInpaintEngine:
     def _sample(atlas, table, S, CX, CY) -> np.ndarray:
         """Bilinear colours at (CX, CY) of source frame S (float maps) through
         the atlas; coordinates are clamped into their source's box."""
-        T = table[np.clip(S, 0, len(table) - 1).astype(np.intp)]  # (h, w, 6)
-        X = np.minimum(np.maximum(CX, T[..., 0]), T[..., 1]) + T[..., 4]
-        Y = np.minimum(np.maximum(CY, T[..., 2]), T[..., 3]) + T[..., 5]
+        n = len(table)
+        if n <= 256:
+            # per-pixel table lookups with cv2.LUT on 8-bit indices (10x faster
+            # than a numpy fancy-index gather)
+            idx = np.clip(S, 0, n - 1).astype(np.uint8)
+            lut = np.zeros((256, table.shape[1]), np.float32)
+            lut[:n] = table
+
+            def col(j):
+                return cv2.LUT(idx, lut[:, j].copy())
+        else:
+            idx = np.clip(S, 0, n - 1).astype(np.intp)
+
+            def col(j):
+                return np.take(table[:, j], idx)
+        X = cv2.add(cv2.min(cv2.max(CX, col(0)), col(1)), col(4))
+        Y = cv2.add(cv2.min(cv2.max(CY, col(2)), col(3)), col(5))
         return cv2.remap(atlas, X, Y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> np.ndarray:
@@ -864,7 +877,7 @@ class PropagateInpaintEngine:
         neighbour). Removes exposure seams from far-away sources. The offset
         field is smooth, so large holes solve it on a reduced grid."""
         ph, pw = region.shape
-        sc = min(1.0, 192.0 / max(ph, pw))
+        sc = min(1.0, 128.0 / max(ph, pw))
         if sc < 1.0:
             sw, sh = max(8, int(round(pw * sc))), max(8, int(round(ph * sc)))
             p_s = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA)

@@ -67,8 +67,11 @@ def consistency_from_sampled(f: np.ndarray, b_at: np.ndarray, alpha: float = 0.0
     return s0 * s0 + s1 * s1 < alpha * (f0 * f0 + f1 * f1 + b0 * b0 + b1 * b1) + beta
 
 
-def fit_global_motion(flow: np.ndarray, valid: np.ndarray, step: int = 4, model: str = "homography"):
-    """Robust global motion (homography or affine) from flow on ``valid`` pixels.
+def fit_global_motion(flow: np.ndarray, valid: np.ndarray, step: int = 4, model: str = "homography",
+                      max_points: int = 600):
+    """Robust global motion (homography or affine) from flow on ``valid`` pixels
+    (at most ``max_points`` of them, drawn reproducibly: RANSAC's cost grows
+    with the points, its accuracy hardly beyond a few hundred).
     Returns a 3x3 matrix mapping frame-a coordinates to frame-b, or None."""
     h, w = flow.shape[:2]
     xs, ys = _grid(h, w)
@@ -77,15 +80,15 @@ def fit_global_motion(flow: np.ndarray, valid: np.ndarray, step: int = 4, model:
         return None
     src = np.stack([xs[::step, ::step][sel], ys[::step, ::step][sel]], axis=1)
     dst = src + flow[::step, ::step][sel]
-    if len(src) > 1500:
-        idx = np.random.default_rng(0).choice(len(src), 1500, replace=False)
+    if len(src) > max_points:
+        idx = np.random.default_rng(0).choice(len(src), max_points, replace=False)
         src, dst = src[idx], dst[idx]
     if model == "affine":
         m, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
         if m is None:
             return None
         return np.vstack([m, [0, 0, 1]]).astype(np.float64)
-    H, inl = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+    H, inl = cv2.findHomography(src, dst, cv2.RANSAC, 1.0, maxIters=500, confidence=0.99)
     return H
 
 
@@ -205,12 +208,14 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, method: str = "auto", ring
         return flow
     h, w = hole.shape
     if method in ("homography", "auto"):
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
         by0, by1, bx0, bx1 = mask_bbox(hole)
         y0, y1 = max(0, by0 - ring), min(h, by1 + ring)
         x0, x1 = max(0, bx0 - ring), min(w, bx1 + ring)
         band = np.zeros_like(hole)
-        band[y0:y1, x0:x1] = (cv2.dilate(hole[y0:y1, x0:x1].astype(np.uint8), k) > 0) & ~hole[y0:y1, x0:x1]
+        # the ring of background within ``ring`` px (a distance transform: a
+        # large elliptic dilation costs ten times more)
+        dist = cv2.distanceTransform((~hole[y0:y1, x0:x1]).astype(np.uint8), cv2.DIST_L2, 3)
+        band[y0:y1, x0:x1] = (dist > 0) & (dist <= ring)
         H = fit_global_motion(flow, band if band.sum() > 200 else ~hole)
         if H is not None:
             if method == "homography":
