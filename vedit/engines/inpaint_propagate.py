@@ -419,13 +419,16 @@ class PropagateInpaintEngine:
         is_key = np.zeros(n, bool)
         keyframes: list[int] = []
         key_known = [np.zeros((h, w), bool) for _ in range(n)]
-        result = None
+        result = state = None
         first_unseen = None
         min_area = max(24, 0.02 * max(1, max(int(np.count_nonzero(x)) for x in hw)))
         # a refinement pass with the previous pass's output as fallback needs no
         # keyframes: what it cannot reach keeps the previous (consistent) fill
         for it in range(1 if _fallback is not None else self.max_keyframes + 1):
-            result = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys)
+            # after a keyframe only what no real observation reaches can change:
+            # the sweeps continue from the previous state on those pixels
+            result, state = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys,
+                                         state=state if it else None, new_key=keyframes[-1] if it else None)
             unseen = [hw[t] & ~result[t][4] for t in range(n)]
             if keyframe_every:
                 # a keyframe's fill may not travel further than K frames
@@ -437,7 +440,7 @@ class PropagateInpaintEngine:
             areas = np.array([u.sum() for u in unseen])
             # slivers (e.g. at a frame edge the camera moves past) are not worth
             # a keyframe; they get a per-frame fill at the end
-            if areas.max() < min_area or it == self.max_keyframes:
+            if areas.max() < min_area or it == self.max_keyframes or _fallback is not None:
                 break
             k = int(np.argmax(np.where(is_key, -1, areas)))
             if is_key[k] or areas[k] == 0:
@@ -607,19 +610,37 @@ class PropagateInpaintEngine:
         return cv2.resize(b.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST) > 0
 
     # ------------------------------------------------------- propagation
-    def _sweeps(self, n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys, passes: int = 3):
+    def _sweeps(self, n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys, passes: int = 3,
+                state=None, new_key: int | None = None):
         """Alternating sweeps (future → past, past → future, future → past).
 
         Each sweep starts from the best candidates found so far, so a chain may
         turn around (a pixel reaches frame t-1, whose fill came from t+5). Per
         pixel the best and second-best candidates (by chain length, keyframe
         fills penalised) are kept; returns per frame
-        (src, cx, cy, dist, has, src2, cx2, cy2, wt2).
+        (src, cx, cy, dist, has, src2, cx2, cy2, wt2), and the state to continue
+        from.
+
+        With ``state`` (the previous call's) and ``new_key`` (a frame whose
+        ``key_known`` pixels just became sources), only pixels no real
+        observation reaches are swept again: a keyframe source never beats a
+        real one (``_KEYFRAME_PENALTY``), so the result equals a fresh run up
+        to second candidates that would weigh ~exp(-1000/tau).
         """
         hbb = [mask_bbox(x) or (0, 0, 0, 0) for x in hw]
-        S, CX, CY, D, AV = [], [], [], [], []
-        S2, CX2, CY2, D2 = [], [], [], []
-        for t in range(n):
+        if state is not None:
+            S, CX, CY, D, AV, S2, CX2, CY2, D2 = state
+            kk = key_known[new_key]
+            S[new_key][kk] = float(new_key)
+            CX[new_key][kk] = xs[kk]
+            CY[new_key][kk] = ys[kk]
+            D[new_key][kk] = _KEYFRAME_PENALTY
+            AV[new_key][kk] = True
+        else:
+            S, CX, CY, D, AV = [], [], [], [], []
+            S2, CX2, CY2, D2 = [], [], [], []
+        restrict = state is not None
+        for t in range(n if state is None else 0):
             avail = known[t] | key_known[t]
             S.append(np.where(avail, float(t), -1.0).astype(np.float32))
             CX.append(xs.copy())
@@ -640,6 +661,8 @@ class PropagateInpaintEngine:
             y0, y1, x0, x1 = hbb[t]
             crop = (slice(y0, y1), slice(x0, x1))
             sel = hw[t][crop] & ok[crop] & ~(known[t][crop] | key_known[t][crop])
+            if restrict:
+                sel &= D[t][crop] >= _KEYFRAME_PENALTY
             yy, xx = np.nonzero(sel)
             if len(yy) == 0:
                 return
@@ -704,7 +727,7 @@ class PropagateInpaintEngine:
             wt2 = np.exp(-np.minimum(gap, 60.0) / tau).astype(np.float32)
             wt2 = np.where(both, wt2 / (1.0 + wt2), 0.0).astype(np.float32)
             out.append((S[t], CX[t], CY[t], D[t], has, S2[t], CX2[t], CY2[t], wt2))
-        return out
+        return out, (S, CX, CY, D, AV, S2, CX2, CY2, D2)
 
     # --------------------------------------------------------- compositing
     @staticmethod
