@@ -67,10 +67,16 @@ def run(input: str, output: str, *, mask: str, start: int | None = None, end: in
             yield m
 
     n = clip.frame_count
-    out = eng.inpaint(clip.frames(), mask_iter(), seed=seed, callback=callback, total=n)
+    # decoding runs ahead and encoding behind in threads: the engine works in
+    # bursts (a chunk is read, then its frames come out together), so both
+    # overlap its computation instead of waiting for it
+    from vedit.composite.pipeline import ThreadedWriter, prefetch
+
+    out = eng.inpaint(prefetch(clip.frames(), depth=8), mask_iter(), seed=seed, callback=callback, total=n)
     with open_writer(output, clip.fps, clip.size, like=clip) as w:
-        for frame in out.frames:
-            w.write(frame)
+        with ThreadedWriter(w, depth=24) as tw:
+            for frame in out.frames:
+                tw.write(frame)
         if not any_mask[0]:
             raise InvalidInputError(f"mask {mask} is empty over the selected frames: nothing to remove")
         if w.count != n:
