@@ -828,35 +828,41 @@ class PropagateInpaintEngine:
         y1, x1 = min(H, y1 + pad), min(W, x1 + pad)
         region = hole[y0:y1, x0:x1]
         if full:
-            # maps upsampled to the bbox: nearest for indices, linear for coordinates
-            gx, gy = np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) / sx - 0.5,
-                                 (np.arange(y0, y1, dtype=np.float32) + 0.5) / sy - 0.5)
+            # maps upsampled to the bbox: nearest for indices, linear for
+            # coordinates; only the working window under the bbox is stacked
+            wy0, wx0 = max(0, int(y0 / sy) - 2), max(0, int(x0 / sx) - 2)
+            wy1, wx1 = min(h, int(np.ceil(y1 / sy)) + 2), min(w, int(np.ceil(x1 / sx)) + 2)
+            gx, gy = np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) / sx - 0.5 - wx0,
+                                 (np.arange(y0, y1, dtype=np.float32) + 0.5) / sy - 0.5 - wy0)
 
-            def up(a, interp):
+            def up(arrs, interp):
+                a = np.dstack([x[wy0:wy1, wx0:wx1] for x in arrs])
                 return cv2.remap(a, gx, gy, interp, borderMode=cv2.BORDER_REPLICATE)
 
             # channels stacked so each interpolation is one remap
-            lin = up(np.dstack([cx, cy, cx2, cy2]), cv2.INTER_LINEAR)
-            lin2 = up(np.dstack([src, src2, wt2]), cv2.INTER_LINEAR)
-            near = up(np.dstack([src, has.astype(np.float32), src2, cx]), cv2.INTER_NEAREST)
-            near2 = up(np.dstack([cy, cx2, cy2]), cv2.INTER_NEAREST)
+            lin = up([cx, cy, cx2, cy2], cv2.INTER_LINEAR)
+            lin2 = up([src, src2, wt2], cv2.INTER_LINEAR)
+            near = up([src, has.astype(np.float32), src2, cx], cv2.INTER_NEAREST)
+            near2 = up([cy, cx2, cy2], cv2.INTER_NEAREST)
             S, HS, S2 = near[:, :, 0], near[:, :, 1] > 0.5, near[:, :, 2]
             WT2 = lin2[:, :, 2]
-
             # where neighbouring working pixels disagree (another source frame, or
             # another chain), linear interpolation of coordinates would land
             # between them: use the nearest working pixel's coordinates there
-            def fix(C_raw, Cn_raw, Sl, Sn, scale):
-                C = (C_raw + 0.5) * scale - 0.5
-                Cn = (Cn_raw + 0.5) * scale - 0.5
-                bad = (np.abs(Sl - Sn) > 1e-3) | (np.abs(C - Cn) > 0.75 * scale)
-                C[bad] = Cn[bad]
+            mixed1 = np.abs(lin2[:, :, 0] - S) > 1e-3
+            mixed2 = np.abs(lin2[:, :, 1] - S2) > 1e-3
+
+            def fix(C, Cn, mixed, scale):
+                # in working pixels; then to full-resolution coordinates
+                np.copyto(C, Cn, where=mixed | (np.abs(C - Cn) > 0.75))
+                C *= scale
+                C += 0.5 * scale - 0.5
                 return C
 
-            CX = fix(lin[:, :, 0], near[:, :, 3], lin2[:, :, 0], S, sx)
-            CY = fix(lin[:, :, 1], near2[:, :, 0], lin2[:, :, 0], S, sy)
-            CX2 = fix(lin[:, :, 2], near2[:, :, 1], lin2[:, :, 1], S2, sx)
-            CY2 = fix(lin[:, :, 3], near2[:, :, 2], lin2[:, :, 1], S2, sy)
+            CX = fix(lin[:, :, 0], near[:, :, 3], mixed1, sx)
+            CY = fix(lin[:, :, 1], near2[:, :, 0], mixed1, sy)
+            CX2 = fix(lin[:, :, 2], near2[:, :, 1], mixed2, sx)
+            CY2 = fix(lin[:, :, 3], near2[:, :, 2], mixed2, sy)
         else:
             sl = (slice(y0, y1), slice(x0, x1))
             S, HS, CX, CY = src[sl], has[sl], cx[sl], cy[sl]
@@ -867,7 +873,7 @@ class PropagateInpaintEngine:
         if sel.any():
             # every source's box in one atlas image: one remap per candidate
             win = (max(0, int(y0 / sy) - 2), min(h, int(np.ceil(y1 / sy)) + 2),
-                   max(0, int(x0 / sx) - 2), min(w, int(np.ceil(x1 / sx)) + 2))
+                   max(0, int(x0 / sx) - 2), min(w, int(np.ceil(x1 / sx)) + 2))  # as the maps' window
             used, bx0, bx1, by0, by1 = self._source_boxes(res, win, sx, sy, W, H, len(src_frames))
             atlas, offx, offy = self._atlas(src_frames, used, bx0, bx1, by0, by1)
             # the clamp box upper ends stay below the last column/row so the
