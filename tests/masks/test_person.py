@@ -164,6 +164,28 @@ def test_guided_refine_box_matches_whole_frame():
     assert nonzero_box(np.zeros((4, 4), np.float32)) is None
 
 
+def test_fast_guided_filter_follows_the_exact_one_and_the_image_edges():
+    """``subsample=2`` (the fast guided filter, used from 360 px tall working
+    frames up): the exact colour guided filter's matte but for a few levels
+    at edges, still snapped to the image's edges, and 0 stays 0."""
+    rng = np.random.default_rng(1)
+    h, w = 180, 240
+    img = np.clip(rng.normal(90, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    obj = np.zeros((h, w), np.uint8)
+    cv2.circle(obj, (120, 90), 45, 1, -1)
+    img[obj > 0] = (230, 40, 40)  # a red disk on grey
+    a = np.zeros((h, w), np.float32)
+    cv2.circle(a, (124, 90), 45, 1.0, -1)  # the matte spills up to 4 px past its right edge
+    exact = guided_refine(a, img, radius=6)
+    fast = guided_refine(a, img, radius=6, subsample=2)
+    assert np.abs(fast - exact).mean() < 0.005 and np.abs(fast - exact).max() < 0.15
+    assert ((fast > 0.5) != (exact > 0.5)).sum() < 0.03 * (exact > 0.5).sum()
+    spill = (a > 0.5) & (obj == 0)
+    assert (fast[spill] > 0.5).mean() < 0.4  # most of the spill goes (exact: 0.33 kept, fast: 0.2)
+    assert (fast[(a > 0.5) & (obj > 0)] > 0.5).all()  # none of the disk does
+    assert fast[5, 5] == 0 and fast.min() >= 0 and fast.max() <= 1
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--person", "--margin", "-3"], "--margin -3"),
     (["--person", "--margin", "500"], "--margin 500"),

@@ -138,11 +138,13 @@ def roi_of(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
             max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin))
 
 
-def guided_refine_roi(alpha: np.ndarray, frame: np.ndarray, radius: int, eps: float = 1e-3) -> np.ndarray:
+def guided_refine_roi(alpha: np.ndarray, frame: np.ndarray, radius: int, eps: float = 1e-3,
+                      subsample: int = 1) -> np.ndarray:
     """``vedit.masks.refine.guided_refine`` restricted to the box where the
     matte is not (below half a level) 0: outside it a guided filter of a
     constant 0 stays 0, so the result is the whole-frame filter's (within half
-    a level) at a fraction of the cost."""
+    a level) at a fraction of the cost. ``subsample`` > 1: the fast guided
+    filter (``vedit.masks.refine.fast_guided_filter``)."""
     from vedit.masks.refine import guided_refine
 
     box = roi_of(alpha > (0.5 / 255.0), 2 * radius + 2)
@@ -150,7 +152,8 @@ def guided_refine_roi(alpha: np.ndarray, frame: np.ndarray, radius: int, eps: fl
         return alpha
     y0, y1, x0, x1 = box
     out = np.zeros_like(alpha)
-    out[y0:y1, x0:x1] = guided_refine(alpha[y0:y1, x0:x1], frame[y0:y1, x0:x1], radius=radius, eps=eps)
+    out[y0:y1, x0:x1] = guided_refine(alpha[y0:y1, x0:x1], frame[y0:y1, x0:x1], radius=radius, eps=eps,
+                                      subsample=subsample)
     return out
 
 
@@ -175,7 +178,8 @@ class PersonMatter:
     hole filling, guided-filter edges, temporal smoothing along flow, gaps
     carried along flow) computed with one DIS flow per frame pair at
     ``flow_side`` px (which a dense-flow camera tracker can reuse), and the
-    guided filter run only around the person.
+    guided filter run only around the person (the fast one from 360 px tall
+    working frames up).
 
     ``stream(pairs)`` takes (full frame or None, frame at ``work`` size) pairs
     (or the tuples of :meth:`prepare`, made in another thread, optionally
@@ -200,6 +204,9 @@ class PersonMatter:
         self._prep_prev: np.ndarray | None = None
         self.refine, self.smooth = bool(refine), bool(smooth)
         self.radius = max(2, round(min(self.work) / 60))
+        # the fast guided filter where its coarse grid keeps a window radius
+        # of 3 px or more (as vedit.masks.person)
+        self.subsample = max(1, self.radius // 3)
         self.keep_frames = keep_frames
         self.max_gap = max_gap
         self.strength, self.agree = float(strength), float(agree)
@@ -246,7 +253,7 @@ class PersonMatter:
         from vedit.masks.refine import fill_holes
 
         if not empty and self.refine:
-            a = guided_refine_roi(fill_holes(a), work, self.radius)
+            a = guided_refine_roi(fill_holes(a), work, self.radius, subsample=self.subsample)
         return a, empty
 
     def _raw(self, work: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -68,11 +68,16 @@ def _disk(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
 def grow_soft(alpha: np.ndarray, pixels: float) -> np.ndarray:
     """Grow a soft matte by ``pixels`` (fractional allowed): a grey dilation by
-    a disk of the whole pixels blended towards the next disk by the fraction,
-    so a margin keeps its size when the matte is worked on at a lower
-    resolution. Only the box around the non-zero pixels is dilated."""
+    a disk of the whole pixels blended towards one pixel more by the fraction
+    (that dilation grown by a 3x3 cross: the next disk but for a few corner
+    pixels, at a tenth of its cost), so a margin keeps its size when the
+    matte is worked on at a lower resolution. Only the box around the
+    non-zero pixels is dilated."""
     if pixels <= 0:
         return alpha
     lo = int(math.floor(pixels))
@@ -84,7 +89,7 @@ def grow_soft(alpha: np.ndarray, pixels: float) -> np.ndarray:
     sub = alpha[y0:y1, x0:x1]
     a = cv2.dilate(sub, _disk(lo)) if lo else sub
     if frac > 0.05:
-        a = cv2.addWeighted(a, 1.0 - frac, cv2.dilate(sub, _disk(lo + 1)), frac, 0.0)
+        a = cv2.addWeighted(a, 1.0 - frac, cv2.dilate(a, _CROSS), frac, 0.0)
     out = alpha.copy()
     out[y0:y1, x0:x1] = a
     return out
@@ -187,14 +192,16 @@ class PersonSegmenter:
     __call__ = segment
 
 
-def _enclosed(binary: np.ndarray) -> np.ndarray:
-    """Background pixels of ``binary`` (uint8 0/1) not 4-connected to the border."""
-    n, lab = cv2.connectedComponents(1 - binary, connectivity=4)
-    edge = np.zeros(n, bool)
-    for side in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
-        edge[side] = True
-    edge[0] = True  # label 0 is the foreground
-    return ~edge[lab]
+def _holes(binary: np.ndarray):
+    """The 4-connected background components of ``binary`` (uint8 0/1): their
+    labels, ``connectedComponentsWithStats`` stats, and a flag per label,
+    True for the enclosed ones (not touching the border; label 0, the
+    foreground, is False)."""
+    _, lab, stats, _ = cv2.connectedComponentsWithStats(1 - binary, connectivity=4)
+    x, y, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    enclosed = (x > 0) & (y > 0) & (x + w < binary.shape[1]) & (y + h < binary.shape[0])
+    enclosed[0] = False
+    return lab, stats, enclosed
 
 
 def add_shadow(person: np.ndarray, shadow: np.ndarray) -> np.ndarray:
@@ -206,20 +213,27 @@ def add_shadow(person: np.ndarray, shadow: np.ndarray) -> np.ndarray:
     the hole spans, from its top down): the ground between the feet stays
     background, the strip either side of the feet stays shadow."""
     u = np.maximum(person, shadow)
-    box = nonzero_box(shadow, 1, level=0.5)
-    if box is None:
+    if nonzero_box(shadow, 1, level=0.5) is None:
         return u
     # holes need both: the box around person and shadow (plus a pixel)
     y0, y1, x0, x1 = nonzero_box(u, 1, level=0.5)
-    bu = (u[y0:y1, x0:x1] > 0.5).astype(np.uint8)
-    new = _enclosed(bu) & ~_enclosed((person[y0:y1, x0:x1] > 0.5).astype(np.uint8))
-    if not new.any():
+    lab, stats, hole = _holes((u[y0:y1, x0:x1] > 0.5).astype(np.uint8))
+    if not hole.any():
         return u
-    _, _, stats, _ = cv2.connectedComponentsWithStats(new.astype(np.uint8), connectivity=4)
-    cut = np.zeros(u.shape, bool)
-    for x, y, w, _h, _a in stats[1:]:
-        cut[y0 + y:, x0 + x:x0 + x + w] = True
-    return np.maximum(person, np.where(cut, 0.0, shadow)).astype(np.float32)
+    lab_p, _, hole_p = _holes((person[y0:y1, x0:x1] > 0.5).astype(np.uint8))
+    cut = shadow
+    for i in np.flatnonzero(hole):
+        x, y, w = (int(v) for v in stats[i, :3])
+        # a hole of the union lies inside one background component of the
+        # person alone (the person covers less); it is new when that one is
+        # open. The top row of its box holds one of its pixels.
+        xi = x + int(np.argmax(lab[y, x:x + w] == i))
+        if hole_p[lab_p[y, xi]]:
+            continue
+        if cut is shadow:
+            cut = shadow.copy()
+        cut[y0 + y:, x0 + x:x0 + x + w] = 0.0
+    return u if cut is shadow else np.maximum(person, cut)
 
 
 class CastShadow:
@@ -302,8 +316,10 @@ class CastShadow:
         s = min(1.0, self.max_side / max(H, W))
         if s < 1.0:
             size = (max(8, round(W * s)), max(8, round(H * s)))
-            small = cv2.resize(np.ascontiguousarray(frame_rgb[:, :, :3]), size, interpolation=cv2.INTER_AREA)
-            body = cv2.resize(person, size, interpolation=cv2.INTER_AREA) > 0.5
+            # bilinear: an area average at a fractional factor costs 8 times
+            # as much and found less (tennis upscaled to 720p: recall 0.694 vs 0.709)
+            small = cv2.resize(np.ascontiguousarray(frame_rgb[:, :, :3]), size, interpolation=cv2.INTER_LINEAR)
+            body = cv2.resize(person, size, interpolation=cv2.INTER_LINEAR) > 0.5
         else:
             small = np.ascontiguousarray(frame_rgb[:, :, :3])
             body = person > 0.5
@@ -496,6 +512,9 @@ def _person_pipeline(clip, src, margin, refine, smooth, dilate, feather_px, call
     wsize = work_size(*full)
     radius = max(2, round(min(wsize) / 60))
     margin_work = margin * wsize[1] / full[1]
+    # the fast guided filter where its coarse grid keeps a window radius of
+    # 3 px or more (from a 360 px tall working frame up), else the exact one
+    subsample = max(1, radius // 3)
     n = clip.frame_count
 
     def refined():
@@ -505,7 +524,7 @@ def _person_pipeline(clip, src, margin, refine, smooth, dilate, feather_px, call
             if refine or smooth:
                 wf = to_work(wf, wsize)
                 if refine:
-                    alpha = guided_refine(fill_holes(alpha), wf, radius=radius)
+                    alpha = guided_refine(fill_holes(alpha), wf, radius=radius, subsample=subsample)
                 if smoother is not None:
                     alpha = smoother(alpha, wf)
             alpha = resize_alpha(grow_soft(alpha, margin_work), full)
