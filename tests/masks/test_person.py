@@ -55,6 +55,24 @@ def test_cli_person_matte_tennis_meets_the_bar(shared_media, tmp_path):
     assert P.mean() >= 0.95 and R.mean() >= 0.6
 
 
+def test_two_model_instances_match_one_on_tennis(shared_media):
+    """Two MediaPipe instances on alternating frames (the default with two
+    cores) give the single instance's matte: same frames, IoU ≥ 0.9 per frame."""
+    from vedit.masks.person import PersonMatteSource
+
+    clip = open_clip(str(shared_media / "tennis"), 0, 23)
+    runs = {}
+    for k in (1, 2):
+        src = PersonMatteSource(include_shadow=False, instances=k)
+        assert src.instances == k
+        runs[k] = [a > 0.5 for _, a in src.stream(clip)]
+        assert src.chosen_model == "pose"
+    assert len(runs[1]) == len(runs[2]) == clip.frame_count >= 20
+    ious = [(a & b).sum() / max((a | b).sum(), 1) for a, b in zip(runs[1], runs[2])]
+    assert min(ious) >= 0.9, ious
+    assert (runs[1][0] == runs[2][0]).all()  # the first frame chooses the model on one instance
+
+
 def test_shadow_and_margin_options_on_tennis(shared_media):
     n = 16
     clip = open_clip(str(shared_media / "tennis"), end=n)
