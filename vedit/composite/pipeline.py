@@ -242,9 +242,10 @@ class PersonMatter:
         cv2.min(v, 1.0, dst=v)
         return cv2.resize(v, self.work, interpolation=cv2.INTER_LINEAR)
 
-    def _segment(self, work: np.ndarray) -> tuple[np.ndarray, bool]:
-        """The model alone: matte at working size, and whether it is empty."""
-        a = self.seg.segment(work)
+    def _segment(self, work: np.ndarray, seg=None) -> tuple[np.ndarray, bool]:
+        """The model alone (``seg``, default ``self.seg``): matte at working
+        size, and whether it is empty."""
+        a = (seg or self.seg).segment(work)
         if a.shape != (self.work[1], self.work[0]):
             a = cv2.resize(a, self.work, interpolation=cv2.INTER_LINEAR)
         return a, bool((a > 0.5).mean() < 0.002)
@@ -267,6 +268,27 @@ class PersonMatter:
         if self.every != 1:
             raise ValueError("PersonMatter.model() needs every=1")
         return prepared + (self._segment(prepared[1]),)
+
+    def models(self, prepared: Iterable[tuple]) -> Iterator[tuple]:
+        """:meth:`model` over ``prepared`` in order, on two MediaPipe instances
+        on alternating frames, each in a thread of its own (the model is the
+        first pass's longest stage and releases the GIL). "auto" chooses the
+        model on one instance first; the second runs the same model."""
+        it = iter(prepared)
+        for p in it:
+            yield self.model(p)
+            if self.seg.model is not None:
+                break
+        if self.seg.model is None:
+            return
+        from vedit.masks.base import alternate
+        from vedit.masks.person import PersonSegmenter
+
+        second = PersonSegmenter(self.seg.model)
+        try:
+            yield from alternate(it, (self.model, lambda p: p + (self._segment(p[1], second),)))
+        finally:
+            second.close()
 
     # -- API ---------------------------------------------------------------------
     def prepare(self, frame: np.ndarray | None, work: np.ndarray) -> tuple:

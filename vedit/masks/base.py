@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -96,3 +98,22 @@ def prefetch(it, depth: int = 4) -> Iterator:
                     th.join(0.05)
 
     return consume()
+
+
+def alternate(items: Iterable, fns: tuple[Callable, Callable], depth: int = 4) -> Iterator:
+    """Map ``items`` through ``fns[0]`` and ``fns[1]`` in turn, each function
+    in a worker thread of its own (so each sees every other item, in order),
+    results in item order, up to ``depth`` items in flight. For two instances
+    of a model that keeps per-instance state and releases the GIL."""
+    pools = [ThreadPoolExecutor(1, thread_name_prefix="vedit-alternate") for _ in fns]
+    queued: deque = deque()
+    try:
+        for i, x in enumerate(items):
+            queued.append(pools[i % 2].submit(fns[i % 2], x))
+            if len(queued) >= depth:
+                yield queued.popleft().result()
+        while queued:
+            yield queued.popleft().result()
+    finally:
+        for p in pools:
+            p.shutdown(wait=True, cancel_futures=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import cv2
@@ -28,7 +27,7 @@ import numpy as np
 from vedit.errors import InvalidInputError, require
 from vedit.flow import FlowEstimator, warp
 from vedit.io import Clip
-from vedit.masks.base import MatteSource, prefetch, to_work, work_size
+from vedit.masks.base import MatteSource, alternate, prefetch, to_work, work_size
 from vedit.masks.refine import TemporalSmoother, feather, fill_holes, grow, guided_refine, nonzero_box, resize_alpha
 
 MODELS = ("auto", "pose", "selfie")
@@ -449,33 +448,19 @@ class PersonMatteSource(MatteSource):
                 for fr in frames:
                     yield fr, seg.segment(fr)
                 return
-            pools = [ThreadPoolExecutor(1, thread_name_prefix="vedit-person") for _ in range(2)]
-            segs = [seg]
-            queued: deque = deque()
-            sent = 0
+            # "auto" chooses the model on the first frame with a person: one
+            # instance until then, then a second one runs the same model
+            for fr in frames:
+                yield fr, seg.segment(fr)
+                if seg.model is not None:
+                    break
+            if seg.model is None:
+                return
+            second = PersonSegmenter(seg.model)
             try:
-                for fr in frames:
-                    if seg.model is None:
-                        # "auto" still undecided: one instance until it chooses,
-                        # then the second one runs the same model
-                        yield fr, seg.segment(fr)
-                        continue
-                    if len(segs) == 1:
-                        segs.append(PersonSegmenter(seg.model))
-                    k = sent % 2
-                    sent += 1
-                    queued.append((fr, pools[k].submit(segs[k].segment, fr)))
-                    if len(queued) >= 4:
-                        f, fut = queued.popleft()
-                        yield f, fut.result()
-                while queued:
-                    f, fut = queued.popleft()
-                    yield f, fut.result()
+                yield from alternate(frames, (lambda f: (f, seg.segment(f)), lambda f: (f, second.segment(f))))
             finally:
-                for p in pools:
-                    p.shutdown(wait=True, cancel_futures=True)
-                for extra in segs[1:]:
-                    extra.close()
+                second.close()
 
         models = prefetch(detected(), depth=2)
         try:

@@ -337,7 +337,9 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
         # the model skips frames, so it stays in the smoothing thread)
         src = prefetch(clip.frames(), depth=4, fn=lambda f: pm.prepare(f if keep else None, _resize(f, work)))
         if pm.every == 1:
-            src = prefetch(src, depth=2, fn=pm.model)
+            # with two cores, two model instances on alternating frames
+            two = (os.cpu_count() or 1) > 1
+            src = prefetch(pm.models(src), depth=2) if two else prefetch(src, depth=2, fn=pm.model)
         return prefetch(pm.stream(src), depth=3)
 
     shape_matte = person and bool(o.dilate or o.feather)  # matte_stream does these for the other sources
