@@ -424,6 +424,8 @@ class PropagateInpaintEngine:
         min_area = max(24, 0.02 * max(1, max(int(np.count_nonzero(x)) for x in hw)))
         # a refinement pass with the previous pass's output as fallback needs no
         # keyframes: what it cannot reach keeps the previous (consistent) fill
+        pending: dict = {}  # keyframe -> future of its source frame (fill running)
+        fills = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="vedit-keyframe")
         for it in range(1 if _fallback is not None else self.max_keyframes + 1):
             # after a keyframe only what no real observation reaches can change:
             # the sweeps continue from the previous state on those pixels
@@ -447,24 +449,30 @@ class PropagateInpaintEngine:
                 break
             if callback:
                 callback(0, n, "keyframe fill")
-            # compose the keyframe as far as propagation reached, then fill the rest
+            # compose the keyframe as far as propagation reached (waiting for
+            # the earlier keyframe fills it reads), then fill the rest
+            self._resolve(pending, src_frames, self._sources(result[k], hw[k]))
             comp, missing = self._compose(frames[k], holes[k], result[k], src_frames, sx, sy, W, H, None)
             unseen_full = missing
             if keyframe_every:
                 unseen_full = unseen_full | (self._upsample_bool(unseen[k], W, H) & holes[k])
             if keyframe_fill is not None:
                 filled = keyframe_fill(comp, unseen_full, k, {"frames": frames, "holes": holes, "keyframes": keyframes})
-                filled = np.asarray(filled, np.uint8)[:, :, :3]
+                src_frames[k] = self._keyframe_source(frames[k], holes[k], comp, unseen_full,
+                                                      np.asarray(filled, np.uint8)[:, :, :3])
             else:
-                filled = spatial_fill(comp, unseen_full, self.fill_radius, method=self.fill_method,
-                                      max_side=self.fill_max_side)
-            newsrc = frames[k].copy()
-            newsrc[holes[k]] = comp[holes[k]]
-            newsrc[unseen_full] = filled[unseen_full]
-            src_frames[k] = newsrc
+                # the spatial fill (ShiftMap: ~1 s) runs in the background: the
+                # next sweeps need only which pixels it covers, not its colours
+                pending[k] = fills.submit(
+                    lambda k=k, comp=comp, u=unseen_full: self._keyframe_source(
+                        frames[k], holes[k], comp, u, spatial_fill(comp, u, self.fill_radius, method=self.fill_method,
+                                                                   max_side=self.fill_max_side)))
             key_known[k] = unseen[k].copy()
             is_key[k] = True
             keyframes.append(k)
+
+        self._resolve(pending, src_frames, set(pending))
+        fills.shutdown()
 
         def compose(t):
             comp, missing = self._compose(frames[t], holes[t], result[t], src_frames, sx, sy, W, H,
@@ -491,6 +499,30 @@ class PropagateInpaintEngine:
         if raw_flows is not None:
             stats["_raw_flows"] = raw_flows
         return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes, stats)
+
+    @staticmethod
+    def _keyframe_source(frame, hole, comp, unseen, filled) -> np.ndarray:
+        """A keyframe as a source: propagated colours in the hole, the spatial
+        (or generative) fill where nothing was propagated."""
+        out = frame.copy()
+        out[hole] = comp[hole]
+        out[unseen] = filled[unseen]
+        return out
+
+    @staticmethod
+    def _sources(res, region) -> set:
+        """The source frames a propagation result reads inside ``region``."""
+        src, _cx, _cy, _d, has, src2, _cx2, _cy2, wt2 = res
+        used = np.unique(src[region & has]).astype(int).tolist()
+        used += np.unique(src2[region & (wt2 > 1e-3)]).astype(int).tolist()
+        return {u for u in used if u >= 0}
+
+    @staticmethod
+    def _resolve(pending: dict, src_frames: list, needed) -> None:
+        """Wait for the keyframe fills in ``needed`` still running and put
+        their source frames in place."""
+        for k in sorted(set(needed) & set(pending)):
+            src_frames[k] = pending.pop(k).result()
 
     @staticmethod
     def _fill_from(dst: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
