@@ -125,6 +125,14 @@ def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: s
     return out
 
 
+def _coarse_grid(y0: int, y1: int, x0: int, x1: int, fx: float, fy: float, ox: float = 0.0, oy: float = 0.0):
+    """remap maps sampling a grid ``fx``/``fy`` times the size of this one
+    (pixel-centre aligned, as cv2.resize) at the pixels of box (y0, y1, x0,
+    x1), minus an offset (ox, oy) for a cropped grid."""
+    return np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) * fx - 0.5 - ox,
+                       (np.arange(y0, y1, dtype=np.float32) + 0.5) * fy - 0.5 - oy)
+
+
 def _masked_copy(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
     """dst[mask] = src[mask] in place (cv2.copyTo: ~100x faster than a numpy
     boolean or ``where`` copy on large patches)."""
@@ -271,7 +279,8 @@ class PropagateInpaintEngine:
                                       keyframe_fill=(lambda comp, miss, k, ctx, _p=prev: _p[k])
                                       if self.refine_reuse or keyframe_fill is not None else None,
                                       keyframe_every=keyframe_every, callback=cb,
-                                      _masks=[None] * len(context) + cur_m, _flow_frames=res.stats.pop("_flow_frames", res.frames),
+                                      _masks=[None] * len(context) + cur_m,
+                                      _flow_frames=res.stats.pop("_flow_frames", res.frames),
                                       _prev_flows=res.stats.pop("_raw_flows", None),
                                       _fallback=prev if self.refine_direct else None)
             res.stats.pop("_raw_flows", None)
@@ -425,54 +434,56 @@ class PropagateInpaintEngine:
         # a refinement pass with the previous pass's output as fallback needs no
         # keyframes: what it cannot reach keeps the previous (consistent) fill
         pending: dict = {}  # keyframe -> future of its source frame (fill running)
-        fills = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="vedit-keyframe")
-        for it in range(1 if _fallback is not None else self.max_keyframes + 1):
-            # after a keyframe only what no real observation reaches can change:
-            # the sweeps continue from the previous state on those pixels
-            result, state = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys,
-                                         state=state if it else None, new_key=keyframes[-1] if it else None)
-            unseen = [hw[t] & ~result[t][4] for t in range(n)]
-            if keyframe_every:
-                # a keyframe's fill may not travel further than K frames
-                for t in range(n):
-                    far = hw[t] & result[t][4] & (result[t][3] >= _KEYFRAME_PENALTY + keyframe_every)
-                    unseen[t] |= far
-            if first_unseen is None:
-                first_unseen = [u.copy() for u in unseen]
-            areas = np.array([u.sum() for u in unseen])
-            # slivers (e.g. at a frame edge the camera moves past) are not worth
-            # a keyframe; they get a per-frame fill at the end
-            if areas.max() < min_area or it == self.max_keyframes or _fallback is not None:
-                break
-            k = int(np.argmax(np.where(is_key, -1, areas)))
-            if is_key[k] or areas[k] == 0:
-                break
-            if callback:
-                callback(0, n, "keyframe fill")
-            # compose the keyframe as far as propagation reached (waiting for
-            # the earlier keyframe fills it reads), then fill the rest
-            self._resolve(pending, src_frames, self._sources(result[k], hw[k]))
-            comp, missing = self._compose(frames[k], holes[k], result[k], src_frames, sx, sy, W, H, None)
-            unseen_full = missing
-            if keyframe_every:
-                unseen_full = unseen_full | (self._upsample_bool(unseen[k], W, H) & holes[k])
-            if keyframe_fill is not None:
-                filled = keyframe_fill(comp, unseen_full, k, {"frames": frames, "holes": holes, "keyframes": keyframes})
-                src_frames[k] = self._keyframe_source(frames[k], holes[k], comp, unseen_full,
-                                                      np.asarray(filled, np.uint8)[:, :, :3])
-            else:
-                # the spatial fill (ShiftMap: ~1 s) runs in the background: the
-                # next sweeps need only which pixels it covers, not its colours
-                pending[k] = fills.submit(
-                    lambda k=k, comp=comp, u=unseen_full: self._keyframe_source(
-                        frames[k], holes[k], comp, u, spatial_fill(comp, u, self.fill_radius, method=self.fill_method,
-                                                                   max_side=self.fill_max_side)))
-            key_known[k] = unseen[k].copy()
-            is_key[k] = True
-            keyframes.append(k)
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="vedit-keyframe") as fills:
+            for it in range(1 if _fallback is not None else self.max_keyframes + 1):
+                # after a keyframe only what no real observation reaches can change:
+                # the sweeps continue from the previous state on those pixels
+                result, state = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys,
+                                             state=state if it else None, new_key=keyframes[-1] if it else None)
+                unseen = [hw[t] & ~result[t][4] for t in range(n)]
+                if keyframe_every:
+                    # a keyframe's fill may not travel further than K frames
+                    for t in range(n):
+                        far = hw[t] & result[t][4] & (result[t][3] >= _KEYFRAME_PENALTY + keyframe_every)
+                        unseen[t] |= far
+                if first_unseen is None:
+                    first_unseen = [u.copy() for u in unseen]
+                areas = np.array([u.sum() for u in unseen])
+                # slivers (e.g. at a frame edge the camera moves past) are not worth
+                # a keyframe; they get a per-frame fill at the end
+                if areas.max() < min_area or it == self.max_keyframes or _fallback is not None:
+                    break
+                k = int(np.argmax(np.where(is_key, -1, areas)))
+                if is_key[k] or areas[k] == 0:
+                    break
+                if callback:
+                    callback(0, n, "keyframe fill")
+                # compose the keyframe as far as propagation reached (waiting for
+                # the earlier keyframe fills it reads), then fill the rest
+                self._resolve(pending, src_frames, self._sources(result[k], hw[k]))
+                comp, missing = self._compose(frames[k], holes[k], result[k], src_frames, sx, sy, W, H, None)
+                unseen_full = missing
+                if keyframe_every:
+                    unseen_full = unseen_full | (self._upsample_bool(unseen[k], W, H) & holes[k])
+                if keyframe_fill is not None:
+                    filled = keyframe_fill(comp, unseen_full, k,
+                                           {"frames": frames, "holes": holes, "keyframes": keyframes})
+                    src_frames[k] = self._keyframe_source(frames[k], holes[k], comp, unseen_full,
+                                                          np.asarray(filled, np.uint8)[:, :, :3])
+                else:
+                    # the spatial fill (ShiftMap: ~1 s) runs in the background: the
+                    # next sweeps need only which pixels it covers, not its colours
+                    def fill(k=k, comp=comp, u=unseen_full):
+                        filled = spatial_fill(comp, u, self.fill_radius, method=self.fill_method,
+                                              max_side=self.fill_max_side)
+                        return self._keyframe_source(frames[k], holes[k], comp, u, filled)
 
-        self._resolve(pending, src_frames, set(pending))
-        fills.shutdown()
+                    pending[k] = fills.submit(fill)
+                key_known[k] = unseen[k].copy()
+                is_key[k] = True
+                keyframes.append(k)
+
+            self._resolve(pending, src_frames, set(pending))
 
         def compose(t):
             comp, missing = self._compose(frames[t], holes[t], result[t], src_frames, sx, sy, W, H,
@@ -534,8 +545,7 @@ class PropagateInpaintEngine:
             return
         y0, y1, x0, x1 = mask_bbox(where)
         h, w = src.shape[:2]
-        gx, gy = np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) * (w / W) - 0.5,
-                             (np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / H) - 0.5)
+        gx, gy = _coarse_grid(y0, y1, x0, x1, w / W, h / H)
         up = cv2.remap(src, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         _masked_copy(dst[y0:y1, x0:x1], up, where[y0:y1, x0:x1])
 
@@ -579,8 +589,7 @@ class PropagateInpaintEngine:
         y0, y1, x0, x1 = mask_bbox(hole)
         h, w = flow_small.shape[:2]
         sx, sy = w / W, h / H
-        gx, gy = np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5,
-                             (np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5)
+        gx, gy = _coarse_grid(y0, y1, x0, x1, sx, sy)
         fl = cv2.remap(flow_small, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         ok = None
         if ok_small is not None:
@@ -864,8 +873,7 @@ class PropagateInpaintEngine:
             # coordinates; only the working window under the bbox is stacked
             wy0, wx0 = max(0, int(y0 / sy) - 2), max(0, int(x0 / sx) - 2)
             wy1, wx1 = min(h, int(np.ceil(y1 / sy)) + 2), min(w, int(np.ceil(x1 / sx)) + 2)
-            gx, gy = np.meshgrid((np.arange(x0, x1, dtype=np.float32) + 0.5) / sx - 0.5 - wx0,
-                                 (np.arange(y0, y1, dtype=np.float32) + 0.5) / sy - 0.5 - wy0)
+            gx, gy = _coarse_grid(y0, y1, x0, x1, 1.0 / sx, 1.0 / sy, wx0, wy0)
 
             def up(arrs, interp):
                 a = np.dstack([x[wy0:wy1, wx0:wx1] for x in arrs])
