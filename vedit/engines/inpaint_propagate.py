@@ -772,44 +772,54 @@ class PropagateInpaintEngine:
 
     # --------------------------------------------------------- compositing
     @staticmethod
-    def _source_boxes(res, win, sx, sy, W, H, n_src):
+    def _source_boxes(res, win, sx, sy, n_src, margin=2.0):
         """Per source frame, the full-resolution box its samples for one frame
         can come from: the range of the working-resolution coordinates read in
-        ``win`` (both candidates), scaled up, with a margin for interpolation.
-        Returns (x0, x1, y0, y1) float arrays (x1, y1 inclusive; +inf/-inf for
-        unused sources)."""
-        src, cx, cy, _d, has, src2, cx2, cy2, wt2 = res
+        ``win`` (both candidates), scaled up, with a margin of ``margin``
+        working pixels for interpolation. Boxes may reach past the frame edge.
+        Returns (used, x0, x1, y0, y1): used bool, the rest int arrays with
+        x1, y1 inclusive."""
+        src, cx, cy, _d, has, src2, cx2, cy2, _wt2 = res
         wy0, wy1, wx0, wx1 = win
-        lo_x = np.full(n_src, np.inf, np.float32)
-        hi_x = np.full(n_src, -np.inf, np.float32)
-        lo_y, hi_y = lo_x.copy(), hi_x.copy()
-        for S, X, Y, ok in ((src, cx, cy, has), (src2, cx2, cy2, wt2 > 1e-3)):
+        ids_l, xs_l, ys_l = [], [], []
+        for S, X, Y in ((src, cx, cy), (src2, cx2, cy2)):
             Sw = S[wy0:wy1, wx0:wx1]
-            sel = ok[wy0:wy1, wx0:wx1] & (Sw >= 0)
-            ids = Sw[sel].astype(np.intp)
-            if len(ids) == 0:
-                continue
-            xv, yv = X[wy0:wy1, wx0:wx1][sel], Y[wy0:wy1, wx0:wx1][sel]
-            np.minimum.at(lo_x, ids, xv)
-            np.maximum.at(hi_x, ids, xv)
-            np.minimum.at(lo_y, ids, yv)
-            np.maximum.at(hi_y, ids, yv)
-        used = np.isfinite(lo_x)
-        m = 2.0
-        x0 = np.clip(np.floor((lo_x + 0.5) * sx - 0.5 - m * sx), 0, W - 1)
-        x1 = np.clip(np.ceil((hi_x + 0.5) * sx - 0.5 + m * sx), 0, W - 1)
-        y0 = np.clip(np.floor((lo_y + 0.5) * sy - 0.5 - m * sy), 0, H - 1)
-        y1 = np.clip(np.ceil((hi_y + 0.5) * sy - 0.5 + m * sy), 0, H - 1)
+            sel = Sw >= 0
+            ids_l.append(Sw[sel].astype(np.intp))
+            xs_l.append(X[wy0:wy1, wx0:wx1][sel])
+            ys_l.append(Y[wy0:wy1, wx0:wx1][sel])
+        ids = np.concatenate(ids_l)
+        used = np.zeros(n_src, bool)
+        z = np.zeros(n_src, np.intp)
+        if len(ids) == 0:
+            return used, z, z, z, z
+        # per-source min/max: one sort, then reductions over the runs (ufunc.at
+        # is ~10x slower)
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        xs, ys = np.concatenate(xs_l)[order], np.concatenate(ys_l)[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        keys = ids[starts]
+        used[keys] = True
+        lo_x, hi_x = np.full(n_src, 0.0, np.float32), np.full(n_src, 0.0, np.float32)
+        lo_y, hi_y = lo_x.copy(), hi_x.copy()
+        lo_x[keys], hi_x[keys] = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
+        lo_y[keys], hi_y[keys] = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
+        x0 = np.floor((lo_x + 0.5) * sx - 0.5 - margin * sx).astype(np.intp)
+        x1 = np.ceil((hi_x + 0.5) * sx - 0.5 + margin * sx).astype(np.intp)
+        y0 = np.floor((lo_y + 0.5) * sy - 0.5 - margin * sy).astype(np.intp)
+        y1 = np.ceil((hi_y + 0.5) * sy - 0.5 + margin * sy).astype(np.intp)
         return used, x0, x1, y0, y1
 
     @staticmethod
     def _atlas(src_frames, used, x0, x1, y0, y1):
         """The boxes of the used source frames packed side by side on shelves
-        of one image (so one ``remap`` samples every source). Returns the atlas
-        and per source the offset from frame to atlas coordinates."""
+        of one image (so one ``remap`` samples every source); parts of a box
+        past the frame edge repeat the edge (as BORDER_REPLICATE). Returns the
+        atlas and per source the offset from frame to atlas coordinates."""
         ids = np.flatnonzero(used)
-        hs = (y1[ids] - y0[ids] + 1).astype(np.intp)
-        ws = (x1[ids] - x0[ids] + 1).astype(np.intp)
+        hs = y1[ids] - y0[ids] + 1
+        ws = x1[ids] - x0[ids] + 1
         shelf_w = int(max(int(ws.max()), 2048))
         offx = np.zeros(len(used), np.float32)
         offy = np.zeros(len(used), np.float32)
@@ -825,34 +835,30 @@ class PropagateInpaintEngine:
         atlas = np.empty((ay + shelf_h, shelf_w, 3), np.uint8)
         for k, px, py in place:
             s = ids[k]
-            fy, fx = int(y0[s]), int(x0[s])
-            atlas[py:py + hs[k], px:px + ws[k]] = src_frames[s][fy:fy + hs[k], fx:fx + ws[k]]
-            offx[s] = px - fx
-            offy[s] = py - fy
+            f = src_frames[s]
+            H, W = f.shape[:2]
+            bx0, bx1, by0, by1 = int(x0[s]), int(x1[s]) + 1, int(y0[s]), int(y1[s]) + 1
+            cx0, cx1, cy0, cy1 = max(bx0, 0), min(bx1, W), max(by0, 0), min(by1, H)
+            dst = atlas[py:py + hs[k], px:px + ws[k]]
+            if cx0 >= cx1 or cy0 >= cy1:  # box wholly outside (never for valid coordinates)
+                cx0, cx1 = (0, 1) if bx1 <= 0 else (W - 1, W) if bx0 >= W else (cx0, cx1)
+                cy0, cy1 = (0, 1) if by1 <= 0 else (H - 1, H) if by0 >= H else (cy0, cy1)
+            if (cx0, cx1, cy0, cy1) == (bx0, bx1, by0, by1):
+                dst[...] = f[by0:by1, bx0:bx1]
+            else:
+                cv2.copyMakeBorder(f[cy0:cy1, cx0:cx1], cy0 - by0, by1 - cy1, cx0 - bx0, bx1 - cx1,
+                                   cv2.BORDER_REPLICATE, dst=dst)
+            offx[s] = px - bx0
+            offy[s] = py - by0
         return atlas, offx, offy
 
     @staticmethod
-    def _sample(atlas, table, S, CX, CY) -> np.ndarray:
-        """Bilinear colours at (CX, CY) of source frame S (float maps) through
-        the atlas; coordinates are clamped into their source's box."""
-        n = len(table)
-        if n <= 256:
-            # per-pixel table lookups with cv2.LUT on 8-bit indices (10x faster
-            # than a numpy fancy-index gather)
-            idx = np.clip(S, 0, n - 1).astype(np.uint8)
-            lut = np.zeros((256, table.shape[1]), np.float32)
-            lut[:n] = table
-
-            def col(j):
-                return cv2.LUT(idx, lut[:, j].copy())
-        else:
-            idx = np.clip(S, 0, n - 1).astype(np.intp)
-
-            def col(j):
-                return np.take(table[:, j], idx)
-        X = cv2.add(cv2.min(cv2.max(CX, col(0)), col(1)), col(4))
-        Y = cv2.add(cv2.min(cv2.max(CY, col(2)), col(3)), col(5))
-        return cv2.remap(atlas, X, Y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    def _atlas_coords(S, C, off, scale):
+        """Working-resolution coordinates C of source S as full-resolution
+        atlas coordinates (an affine map per source, so it commutes with the
+        linear upsampling of the maps)."""
+        o = np.take(off, np.clip(S, 0, len(off) - 1).astype(np.intp))
+        return (C + 0.5) * scale - 0.5 + o
 
     def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> np.ndarray:
         """Full-resolution colours for ``hole`` from the propagation maps."""
@@ -868,70 +874,69 @@ class PropagateInpaintEngine:
         y0, x0 = max(0, y0 - pad), max(0, x0 - pad)
         y1, x1 = min(H, y1 + pad), min(W, x1 + pad)
         region = hole[y0:y1, x0:x1]
+        # the working-resolution window under the bbox
         if full:
-            # maps upsampled to the bbox: nearest for indices, linear for
-            # coordinates; only the working window under the bbox is stacked
             wy0, wx0 = max(0, int(y0 / sy) - 2), max(0, int(x0 / sx) - 2)
             wy1, wx1 = min(h, int(np.ceil(y1 / sy)) + 2), min(w, int(np.ceil(x1 / sx)) + 2)
+        else:
+            wy0, wy1, wx0, wx1 = y0, y1, x0, x1
+        win = (wy0, wy1, wx0, wx1)
+        orig = frame[y0:y1, x0:x1].astype(np.float32)
+        used, bx0, bx1, by0, by1 = self._source_boxes(res, win, sx, sy, len(src_frames))
+        if not used.any():
+            missing[y0:y1, x0:x1] = region
+            return out, missing
+        # every source's box in one atlas image: one remap per candidate, with
+        # the maps turned into atlas coordinates on the working grid
+        atlas, offx, offy = self._atlas(src_frames, used, bx0, bx1, by0, by1)
+        ws = (slice(wy0, wy1), slice(wx0, wx1))
+        Sw, S2w = src[ws], src2[ws]
+        AX, AY = self._atlas_coords(Sw, cx[ws], offx, sx), self._atlas_coords(Sw, cy[ws], offy, sy)
+        AX2, AY2 = self._atlas_coords(S2w, cx2[ws], offx, sx), self._atlas_coords(S2w, cy2[ws], offy, sy)
+        if full:
+            # maps upsampled to the bbox: nearest for indices, linear for
+            # coordinates (channels stacked so each interpolation is one remap)
             gx, gy = _coarse_grid(y0, y1, x0, x1, 1.0 / sx, 1.0 / sy, wx0, wy0)
 
             def up(arrs, interp):
-                a = np.dstack([x[wy0:wy1, wx0:wx1] for x in arrs])
-                return cv2.remap(a, gx, gy, interp, borderMode=cv2.BORDER_REPLICATE)
+                return cv2.remap(np.dstack(arrs), gx, gy, interp, borderMode=cv2.BORDER_REPLICATE)
 
-            # channels stacked so each interpolation is one remap
-            lin = up([cx, cy, cx2, cy2], cv2.INTER_LINEAR)
-            lin2 = up([src, src2, wt2], cv2.INTER_LINEAR)
-            near = up([src, has.astype(np.float32), src2, cx], cv2.INTER_NEAREST)
-            near2 = up([cy, cx2, cy2], cv2.INTER_NEAREST)
+            lin = up([AX, AY, AX2, AY2], cv2.INTER_LINEAR)
+            lin2 = up([Sw, S2w, wt2[ws]], cv2.INTER_LINEAR)
+            near = up([Sw, has[ws].astype(np.float32), S2w, AX], cv2.INTER_NEAREST)
+            near2 = up([AY, AX2, AY2], cv2.INTER_NEAREST)
             S, HS, S2 = near[:, :, 0], near[:, :, 1] > 0.5, near[:, :, 2]
             WT2 = lin2[:, :, 2]
-            # where neighbouring working pixels disagree (another source frame, or
-            # another chain), linear interpolation of coordinates would land
+            # where neighbouring working pixels disagree (another source frame,
+            # or another chain), linear interpolation of coordinates would land
             # between them: use the nearest working pixel's coordinates there
             mixed1 = np.abs(lin2[:, :, 0] - S) > 1e-3
             mixed2 = np.abs(lin2[:, :, 1] - S2) > 1e-3
+            tol = 0.75 * max(sx, sy)
 
-            def fix(C, Cn, mixed, scale):
-                # in working pixels; then to full-resolution coordinates
-                np.copyto(C, Cn, where=mixed | (np.abs(C - Cn) > 0.75))
-                C *= scale
-                C += 0.5 * scale - 0.5
+            def fix(C, Cn, mixed):
+                np.copyto(C, Cn, where=mixed | (np.abs(C - Cn) > tol))
                 return C
 
-            CX = fix(lin[:, :, 0], near[:, :, 3], mixed1, sx)
-            CY = fix(lin[:, :, 1], near2[:, :, 0], mixed1, sy)
-            CX2 = fix(lin[:, :, 2], near2[:, :, 1], mixed2, sx)
-            CY2 = fix(lin[:, :, 3], near2[:, :, 2], mixed2, sy)
+            AX, AY = fix(lin[:, :, 0], near[:, :, 3], mixed1), fix(lin[:, :, 1], near2[:, :, 0], mixed1)
+            AX2, AY2 = fix(lin[:, :, 2], near2[:, :, 1], mixed2), fix(lin[:, :, 3], near2[:, :, 2], mixed2)
         else:
-            sl = (slice(y0, y1), slice(x0, x1))
-            S, HS, CX, CY = src[sl], has[sl], cx[sl], cy[sl]
-            S2, CX2, CY2, WT2 = src2[sl], cx2[sl], cy2[sl], wt2[sl]
+            S, HS, S2, WT2 = Sw, has[ws], S2w, wt2[ws]
         sel = region & HS & (S >= 0)
-        orig = frame[y0:y1, x0:x1].astype(np.float32)
         patch = orig.copy()
         if sel.any():
-            # every source's box in one atlas image: one remap per candidate
-            win = (max(0, int(y0 / sy) - 2), min(h, int(np.ceil(y1 / sy)) + 2),
-                   max(0, int(x0 / sx) - 2), min(w, int(np.ceil(x1 / sx)) + 2))  # as the maps' window
-            used, bx0, bx1, by0, by1 = self._source_boxes(res, win, sx, sy, W, H, len(src_frames))
-            atlas, offx, offy = self._atlas(src_frames, used, bx0, bx1, by0, by1)
-            # the clamp box upper ends stay below the last column/row so the
-            # bilinear neighbour is inside the box
-            table = np.stack([bx0, np.maximum(bx0, bx1 - 1.001), by0, np.maximum(by0, by1 - 1.001), offx, offy],
-                             axis=1).astype(np.float32)
-            col = self._sample(atlas, table, S, CX, CY).astype(np.float32)
+            col = cv2.remap(atlas, AX, AY, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
             sel2 = sel & (WT2 > 1e-3) & (S2 >= 0)
             if sel2.any():
-                col2 = self._sample(atlas, table, S2, CX2, CY2).astype(np.float32)
-                w2 = np.where(sel2, WT2, 0.0).astype(np.float32)[:, :, None]
-                col += (col2 - col) * w2
+                col2 = cv2.remap(atlas, AX2, AY2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                w2 = np.where(sel2, WT2, 0.0).astype(np.float32)
+                col = cv2.blendLinear(col, col2.astype(np.float32), 1.0 - w2, w2)
             _masked_copy(patch, col, sel)
         if self.blend_seams:
             patch = self._seam_offset(patch, orig, region, sel)
         a = self._alpha(mask[y0:y1, x0:x1] if mask is not None else None, region)
         if a is not None:
-            patch = orig + (patch - orig) * a[:, :, None]
+            patch = cv2.blendLinear(orig, patch, 1.0 - a, a)
         patch += 0.5
         np.clip(patch, 0, 255, out=patch)
         _masked_copy(out[y0:y1, x0:x1], patch.astype(np.uint8), region)
@@ -961,7 +966,9 @@ class PropagateInpaintEngine:
             field_ = PropagateInpaintEngine._offset_field(patch, orig, region, filled)
             if field_ is None:
                 return patch
-        return patch + field_ * region[:, :, None]
+        # patch += field_ on the hole, in place (patch is the caller's scratch)
+        cv2.add(patch, field_, dst=patch, mask=region.view(np.uint8))
+        return patch
 
     @staticmethod
     def _offset_field(patch, orig, region, filled):

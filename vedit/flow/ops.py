@@ -156,8 +156,9 @@ def _membrane_fill_full(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -> 
         else:
             up = cv2.resize(acc, (lw, lh), interpolation=cv2.INTER_LINEAR)
             up = up[:, :, None] if up.ndim == 2 else up
-            wgt = np.clip(kb * 4.0, 0, 1)[:, :, None]
-            acc = wgt * est + (1 - wgt) * up
+            wgt = np.minimum(kb * 4.0, 1.0)
+            acc = cv2.blendLinear(est, up, wgt, 1.0 - wgt)  # wgt * est + (1 - wgt) * up
+            acc = acc[:, :, None] if acc.ndim == 2 else acc
     out = flow.copy()
     out[hole] = acc[:, :, 0][hole] if two_d else acc[hole]
     return out
@@ -168,31 +169,35 @@ def _membrane_fill_smooth(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -
     blending: smoother than the coarse-to-fine variant (better for colour
     offsets spread from a thin ring), ~3x the cost."""
     known = (~hole).astype(np.float32)
-    out = flow.copy()
+    f3 = flow.astype(np.float32)
+    f3 = f3[:, :, None] if f3.ndim == 2 else f3
+    fk = f3 * known[:, :, None]
     h, w = hole.shape
     acc = None
     for lev in range(levels, -1, -1):
         s = 2 ** lev
         sw, sh = max(1, w // s), max(1, h // s)
-        k = cv2.resize(known, (sw, sh), interpolation=cv2.INTER_AREA)
-        f = cv2.resize(flow * known[:, :, None], (sw, sh), interpolation=cv2.INTER_AREA)
-        ksz = 5
-        kb = cv2.blur(k, (ksz, ksz))
-        fb = cv2.blur(f, (ksz, ksz))
+        if (sw, sh) == (w, h):
+            k, f = known, fk
+        else:
+            k = cv2.resize(known, (sw, sh), interpolation=cv2.INTER_AREA)
+            f = cv2.resize(fk, (sw, sh), interpolation=cv2.INTER_AREA)
+        kb = cv2.blur(k, (5, 5))
+        fb = cv2.blur(f, (5, 5))
         num = cv2.resize(fb, (w, h), interpolation=cv2.INTER_LINEAR)
         conf = cv2.resize(kb, (w, h), interpolation=cv2.INTER_LINEAR)
-        if num.ndim == 2:
-            num = num[:, :, None]
+        num = num[:, :, None] if num.ndim == 2 else num
         up = num / np.maximum(conf, 1e-6)[:, :, None]
-        if flow.ndim == 2:
-            up = up[:, :, 0]
         if acc is None:
-            acc = np.where((conf > 1e-6)[:, :, None] if up.ndim == 3 else conf > 1e-6, up, 0)
+            acc = np.where((conf > 1e-6)[:, :, None], up, 0).astype(np.float32)
         else:
-            wgt = np.clip(conf * 4.0, 0, 1)
-            wgt = wgt[:, :, None] if up.ndim == 3 else wgt
-            acc = wgt * up + (1 - wgt) * acc
-    out[hole] = acc[hole]
+            # acc = wgt * up + (1 - wgt) * acc, in one OpenCV pass
+            wgt = np.minimum(conf * 4.0, 1.0)
+            acc = cv2.blendLinear(up, acc, wgt, 1.0 - wgt)
+            acc = acc[:, :, None] if acc.ndim == 2 else acc
+    out = flow.copy()
+    hole_px = acc[:, :, 0] if flow.ndim == 2 else acc
+    out[hole] = hole_px[hole]
     return out
 
 
