@@ -66,6 +66,9 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx, debug):
     """vedit: local-first, temporally consistent generative video editing."""
+    from vedit.runtime import tune_allocator
+
+    tune_allocator()  # long frame loops: reuse freed buffers (no page-fault churn)
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 

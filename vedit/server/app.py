@@ -284,6 +284,9 @@ def serve(config: ServerConfig, echo=print) -> None:
     if config.port and not port_free(config.host, config.port):
         raise InvalidInputError(f"--port {config.port}: already in use on {config.host} "
                                 "(another vedit serve?); choose another port")
+    from vedit.runtime import tune_allocator
+
+    tune_allocator()  # jobs are long frame loops in this process
     app = create_app(config)
     echo(f"vedit server {__version__} at {config.url}")
     echo(f"token file: {config.token_file} (send 'Authorization: Bearer <token>')")
