@@ -183,6 +183,11 @@ def main():
     ap.add_argument("--no-quality", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     a = ap.parse_args()
+    from vedit.runtime import tune_allocator
+
+    # as the vedit CLI and server do at start (so in-process runs, the floor
+    # included, see the same allocator)
+    tune_allocator()
     print(f"# bench/remove.py — {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         if not a.no_quality:

@@ -288,6 +288,11 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true", help="also time each stage alone")
     ap.add_argument("--skip-quality", action="store_true", help="skip the person-matte quality table")
     a = ap.parse_args()
+    from vedit.runtime import tune_allocator
+
+    # as the vedit CLI and server do at start (so in-process runs, the floor
+    # included, see the same allocator)
+    tune_allocator()
     print(f"machine: {machine()}, python {sys.version.split()[0]}")
     following()
     if not a.skip_speed:

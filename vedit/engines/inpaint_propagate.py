@@ -527,7 +527,8 @@ class PropagateInpaintEngine:
             comps = pool.map(compose, range(n))
             for t, comp in enumerate(comps):
                 if self.temporal > 0 and t > 0 and holes[t].any():
-                    comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], ok_b[t - 1], W, H)
+                    comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], ok_b[t - 1], W, H,
+                                                in_place=True)
                 outs.append(comp)
                 if callback:
                     callback(t + 1, n, "compose")
@@ -623,13 +624,14 @@ class PropagateInpaintEngine:
         pw = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return (y0, y1, x0, x1), pw, ok
 
-    def _temporal_blend(self, cur, prev, hole, flow_small, ok_small, W, H) -> np.ndarray:
+    def _temporal_blend(self, cur, prev, hole, flow_small, ok_small, W, H, in_place: bool = False) -> np.ndarray:
         """Recursive filter along the flow inside the hole: the previous output,
         warped onto this frame, is mixed in where the flow is consistent. Damps
-        the residual flicker of source switches and keyframe seams."""
+        the residual flicker of source switches and keyframe seams. ``in_place``
+        writes into ``cur`` (a fresh composite) instead of a copy."""
         (y0, y1, x0, x1), pw, ok = self._warp_prev(prev, hole, flow_small, ok_small, W, H)
         region = hole[y0:y1, x0:x1] & ok
-        out = cur.copy()
+        out = cur if in_place else cur.copy()
         lam = self.temporal
         mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)  # rounds and saturates
         _masked_copy(out[y0:y1, x0:x1], mixed, region)
