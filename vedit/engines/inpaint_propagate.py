@@ -424,27 +424,27 @@ class PropagateInpaintEngine:
                 b = dis.calc(grey[t + 1], grey[t], None)
             fc = complete_flow(f, flow_holes[t], fill_mode) if fill_mode != "none" else f
             bc = complete_flow(b, flow_holes[t + 1], fill_mode) if fill_mode != "none" else b
-            return fc, bc, f, b
+            # consistency: a hole pixel's (completed) flow must be confirmed by
+            # the *measured* reverse flow where it lands on a real pixel — an
+            # occluder or a moving neighbour there moves differently and is
+            # rejected; where it lands inside the next hole (completed flow on
+            # both sides) a looser check applies
+            okf = self._consistent(fc, bc, b, hw[t + 1], flow_holes[t + 1], hw[t])
+            okb = self._consistent(bc, fc, f, hw[t], flow_holes[t], hw[t + 1])
+            return fc, bc, f, b, okf, okb
 
         # frame pairs in two threads (DIS and most of the completion release the GIL)
-        fwd, bwd, fwd_raw, bwd_raw = [], [], [], []
+        fwd, bwd, fwd_raw, bwd_raw, ok_f, ok_b = [], [], [], [], [], []
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            for t, (fc, bc, f, b) in enumerate(pool.map(pair, range(n - 1))):
+            for t, (fc, bc, f, b, okf, okb) in enumerate(pool.map(pair, range(n - 1))):
                 fwd.append(fc)
                 bwd.append(bc)
                 fwd_raw.append(f)
                 bwd_raw.append(b)
+                ok_f.append(okf)
+                ok_b.append(okb)
                 if callback:
                     callback(t + 1, n, "flow")
-        # consistency: a hole pixel's (completed) flow must be confirmed by the
-        # *measured* reverse flow where it lands on a real pixel — an occluder
-        # or a moving neighbour there moves differently and is rejected; where
-        # it lands inside the next hole (completed flow on both sides) a looser
-        # check applies
-        ok_f = [self._consistent(fwd[t], bwd[t], bwd_raw[t], hw[t + 1], flow_holes[t + 1], hw[t])
-                for t in range(n - 1)]
-        ok_b = [self._consistent(bwd[t], fwd[t], fwd_raw[t], hw[t], flow_holes[t], hw[t + 1])
-                for t in range(n - 1)]
         raw_flows = (fwd_raw, bwd_raw) if self.refine and self.refine_crop and _flow_frames is None else None
         del fwd_raw, bwd_raw
         xs, ys = _grid(h, w)
@@ -508,30 +508,34 @@ class PropagateInpaintEngine:
                 is_key[k] = True
                 keyframes.append(k)
 
-            self._resolve(pending, src_frames, set(pending))
+            # the last spatial fills may still run: each frame waits only for the
+            # fills it reads (frames that read none compose meanwhile)
+            fills_left = dict(pending)
 
-        def compose(t):
-            comp, missing = self._compose(frames[t], holes[t], result[t], src_frames, sx, sy, W, H,
-                                          _masks[t] if _masks is not None else None)
-            if missing.any():  # leftovers (iteration cap): rare
-                if _fallback is not None:
-                    self._fill_from(comp, _fallback[t], missing)
-                else:
-                    comp = spatial_fill(comp, missing, self.fill_radius, method="telea")
-            return comp
+            def compose(t):
+                if fills_left:
+                    self._resolve(fills_left, src_frames, self._sources(result[t], hw[t]), keep=True)
+                comp, missing = self._compose(frames[t], holes[t], result[t], src_frames, sx, sy, W, H,
+                                              _masks[t] if _masks is not None else None)
+                if missing.any():  # leftovers (iteration cap): rare
+                    if _fallback is not None:
+                        self._fill_from(comp, _fallback[t], missing)
+                    else:
+                        comp = spatial_fill(comp, missing, self.fill_radius, method="telea")
+                return comp
 
-        # frames composed in two threads (OpenCV and large numpy ops release the
-        # GIL); the recursive temporal blend runs in order
-        outs = []
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            comps = pool.map(compose, range(n))
-            for t, comp in enumerate(comps):
-                if self.temporal > 0 and t > 0 and holes[t].any():
-                    comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], ok_b[t - 1], W, H,
-                                                in_place=True)
-                outs.append(comp)
-                if callback:
-                    callback(t + 1, n, "compose")
+            # frames composed in two threads (OpenCV and large numpy ops release the
+            # GIL); the recursive temporal blend runs in order
+            outs = []
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                comps = pool.map(compose, range(n))
+                for t, comp in enumerate(comps):
+                    if self.temporal > 0 and t > 0 and holes[t].any():
+                        comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], ok_b[t - 1], W, H,
+                                                    in_place=True)
+                    outs.append(comp)
+                    if callback:
+                        callback(t + 1, n, "compose")
         stats = {"work_size": (w, h)}
         if raw_flows is not None:
             stats["_raw_flows"] = raw_flows
@@ -548,18 +552,22 @@ class PropagateInpaintEngine:
 
     @staticmethod
     def _sources(res, region) -> set:
-        """The source frames a propagation result reads inside ``region``."""
-        src, _cx, _cy, _d, has, src2, _cx2, _cy2, wt2 = res
-        used = np.unique(src[region & has]).astype(int).tolist()
-        used += np.unique(src2[region & (wt2 > 1e-3)]).astype(int).tolist()
+        """The source frames a propagation result may read inside ``region``
+        (every candidate, as ``_compose`` packs their boxes)."""
+        src, _cx, _cy, _d, _has, src2, _cx2, _cy2, _wt2 = res
+        y0, y1, x0, x1 = mask_bbox(region) or (0, 0, 0, 0)
+        r = region[y0:y1, x0:x1]
+        used = np.unique(src[y0:y1, x0:x1][r]).astype(int).tolist()
+        used += np.unique(src2[y0:y1, x0:x1][r]).astype(int).tolist()
         return {u for u in used if u >= 0}
 
     @staticmethod
-    def _resolve(pending: dict, src_frames: list, needed) -> None:
+    def _resolve(pending: dict, src_frames: list, needed, keep: bool = False) -> None:
         """Wait for the keyframe fills in ``needed`` still running and put
-        their source frames in place."""
+        their source frames in place (``keep``: leave them in ``pending``,
+        for callers in several threads)."""
         for k in sorted(set(needed) & set(pending)):
-            src_frames[k] = pending.pop(k).result()
+            src_frames[k] = (pending[k] if keep else pending.pop(k)).result()
 
     @staticmethod
     def _fill_from(dst: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
