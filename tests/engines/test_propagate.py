@@ -165,14 +165,16 @@ def test_quality_vs_per_frame_telea(tmp_path, shared_media, shared_tools, clip, 
     assert ours["flicker"] <= 1.6 and ours["flicker"] < 0.7 * telea["flicker"], (ours, telea)
 
 
-def test_working_resolution_path(pan_case):
+@pytest.mark.parametrize("work_side", [64, 56])
+def test_working_resolution_path(pan_case, work_side):
     """Frames larger than the working resolution (here forced with a small
-    ``work_side``): the first pass runs at working resolution, the second
-    samples full-resolution colours through the source atlas, the fallback is
-    upsampled. Outside the region stays bit-exact, the logo is gone, and the
-    revealed background is still recovered."""
+    ``work_side``; 64 gives an integer scale of 2, 56 a scale of 2.29): the
+    first pass runs at working resolution, the second samples full-resolution
+    colours through the source atlas, the fallback is upsampled. Outside the
+    region stays bit-exact, the logo is gone, and the revealed background is
+    still recovered."""
     inp, mask, clean = pan_case
-    eng = PropagateInpaintEngine(work_side=64)
+    eng = PropagateInpaintEngine(work_side=work_side)
     out = list(eng.inpaint(inp, [mask] * len(inp)).frames)
     region = eng.region(mask)
     m = mask > 0
@@ -181,3 +183,65 @@ def test_working_resolution_path(pan_case):
         assert not (o[m] == (250, 20, 200)).all(axis=1).any()
     scores = [psnr(o, c, m) for o, c in zip(out, clean)]
     assert np.mean(scores) >= 27.0, scores  # 30.1 measured (36.6 at full working resolution)
+
+
+def _bilinear_reference(a, gx, gy):
+    """Exact bilinear sampling with replicated edges (float64; remap itself
+    quantises coordinates to 1/32 px)."""
+    h, w = a.shape
+    x = np.clip(gx.astype(np.float64), 0, w - 1)
+    y = np.clip(gy.astype(np.float64), 0, h - 1)
+    x0, y0 = np.minimum(np.floor(x).astype(int), w - 2), np.minimum(np.floor(y).astype(int), h - 2)
+    fx, fy = x - x0, y - y0
+    return ((1 - fy) * ((1 - fx) * a[y0, x0] + fx * a[y0, x0 + 1])
+            + fy * ((1 - fx) * a[y0 + 1, x0] + fx * a[y0 + 1, x0 + 1]))
+
+
+@pytest.mark.parametrize("scale,origin", [((4.0, 4.0), (0, 0)), ((4.0, 4.0), (3, 5)), ((2.0, 3.0), (1, 0)),
+                                          ((2.25, 2.25), (0, 0)), ((1.0, 1.0), (2, 2))])
+def test_upsample_box_matches_bilinear(scale, origin):
+    """The box upsampling (a windowed resize for integer scales, remap else)
+    gives pixel-centre aligned, edge-replicated bilinear values, also for a
+    cropped grid and for boxes reaching past the crop; nearest equals remap."""
+    from vedit.engines.inpaint_propagate import _coarse_grid, _upsample_box
+
+    rng = np.random.default_rng(0)
+    a = cv2.GaussianBlur(rng.uniform(-50, 50, (30, 40)).astype(np.float32), (0, 0), 1.5)
+    sx, sy = scale
+    ox, oy = origin
+    H, W = int(round((a.shape[0] + oy) * sy)), int(round((a.shape[1] + ox) * sx))
+    inside = (int(oy * sy) + 1, int(oy * sy) + 20, int(ox * sx), int(ox * sx) + 9)
+    for box in [(0, H, 0, W), (7, H - 3, 11, W - 1), inside]:
+        y0, y1, x0, x1 = box
+        gx, gy = _coarse_grid(y0, y1, x0, x1, 1.0 / sx, 1.0 / sy, ox, oy)
+        want = _bilinear_reference(a, gx, gy)
+        got = _upsample_box(a, box, scale, origin, cv2.INTER_LINEAR)
+        assert got.shape == (y1 - y0, x1 - x0)
+        # remap's 1/32 px coordinate steps on a gradient of a few levels a pixel
+        np.testing.assert_allclose(got, want, atol=0.3)
+        exact = float(sx).is_integer() and float(sy).is_integer() and box == inside
+        if exact:  # the resize path is exact
+            np.testing.assert_allclose(got, want, atol=1e-3)
+        near = cv2.remap(a, gx, gy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        np.testing.assert_array_equal(_upsample_box(a, box, scale, origin, cv2.INTER_NEAREST), near)
+        # a list of channels gives the same, channel by channel
+        got2 = _upsample_box([a, -a], box, scale, origin, cv2.INTER_LINEAR)
+        np.testing.assert_allclose(got2[1], -got, atol=1e-5)
+
+
+def test_atlas_boxes_past_the_edge_replicate():
+    """Atlas boxes may reach past the frame: those parts repeat the edge (so a
+    remap into the atlas near a border reads what BORDER_REPLICATE would),
+    and the offsets map frame coordinates to atlas coordinates."""
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 255, (40, 60, 3), dtype=np.uint8) for _ in range(3)]
+    used = np.array([True, False, True])
+    x0, x1 = np.array([-4, 0, 50]), np.array([10, 0, 63])
+    y0, y1 = np.array([-2, 0, 30]), np.array([12, 0, 44])
+    atlas, offx, offy = PropagateInpaintEngine._atlas(frames, used, x0, x1, y0, y1)
+    for s in (0, 2):
+        padded = cv2.copyMakeBorder(frames[s], 8, 8, 8, 8, cv2.BORDER_REPLICATE)
+        for y in range(y0[s], y1[s] + 1):
+            for x in (x0[s], (x0[s] + x1[s]) // 2, x1[s]):
+                ay, ax = int(y + offy[s]), int(x + offx[s])
+                assert np.array_equal(atlas[ay, ax], padded[y + 8, x + 8]), (s, y, x)

@@ -150,10 +150,13 @@ def _upsample_box(a, box, scale, origin=(0, 0), interp: int = cv2.INTER_LINEAR):
     if kx >= 1 and ky >= 1 and abs(sx - kx) < 1e-6 and abs(sy - ky) < 1e-6:
         i0, j0 = max(0, y0 // ky - oy - 1), max(0, x0 // kx - ox - 1)
         i1, j1 = min(a.shape[0], (y1 - 1) // ky - oy + 2), min(a.shape[1], (x1 - 1) // kx - ox + 2)
-        sub = np.ascontiguousarray(a[i0:i1, j0:j1])
-        up = cv2.resize(sub, ((j1 - j0) * kx, (i1 - i0) * ky), interpolation=interp)
         ty, tx = (i0 + oy) * ky, (j0 + ox) * kx
-        return up[y0 - ty:y1 - ty, x0 - tx:x1 - tx]
+        # the resized rows/columns must hold the box (a box reaching past the
+        # crop's edge needs the replicated border: remap below)
+        if i1 > i0 and j1 > j0 and ty <= y0 and tx <= x0 and (i1 + oy) * ky >= y1 and (j1 + ox) * kx >= x1:
+            sub = np.ascontiguousarray(a[i0:i1, j0:j1])
+            up = cv2.resize(sub, ((j1 - j0) * kx, (i1 - i0) * ky), interpolation=interp)
+            return up[y0 - ty:y1 - ty, x0 - tx:x1 - tx]
     gx, gy = _coarse_grid(y0, y1, x0, x1, 1.0 / sx, 1.0 / sy, ox, oy)
     return cv2.remap(np.ascontiguousarray(a), gx, gy, interp, borderMode=cv2.BORDER_REPLICATE)
 
