@@ -44,6 +44,7 @@ import cv2
 import numpy as np
 
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
+from vedit.runtime import release_memory
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow, fb_consistency, warp_mask
 from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, mask_bbox
@@ -320,6 +321,8 @@ class PropagateInpaintEngine:
             done += len(out)
             report(callback, done, n_total, "propagate")
             context = (context + out)[-self.overlap:] if self.overlap else []
+            res = out = prev = all_f = all_h = cur_f = cur_m = holes = small_f = small_h = None
+            release_memory()  # the next chunk reallocates its buffers: keep the peak flat
 
     def region(self, mask: np.ndarray) -> np.ndarray:
         """The pixels that will change: the mask grown by dilate + feather."""

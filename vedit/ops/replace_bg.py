@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError
+from vedit.runtime import release_memory
 
 ALPHA_OUTPUTS = (".mov", ".webm", ".mkv", "sequence", "image")
 # camera tracking on a 320 px grey copy (plenty for a homography); with
@@ -450,6 +451,8 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
                         wr.write(comp(f, a, plate, reuse_plate=fresh))
                     done += 1
                     report(done, total, "compositing")
+                    if done % 250 == 0:
+                        release_memory()  # long shots: keep the peak flat (see vedit.runtime)
         return output
     finally:
         if cache is not None:
