@@ -227,14 +227,23 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, method: str = "auto", ring
         # inliers: RANSAC finds such a model in ~70 draws (99 %), so more
         # draws only refine fits that would be rejected anyway
         H = fit_global_motion(flow, band if band.sum() > 200 else ~hole,
-                              max_iters=150 if method == "auto" else 500)
+                              max_iters=350 if method == "auto" else 500)
         if H is not None:
             if method == "homography":
                 out = flow.copy()
                 out[hole] = homography_flow(H, h, w, hole)
                 return out
             res = np.linalg.norm(flow[band] - homography_flow(H, h, w, band), axis=1)
-            if np.median(res) < 1.0:
+            accept = np.median(res) < 1.0
+            if not accept and np.mean(res < 1.0) >= 0.35:
+                # a moving neighbour covers part of the ring: still the
+                # background motion if its inliers surround the hole
+                by, bx = np.nonzero(band)
+                cy, cx = (by0 + by1) / 2.0, (bx0 + bx1) / 2.0
+                ang = np.arctan2(by - cy, bx - cx)[res < 1.0]
+                sectors = np.unique(((ang + np.pi) / (2 * np.pi) * 8).astype(int) % 8)
+                accept = len(sectors) >= 6
+            if accept:
                 out = flow.copy()
                 out[hole] = homography_flow(H, h, w, hole)
                 return out
