@@ -202,13 +202,25 @@ def _membrane_fill_smooth(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -
     return out
 
 
+def _surrounds(sel: np.ndarray, ys: np.ndarray, xs: np.ndarray, cy: float, cx: float, bins: int = 8) -> bool:
+    """Whether the selected ring points lie on (nearly) all sides of the hole
+    centre: in at least 3/4 of the angular sectors the whole ring covers."""
+    sector = ((np.arctan2(ys - cy, xs - cx) + np.pi) / (2 * np.pi) * bins).astype(int) % bins
+    have = np.unique(sector)
+    return len(np.unique(sector[sel])) >= max(1, int(np.ceil(0.75 * len(have))))
+
+
 def complete_flow(flow: np.ndarray, hole: np.ndarray, method: str = "auto", ring: int = 25) -> np.ndarray:
     """Replace the flow inside ``hole`` (it belongs to the removed object).
 
     ``homography``: a robust global motion fitted on a ring of background
     around the hole (keeps a moving neighbour from being dragged in);
     ``smooth``: membrane-like interpolation from the boundary; ``auto``: the
-    homography where it explains the ring well, else the smooth fill.
+    homography where it explains the ring around the hole, else the smooth
+    fill. A motion "explains the ring" when at least 35 % of the ring follows
+    it within 1 px *and* those pixels surround the hole: a moving neighbour
+    beside the hole (even one covering most of the ring) has its inliers on
+    one side only, so it is refitted without them.
     """
     if not hole.any():
         return flow
@@ -222,29 +234,32 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, method: str = "auto", ring
         # large elliptic dilation costs ten times more)
         dist = cv2.distanceTransform((~hole[y0:y1, x0:x1]).astype(np.uint8), cv2.DIST_L2, 3)
         band[y0:y1, x0:x1] = (dist > 0) & (dist <= ring)
-        # "auto" accepts the fit only when most of the ring agrees with it
-        # (median residual < 1 px), i.e. at least half of the points are
-        # inliers: RANSAC finds such a model in ~70 draws (99 %), so more
-        # draws only refine fits that would be rejected anyway
-        H = fit_global_motion(flow, band if band.sum() > 200 else ~hole,
-                              max_iters=350 if method == "auto" else 500)
-        if H is not None:
-            if method == "homography":
+        fit_on = band if band.sum() > 200 else ~hole
+        if method == "homography":
+            H = fit_global_motion(flow, fit_on)
+            if H is not None:
                 out = flow.copy()
                 out[hole] = homography_flow(H, h, w, hole)
                 return out
-            res = np.linalg.norm(flow[band] - homography_flow(H, h, w, band), axis=1)
-            accept = np.median(res) < 1.0
-            if not accept and np.mean(res < 1.0) >= 0.35:
-                # a moving neighbour covers part of the ring: still the
-                # background motion if its inliers surround the hole
-                by, bx = np.nonzero(band)
-                cy, cx = (by0 + by1) / 2.0, (bx0 + bx1) / 2.0
-                ang = np.arctan2(by - cy, bx - cx)[res < 1.0]
-                sectors = np.unique(((ang + np.pi) / (2 * np.pi) * 8).astype(int) % 8)
-                accept = len(sectors) >= 6
-            if accept:
+            return _membrane_fill(flow, hole)
+        by, bx = np.nonzero(band)
+        cy, cx = (by0 + by1 - 1) / 2.0, (bx0 + bx1 - 1) / 2.0
+        fb = flow[by, bx]
+        for _attempt in range(2):
+            # ~35 % inliers: RANSAC finds such a model in ~300 draws (99 %)
+            H = fit_global_motion(flow, fit_on, max_iters=350)
+            if H is None or len(by) == 0:
+                break
+            inl = np.linalg.norm(fb - homography_flow(H, h, w, band), axis=1) < 1.0
+            if inl.mean() >= 0.35 and _surrounds(inl, by, bx, cy, cx):
                 out = flow.copy()
                 out[hole] = homography_flow(H, h, w, hole)
                 return out
+            # the fit followed something on one side (a moving neighbour):
+            # try once more on the rest of the ring
+            rest = np.zeros_like(band)
+            rest[by[~inl], bx[~inl]] = True
+            if rest.sum() < 0.35 * len(by):
+                break
+            fit_on = rest
     return _membrane_fill(flow, hole)
