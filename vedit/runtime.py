@@ -30,7 +30,7 @@ def tune_allocator() -> bool:
     """Keep freed buffers below 32 MB in the heap (and up to 512 MB of free
     heap) on glibc, in this process and the processes it starts; a no-op
     elsewhere. Returns whether the settings took here."""
-    global _tuned
+    global _tuned, _libc
     if _tuned is not None:
         return _tuned
     _tuned = False
@@ -49,7 +49,6 @@ def tune_allocator() -> bool:
     mallopt.restype = ctypes.c_int
     _tuned = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
     if _tuned:
-        global _libc
         _libc = libc
     return _tuned
 

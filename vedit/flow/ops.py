@@ -255,11 +255,11 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, method: str = "auto", ring
                 out = flow.copy()
                 out[hole] = homography_flow(H, h, w, hole)
                 return out
-            # the fit followed something on one side (a moving neighbour):
-            # try once more on the rest of the ring
-            rest = np.zeros_like(band)
-            rest[by[~inl], bx[~inl]] = True
-            if rest.sum() < 0.35 * len(by):
+            # a consensus on one side only (a moving neighbour): try once more
+            # on the rest of the ring; without any consensus a refit on almost
+            # the same points would only cost another RANSAC
+            if inl.mean() < 0.35 or (~inl).mean() < 0.35:
                 break
-            fit_on = rest
+            fit_on = np.zeros_like(band)
+            fit_on[by[~inl], bx[~inl]] = True
     return _membrane_fill(flow, hole)
