@@ -44,6 +44,7 @@ import cv2
 import numpy as np
 
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
+from vedit.engines.sweep import step_kernel
 from vedit.runtime import release_memory
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow, fb_consistency, warp_mask
@@ -213,6 +214,8 @@ class PropagateInpaintEngine:
         refine_crop: re-measure the flow only in a crop around the hole,
             keeping the previous pass's flow elsewhere (cheaper; measured -0.3 dB
             together with ``refine_reuse``).
+        jit: run the sweeps' inner step compiled (numba, when installed;
+            identical results, ~10x faster).
     """
 
     name = "propagate"
@@ -224,7 +227,7 @@ class PropagateInpaintEngine:
                  flow_fill: str = "auto", fill_method: str = "mix",
                  temporal: float = 0.8, fill_max_side: int = 224, refine: int = 1, refine_fill: str = "none",
                  refine_reuse: bool = False, refine_crop: bool = False, refine_direct: bool = True,
-                 refine_coarse_flow: bool = True, **_ignored):
+                 refine_coarse_flow: bool = True, jit: bool = True, **_ignored):
         if chunk_size < 2:
             raise InvalidInputError(f"chunk_size {chunk_size} must be at least 2")
         if overlap < 0 or overlap >= chunk_size:
@@ -252,6 +255,7 @@ class PropagateInpaintEngine:
         self.refine_crop = bool(refine_crop)
         self.refine_direct = bool(refine_direct)
         self.refine_coarse_flow = bool(refine_coarse_flow)
+        self.jit = bool(jit)
 
     # ------------------------------------------------------------------ API
     def inpaint(self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], seed: int = 0,
@@ -267,6 +271,9 @@ class PropagateInpaintEngine:
     def _stream(self, frames: Iterator, masks: Iterator, chunk: int, callback, keyframe_fill,
                 keyframe_every, n_total) -> Iterator[np.ndarray]:
         self.stats = {"keyframes": 0, "unseen_px": 0, "chunks": 0}
+        if self.jit:
+            # load (or compile) the sweep kernel while the first chunk is read
+            threading.Thread(target=step_kernel, daemon=True, name="vedit-jit").start()
         context: list[np.ndarray] = []
         done = 0
         while True:
@@ -331,9 +338,17 @@ class PropagateInpaintEngine:
             m = m.max(axis=2)
         b = (m > 127) if m.dtype != bool else m
         grow = self.dilate + self.feather
-        if grow > 0 and b.any():
+        bb = mask_bbox(b) if grow > 0 else None
+        if bb is not None:
+            # grown only around the mask's bounding box (a full-frame dilation
+            # per 1080p frame cost more than the rest of this)
+            H, W = b.shape
+            y0, y1, x0, x1 = max(0, bb[0] - grow), min(H, bb[1] + grow), max(0, bb[2] - grow), min(W, bb[3] + grow)
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-            b = cv2.dilate(b.astype(np.uint8), k) > 0
+            out = np.zeros((H, W), bool)
+            out[y0:y1, x0:x1] = cv2.dilate(np.ascontiguousarray(b[y0:y1, x0:x1]).view(np.uint8), k,
+                                           borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+            b = out
         return b
 
     def work_size(self, W: int, H: int) -> tuple[int, int]:
@@ -723,10 +738,10 @@ class PropagateInpaintEngine:
         restrict = state is not None
         for t in range(n if state is None else 0):
             avail = known[t] | key_known[t]
-            S.append(np.where(avail, float(t), -1.0).astype(np.float32))
+            S.append(np.where(avail, np.float32(t), np.float32(-1.0)))
             CX.append(xs.copy())
             CY.append(ys.copy())
-            d = np.where(key_known[t], _KEYFRAME_PENALTY, 0.0).astype(np.float32)
+            d = np.where(key_known[t], np.float32(_KEYFRAME_PENALTY), np.float32(0.0))
             d[~avail] = np.inf
             D.append(d)
             AV.append(avail.copy())
@@ -735,11 +750,19 @@ class PropagateInpaintEngine:
             CY2.append(np.zeros((h, w), np.float32))
             D2.append(np.full((h, w), np.inf, np.float32))
 
+        kernel = step_kernel() if self.jit else None
+        pen = np.float32(_KEYFRAME_PENALTY)
+
         def step(t, u, flow, ok):
             # candidates for frame t from frame u's current best, sampled at the
             # nearest pixel to the landing point; the sub-pixel remainder is
             # carried in the coordinates (no mixing of sources, no blur)
             y0, y1, x0, x1 = hbb[t]
+            if kernel is not None:  # the same step, compiled (vedit.engines.sweep)
+                kernel(y0, y1, x0, x1, restrict, pen, hw[t], ok, known[t], key_known[t], flow,
+                       S[u], CX[u], CY[u], D[u], AV[u], S[t], CX[t], CY[t], D[t], AV[t],
+                       S2[t], CX2[t], CY2[t], D2[t])
+                return
             crop = (slice(y0, y1), slice(x0, x1))
             sel = hw[t][crop] & ok[crop] & ~(known[t][crop] | key_known[t][crop])
             if restrict:
@@ -802,11 +825,16 @@ class PropagateInpaintEngine:
         tau = 4.0
         for t in range(n):
             has = AV[t]
-            both = has & np.isfinite(D2[t]) & hw[t]
-            gap = np.full((h, w), np.inf, np.float32)
-            gap[both] = D2[t][both] - D[t][both]
-            wt2 = np.exp(-np.minimum(gap, 60.0) / tau).astype(np.float32)
-            wt2 = np.where(both, wt2 / (1.0 + wt2), 0.0).astype(np.float32)
+            # second candidates exist only in the hole: weights in its box
+            wt2 = np.zeros((h, w), np.float32)
+            y0, y1, x0, x1 = hbb[t]
+            if y1 > y0:
+                c = (slice(y0, y1), slice(x0, x1))
+                both = has[c] & np.isfinite(D2[t][c]) & hw[t][c]
+                gap = np.full(both.shape, np.inf, np.float32)
+                gap[both] = D2[t][c][both] - D[t][c][both]
+                e = np.exp(-np.minimum(gap, 60.0) / tau).astype(np.float32)
+                wt2[c] = np.where(both, e / (1.0 + e), 0.0)
             out.append((S[t], CX[t], CY[t], D[t], has, S2[t], CX2[t], CY2[t], wt2))
         return out, (S, CX, CY, D, AV, S2, CX2, CY2, D2)
 
