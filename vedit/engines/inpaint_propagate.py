@@ -181,6 +181,47 @@ class ChunkResult:
     stats: dict = field(default_factory=dict)
 
 
+class _Prep:
+    """A chunk's first-pass inputs, built frame by frame as the chunk is read:
+    working-resolution frames and holes, grey frames, holes grown for flow
+    completion, and the frame pairs' flows, submitted to ``pool`` as soon as
+    both frames of a pair are in (the same values ``fill_chunk`` computes)."""
+
+    def __init__(self, eng: "PropagateInpaintEngine", pool: ThreadPoolExecutor):
+        self.eng, self.pool = eng, pool
+        self.small, self.small_h, self.flow_holes, self.grey, self.pairs = [], [], [], [], []
+        self.full = False
+
+    @property
+    def hw(self):
+        return self.small_h
+
+    def add(self, frame: np.ndarray, hole: np.ndarray) -> None:
+        eng = self.eng
+        H, W = frame.shape[:2]
+        w, h = eng.work_size(W, H)
+        self.full = (w, h) != (W, H)
+        if self.full:
+            small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+            sh = eng._work_holes([np.asarray(hole, bool)], w, h)[0]
+        else:
+            small, sh = frame, np.asarray(hole, bool)
+        self.small.append(small)
+        self.small_h.append(sh)
+        self.flow_holes.append(eng._flow_hole(sh))
+        self.grey.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        t = len(self.small) - 2
+        if t >= 0:
+            g, fh, hw = self.grey, self.flow_holes, self.small_h
+            self.pairs.append(self.pool.submit(eng._pair, g[t], g[t + 1], fh[t], fh[t + 1], hw[t], hw[t + 1],
+                                               eng.flow_fill, False, None))
+
+    def close(self) -> None:
+        for f in self.pairs:  # unused when the chunk had no hole at all
+            f.cancel()
+        self.pairs = []
+
+
 class PropagateInpaintEngine:
     """Flow-guided propagation with keyframe spatial fill.
 
@@ -274,34 +315,53 @@ class PropagateInpaintEngine:
         if self.jit:
             # load (or compile) the sweep kernel while the first chunk is read
             threading.Thread(target=step_kernel, daemon=True, name="vedit-jit").start()
+        # the first pass's frame pairs start while the chunk is still being read
+        # (decoding a 1080p chunk takes ~1.5 s that the flow can use)
+        pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="vedit-pairs") \
+            if self.refine and keyframe_fill is None else None
+        try:
+            yield from self._chunks(frames, masks, chunk, callback, keyframe_fill, keyframe_every, n_total, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _chunks(self, frames, masks, chunk, callback, keyframe_fill, keyframe_every, n_total, pool):
         context: list[np.ndarray] = []
         done = 0
         while True:
             # a chunk holds ``chunk`` frames: the carried context plus new ones
             step = max(1, chunk - len(context))
-            cur_f, cur_m = [], []
+            prep = _Prep(self, pool) if pool is not None else None
+            if prep is not None:
+                for c in context:
+                    prep.add(c, np.zeros(c.shape[:2], bool))
+            cur_f, cur_m, holes = [], [], []
             for f, m in zip(frames, masks):
-                cur_f.append(np.ascontiguousarray(f[:, :, :3]))
-                cur_m.append(np.asarray(m))
+                f, m = np.ascontiguousarray(f[:, :, :3]), np.asarray(m)
+                cur_f.append(f)
+                cur_m.append(m)
+                holes.append(self.region(m))
+                if prep is not None:
+                    prep.add(f, holes[-1])
                 if len(cur_f) >= step:
                     break
             if not cur_f:
                 return
-            holes = [self.region(m) for m in cur_m]
             ctx_holes = [np.zeros(holes[0].shape, bool) for _ in context]
 
             def cb(i, n, stage, _base=done, _nctx=len(context)):
                 report(callback, _base + max(0, i - _nctx), n_total, stage)
 
             all_f, all_h = context + cur_f, ctx_holes + holes
-            if self.refine and keyframe_fill is None:
+            if prep is not None:
                 # the first pass only feeds the second: its frames are flow
                 # frames (working resolution) and the fallback for what the
                 # second pass cannot reach, so it runs at working resolution
-                small_f, small_h = self._downsize(all_f, all_h)
-                res = self.fill_chunk(small_f, small_h, keyframe_every=keyframe_every, callback=cb)
-                if small_f is not all_f:
-                    res.stats["_flow_frames"] = self._flow_frames(small_f, res.frames, all_h)
+                res = self.fill_chunk(prep.small, prep.small_h, keyframe_every=keyframe_every, callback=cb,
+                                      _prep=prep)
+                prep.close()
+                if prep.full:
+                    res.stats["_flow_frames"] = self._flow_frames(prep.small, res.frames, all_h)
             else:
                 res = self.fill_chunk(all_f, all_h, keyframe_fill=keyframe_fill,
                                       keyframe_every=keyframe_every, callback=cb, _masks=[None] * len(context) + cur_m)
@@ -318,7 +378,8 @@ class PropagateInpaintEngine:
                                       _masks=[None] * len(context) + cur_m,
                                       _flow_frames=res.stats.pop("_flow_frames", res.frames),
                                       _prev_flows=res.stats.pop("_raw_flows", None),
-                                      _fallback=prev if self.refine_direct else None)
+                                      _fallback=prev if self.refine_direct else None,
+                                      _hw=prep.small_h if prep is not None else None)
             res.stats.pop("_raw_flows", None)
             self.stats["chunks"] += 1
             self.stats["keyframes"] += len(res.keyframes)
@@ -328,7 +389,7 @@ class PropagateInpaintEngine:
             done += len(out)
             report(callback, done, n_total, "propagate")
             context = (context + out)[-self.overlap:] if self.overlap else []
-            res = out = prev = all_f = all_h = cur_f = cur_m = holes = small_f = small_h = None
+            res = out = prev = all_f = all_h = cur_f = cur_m = holes = prep = None
             release_memory()  # the next chunk reallocates its buffers: keep the peak flat
 
     def region(self, mask: np.ndarray) -> np.ndarray:
@@ -415,7 +476,8 @@ class PropagateInpaintEngine:
     def fill_chunk(self, frames: list[np.ndarray], holes: list[np.ndarray], keyframe_fill: KeyframeFill | None = None,
                    keyframe_every: int | None = None, callback: ProgressCallback = None, _masks=None,
                    _flow_frames: list[np.ndarray] | None = None, _prev_flows=None,
-                   _fallback: list[np.ndarray] | None = None) -> ChunkResult:
+                   _fallback: list[np.ndarray] | None = None, _prep: "_Prep | None" = None,
+                   _hw: list[np.ndarray] | None = None) -> ChunkResult:
         """Fill ``holes`` (bool, already grown) in an in-memory list of frames."""
         n = len(frames)
         if n == 0:
@@ -426,38 +488,29 @@ class PropagateInpaintEngine:
             return ChunkResult([f.copy() for f in frames], [np.zeros((H, W), bool) for _ in frames])
         w, h = self.work_size(W, H)
         sx, sy = W / w, H / h
-        hw = self._work_holes(holes, w, h)
-        kf = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.flow_dilate + 1,) * 2)
-        flow_holes = [cv2.dilate(x.astype(np.uint8), kf) > 0 if x.any() else x for x in hw]
-
-        # 1. flows at working resolution, completed inside the holes
-        ff = frames if _flow_frames is None else _flow_frames
-        small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if f.shape[:2] != (h, w) else f for f in ff]
-        grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]
+        if _prep is not None:  # working-resolution inputs computed while the frames were read
+            hw, flow_holes, grey = _prep.hw, _prep.flow_holes, _prep.grey
+        else:
+            hw = self._work_holes(holes, w, h) if _hw is None else _hw
+            flow_holes = [self._flow_hole(x) for x in hw]
+            # 1. flows at working resolution, completed inside the holes
+            ff = frames if _flow_frames is None else _flow_frames
+            grey = [cv2.cvtColor(cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if f.shape[:2] != (h, w)
+                                 else f, cv2.COLOR_RGB2GRAY) for f in ff]
         fill_mode = self.flow_fill if _flow_frames is None else self.refine_fill
-        def pair(t):
-            dis = self._dis(coarse=_flow_frames is not None and self.refine_coarse_flow)
-            if _flow_frames is not None and _prev_flows is not None and self.refine_crop:
-                f, b = self._refine_flow(dis, grey[t], grey[t + 1], _prev_flows[0][t], _prev_flows[1][t],
-                                         flow_holes[t] | flow_holes[t + 1])
-            else:
-                f = dis.calc(grey[t], grey[t + 1], None)
-                b = dis.calc(grey[t + 1], grey[t], None)
-            fc = complete_flow(f, flow_holes[t], fill_mode) if fill_mode != "none" else f
-            bc = complete_flow(b, flow_holes[t + 1], fill_mode) if fill_mode != "none" else b
-            # consistency: a hole pixel's (completed) flow must be confirmed by
-            # the *measured* reverse flow where it lands on a real pixel — an
-            # occluder or a moving neighbour there moves differently and is
-            # rejected; where it lands inside the next hole (completed flow on
-            # both sides) a looser check applies
-            okf = self._consistent(fc, bc, b, hw[t + 1], flow_holes[t + 1], hw[t])
-            okb = self._consistent(bc, fc, f, hw[t], flow_holes[t], hw[t + 1])
-            return fc, bc, f, b, okf, okb
+        coarse = _flow_frames is not None and self.refine_coarse_flow
+        crop = _flow_frames is not None and _prev_flows is not None and self.refine_crop
 
-        # frame pairs in two threads (DIS and most of the completion release the GIL)
+        def pair(t):
+            return self._pair(grey[t], grey[t + 1], flow_holes[t], flow_holes[t + 1], hw[t], hw[t + 1], fill_mode,
+                              coarse, (_prev_flows[0][t], _prev_flows[1][t]) if crop else None)
+
+        # frame pairs in two threads (DIS and most of the completion release the
+        # GIL), or already running since the frames were read (``_prep``)
         fwd, bwd, fwd_raw, bwd_raw, ok_f, ok_b = [], [], [], [], [], []
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            for t, (fc, bc, f, b, okf, okb) in enumerate(pool.map(pair, range(n - 1))):
+            pairs = (f.result() for f in _prep.pairs) if _prep is not None else pool.map(pair, range(n - 1))
+            for t, (fc, bc, f, b, okf, okb) in enumerate(pairs):
                 fwd.append(fc)
                 bwd.append(bc)
                 fwd_raw.append(f)
@@ -602,6 +655,33 @@ class PropagateInpaintEngine:
         h, w = src.shape[:2]
         up = _upsample_box(src, (y0, y1, x0, x1), (W / w, H / h))
         _masked_copy(dst[y0:y1, x0:x1], up, where[y0:y1, x0:x1])
+
+    def _flow_hole(self, hw: np.ndarray) -> np.ndarray:
+        """The working hole grown by ``flow_dilate``: where flow is completed."""
+        if not hw.any():
+            return hw
+        kf = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.flow_dilate + 1,) * 2)
+        return cv2.dilate(hw.astype(np.uint8), kf) > 0
+
+    def _pair(self, g0, g1, fh0, fh1, hw0, hw1, fill_mode: str, coarse: bool, prev=None):
+        """Flows between two working frames (forward, backward; completed in
+        the grown holes and as measured) and their consistency masks."""
+        dis = self._dis(coarse=coarse)
+        if prev is not None:
+            f, b = self._refine_flow(dis, g0, g1, prev[0], prev[1], fh0 | fh1)
+        else:
+            f = dis.calc(g0, g1, None)
+            b = dis.calc(g1, g0, None)
+        fc = complete_flow(f, fh0, fill_mode) if fill_mode != "none" else f
+        bc = complete_flow(b, fh1, fill_mode) if fill_mode != "none" else b
+        # consistency: a hole pixel's (completed) flow must be confirmed by the
+        # *measured* reverse flow where it lands on a real pixel — an occluder or
+        # a moving neighbour there moves differently and is rejected; where it
+        # lands inside the next hole (completed flow on both sides) a looser
+        # check applies
+        okf = self._consistent(fc, bc, b, hw1, fh1, hw0)
+        okb = self._consistent(bc, fc, f, hw0, fh0, hw1)
+        return fc, bc, f, b, okf, okb
 
     def _dis(self, coarse: bool = False):
         """This thread's DIS instance (one OpenCV object per thread);
