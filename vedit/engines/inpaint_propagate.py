@@ -192,20 +192,10 @@ class _Prep:
         self.small, self.small_h, self.flow_holes, self.grey, self.pairs = [], [], [], [], []
         self.full = False
 
-    @property
-    def hw(self):
-        return self.small_h
-
     def add(self, frame: np.ndarray, hole: np.ndarray) -> None:
         eng = self.eng
-        H, W = frame.shape[:2]
-        w, h = eng.work_size(W, H)
-        self.full = (w, h) != (W, H)
-        if self.full:
-            small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-            sh = eng._work_holes([np.asarray(hole, bool)], w, h)[0]
-        else:
-            small, sh = frame, np.asarray(hole, bool)
+        (small,), (sh,) = eng._downsize([frame], [np.asarray(hole, bool)])
+        self.full = small is not frame
         self.small.append(small)
         self.small_h.append(sh)
         self.flow_holes.append(eng._flow_hole(sh))
@@ -494,7 +484,7 @@ class PropagateInpaintEngine:
         w, h = self.work_size(W, H)
         sx, sy = W / w, H / h
         if _prep is not None:  # working-resolution inputs computed while the frames were read
-            hw, flow_holes, grey = _prep.hw, _prep.flow_holes, _prep.grey
+            hw, flow_holes, grey = _prep.small_h, _prep.flow_holes, _prep.grey
         else:
             hw = self._work_holes(holes, w, h) if _hw is None else _hw
             flow_holes = [self._flow_hole(x) for x in hw]
