@@ -245,3 +245,26 @@ def test_atlas_boxes_past_the_edge_replicate():
             for x in (x0[s], (x0[s] + x1[s]) // 2, x1[s]):
                 ay, ax = int(y + offy[s]), int(x + offx[s])
                 assert np.array_equal(atlas[ay, ax], padded[y + 8, x + 8]), (s, y, x)
+
+
+def test_repeated_mask_reuses_hole_work(pan_case, monkeypatch):
+    """A still mask (the same array every frame) gives one read-only region
+    whose derived work (working holes, blend weights) is reused frame to
+    frame; the output is identical to recomputing it all for every frame,
+    and a changed mask is never served the previous frame's region."""
+    inp, mask, _clean = pan_case
+    eng = PropagateInpaintEngine(work_side=64)
+    r1, r2 = eng.region(mask), eng.region(mask.copy())
+    assert r1 is r2 and not r1.flags.writeable
+    moved = np.roll(mask, 3, axis=1)
+    r3 = eng.region(moved)
+    assert r3 is not r1 and not np.array_equal(r3, r1)
+    assert eng.region(mask) is not r3
+
+    reused = list(PropagateInpaintEngine(work_side=64).inpaint(inp, [mask] * len(inp)).frames)
+    fresh = PropagateInpaintEngine(work_side=64)
+    grow = PropagateInpaintEngine.region
+    monkeypatch.setattr(fresh, "region", lambda m: grow(fresh, m).copy())  # writeable: nothing reused
+    recomputed = list(fresh.inpaint(inp, [mask] * len(inp)).frames)
+    for a, b in zip(reused, recomputed):
+        assert np.array_equal(a, b)

@@ -173,6 +173,14 @@ def _masked_copy(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
         np.copyto(dst, r)
 
 
+def _frozen(a: np.ndarray) -> bool:
+    """Whether ``a`` can no longer change: read-only and owning its buffer (so
+    no writeable view of it exists elsewhere), as ``region()`` returns them.
+    Work derived from such an array may be reused while the same object
+    comes back."""
+    return not a.flags.writeable and a.flags.owndata
+
+
 @dataclass
 class ChunkResult:
     frames: list[np.ndarray]
@@ -191,14 +199,26 @@ class _Prep:
         self.eng, self.pool = eng, pool
         self.small, self.small_h, self.flow_holes, self.grey, self.pairs = [], [], [], [], []
         self.full = False
+        self._last = None  # (hole, working hole, flow hole) of the previous frame
 
     def add(self, frame: np.ndarray, hole: np.ndarray) -> None:
         eng = self.eng
-        (small,), (sh,) = eng._downsize([frame], [np.asarray(hole, bool)])
+        hole = np.asarray(hole, bool)
+        last = self._last
+        if last is not None and hole is last[0] and _frozen(hole):
+            # the same (read-only) hole as the previous frame: same working holes
+            (small,), _ = eng._downsize([frame], [])
+            sh, fh = last[1], last[2]
+        else:
+            (small,), (sh,) = eng._downsize([frame], [hole])
+            fh = eng._flow_hole(sh)
+            if _frozen(hole):
+                sh.flags.writeable = fh.flags.writeable = False
+                self._last = (hole, sh, fh)
         self.full = small is not frame
         self.small.append(small)
         self.small_h.append(sh)
-        self.flow_holes.append(eng._flow_hole(sh))
+        self.flow_holes.append(fh)
         self.grey.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         t = len(self.small) - 2
         if t >= 0:
@@ -274,6 +294,8 @@ class PropagateInpaintEngine:
         self.flow = FlowEstimator(flow_preset, max_side=None, finest_scale=1 if flow_preset != "medium" else None)
         self.threads = max(1, min(2, os.cpu_count() or 1))
         self._local = threading.local()
+        self._region_memo = None  # (mask, its region) of the last region() call
+        self._alpha_memo = None   # (hole, mask crop, blend weight) of the last _alpha_for call
         self.work_side = int(work_side)
         self.dilate = max(0, int(dilate))
         self.feather = max(0, int(feather))
@@ -388,8 +410,24 @@ class PropagateInpaintEngine:
             release_memory()  # the next chunk reallocates its buffers: keep the peak flat
 
     def region(self, mask: np.ndarray) -> np.ndarray:
-        """The pixels that will change: the mask grown by dilate + feather."""
+        """The pixels that will change: the mask grown by dilate + feather.
+
+        A mask equal to the previous call's (a still mask given for every
+        frame, or a mask video that holds still) returns the same read-only
+        array: the per-frame work that depends only on the hole is then done
+        once (see ``_Prep.add`` and ``_compose``)."""
         m = np.asarray(mask)
+        memo = self._region_memo
+        if memo is not None and memo[0].shape == m.shape and memo[0].dtype == m.dtype and np.array_equal(memo[0], m):
+            return memo[1]
+        b = self._grow(m)
+        if np.shares_memory(b, m):
+            b = b.copy()
+        b.flags.writeable = False
+        self._region_memo = (m.copy(), b)
+        return b
+
+    def _grow(self, m: np.ndarray) -> np.ndarray:
         if m.ndim == 3:
             m = m.max(axis=2)
         b = (m > 127) if m.dtype != bool else m
@@ -429,7 +467,7 @@ class PropagateInpaintEngine:
         if (w, h) == (W, H):
             return frames, holes
         return ([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames],
-                self._work_holes([np.asarray(x, bool) for x in holes], w, h))
+                self._work_holes([np.asarray(x, bool) for x in holes], w, h) if holes else [])
 
     @staticmethod
     def _flow_frames(small: list[np.ndarray], filled: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
@@ -449,6 +487,19 @@ class PropagateInpaintEngine:
             o[y0:y1, x0:x1] = (f[y0:y1, x0:x1] * (1.0 - aa) + c[y0:y1, x0:x1] * aa + 0.5).astype(np.uint8)
             out.append(o)
         return out
+
+    def _alpha_for(self, hole: np.ndarray, mask: np.ndarray | None, region: np.ndarray) -> np.ndarray | None:
+        """``_alpha``, reused while the (read-only, so unchanged) hole and the
+        mask stay the same from frame to frame."""
+        memo = self._alpha_memo
+        if (mask is not None and memo is not None and hole is memo[0] and _frozen(hole)
+                and memo[1].shape == mask.shape and np.array_equal(memo[1], mask)):
+            return memo[2]
+        a = self._alpha(mask, region)
+        if a is not None and _frozen(hole):
+            a.flags.writeable = False
+            self._alpha_memo = (hole, mask.copy(), a)
+        return a
 
     def _alpha(self, mask: np.ndarray | None, region: np.ndarray) -> np.ndarray | None:
         """Blend weight: 1 on the mask grown by ``dilate``, ramping to 0 across
@@ -1073,7 +1124,7 @@ class PropagateInpaintEngine:
             _masked_copy(patch, col, sel)
         if self.blend_seams:
             patch = self._seam_offset(patch, orig, region, sel)
-        a = self._alpha(mask[y0:y1, x0:x1] if mask is not None else None, region)
+        a = self._alpha_for(hole, mask[y0:y1, x0:x1] if mask is not None else None, region)
         if a is not None:
             patch = cv2.blendLinear(orig, patch, 1.0 - a, a)
         patch += 0.5
