@@ -1141,17 +1141,26 @@ class PropagateInpaintEngine:
         neighbour). Removes exposure seams from far-away sources. The offset
         field is smooth, so large holes solve it on a reduced grid."""
         ph, pw = region.shape
-        sc = min(1.0, 128.0 / max(ph, pw))
-        if sc < 1.0:
-            sw, sh = max(8, int(round(pw * sc))), max(8, int(round(ph * sc)))
-            p_s = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA)
-            o_s = cv2.resize(orig, (sw, sh), interpolation=cv2.INTER_AREA)
-            r_s = cv2.resize(region.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
-            f_s = cv2.resize(filled.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
+        k = -(-max(ph, pw) // 128)  # an integer reduction to at most 128 px
+        if k > 1:
+            # box averages over k x k blocks (OpenCV's integer INTER_AREA path:
+            # ~4x faster than a fractional one); the box is padded to whole
+            # blocks (edge colours repeated, no hole there) and the field
+            # upsampled exactly k times, so it stays aligned with the patch
+            sh, sw = -(-ph // k), -(-pw // k)
+            py, px = sh * k - ph, sw * k - pw
+
+            def pad(a, mode):
+                return cv2.copyMakeBorder(a, 0, py, 0, px, mode, value=0) if py or px else a
+
+            p_s = cv2.resize(pad(patch, cv2.BORDER_REPLICATE), (sw, sh), interpolation=cv2.INTER_AREA)
+            o_s = cv2.resize(pad(orig, cv2.BORDER_REPLICATE), (sw, sh), interpolation=cv2.INTER_AREA)
+            r_s = pad(region.view(np.uint8), cv2.BORDER_CONSTANT)[k // 2::k, k // 2::k] > 0
+            f_s = pad(filled.view(np.uint8), cv2.BORDER_CONSTANT)[k // 2::k, k // 2::k] > 0
             field_ = PropagateInpaintEngine._offset_field(p_s, o_s, r_s, f_s)
             if field_ is None:
                 return patch
-            field_ = cv2.resize(field_, (pw, ph), interpolation=cv2.INTER_LINEAR)
+            field_ = cv2.resize(field_, (sw * k, sh * k), interpolation=cv2.INTER_LINEAR)[:ph, :pw]
         else:
             field_ = PropagateInpaintEngine._offset_field(patch, orig, region, filled)
             if field_ is None:
