@@ -111,7 +111,7 @@ class DiffusionInpaintEngine:
         self.min_area = max(0, int(min_area))
         self.chain_motion = bool(chain_motion)
         self.propagate_kw = dict(chunk_size=int(chunk_size), overlap=int(overlap), flow_preset=flow_preset,
-                                 dilate=int(dilate), refine=0)
+                                 dilate=int(dilate), refine=0, max_keyframes=2)
         self.stats: dict = {}
 
     # ------------------------------------------------------------------ API
