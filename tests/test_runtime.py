@@ -34,3 +34,30 @@ def test_user_choice_is_kept_and_release_is_safe_untuned():
          "os.environ['MALLOC_TRIM_THRESHOLD_'] = '1234'\n"
          "tune_allocator()\n"
          "assert os.environ['MALLOC_TRIM_THRESHOLD_'] == '1234'\n")
+
+
+_ARENAS = ("import ctypes, threading, numpy as np\n"
+           "{setup}\n"
+           "bar = threading.Barrier(4); keep = []\n"
+           "def work():\n"
+           "    bar.wait()  # all four threads allocate at the same time\n"
+           "    keep.append(np.ones(1 << 18))\n"
+           "    bar.wait()\n"
+           "ts = [threading.Thread(target=work) for _ in range(4)]\n"
+           "[t.start() for t in ts]; [t.join() for t in ts]\n"
+           "ctypes.CDLL('libc.so.6').malloc_stats()\n")
+
+
+def _arenas(setup: str) -> int:
+    r = subprocess.run([sys.executable, "-c", _ARENAS.format(setup=setup)], capture_output=True, text=True,
+                       env={k: v for k, v in __import__("os").environ.items() if k != "MALLOC_ARENA_MAX"})
+    assert r.returncode == 0, r.stderr
+    return sum(1 for line in r.stderr.splitlines() if line.startswith("Arena "))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
+def test_tune_allocator_caps_arenas():
+    """Worker threads share at most two malloc arenas once tuned (each extra
+    arena's heaps are unmapped and faulted in again burst after burst)."""
+    assert _arenas("from vedit.runtime import tune_allocator; assert tune_allocator()") <= 2
+    assert _arenas("pass") > 2  # the check can fail: untuned, threads get arenas of their own

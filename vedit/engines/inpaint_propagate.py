@@ -344,6 +344,7 @@ class PropagateInpaintEngine:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            release_memory()  # the job's buffers go back to the system (not per chunk: see vedit.runtime)
 
     def _chunks(self, frames, masks, chunk, callback, keyframe_fill, keyframe_every, n_total, pool):
         context: list[np.ndarray] = []
@@ -410,7 +411,6 @@ class PropagateInpaintEngine:
             report(callback, done, n_total, "propagate")
             context = (context + out)[-self.overlap:] if self.overlap else []
             res = out = prev = all_f = all_h = cur_f = cur_m = holes = prep = None
-            release_memory()  # the next chunk reallocates its buffers: keep the peak flat
 
     def region(self, mask: np.ndarray) -> np.ndarray:
         """The pixels that will change: the mask grown by dilate + feather.
