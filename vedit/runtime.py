@@ -10,9 +10,11 @@ is a set of 64 MB mmap'd heaps that are unmapped when they empty and faulted
 in again by the next burst of frames. Measured on a 300-frame 1080p
 ``vedit remove``: kernel time 14.9 s -> 5.0 s, 2.2 M -> 0.5 M page faults,
 peak RSS 2197 -> 2005 MB, wall time -14 % (with the per-chunk trim that
-:func:`release_memory` used to do removed as well: see there). The command line and the job server call it once at start;
-a host application embedding the library may call it too (it only changes
-when memory goes back to the kernel, not how much is used at the peak).
+:func:`release_memory` used to do removed as well: see there).
+The command line and the job server call it once at start; a host
+application embedding the library may call it too (it changes when memory
+goes back to the kernel and how threads share the heap; the peak measured
+lower, never higher).
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Warping, forward-backward consistency and flow completion."""
 from __future__ import annotations
 
-import os
 import cv2
 import numpy as np
 
