@@ -352,10 +352,11 @@ class PropagateInpaintEngine:
         while True:
             # a chunk holds ``chunk`` frames: the carried context plus new ones
             step = max(1, chunk - len(context))
+            ctx_holes = [np.zeros(c.shape[:2], bool) for c in context]  # context frames are already filled
             prep = _Prep(self, pool) if pool is not None else None
             if prep is not None:
-                for c in context:
-                    prep.add(c, np.zeros(c.shape[:2], bool))
+                for c, z in zip(context, ctx_holes):
+                    prep.add(c, z)
             cur_f, cur_m, holes = [], [], []
             for f, m in zip(frames, masks):
                 f, m = np.ascontiguousarray(f[:, :, :3]), np.asarray(m)
@@ -368,7 +369,6 @@ class PropagateInpaintEngine:
                     break
             if not cur_f:
                 return
-            ctx_holes = [np.zeros(holes[0].shape, bool) for _ in context]
 
             def cb(i, n, stage, _base=done, _nctx=len(context)):
                 report(callback, _base + max(0, i - _nctx), n_total, stage)
