@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""A varied object-removal case set with ground truth, for ``bench/remove.py``.
+
+Every case follows the protocol of ``../shared/tools/make_case.py``: a foreign
+texture (skimage brick, grass, gravel, coins) pasted inside a smooth random blob
+that stays put or wanders and bounces; ``input/`` holds the pasted clip,
+``mask/`` the blob (255 inside) and ``gt/`` the clean frames.
+
+Backgrounds come from two sources:
+
+* photos that ship inside installed wheels (scikit-image's data folder,
+  matplotlib's sample_data) filmed by a synthetic camera: each frame is one
+  bicubic resampling of the photo through a per-frame homography (pan, zoom,
+  roll, a turning camera = a rotation ``K R K^-1``, hand-held shake), from a
+  canvas large enough that the photo's border never shows; a region of the
+  photo can ripple or flow (a dynamic background) and still shots get sensor
+  noise, so that flicker is defined against a living ground truth;
+* the shared clips (``../shared/media``) with new seeds and masks up to 25 % of
+  the short side.
+
+Categories (how much of what the blob hides the shot ever shows elsewhere):
+``revealed`` (static blob, the camera reveals all of it), ``partly`` (smaller
+moves: some of it), ``never`` (a still camera: none of it), ``moving`` (real
+footage, moving subjects and cameras, moving and static blobs) and ``dynamic``
+(rippling or flowing regions under or around the blob). For synthetic cases the
+fraction of hole pixels that some other frame sees outside its (dilated) mask
+is computed from the camera model and stored as ``reveal`` in ``case.json``.
+
+    python bench/cases.py [--root /tmp/vedit_cases] [--category revealed] [--list] [NAME ...]
+
+Cases already built (same spec) are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+DEFAULT_ROOT = os.path.join("/tmp", "vedit_cases")
+CATEGORIES = ("revealed", "partly", "never", "moving", "dynamic")
+TEXTURES = ("brick", "grass", "gravel", "coins")
+_VERSION = 1  # bump when the renderer changes, so cached cases are rebuilt
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one case is made. Camera moves are totals over the shot, in frame
+    pixels (pan), relative scale (zoom), degrees (roll, yaw, pitch); ``shake``
+    is the amplitude of a smooth hand-held jitter in pixels."""
+
+    name: str
+    category: str
+    source: str  # "photo:<file>" or a shared clip under ../shared/media
+    seed: int
+    size: float  # blob radius as a fraction of the short side
+    static: bool = True
+    texture: str = "brick"
+    frames: int = 48
+    width: int = 480
+    height: int = 270
+    pan: tuple[float, float] = (0.0, 0.0)
+    zoom: float = 0.0
+    roll: float = 0.0
+    yaw: float = 0.0
+    pitch: float = 0.0
+    shake: float = 0.0
+    noise: float = 0.0
+    dynamic: str = ""  # "", "ripple" or "flow": part of the photo moves by itself
+    center: tuple[float, float] | None = None  # blob centre as fractions of (w, h); random if None
+
+    def key(self) -> str:
+        blob = json.dumps([_VERSION, asdict(self)], sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Case:
+    """A built case: its folders and what is known about it."""
+
+    name: str
+    category: str
+    path: str
+    frames: int
+    width: int
+    height: int
+    reveal: float | None = None  # fraction of hole pixels seen elsewhere (synthetic cases)
+    spec: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def input(self) -> str:
+        return os.path.join(self.path, "input")
+
+    @property
+    def mask(self) -> str:
+        return os.path.join(self.path, "mask")
+
+    @property
+    def gt(self) -> str:
+        return os.path.join(self.path, "gt")
+
+
+SPECS: list[Spec] = [
+    # -- revealed: a static blob, a camera that uncovers everything behind it
+    Spec("rev_pan_astronaut", "revealed", "photo:astronaut.png", 101, 0.14, pan=(190, 0), texture="gravel"),
+    Spec("rev_panzoom_coffee", "revealed", "photo:coffee.png", 102, 0.15, pan=(200, 30), zoom=0.12,
+         texture="grass"),
+    Spec("rev_panzoom_rocket", "revealed", "photo:rocket.jpg", 103, 0.12, pan=(-170, 20), zoom=0.14,
+         texture="coins", frames=56),
+    Spec("rev_turn_motorcycle", "revealed", "photo:motorcycle_left.png", 104, 0.14, yaw=24, pitch=4,
+         texture="brick", width=640, height=360, frames=44),
+    Spec("rev_turn_grace", "revealed", "photo:grace_hopper.jpg", 105, 0.12, yaw=-18, pitch=-10, pan=(0, 60),
+         texture="gravel", width=400, height=300),
+    Spec("rev_roll_chelsea", "revealed", "photo:chelsea.png", 106, 0.13, roll=10, pan=(150, 0), texture="brick",
+         width=384, height=216),
+    Spec("rev_shake_ihc", "revealed", "photo:ihc.png", 107, 0.12, pan=(0, 120), shake=6, texture="coins",
+         noise=1.0),
+    Spec("rev_panzoom_motorcycle_r", "revealed", "photo:motorcycle_right.png", 108, 0.16, pan=(230, -20),
+         zoom=-0.10, texture="grass", frames=60),
+    # -- partly: smaller moves
+    Spec("part_pan_astronaut", "partly", "photo:astronaut.png", 201, 0.18, pan=(60, 0), texture="coins"),
+    Spec("part_zoom_coffee", "partly", "photo:coffee.png", 202, 0.16, zoom=0.15, texture="brick", noise=1.0),
+    Spec("part_shake_rocket", "partly", "photo:rocket.jpg", 203, 0.14, shake=10, texture="grass", noise=1.0),
+    Spec("part_roll_camera", "partly", "photo:camera.png", 204, 0.15, roll=14, texture="gravel",
+         width=432, height=240),
+    Spec("part_turn_motorcycle", "partly", "photo:motorcycle_left.png", 205, 0.2, yaw=8, texture="coins"),
+    # -- never: a still camera over a photo, a static blob
+    Spec("never_astronaut", "never", "photo:astronaut.png", 301, 0.12, noise=1.5, texture="grass"),
+    Spec("never_coffee", "never", "photo:coffee.png", 302, 0.2, noise=1.5, texture="gravel"),
+    Spec("never_grace", "never", "photo:grace_hopper.jpg", 303, 0.1, noise=1.0, texture="brick",
+         width=360, height=270),
+    Spec("never_camera", "never", "photo:camera.png", 304, 0.16, noise=1.5, texture="coins", frames=40),
+    Spec("never_motorcycle", "never", "photo:motorcycle_left.png", 305, 0.22, noise=1.2, texture="brick",
+         width=640, height=360, frames=40),
+    # -- moving: the shared clips, new seeds, masks up to 25 % of the short side
+    Spec("mov_bmx_moving", "moving", "bmx-trees", 401, 0.12, static=False, texture="brick", frames=60),
+    Spec("mov_bmx_static", "moving", "bmx-trees", 402, 0.25, texture="coins", frames=60),
+    Spec("mov_tennis_moving", "moving", "tennis", 403, 0.2, static=False, texture="gravel", frames=60),
+    Spec("mov_tennis_static", "moving", "tennis", 404, 0.1, texture="grass", frames=60),
+    Spec("mov_car_moving", "moving", "running_car/running_car.mp4", 405, 0.18, static=False, texture="brick",
+         frames=50),
+    Spec("mov_car_static", "moving", "running_car/running_car.mp4", 406, 0.08, texture="gravel", frames=50),
+    # -- dynamic: a region of the background moves by itself
+    Spec("dyn_ripple_still_coffee", "dynamic", "photo:coffee.png", 501, 0.13, dynamic="ripple", noise=1.0,
+         texture="brick", center=(0.5, 0.65)),
+    Spec("dyn_ripple_pan_rocket", "dynamic", "photo:rocket.jpg", 502, 0.14, dynamic="ripple", pan=(160, 0),
+         texture="coins", center=(0.45, 0.7)),
+    Spec("dyn_flow_astronaut", "dynamic", "photo:astronaut.png", 503, 0.12, dynamic="flow", pan=(80, 0),
+         static=False, texture="gravel", center=(0.5, 0.65)),
+    Spec("dyn_bmx_trees_static", "dynamic", "bmx-trees", 504, 0.15, texture="gravel", frames=60,
+         center=(0.3, 0.35)),
+]
+
+
+# --------------------------------------------------------------------------- sources
+def _photo_path(name: str) -> str:
+    import matplotlib
+    import skimage
+
+    for folder in (os.path.join(os.path.dirname(skimage.__file__), "data"),
+                   os.path.join(matplotlib.get_data_path(), "sample_data")):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            return path
+    raise SystemExit(f"photo {name} is not shipped by the installed scikit-image/matplotlib")
+
+
+def _read_bgr(path: str) -> np.ndarray:
+    """A photo or frame as BGR uint8 (grey images as three equal channels).
+    Read through Pillow: libpng warns on the ICC profiles of some shipped photos."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+    except OSError as exc:
+        raise SystemExit(f"cannot read {path}: {exc}") from exc
+    return np.ascontiguousarray(rgb[..., ::-1])
+
+
+def _photo_size(source: str) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(_photo_path(source.split(":", 1)[1])) as im:
+        return im.size
+
+
+def _clip_frames(source: str, limit: int) -> list[np.ndarray]:
+    path = os.path.join(SHARED, "media", source)
+    if os.path.isdir(path):
+        files = sorted(glob.glob(os.path.join(path, "*.png")) + glob.glob(os.path.join(path, "*.jpg")))
+        return [_read_bgr(f) for f in files[:limit]]
+    cap, out = cv2.VideoCapture(path), []
+    while len(out) < limit:
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(f)
+    if not out:
+        raise SystemExit(f"cannot read {path}")
+    return out
+
+
+def _texture(name: str, w: int, h: int) -> np.ndarray:
+    tex = _read_bgr(_photo_path(f"{name}.png"))
+    return cv2.resize(tex, (w, h))
+
+
+# --------------------------------------------------------------------------- camera
+def _mat(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, np.float64).reshape(3, 3)
+
+
+def _camera(spec: Spec, rng: np.random.Generator) -> list[np.ndarray]:
+    """Per-frame homographies from frame pixels to world pixels (world = the
+    photo at the zoom where one world pixel is one frame pixel at zoom 1)."""
+    w, h, n = spec.width, spec.height, spec.frames
+    f = float(w)  # focal length of the turning camera (about 53 degrees of view)
+    k = _mat([f, 0, 0, 0, f, 0, 0, 0, 1])
+    shake = np.zeros((n, 3))
+    if spec.shake:
+        t = np.arange(n)[:, None]
+        for j in range(3):
+            freq = rng.uniform(0.04, 0.25, 3)
+            phase = rng.uniform(0, 2 * np.pi, 3)
+            shake[:, j] = (np.sin(t * freq * 2 * np.pi + phase) * rng.uniform(0.4, 1.0, 3)).sum(1) / 2
+        shake[:, :2] *= spec.shake
+        shake[:, 2] *= spec.shake * 0.05  # degrees of roll jitter
+    mats = []
+    for i in range(n):
+        u = i / max(n - 1, 1)
+        e = u * u * (3 - 2 * u) * 0.5 + u * 0.5  # eased start and stop
+        tx, ty = spec.pan[0] * (e - 0.5) + shake[i, 0], spec.pan[1] * (e - 0.5) + shake[i, 1]
+        s = 1.0 / (1.0 + spec.zoom * e)  # zooming in: fewer world pixels per frame pixel
+        th = np.deg2rad(spec.roll * (e - 0.5) + shake[i, 2])
+        yaw, pitch = np.deg2rad(spec.yaw * (e - 0.5)), np.deg2rad(spec.pitch * (e - 0.5))
+        ry = _mat([np.cos(yaw), 0, np.sin(yaw), 0, 1, 0, -np.sin(yaw), 0, np.cos(yaw)])
+        rx = _mat([1, 0, 0, 0, np.cos(pitch), -np.sin(pitch), 0, np.sin(pitch), np.cos(pitch)])
+        turn = k @ ry @ rx @ np.linalg.inv(k)
+        rot = _mat([np.cos(th) * s, -np.sin(th) * s, tx, np.sin(th) * s, np.cos(th) * s, ty, 0, 0, 1])
+        centre = _mat([1, 0, -w / 2, 0, 1, -h / 2, 0, 0, 1])
+        m = rot @ turn @ centre
+        mats.append(m / m[2, 2])
+    return mats
+
+
+def _fit_world(mats: list[np.ndarray], w: int, h: int, pw: int, ph: int) -> tuple[list[np.ndarray], float]:
+    """Frame -> photo homographies: the world is scaled and centred so that every
+    frame corner of the shot lands inside the photo with a 2 % margin."""
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
+    pts = np.concatenate([(m @ corners)[:2] / (m @ corners)[2] for m in mats], 1)
+    lo, hi = pts.min(1), pts.max(1)
+    scale = max((hi[0] - lo[0]) / (pw * 0.96), (hi[1] - lo[1]) / (ph * 0.96))  # world px per photo px
+    mid = (lo + hi) / 2
+    to_photo = _mat([1 / scale, 0, pw / 2 - mid[0] / scale, 0, 1 / scale, ph / 2 - mid[1] / scale, 0, 0, 1])
+    return [to_photo @ m for m in mats], scale
+
+
+def _maps(m: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+    den = m[2, 0] * gx + m[2, 1] * gy + m[2, 2]
+    mx = (m[0, 0] * gx + m[0, 1] * gy + m[0, 2]) / den
+    my = (m[1, 0] * gx + m[1, 1] * gy + m[1, 2]) / den
+    return mx.astype(np.float32), my.astype(np.float32)
+
+
+def _dynamic(kind: str, mx: np.ndarray, my: np.ndarray, ph: int, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Displace the sampling positions inside the lower part of the photo
+    (a soft band below 55 % of its height): ``ripple`` is a travelling
+    refraction wobble, ``flow`` scrolls the content sideways like a river."""
+    wgt = np.clip((my - 0.55 * ph) / (0.06 * ph), 0, 1)
+    if kind == "ripple":
+        ph1 = 0.09 * mx + 0.05 * my - 0.45 * i
+        ph2 = 0.04 * mx - 0.11 * my - 0.3 * i
+        dx = 2.5 * np.sin(ph1) + 1.2 * np.sin(ph2)
+        dy = 2.0 * np.cos(ph1 * 0.8) + 1.5 * np.sin(ph2 * 1.3)
+    else:
+        dx = np.full_like(mx, 1.6 * i) + 1.5 * np.sin(0.05 * my + 0.2 * i)
+        dy = 0.8 * np.sin(0.07 * mx - 0.25 * i)
+    return mx + wgt * dx, my + wgt * dy
+
+
+def _render(spec: Spec, rng: np.random.Generator) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+    photo = _read_bgr(_photo_path(spec.source.split(":", 1)[1]))
+    ph, pw = photo.shape[:2]
+    mats, _ = _fit_world(_camera(spec, rng), spec.width, spec.height, pw, ph)
+    frames, maps = [], []
+    for i, m in enumerate(mats):
+        mx, my = _maps(m, spec.width, spec.height)
+        if spec.dynamic:
+            mx, my = _dynamic(spec.dynamic, mx, my, ph, i)
+        maps.append((mx, my))
+        border = cv2.BORDER_REFLECT_101 if spec.dynamic else cv2.BORDER_REPLICATE
+        f = cv2.remap(photo, mx, my, cv2.INTER_CUBIC, borderMode=border).astype(np.float32)
+        if spec.noise:
+            f += rng.normal(0, spec.noise, f.shape).astype(np.float32)
+        frames.append(np.clip(f + 0.5, 0, 255).astype(np.uint8))
+    return frames, maps
+
+
+# --------------------------------------------------------------------------- blob (make_case.py protocol)
+def _blob(rng: np.random.Generator, radius: float) -> np.ndarray:
+    ang = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    r = np.ones(64)
+    for j in range(1, int(rng.integers(5, 9))):
+        r += rng.normal(0, 0.35 / j) * np.cos(j * ang + rng.uniform(0, 2 * np.pi))
+    r = np.clip(r, 0.45, 1.6) * radius
+    return np.stack([np.cos(ang) * r, np.sin(ang) * r], 1)
+
+
+def _masks(spec: Spec, rng: np.random.Generator, w: int, h: int, n: int) -> list[np.ndarray]:
+    shape = _blob(rng, spec.size * min(h, w))
+    if spec.center is None:
+        c = np.array([rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h])
+    else:
+        c = np.array([spec.center[0] * w, spec.center[1] * h])
+    v = np.zeros(2) if spec.static else rng.normal(0, 1.6, 2)
+    out = []
+    for _ in range(n):
+        m = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(m, [np.round(shape + c).astype(np.int32)], 255)
+        out.append(m)
+        if not spec.static:
+            v = np.clip(v + rng.normal(0, 0.25, 2), -3, 3)
+            c = c + v
+            for k, lim in ((0, w), (1, h)):
+                if not 0.2 * lim <= c[k] <= 0.8 * lim:
+                    v[k] = -v[k]
+                    c[k] = np.clip(c[k], 0.2 * lim, 0.8 * lim)
+    return out
+
+
+def _reveal(masks: list[np.ndarray], maps: list[tuple[np.ndarray, np.ndarray]], pw: int, ph: int) -> float:
+    """Fraction of hole pixels (over the shot) whose background point some
+    frame shows outside its mask grown by 4 px (what an engine may copy)."""
+    k = np.ones((9, 9), np.uint8)
+    seen = np.zeros((ph, pw), np.uint8)
+    for m, (mx, my) in zip(masks, maps):
+        vis = cv2.dilate(m, k) == 0
+        xi, yi = np.round(mx[vis]).astype(np.int64), np.round(my[vis]).astype(np.int64)
+        ok = (xi >= 0) & (xi < pw) & (yi >= 0) & (yi < ph)
+        seen[yi[ok], xi[ok]] = 1
+    seen = cv2.morphologyEx(seen, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # fill rounding gaps
+    hit = tot = 0
+    for m, (mx, my) in zip(masks, maps):
+        hole = m > 127
+        xi = np.clip(np.round(mx[hole]).astype(np.int64), 0, pw - 1)
+        yi = np.clip(np.round(my[hole]).astype(np.int64), 0, ph - 1)
+        hit += int(seen[yi, xi].sum())
+        tot += int(hole.sum())
+    return hit / max(tot, 1)
+
+
+def _write(spec: Spec, out: str, frames: list[np.ndarray], masks: list[np.ndarray], reveal: float | None) -> Case:
+    h, w = frames[0].shape[:2]
+    tex = _texture(spec.texture, w, h).astype(np.float64)
+    tmp = out + ".part"
+    for sub in ("input", "mask", "gt"):
+        os.makedirs(os.path.join(tmp, sub), exist_ok=True)
+    png = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    for i, (f, m) in enumerate(zip(frames, masks)):
+        soft = cv2.GaussianBlur(m, (3, 3), 0)[..., None] / 255.0
+        name = f"{i:05d}.png"
+        cv2.imwrite(os.path.join(tmp, "input", name), (f * (1 - soft) + tex * soft).astype(np.uint8), png)
+        cv2.imwrite(os.path.join(tmp, "mask", name), m, png)
+        cv2.imwrite(os.path.join(tmp, "gt", name), f, png)
+    case = Case(spec.name, spec.category, out, len(frames), w, h,
+                None if reveal is None else round(reveal, 4), asdict(spec))
+    with open(os.path.join(tmp, "case.json"), "w") as fh:
+        json.dump({"key": spec.key(), **{k: v for k, v in asdict(case).items() if k != "path"}}, fh, indent=1)
+    if os.path.exists(out):
+        import shutil
+
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return case
+
+
+def build_case(spec: Spec, root: str = DEFAULT_ROOT) -> Case:
+    """Build one case under ``root/<name>`` unless it is already there."""
+    out = os.path.join(root, spec.name)
+    meta = os.path.join(out, "case.json")
+    if os.path.exists(meta):
+        with open(meta) as fh:
+            d = json.load(fh)
+        if d.get("key") == spec.key():
+            return Case(spec.name, spec.category, out, d["frames"], d["width"], d["height"], d.get("reveal"),
+                        d.get("spec", {}))
+    rng = np.random.default_rng(spec.seed)
+    if spec.source.startswith("photo:"):
+        frames, maps = _render(spec, rng)
+        masks = _masks(spec, rng, spec.width, spec.height, len(frames))
+        pw, ph = _photo_size(spec.source)
+        reveal: float | None = _reveal(masks, maps, pw, ph)
+    else:
+        frames = _clip_frames(spec.source, spec.frames)
+        h, w = frames[0].shape[:2]
+        masks = _masks(spec, rng, w, h, len(frames))
+        reveal = None
+    return _write(spec, out, frames, masks, reveal)
+
+
+def select(names: list[str] | None = None, category: str | None = None) -> list[Spec]:
+    """Specs whose name matches one of ``names`` (exact or shell pattern) and
+    whose category is ``category`` (all when None)."""
+    import fnmatch
+
+    out = [s for s in SPECS if category in (None, s.category)]
+    if names:
+        out = [s for s in out if any(fnmatch.fnmatch(s.name, p) or p == s.name for p in names)]
+        if not out:
+            raise SystemExit(f"no case matches {' '.join(names)}")
+    return out
+
+
+def build_cases(root: str = DEFAULT_ROOT, names: list[str] | None = None, category: str | None = None,
+                verbose: bool = False) -> list[Case]:
+    """Build (or find already built) the selected cases under ``root``."""
+    cases = []
+    for spec in select(names, category):
+        t = time.time()
+        case = build_case(spec, root)
+        if verbose:
+            rev = "" if case.reveal is None else f" reveal {case.reveal:.2f}"
+            print(f"{case.name:28s} {case.category:9s} {case.frames:3d} x {case.width}x{case.height}{rev}"
+                  f"  ({time.time() - t:.1f} s)", flush=True)
+        cases.append(case)
+    return cases
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", help="case names or shell patterns (default: all)")
+    ap.add_argument("--root", default=DEFAULT_ROOT, help=f"cache folder (default {DEFAULT_ROOT})")
+    ap.add_argument("--category", choices=CATEGORIES)
+    ap.add_argument("--list", action="store_true", help="list the cases without building them")
+    a = ap.parse_args(argv)
+    specs = select(a.names or None, a.category)
+    if a.list:
+        for s in specs:
+            move = ", ".join(f"{k} {getattr(s, k)}" for k in ("pan", "zoom", "roll", "yaw", "pitch", "shake")
+                             if getattr(s, k) not in (0, 0.0, (0.0, 0.0), (0, 0)))
+            print(f"{s.name:28s} {s.category:9s} {s.source:32s} size {s.size:.2f} "
+                  f"{'static' if s.static else 'moving'} blob {s.texture:6s} {move} {s.dynamic}".rstrip())
+        return
+    t = time.time()
+    build_cases(a.root, a.names or None, a.category, verbose=True)
+    print(f"{len(specs)} cases under {a.root} ({time.time() - t:.0f} s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
