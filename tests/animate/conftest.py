@@ -24,6 +24,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
+def gradient_energy(img: np.ndarray, border: int = 8) -> float:
+    """Mean Sobel gradient magnitude of the grey image, ``border`` px excluded."""
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mag = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    return float(mag[border:-border, border:-border].mean())
+
+
 def write_rgb(path: Path, img: np.ndarray) -> Path:
     cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img)
     return path
@@ -78,4 +85,4 @@ def helpers():
     """Small helpers for test modules (importlib mode forbids importing conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(textured=textured, psnr=psnr, write_rgb=write_rgb)
+    return SimpleNamespace(textured=textured, psnr=psnr, write_rgb=write_rgb, gradient_energy=gradient_energy)

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vedit.engines.animate_motion import Arrow, MotionAnimateEngine, interpolate_arrows
+from vedit.engines.animate_motion import Arrow, MotionAnimateEngine, interpolate_arrows, loop_phases
 from vedit.engines.splat import forward_splat, map_density
 from vedit.errors import InvalidInputError
 from vedit.flow import compute_flow
@@ -114,3 +114,103 @@ def test_errors(still):
         eng.animate(still["img"], num_frames=3, arrows=["1,1,2,2"], region=np.zeros((10, 10), np.uint8))
     with pytest.raises(InvalidInputError, match="at least one"):
         eng.animate(still["img"], num_frames=3, arrows=[])
+
+
+# -- single warps, regions from arrows -------------------------------------------
+def _photos():
+    """sample_media/still.jpg and two photos shipped inside scikit-image's wheel."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    still = cv2.cvtColor(cv2.imread(str(root / "sample_media" / "still.jpg")), cv2.COLOR_BGR2RGB)
+    out = {"still": (still, "100,100,140,100")}
+    data = pytest.importorskip("skimage.data")
+    out["chelsea"] = (data.chelsea(), "200,150,240,150")
+    out["coffee"] = (data.coffee(), "300,200,340,180")
+    return out
+
+
+@pytest.mark.parametrize("name", ["still", "chelsea", "coffee"])
+@pytest.mark.parametrize("style", ["bounce", "flow"])
+def test_one_arrow_loop_is_a_single_sharp_warp(helpers, name, style):
+    """No double exposure: every frame keeps >= 95% of the still's gradient
+    energy; only the region under the arrow (and a < 40 px band) moves."""
+    img, arrow = _photos()[name]
+    eng = MotionAnimateEngine(loop_style=style)
+    regions = eng.arrow_regions(img, [arrow])
+    a = Arrow.parse(arrow)
+    assert regions[0].mask[int(a.y0), int(a.x0)]
+    out = eng.animate(img, num_frames=30, arrows=[arrow], loop=True, regions=regions)
+    frames = list(out.frames)
+    assert np.array_equal(frames[0], img)
+    e0 = helpers.gradient_energy(img)
+    ratios = [helpers.gradient_energy(f) / e0 for f in frames]
+    assert min(ratios) >= 0.95, ratios
+    far = cv2.distanceTransform((~regions[0].mask).astype(np.uint8), cv2.DIST_L2, 5) > 40
+    for f in frames:
+        assert np.abs(f.astype(float) - img)[far].mean() < 1.0
+    moved = max(float(np.abs(f.astype(float) - img)[regions[0].mask].mean()) for f in frames)
+    assert moved > 3.0
+    steps = _steps(frames)
+    seam = float(np.abs(frames[-1].astype(float) - frames[0]).mean())
+    assert seam <= 1.5 * np.median(steps), (seam, np.median(steps))
+    assert out.stats["regions"] and "grabcut" in out.stats["regions"][0]
+
+
+def _two_objects():
+    rng = np.random.default_rng(3)
+    h, w = 200, 300
+    img = np.clip(cv2.GaussianBlur(rng.normal(128, 40, (h, w, 3)), (0, 0), 1.0), 0, 255)
+    img = (0.35 * img + 0.65 * np.array([120, 130, 120])).astype(np.uint8)
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (80, 100), 35, 255, -1)
+    square = np.zeros((h, w), np.uint8)
+    square[50:140, 180:260] = 255
+    stripes = ((np.arange(w)[None, :] // 4) % 2).astype(np.float32)[:, :, None]
+    red = (np.array([200, 40, 30]) + 40 * stripes).astype(np.uint8)
+    blue = (np.array([30, 50, 200]) + 40 * np.transpose(stripes, (1, 0, 2))[:h, :1]).astype(np.uint8)
+    img = np.where(disc[:, :, None] > 0, red, img)
+    img = np.where(square[:, :, None] > 0, blue, img).astype(np.uint8)
+    return img, disc > 0, square > 0
+
+
+def test_several_arrows_move_their_own_regions():
+    img, disc, square = _two_objects()
+    arrows = ["80,100,100,100", "220,95,220,115"]  # disc right, square down
+    eng = MotionAnimateEngine()
+    regions = eng.arrow_regions(img, arrows)
+    for r, truth in zip(regions, (disc, square)):
+        iou = (r.mask & truth).sum() / (r.mask | truth).sum()
+        assert iou > 0.85, iou
+    frames = list(eng.animate(img, num_frames=20, arrows=arrows, regions=regions).frames)
+    f0, f1 = frames[9], frames[10]
+    fl = compute_flow(f0, f1, preset="medium", max_side=None)
+    d_in = cv2.erode(disc.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0
+    s_in = cv2.erode(square.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0
+    vd, vs = np.median(fl[d_in], axis=0), np.median(fl[s_in], axis=0)
+    assert vd[0] > 0.5 and abs(vd[1]) < 0.3 * vd[0], vd
+    assert vs[1] > 0.5 and abs(vs[0]) < 0.3 * vs[1], vs
+    away = cv2.distanceTransform((~(regions[0].mask | regions[1].mask)).astype(np.uint8), cv2.DIST_L2, 5) > 40
+    assert away.any()
+    for f in frames:
+        assert np.array_equal(f[away], img[away])
+
+
+def test_flow_phases_hand_over_briefly():
+    n, cycles = 60, 5
+    blended = 0
+    for t in range(n):
+        ph = loop_phases(t, n, True, "flow", cycles, 0.25)
+        assert abs(sum(w for _, w in ph) - 1.0) < 1e-9
+        if len(ph) > 1:
+            blended += 1
+            assert abs(ph[0][0] - ph[1][0]) <= 0.5 / cycles + 1e-9  # copies half a cycle apart at most
+    assert 0 < blended <= 0.35 * n
+    assert loop_phases(0, n, True, "flow", cycles, 0.25) == [(0.0, 1.0)]
+    ss = [loop_phases(t, n, True, "bounce", 1, 0.35)[0][0] for t in range(n)]
+    assert ss[0] == 0.0 and max(ss) == pytest.approx(1.0) and ss[1] == pytest.approx(ss[-1])
+
+
+def test_arrow_must_start_inside_without_region(still):
+    with pytest.raises(InvalidInputError, match="start inside"):
+        MotionAnimateEngine().animate(still["img"], num_frames=3, arrows=["-5,10,20,10"])

@@ -1,31 +1,42 @@
 """Motion brush: a still image animated by a stationary (Eulerian) motion field.
 
-Arrows ``(x0, y0) → (x1, y1)`` and an optional region become a dense field
-M(x) = B(x) · Σ wᵢ(x) vᵢ / Σ wᵢ(x) (Shepard interpolation, wᵢ = 1 / (dᵢ² + σ²)
-with dᵢ the distance to arrow i; B the region, feathered inwards so M is 0 at
-and outside its edge). An arrow is the distance its material travels over the
-whole clip (one loop period with ``loop``); ``speed`` scales it.
+Arrows ``(x0, y0) → (x1, y1)`` say which material moves and where. The field
+is M(x) = v(x) · B(x), with B the area that moves:
 
-The field is integrated over time, F₀→t(x) = F₀→t−1(x) + M(x + F₀→t−1(x)).
-Forward splatting the image along F (``vedit.engines.splat.forward_splat``) is
-the reference renderer. Because M does not change with time, the inverse of
-"t steps along M" is "t steps along −M", so the fast path integrates −M and
-samples the image with ``cv2.remap`` (bilinear, no holes); the splat density
-(where a splat would leave holes) is recovered from the inverse map's
-Jacobian and used as the blend weight.
+* with ``region`` (a mask), B is that mask feathered inwards (0 on and
+  outside its edge, so pixels outside it stay bit-exact) and v the Shepard
+  interpolation of all arrows, v(x) = Σ wᵢ vᵢ / Σ wᵢ, wᵢ = 1 / (dᵢ² + σ²);
+* without one, every arrow picks its own region: the object or texture under
+  its start, segmented by GrabCut seeded at that point (``arrow_region``),
+  with a soft falloff *outside* it over a band narrower than 40 px, so the
+  object moves as a whole and only the band around it stretches. Several
+  arrows give several regions, each with its own motion.
 
-Seamless loops of N frames (Holynski et al. 2021): frame t blends the image
-pushed t steps forward (weight (1 − t/N)·density) with the image pushed N − t
-steps along −M (weight t/N·density), so frame 0 and the virtual frame N are
-both exactly the input. The second map is the composition φ₋t ∘ φ_N, so only
-one extra map (φ_N) is kept: memory does not grow with the clip length.
+An arrow is the distance its material travels over the clip (one loop period
+with ``loop``); ``speed`` scales it. Frame t shows the still carried a time
+s(t) along M, i.e. sampled at the end of the backward trajectory
+Φ₋ₛ(x) (integrated on a reduced grid in sub-steps of about one grid pixel).
 
-Output: out_t = B·frame_t + (1 − B)·input, so pixels outside the region stay
-bit-exact. All work happens inside the region's bounding box, on a field
-integrated at reduced resolution (``work_side``) and upsampled.
+Every output frame is ONE warp of the still, resampled once from the
+original with a Lanczos kernel, never a blend of displaced copies (a blend of
+two shifted copies is a double exposure). Loops:
+
+* ``bounce`` (default; rigid objects, any motion): s(t) follows a closed,
+  eased path out along the arrows and back, s = ½ − ½·cos(2πt/N), so frame N
+  is frame 0 again.
+* ``flow`` (fluid texture: water, smoke, clouds): the texture keeps moving
+  along the arrows. Two copies of the still advected with phases half a
+  cycle apart take turns (each restarts while invisible); the cycle is short
+  enough that the copies are never more than ``max_ghost`` pixels apart, and
+  they are blended only during a short hand-over (``blend``), so no double
+  image is visible and most frames are a single warp.
+
+Outside the moving area the output is the still itself.
 """
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -33,8 +44,14 @@ import cv2
 import numpy as np
 
 from vedit.engines.base import AnimateOutput, ProgressCallback, report
-from vedit.engines.splat import forward_splat, map_density
+from vedit.engines.splat import forward_splat
 from vedit.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+LOOP_STYLES = ("bounce", "flow")
+# a band this wide (full-resolution pixels) at most around an arrow's region stretches
+MAX_FALLOFF = 36.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,30 @@ class Arrow:
                                     "e.g. --motion 100,200,160,200")
         return cls(*vals)
 
+    @property
+    def length(self) -> float:
+        return math.hypot(self.x1 - self.x0, self.y1 - self.y0)
+
+
+@dataclass
+class ArrowRegion:
+    """The area one arrow moves: ``mask`` (HxW bool, the segment under the
+    arrow's start), ``weight`` (HxW float32 in [0, 1]: 1 on the mask, falling
+    to 0 over ``falloff`` pixels outside it) and how it was found."""
+
+    arrow: Arrow
+    mask: np.ndarray
+    weight: np.ndarray
+    falloff: float
+    method: str
+
+    def describe(self) -> str:
+        ys, xs = np.nonzero(self.mask)
+        h, w = self.mask.shape
+        return (f"arrow {self.arrow.x0:g},{self.arrow.y0:g}->{self.arrow.x1:g},{self.arrow.y1:g}: region "
+                f"{xs.max() - xs.min() + 1}x{ys.max() - ys.min() + 1} at ({xs.min()},{ys.min()}), "
+                f"{100.0 * self.mask.mean():.1f}% of {w}x{h} ({self.method}, soft edge {self.falloff:.0f} px)")
+
 
 def feather_region(mask: np.ndarray, feather: float) -> np.ndarray:
     """Soft region in [0, 1]: 0 on and outside the mask edge, rising to 1 over
@@ -75,6 +116,58 @@ def feather_region(mask: np.ndarray, feather: float) -> np.ndarray:
     dist = cv2.distanceTransform(m, cv2.DIST_L2, 5)
     u = np.clip(dist / float(feather), 0.0, 1.0)
     return (u * u * (3.0 - 2.0 * u)).astype(np.float32)
+
+
+def falloff_outside(mask: np.ndarray, width: float) -> np.ndarray:
+    """1 on ``mask`` (bool), falling smoothly to 0 at ``width`` pixels outside it."""
+    if width <= 0:
+        return mask.astype(np.float32)
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
+    u = np.clip(1.0 - dist / float(width), 0.0, 1.0)
+    return (u * u * (3.0 - 2.0 * u)).astype(np.float32)
+
+
+def arrow_region(image: np.ndarray, arrow: Arrow, work_side: int = 320, iterations: int = 4) -> tuple[np.ndarray, str]:
+    """The object or texture under the arrow's start (HxW bool) and the method.
+
+    GrabCut on a reduced copy, seeded with a sure-foreground disc at the start,
+    a probable-foreground disc around it and the image border as probable
+    background; the connected piece holding the start is kept, its holes
+    filled. Falls back to the seed disc when GrabCut finds nothing there."""
+    h, w = image.shape[:2]
+    s = min(1.0, work_side / max(h, w))
+    sw, sh = max(16, round(w * s)), max(16, round(h * s))
+    small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA) if s < 1.0 else image
+    bgr = np.ascontiguousarray(small[:, :, ::-1])
+    cx = int(np.clip(round(arrow.x0 * sw / w), 0, sw - 1))
+    cy = int(np.clip(round(arrow.y0 * sh / h), 0, sh - 1))
+    short = min(sw, sh)
+    r_sure = max(2, round(0.025 * short))
+    r_prob = max(r_sure + 2, round(0.15 * short))
+    gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
+    cv2.circle(gc, (cx, cy), r_prob, cv2.GC_PR_FGD, -1)
+    cv2.circle(gc, (cx, cy), r_sure, cv2.GC_FGD, -1)
+    seed = gc == cv2.GC_FGD
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    method = "grabcut"
+    try:
+        cv2.setRNGSeed(0)
+        cv2.grabCut(bgr, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+        fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    except cv2.error:  # a degenerate image (one colour): GrabCut cannot fit its models
+        fg, method = seed.copy(), "seed disc"
+    fg |= seed
+    n, lab = cv2.connectedComponents(fg.astype(np.uint8), connectivity=8)
+    fg = lab == lab[cy, cx]
+    # fill holes: background pieces not connected to the border
+    inv = (~fg).astype(np.uint8)
+    n, lab = cv2.connectedComponents(inv, connectivity=4)
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    fg |= (inv > 0) & ~np.isin(lab, border)
+    if s < 1.0:
+        fg = cv2.resize(fg.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+    return fg, method
 
 
 def _segment_distance2(xs, ys, a: Arrow, scale: float) -> np.ndarray:
@@ -108,28 +201,66 @@ def interpolate_arrows(h: int, w: int, arrows: Sequence[Arrow], scale: float = 1
     return num / den[:, :, None]
 
 
+def loop_phases(t: int, n: int, loop: bool, style: str, cycles: int, blend: float) -> list[tuple[float, float]]:
+    """(s, weight) pairs for frame t: the still carried s (fraction of the
+    arrows) along the field, with the given weight (weights sum to 1)."""
+    if not loop:
+        return [(t / n, 1.0)]
+    if style == "bounce":
+        return [(0.5 - 0.5 * math.cos(2.0 * math.pi * t / n), 1.0)]
+    u = cycles * t / n
+    fa = (u + 0.5) % 1.0  # phase A sits mid-cycle (s = 0) at t = 0
+    fb = u % 1.0
+    tri = 1.0 - abs(2.0 * fa - 1.0)  # 1 mid-cycle, 0 at its restart
+    k = float(np.clip((tri - 0.5) / max(blend, 1e-6) + 0.5, 0.0, 1.0))
+    wa = k * k * (3.0 - 2.0 * k)
+    out = []
+    if wa > 0.0:
+        out.append(((fa - 0.5) / cycles, wa))
+    if wa < 1.0:
+        out.append(((fb - 0.5) / cycles, 1.0 - wa))
+    return out
+
+
 class MotionAnimateEngine:
     """Motion-brush animation of a still (no weights).
 
     ``work_side``: longest side of the grid the field is integrated on;
-    ``feather``: region edge softness in pixels (None: 2% of the short side);
-    ``render``: 'warp' (fast inverse-map sampling) or 'splat' (reference
-    forward splatting, slow).
+    ``feather``: inward softness of a given region's edge in pixels (None: 2%
+    of the short side); ``falloff``: width of the soft band around a region
+    found from an arrow (None: scaled to the image and the arrow, at most
+    36 px); ``loop_style``: 'bounce' or 'flow' (see the module doc);
+    ``max_ghost``: flow loops keep their two copies at most this many pixels
+    apart; ``blend``: the share of a flow cycle spent handing over (0..1);
+    ``render``: 'warp' (inverse-map sampling) or 'splat' (reference forward
+    splatting, slow).
     """
 
     name = "motion"
 
     def __init__(self, work_side: int = 480, feather: float | None = None, sigma: float | None = None,
-                 render: str = "warp"):
+                 render: str = "warp", falloff: float | None = None, loop_style: str = "bounce",
+                 max_ghost: float = 3.0, blend: float = 0.25):
         if render not in ("warp", "splat"):
             raise InvalidInputError(f"render {render!r}: choose 'warp' or 'splat'")
+        if loop_style not in LOOP_STYLES:
+            raise InvalidInputError(f"--loop-style {loop_style!r}: choose {' or '.join(LOOP_STYLES)}")
+        if not (0.0 < blend <= 1.0):
+            raise InvalidInputError(f"blend {blend!r}: use a share of the cycle in (0, 1]")
+        if not max_ghost > 0:
+            raise InvalidInputError(f"max_ghost {max_ghost!r}: must be positive (pixels)")
         self.work_side = int(work_side)
         self.feather = feather
         self.sigma = sigma
         self.render = render
+        self.falloff = falloff
+        self.loop_style = loop_style
+        self.max_ghost = float(max_ghost)
+        self.blend = float(blend)
 
-    # -- field -----------------------------------------------------------------
+    # -- regions ---------------------------------------------------------------
     def region_alpha(self, shape: tuple[int, int], region: np.ndarray | None) -> np.ndarray:
+        """A given region mask, feathered inwards (None: the whole frame)."""
         h, w = shape
         if region is None:
             return np.ones((h, w), np.float32)
@@ -148,17 +279,52 @@ class MotionAnimateEngine:
             raise InvalidInputError("--region: the mask is empty (no pixel > 127); paint the area to animate white")
         return b
 
-    def field(self, shape: tuple[int, int], arrows: Sequence, region: np.ndarray | None = None) -> np.ndarray:
+    def arrow_regions(self, image: np.ndarray, arrows: Sequence) -> list[ArrowRegion]:
+        """One region per arrow: the segment under its start, with a soft band."""
+        h, w = image.shape[:2]
+        out = []
+        for a in (Arrow.parse(v) for v in arrows):
+            mask, method = arrow_region(image, a)
+            width = self.falloff if self.falloff is not None else \
+                min(MAX_FALLOFF, max(6.0, 0.04 * min(h, w), 0.75 * a.length))
+            out.append(ArrowRegion(a, mask, falloff_outside(mask, width), float(width), method))
+        return out
+
+    def field(self, shape: tuple[int, int], arrows: Sequence, region: np.ndarray | None = None,
+              regions: Sequence[ArrowRegion] | None = None) -> np.ndarray:
         """The full-resolution motion field M (HxWx2, pixels over the clip)."""
         arrows = [Arrow.parse(a) for a in arrows]
+        if regions:
+            return self._regions_field(shape[0], shape[1], regions, 1.0, (0, 0))
         b = self.region_alpha(shape, region)
         return interpolate_arrows(shape[0], shape[1], arrows, 1.0, self.sigma) * b[:, :, None]
+
+    @staticmethod
+    def _regions_field(h: int, w: int, regions: Sequence[ArrowRegion], scale: float, offset) -> np.ndarray:
+        """Σ Bᵢ vᵢ / Σ Bᵢ · max Bᵢ on an h x w grid (weights already on that
+        grid): each region carries its own arrow; where regions overlap their
+        arrows are averaged by weight."""
+        num = np.zeros((h, w, 2), np.float32)
+        den = np.zeros((h, w), np.float32)
+        top = np.zeros((h, w), np.float32)
+        for r in regions:
+            b = r.weight
+            num[:, :, 0] += b * (r.arrow.x1 - r.arrow.x0) * scale
+            num[:, :, 1] += b * (r.arrow.y1 - r.arrow.y0) * scale
+            den += b
+            np.maximum(top, b, out=top)
+        return num * (top / np.maximum(den, 1e-6))[:, :, None]
 
     # -- render ----------------------------------------------------------------
     def animate(self, image: np.ndarray, *, num_frames: int, fps: float = 25.0, arrows: Sequence = (),
                 region: np.ndarray | None = None, loop: bool = False, speed: float = 1.0, seed: int = 0,
-                device=None, dtype=None, chunk_size=None, callback: ProgressCallback = None) -> AnimateOutput:
+                device=None, dtype=None, chunk_size=None, callback: ProgressCallback = None,
+                regions: Sequence[ArrowRegion] | None = None) -> AnimateOutput:
         """Animate ``image`` (HxWx3 uint8 RGB) into ``num_frames`` frames.
+
+        ``region``: a mask of the area that moves (all arrows share it); without
+        one each arrow moves the region under its start (``regions``, when
+        given, are used as found, e.g. from ``arrow_regions``).
         ``seed``/``device``/``dtype``/``chunk_size`` are accepted for the shared
         engine signature; this engine is deterministic and CPU-only."""
         # 1. check inputs
@@ -179,9 +345,25 @@ class MotionAnimateEngine:
                                             f"far outside the {w}x{h} image; use pixel coordinates")
         if not np.isfinite(speed):
             raise InvalidInputError(f"speed {speed!r}: must be a number")
-        b_full = self.region_alpha((h, w), region)
 
-        # 2. work inside the region's bounding box on a reduced grid
+        # 2. the area that moves
+        described: list[str] = []
+        if region is not None:
+            b_full = self.region_alpha((h, w), region)
+        else:
+            if regions is None:
+                for a in arrows:
+                    if not (0 <= a.x0 < w and 0 <= a.y0 < h):
+                        raise InvalidInputError(f"--motion {a.x0:g},{a.y0:g},{a.x1:g},{a.y1:g}: without --region "
+                                                f"the arrow must start inside the {w}x{h} image (it picks what "
+                                                "moves)")
+                regions = self.arrow_regions(image, arrows)
+            b_full = np.maximum.reduce([r.weight for r in regions]) if len(regions) > 1 else regions[0].weight
+            for i, r in enumerate(regions):
+                described.append(r.describe())
+                log.info("motion region %d: %s", i + 1, described[-1])
+
+        # 3. work inside the moving area's bounding box on a reduced grid
         ys, xs = np.nonzero(b_full > 0)
         pad = 3
         bx0, by0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
@@ -190,135 +372,106 @@ class MotionAnimateEngine:
         s = min(1.0, self.work_side / max(cw, ch))
         lw, lh = max(2, round(cw * s)), max(2, round(ch * s))
         sx, sy = lw / cw, lh / ch
-        b_crop = np.ascontiguousarray(b_full[by0:by1, bx0:bx1])
-        b_low = cv2.resize(b_crop, (lw, lh), interpolation=cv2.INTER_AREA)
-        sigma = (self.sigma if self.sigma is not None else 0.04 * max(h, w)) * s
-        v_low = interpolate_arrows(lh, lw, arrows, s, sigma, offset=(bx0, by0))
-        # per-step motion, in low-res pixels
-        step = (v_low * b_low[:, :, None]) * (float(speed) / n)
-        step[:, :, 0] *= sx / s
-        step[:, :, 1] *= sy / s
-        stats = {"region_fraction": float((b_full > 0).mean()), "work_size": [lw, lh],
-                 "max_step_px": float(np.abs(step).max() / min(sx, sy))}
+        if region is not None:
+            b_low = cv2.resize(np.ascontiguousarray(b_full[by0:by1, bx0:bx1]), (lw, lh), interpolation=cv2.INTER_AREA)
+            sigma = (self.sigma if self.sigma is not None else 0.04 * max(h, w)) * s
+            v_low = interpolate_arrows(lh, lw, arrows, s, sigma, offset=(bx0, by0)) * b_low[:, :, None]
+        else:
+            low = [ArrowRegion(r.arrow, r.mask, cv2.resize(np.ascontiguousarray(r.weight[by0:by1, bx0:bx1]),
+                                                           (lw, lh), interpolation=cv2.INTER_AREA),
+                               r.falloff, r.method) for r in regions]
+            v_low = self._regions_field(lh, lw, low, s, (bx0, by0))
+        # the whole clip's motion (one loop period), in low-res pixels
+        v_low = v_low * float(speed)
+        v_low[:, :, 0] *= sx / s
+        v_low[:, :, 1] *= sy / s
+        travel = float(np.hypot(v_low[:, :, 0], v_low[:, :, 1]).max()) / min(sx, sy)  # full-res pixels
+        cycles = 1
+        if loop and self.loop_style == "flow":
+            cycles = max(1, math.ceil(travel / (2.0 * self.max_ghost)))
+        support = b_full > 0
+        stats = {"region_fraction": float(support.mean()), "work_size": [lw, lh], "max_travel_px": travel,
+                 "loop_style": self.loop_style if loop else None, "cycles": cycles, "regions": described}
 
         def frames() -> Iterator[np.ndarray]:
             if self.render == "splat":
-                yield from self._frames_splat(image, b_full, n, loop, speed, arrows, callback)
+                yield from self._frames_splat(image, support, v_low, (bx0, by0, cw, ch), n, loop, cycles, callback)
                 return
-            yield from self._frames_warp(image, b_full, b_crop, step, (bx0, by0, cw, ch), (lw, lh), n, loop,
-                                         callback)
+            yield from self._frames_warp(image, support, v_low, (bx0, by0, cw, ch), n, loop, cycles, callback)
 
         return AnimateOutput(frames=frames(), frame_count=n, fps=float(fps), stats=stats)
 
     @staticmethod
-    def _advance(disp: np.ndarray, field: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-        """One Euler step of x ← x + field(x) for every tracked point."""
-        f = cv2.remap(field, gx + disp[:, :, 0], gy + disp[:, :, 1], cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
-        return disp + f
-
-    @classmethod
-    def _reverse_maps(cls, field, n, gx, gy) -> Iterator[np.ndarray]:
-        """Yield the displacement of s steps along ``field`` for s = n−1 … 1.
-
-        Checkpointing: every k-th map (k ≈ √n) is kept on the way up and each
-        segment is recomputed on the way down, so memory grows as √n maps
-        (low-resolution ones) and every map is computed at most twice. Exact,
-        unlike composing φ₋t ∘ φ_N, which smears where φ_N compresses."""
-        k = max(1, int(np.ceil(np.sqrt(n))))
-        checkpoints: list[np.ndarray] = []
+    def flow_map(field: np.ndarray, s: float, gx: np.ndarray, gy: np.ndarray, max_step: float = 1.0) -> np.ndarray:
+        """Displacement d with x + d = Φ₋ₛ(x): where the material now at x was
+        before travelling a time s along ``field`` (negative s: ahead of it).
+        Midpoint (RK2) sub-steps of at most ``max_step`` grid pixels."""
         d = np.zeros(gx.shape + (2,), np.float32)
-        for s in range(n):
-            if s % k == 0:
-                checkpoints.append(d)
-            if s < n - 1:
-                d = cls._advance(d, field, gx, gy)
-        for ci in range(len(checkpoints) - 1, -1, -1):
-            s0 = ci * k
-            seg = [checkpoints[ci]]
-            for _ in range(s0 + 1, min(s0 + k, n)):
-                seg.append(cls._advance(seg[-1], field, gx, gy))
-            checkpoints[ci] = None  # type: ignore[call-overload]
-            for j in range(len(seg) - 1, -1, -1):
-                if s0 + j >= 1:
-                    yield seg[j]
+        vmax = float(np.abs(field).max())
+        if s == 0.0 or vmax == 0.0:
+            return d
+        k = max(1, math.ceil(abs(s) * vmax / max_step))
+        h = -s / k
+        for _ in range(k):
+            f1 = cv2.remap(field, gx + d[:, :, 0], gy + d[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            mid = d + (0.5 * h) * f1
+            f2 = cv2.remap(field, gx + mid[:, :, 0], gy + mid[:, :, 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+            d += h * f2
+        return d
 
-    def _frames_warp(self, image, b_full, b_crop, step, box, low, n, loop, callback):
+    def _frames_warp(self, image, support, v_low, box, n, loop, cycles, callback):
         bx0, by0, cw, ch = box
-        lw, lh = low
+        lh, lw = v_low.shape[:2]
         gx, gy = np.meshgrid(np.arange(lw, dtype=np.float32), np.arange(lh, dtype=np.float32))
         fx, fy = np.meshgrid(np.arange(cw, dtype=np.float32) + bx0, np.arange(ch, dtype=np.float32) + by0)
         up_x, up_y = cw / lw, ch / lh
-        neg = -step
         bx1, by1 = bx0 + cw, by0 + ch
-        crop = np.ascontiguousarray(image[by0:by1, bx0:bx1])
-        whole = b_crop.min() >= 1.0 and cw == image.shape[1] and ch == image.shape[0]
-        inv_b = (1.0 - b_crop).astype(np.float32)
+        sup = support[by0:by1, bx0:bx1].astype(np.float32)
+        full = bool(sup.min() > 0) and (cw, ch) == (image.shape[1], image.shape[0])
 
-        d_fwd = np.zeros((lh, lw, 2), np.float32)
-        # loop: the maps "N − t steps along +M" for t = 1..N−1, newest last
-        backward = self._reverse_maps(step, n, gx, gy) if loop else None
-
-        def sample(disp):
-            d = cv2.resize(disp, (cw, ch), interpolation=cv2.INTER_LINEAR)
-            mx = fx + d[:, :, 0] * up_x
-            my = fy + d[:, :, 1] * up_y
-            return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-
-        def density(disp):
-            return np.clip(map_density(gx + disp[:, :, 0], gy + disp[:, :, 1]), 0.0, 1.0) ** 2 + 1e-3
+        def sample(s: float) -> np.ndarray:
+            d = cv2.resize(self.flow_map(v_low, s, gx, gy), (cw, ch), interpolation=cv2.INTER_LINEAR)
+            # outside the moving area nothing moves: the still's own pixels, exactly
+            mx = fx + d[:, :, 0] * (up_x * sup)
+            my = fy + d[:, :, 1] * (up_y * sup)
+            return cv2.remap(image, mx, my, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT_101)
 
         for t in range(n):
-            if t > 0:
-                d_fwd = self._advance(d_fwd, neg, gx, gy)
-            pf = sample(d_fwd)
-            if loop and t > 0:
-                # the input pushed N − t steps along −M, sampled through φ_(N−t)
-                d_bwd = next(backward)
-                pb = sample(d_bwd)
-                a = t / n
-                wf = cv2.resize((1.0 - a) * density(d_fwd), (cw, ch), interpolation=cv2.INTER_LINEAR)
-                wb = cv2.resize(a * density(d_bwd), (cw, ch), interpolation=cv2.INTER_LINEAR)
-                pf = cv2.blendLinear(pf, pb, wf, wb)
-            if whole:
-                out = pf
-            else:
+            phases = loop_phases(t, n, loop, self.loop_style, cycles, self.blend)
+            if t == 0 and phases == [(0.0, 1.0)]:
                 out = image.copy()
-                out[by0:by1, bx0:bx1] = cv2.blendLinear(pf, crop, b_crop, inv_b)
+            else:
+                pf = sample(phases[0][0])
+                if len(phases) > 1:
+                    # flow loop hand-over: copies at most max_ghost px apart
+                    pf = cv2.addWeighted(pf, phases[0][1], sample(phases[1][0]), phases[1][1], 0.0)
+                if full:
+                    out = pf
+                else:
+                    out = image.copy()
+                    out[by0:by1, bx0:bx1] = pf
             report(callback, t + 1, n, "animate")
             yield out
 
-    def _frames_splat(self, image, b_full, n, loop, speed, arrows, callback):
-        """Reference renderer: full-resolution Euler integration of +M and
-        forward splatting (slow; for checks and small images)."""
+    def _frames_splat(self, image, support, v_low, box, n, loop, cycles, callback):
+        """Reference renderer: the field upsampled to full resolution, the
+        forward flow integrated there and the still forward-splatted along it
+        (slow; for checks and small images)."""
+        bx0, by0, cw, ch = box
         h, w = image.shape[:2]
-        sigma = self.sigma if self.sigma is not None else 0.04 * max(h, w)
-        m = interpolate_arrows(h, w, arrows, 1.0, sigma) * b_full[:, :, None] * (float(speed) / n)
+        lh, lw = v_low.shape[:2]
+        m = np.zeros((h, w, 2), np.float32)
+        m[by0:by0 + ch, bx0:bx0 + cw] = cv2.resize(v_low, (cw, ch), interpolation=cv2.INTER_LINEAR) * \
+            np.array([cw / lw, ch / lh], np.float32)
+        m *= support[:, :, None]
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         src = image.astype(np.float32)
-        f_fwd = np.zeros((h, w, 2), np.float32)
-        f_bwd = None
-        if loop:
-            f_bwd = np.zeros_like(f_fwd)  # N steps along −M, then walked back
-            for _ in range(n):
-                f_bwd = self._advance(f_bwd, -m, gx, gy)
-        bw = b_full[:, :, None]
         for t in range(n):
-            if t > 0:
-                f_fwd = self._advance(f_fwd, m, gx, gy)
-            pf, df = forward_splat(src, f_fwd)
-            if loop and t > 0:
-                # flow from the input to frame t in the backward pass: N − t steps along −M
-                g = np.zeros_like(f_fwd)
-                for _ in range(n - t):
-                    g = self._advance(g, -m, gx, gy)
-                pb, db = forward_splat(src, g)
-                a = t / n
-                wf = (1 - a) * np.minimum(df, 1.0) ** 2 + 1e-6
-                wb = a * np.minimum(db, 1.0) ** 2 + 1e-6
-                pf = (pf * wf[:, :, None] + pb * wb[:, :, None]) / (wf + wb)[:, :, None]
-                df = np.maximum(df, db)
-            pf = np.where(df[:, :, None] > 1e-3, pf, src)  # a hole falls back to the still
-            out = bw * pf + (1 - bw) * src
+            acc = np.zeros_like(src)
+            for s, wgt in loop_phases(t, n, loop, self.loop_style, cycles, self.blend):
+                fwd = self.flow_map(m, -s, gx, gy)  # where each source pixel goes
+                pf, df = forward_splat(src, fwd)
+                acc += wgt * np.where(df[:, :, None] > 1e-3, pf, src)  # a hole falls back to the still
             report(callback, t + 1, n, "animate")
-            yield np.clip(out + 0.5, 0, 255).astype(np.uint8)
+            yield np.clip(acc + 0.5, 0, 255).astype(np.uint8)
