@@ -22,6 +22,7 @@ COMMANDS = {
     "timeline": ("timeline", "Run an operation on the clips of a timeline (OTIO, FCP7 XML, EDL)."),
     "engines": ("engines", "List engines: name, family, needs, available here."),
     "models": ("models", "List diffusion models found locally and what they can do."),
+    "score": ("score", "Score a removal: PSNR/SSIM/flicker/detail vs the truth, or a no-reference report."),
 }
 
 
