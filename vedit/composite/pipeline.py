@@ -15,116 +15,15 @@ machine decode/encode and the per-frame maths really run side by side.
 """
 from __future__ import annotations
 
-import queue
-import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError
-
-_DONE = object()
-
-
-class _Raised:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-
-def prefetch(items: Iterable, depth: int = 3, fn: Callable | None = None) -> Iterator:
-    """Iterate ``items`` (optionally mapped through ``fn``) in a background
-    thread, up to ``depth`` ahead. Exceptions re-raise in the consumer;
-    closing the generator early stops the thread."""
-    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
-
-    def put(x) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(x, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    it = iter(items)
-
-    def work():
-        try:
-            for x in it:
-                if not put(fn(x) if fn is not None else x):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            put(_Raised(exc))
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:  # stop upstream threads (nested prefetches) now, not at GC
-                close()
-
-    th = threading.Thread(target=work, name="vedit-prefetch", daemon=True)
-    th.start()
-    try:
-        while True:
-            x = q.get()
-            if x is _DONE:
-                return
-            if isinstance(x, _Raised):
-                raise x.exc
-            yield x
-    finally:
-        stop.set()
-        th.join(timeout=5)
-
-
-class ThreadedWriter:
-    """Wraps a ``vedit.io`` Writer so ``write`` only queues the frame and a
-    thread feeds the encoder. Errors from the encoder re-raise on the next
-    ``write`` or when the block ends. Nest it inside the writer's own
-    ``with`` block, which closes or aborts the file (nothing half-written)."""
-
-    def __init__(self, writer, depth: int = 3):
-        self.writer = writer
-        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
-        self._exc: BaseException | None = None
-        self._th = threading.Thread(target=self._work, name="vedit-writer", daemon=True)
-        self._th.start()
-
-    def _work(self):
-        while True:
-            f = self._q.get()
-            if f is _DONE:
-                return
-            if self._exc is None:
-                try:
-                    self.writer.write(f)
-                except BaseException as exc:  # noqa: BLE001
-                    self._exc = exc
-
-    def write(self, frame: np.ndarray) -> None:
-        if self._exc is not None:
-            raise self._exc
-        self._q.put(frame)
-
-    def _finish(self):
-        if self._th.is_alive():
-            self._q.put(_DONE)
-            self._th.join()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, et, ev, tb):
-        """Waits for the queued frames; the wrapped writer's own ``with``
-        block then closes it (or aborts it when anything failed)."""
-        self._finish()
-        if et is None and self._exc is not None:
-            raise self._exc
-        return False
-
+from vedit.streams import ThreadedWriter, prefetch  # noqa: F401 - re-exported (one implementation)
 
 def roi_of(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
     """(y0, y1, x0, x1) box around the True pixels of ``mask`` grown by

@@ -10,12 +10,16 @@ Python use without a server::
                          "params": {"mask": "/clips/mask.png"}})
     runner.wait(job["id"])
 
-Extra ops (tests, plugins) are added with :func:`register_op`; they are then
+Extra ops (tests, plugins) are added with :func:`register_op` (``vedit.ops``' one registry); they are then
 valid in specs and run by the runner exactly like the built-in ``vedit.ops``.
 """
-from vedit.jobs.spec import (  # noqa: F401
-    OP_PARAMS, JobSpec, PathNotAllowedError, PathPolicy, SpecError, check_output, get_op_func,
-    op_names, register_op, unique_output, unregister_op, validate_spec,
+from vedit.jobs.runner import TERMINAL, JobNotFoundError, QueueFullError, Runner
+from vedit.jobs.spec import (
+    JobSpec, PathNotAllowedError, PathPolicy, SpecError, check_output, get_op_func, op_names, op_schema,
+    register_op, unique_output, unregister_op, validate_spec,
 )
-from vedit.jobs.store import JobStore  # noqa: F401
-from vedit.jobs.runner import JobNotFoundError, QueueFullError, Runner, TERMINAL  # noqa: F401
+from vedit.jobs.store import JobStore
+
+__all__ = ["TERMINAL", "JobNotFoundError", "JobSpec", "JobStore", "PathNotAllowedError", "PathPolicy",
+           "QueueFullError", "Runner", "SpecError", "check_output", "get_op_func", "op_names", "op_schema",
+           "register_op", "unique_output", "unregister_op", "validate_spec"]

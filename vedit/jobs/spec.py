@@ -12,12 +12,14 @@ Two error kinds, so a server can answer with the right status:
 """
 from __future__ import annotations
 
-import inspect
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from vedit import ops as _ops
 from vedit.errors import InvalidInputError, VeditError
+from vedit.ops import register_op, unregister_op  # noqa: F401 - part of this module's API
+from vedit.ops.params import OpDef, looks_like_path
 
 # -- errors --------------------------------------------------------------------
 
@@ -35,93 +37,20 @@ class PathNotAllowedError(InvalidInputError):
 
 
 # -- ops and their params --------------------------------------------------------
-
-# Param types: "str", "int", "float", "bool", "path" (an existing file/folder,
-# counted as an input), "path|str" (an existing path, else a keyword such as a
-# colour or "blur"/"person"), "nums" (list of numbers or "1,2,3" text), "output"
-# (a second output path, e.g. a preview: the same path policy as ``output``).
-_COMMON = {"engine": "str", "seed": "int", "device": "str", "dtype": "str", "model": "str",
-           "steps": "int", "prompt": "str", "negative_prompt": "str", "guidance": "float",
-           "strength": "float", "chunk_size": "int", "crf": "int", "codec": "str"}
-
-OP_PARAMS: dict[str, dict[str, str]] = {
-    "remove": {**_COMMON, "mask": "path", "dilate": "int", "feather": "float",
-               "keyframe_every": "int", "overlap": "int", "flow_preset": "str", "refine": "bool",
-               "offload": "bool", "vae_tiling": "bool"},
-    "replace-bg": {"background": "path|str", "prompt": "str", "negative_prompt": "str", "model": "str",
-                   "engine": "str", "steps": "int", "guidance": "float", "seed": "int", "device": "str",
-                   "dtype": "str", "matte": "path|str", "person_model": "str", "key": "str",
-                   "tolerance": "float", "box": "nums", "points": "nums", "frame": "int",
-                   "sam_checkpoint": "path", "sam_model": "str", "refine": "bool", "smooth": "bool",
-                   "dilate": "int", "feather": "float", "fit": "str", "static_plate": "bool",
-                   "plate_loop": "bool", "light_wrap": "float", "match_color": "bool",
-                   "match_strength": "float", "spill": "bool", "blur": "float", "preview": "bool",
-                   "preview_size": "int", "track_model": "str", "plate_size": "int"},
-    "matte": {"source": "str", "person": "bool", "mask": "path", "frame": "int",
-              "box": "nums", "points": "nums", "chroma": "str", "tolerance": "float",
-              "sam_checkpoint": "path", "sam_model": "str", "person_model": "str",
-              "refine": "bool", "smooth": "bool", "dilate": "int", "feather": "float",
-              "alpha": "bool", "bit_depth": "int", "preview": "output", "preview_style": "str",
-              "despill": "bool", "include_shadow": "bool", "margin": "int"},
-    "animate": {**_COMMON, "duration": "float", "fps": "float", "loop": "bool", "motion": "nums",
-                "region": "path", "camera": "str", "matte": "path|str", "amount": "float",
-                "depth": "path", "frames": "int", "motion_bucket": "int", "offload": "bool",
-                "vae_tiling": "bool"},
-}
-# ops whose input is a still image: a frame range makes no sense for them
-STILL_INPUT_OPS = {"animate"}
-
-# Extra ops registered at run time (tests, plugins): name -> run function.
-OP_FUNCS: dict[str, Callable[..., str]] = {}
-
-
-def register_op(name: str, run: Callable[..., str], params: dict[str, str] | None = None,
-                still_input: bool = False) -> None:
-    """Make ``run`` available as op ``name`` to specs, the runner and the server.
-
-    ``run`` has the ops signature ``run(input, output, *, start, end, callback, **params)``;
-    ``params`` declares its param names and types (see :data:`OP_PARAMS`).
-    """
-    OP_FUNCS[name] = run
-    OP_PARAMS[name] = dict(params or {})
-    if still_input:
-        STILL_INPUT_OPS.add(name)
-
-
-def unregister_op(name: str) -> None:
-    OP_FUNCS.pop(name, None)
-    OP_PARAMS.pop(name, None)
-    STILL_INPUT_OPS.discard(name)
-
+# One registry of ops and their typed params: vedit.ops (OpDef / Param).
 
 def op_names() -> list[str]:
-    return list(OP_PARAMS)
+    return _ops.op_names()
 
 
 def get_op_func(name: str) -> Callable[..., str]:
-    """The run function of op ``name``: a registered one first, else ``vedit.ops``."""
-    if name in OP_FUNCS:
-        return OP_FUNCS[name]
-    from vedit.ops import get_op
-
-    return get_op(name)
+    """The run function of op ``name`` (built-in or registered)."""
+    return _ops.get_op(name)
 
 
-def _declared_params(op: str) -> set[str] | None:
-    """Params an op module declares beyond the table: a ``PARAMS`` dict or
-    named keyword arguments of ``run``. None when the module cannot be loaded."""
-    try:
-        fn = get_op_func(op)
-    except Exception:  # noqa: BLE001 - op module not written yet or broken
-        return None
-    names = set(getattr(inspect.getmodule(fn), "PARAMS", {}) or {})
-    try:
-        sig = inspect.signature(fn)
-        names |= {p.name for p in sig.parameters.values()
-                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-    except (TypeError, ValueError):
-        pass
-    return names - {"input", "output", "start", "end", "callback"}
+def op_schema() -> dict[str, Any]:
+    """Every op's params, JSON-Schema style (``GET /ops``)."""
+    return {n: _ops.get_def(n).schema() for n in op_names()}
 
 
 # -- the validated spec --------------------------------------------------------------
@@ -163,61 +92,8 @@ class PathPolicy:
 # -- validation helpers ----------------------------------------------------------------
 
 
-def _is_int(v) -> bool:
+def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _check_param(op: str, name: str, kind: str, value, policy: PathPolicy) -> Any:
-    where = f"params.{name}"
-    if value is None:
-        return None
-    if kind == "str":
-        if not isinstance(value, str):
-            raise SpecError(f"{where} = {value!r}: expected a string")
-        return value
-    if kind == "int":
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not _is_int(value):
-            raise SpecError(f"{where} = {value!r}: expected an integer")
-        return value
-    if kind == "float":
-        if not (_is_int(value) or isinstance(value, float)) or value != value or value in (float("inf"), float("-inf")):
-            raise SpecError(f"{where} = {value!r}: expected a finite number")
-        return float(value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise SpecError(f"{where} = {value!r}: expected true or false")
-        return value
-    if kind == "nums":
-        if isinstance(value, str):
-            parts = [p for p in value.replace(" ", "").split(",") if p]
-            try:
-                [float(p) for p in parts]
-            except ValueError:
-                raise SpecError(f"{where} = {value!r}: expected comma-separated numbers") from None
-            return value
-        if isinstance(value, list) and all((_is_int(v) or isinstance(v, float)) for v in value):
-            return value
-        if isinstance(value, list) and all(isinstance(v, list) and all(_is_int(x) or isinstance(x, float) for x in v)
-                                           for v in value):
-            return value
-        raise SpecError(f"{where} = {value!r}: expected a list of numbers or \"x,y,...\" text")
-    if kind in ("path", "path|str"):
-        if not isinstance(value, str) or not value or "\x00" in value:
-            raise SpecError(f"{where} = {value!r}: expected a path")
-        looks_like_path = os.sep in value or os.path.splitext(value)[1] != ""
-        if kind == "path|str" and not looks_like_path:
-            return value  # a keyword: colour name, #RRGGBB, blur, person
-        if policy.require_absolute and not os.path.isabs(value):
-            raise SpecError(f"{where} = {value!r}: use an absolute path")
-        path = os.path.abspath(value)
-        from vedit.io.clip import is_sequence_path
-
-        if not os.path.exists(path) and not (is_sequence_path(path) and os.path.isdir(os.path.dirname(path))):
-            raise SpecError(f"{where} = {value!r}: no such file or folder")
-        return path
-    raise SpecError(f"{where}: unknown param type {kind!r}")  # pragma: no cover
 
 
 def _under(path: str, root: str) -> bool:
@@ -331,6 +207,33 @@ def check_output(output: str, input_path: str, inputs: list[str], policy: PathPo
 _KEYS = {"op", "input", "output", "params", "range"}
 
 
+def _check_params(opdef: OpDef, params: dict[str, Any], policy: PathPolicy) -> dict[str, Any]:
+    """The given params, checked and converted by the op's definition; only the
+    given ones are kept (the op fills in its defaults)."""
+    for name, value in params.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise SpecError(f"param name {name!r} is not valid; use underscored option names like chunk_size")
+        p = opdef._by_name.get(name)
+        if p is None:
+            continue  # resolve names it
+        if policy.require_absolute and isinstance(value, str) and value and p.type.startswith("path") \
+                and (p.type != "path_or_word" or looks_like_path(value, p.words)) and not os.path.isabs(value):
+            raise SpecError(f"params.{name} = {value!r}: use an absolute path")
+    try:
+        full = opdef.resolve({k: v for k, v in params.items()
+                              if k not in opdef._by_name or opdef[k].type != "path_out"}, job=True)
+    except InvalidInputError as exc:
+        raise SpecError(str(exc)) from None
+    clean: dict[str, Any] = {}
+    for name, value in params.items():
+        p = opdef[name]
+        if p.type == "path_out":
+            clean[p.name] = value  # checked with the output path policy, below
+        elif value is not None:
+            clean[p.name] = full[p.name]
+    return clean
+
+
 def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] | frozenset = frozenset(),
                   probe: bool = True) -> JobSpec:
     """Validate a job spec dict completely; returns the normalised :class:`JobSpec`.
@@ -347,8 +250,9 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
     if extra:
         raise SpecError(f"unknown job spec field(s) {', '.join(sorted(extra))}; allowed: {', '.join(sorted(_KEYS))}")
     op = spec.get("op")
-    if op not in OP_PARAMS:
+    if not isinstance(op, str) or op not in op_names():
         raise SpecError(f"op {op!r} is unknown; choose one of: {', '.join(op_names())}")
+    opdef = _ops.get_def(op)
     for key in ("input", "output"):
         if key not in spec or spec[key] in (None, ""):
             raise SpecError(f"{key} is missing; give a path")
@@ -371,27 +275,9 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
     if not os.path.exists(inp) and not (is_sequence_path(inp) and os.path.isdir(os.path.dirname(inp))):
         raise SpecError(f"input {spec['input']!r}: no such file or folder")
 
-    # 3. params
-    table = OP_PARAMS[op]
-    clean: dict[str, Any] = {}
-    declared = None
-    for name, value in params.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise SpecError(f"param name {name!r} is not valid; use underscored option names like chunk_size")
-        kind = table.get(name)
-        if kind is None:
-            declared = _declared_params(op) if declared is None else declared
-            if not declared or name not in declared:
-                raise SpecError(f"params.{name}: unknown param for op {op!r}; known: {', '.join(sorted(table))}")
-            if not isinstance(value, (str, int, float, bool, list, type(None))):
-                raise SpecError(f"params.{name} = {value!r}: expected a string, number, boolean or list")
-            clean[name] = value
-            continue
-        if kind == "output":
-            clean[name] = value  # checked below, once every input is known
-            continue
-        clean[name] = _check_param(op, name, kind, value, policy)
-    inputs = [inp] + [v for k, v in clean.items() if table.get(k, "").startswith("path")
+    # 3. params: the op's own definition checks types, ranges, paths and combinations
+    clean = _check_params(opdef, params, policy)
+    inputs = [inp] + [v for k, v in clean.items() if opdef[k].type in ("path", "path_or_word")
                       and isinstance(v, str) and os.path.isabs(v)]
 
     # 4. range
@@ -401,9 +287,10 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
             raise SpecError(f"range.{k} = {v!r}: expected a frame number >= 0")
     if start is not None and end is not None and end <= start:
         raise SpecError(f"range: end {end} must be greater than start {start} (end is exclusive)")
-    if op in STILL_INPUT_OPS and (start is not None or end is not None):
-        raise SpecError(f"range: op {op!r} takes a still image; leave range out")
-    if probe and op not in STILL_INPUT_OPS and (start is not None or end is not None):
+    if opdef.still_input and end is not None:
+        raise SpecError(f"range.end: op {op!r} takes a still image (range.start picks the frame of a video); "
+                        "leave range.end out")
+    if probe and (start is not None or end is not None):
         try:
             from vedit.io import open_clip
 
@@ -418,7 +305,7 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
     # 5. outputs
     out = check_output(spec["output"], inp, inputs, policy, taken)
     for name, value in list(clean.items()):
-        if table.get(name) == "output" and value is not None:
+        if opdef[name].type == "path_out" and value is not None:
             if not isinstance(value, str):
                 raise SpecError(f"params.{name} = {value!r}: expected an output path")
             clean[name] = check_output(value, inp, inputs, policy, set(taken) | {os.path.abspath(out.rstrip("/"))})

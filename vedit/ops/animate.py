@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
-from vedit.engines import get_spec
+from vedit.engines import get_spec, names
 from vedit.engines.base import report
 from vedit.errors import InvalidInputError
+from vedit.ops.params import OpDef, Param, ParamError
+from vedit.ops.progress import OverallProgress
+from vedit.ops.remove import final_path, writer_kwargs
 
 DEFAULT_DURATION = 3.0
 DEFAULT_FPS = 25.0
@@ -214,31 +217,99 @@ def parse_arrows(motion) -> list:
 
 
 # -- op -------------------------------------------------------------------------
-def run(input: str, output: str, *, start: int | None = None, end: int | None = None, callback=None,
-        engine: str = "parallax", duration: float | None = None, fps: float | None = None,
-        frames: int | None = None, loop: bool = False, seed: int = 0,
-        size=None, aspect=None, fit: str = "crop",
-        camera: str = "dolly-in", strength: float = 1.0, subject: str = "auto", person_model: str = "auto",
-        region=None, points=None, box=None, sam_checkpoint: str | None = None, sam_model: str = "vit_b",
-        depth_ratio: float = 3.0, motion=None, speed: float = 1.0,
-        model: str | None = None, prompt: str | None = None, negative_prompt: str | None = None,
-        steps: int | None = None, guidance: float | None = None, motion_bucket: int = 127,
-        noise_aug: float = 0.02, decode_chunk_size: int | None = None, pin_first: bool = False,
-        device=None, dtype=None, offload: str | None = None, vae_tiling: bool = False,
-        max_side: int | None = None, **unknown) -> str:
-    """Animate the still ``input`` into ``output``; returns the output path.
+CAMERAS = ("dolly-in", "dolly-out", "pan-left", "pan-right", "pan-up", "pan-down", "orbit", "zoom")
+_P, _M, _D = ("parallax",), ("motion",), ("diffusion",)
+
+PARAMS = (
+    Param("engine", "str", "parallax", choices=lambda: names("animate"), help="parallax | motion | diffusion."),
+    Param("duration", "float", None, min=0.001, max=120, help="Seconds (default 3; diffusion: the model's length)."),
+    Param("fps", "float", None, min=1, max=120, help="Frame rate (default 25; diffusion: the model's rate)."),
+    Param("frames", "int", None, min=1, max=10_000, help="Exact frame count (overrides --duration)."),
+    Param("loop", "bool", False, help="Seamless loop: the last frame leads back into the first."),
+    Param("size", "str", None, metavar="WxH",
+          help="Output WxH (e.g. 1280x720) or a width; the image is fitted by --fit."),
+    Param("aspect", "str", None, metavar="W:H",
+          help="Output aspect such as 16:9, 9:16, 1:1 (with an optional --size width)."),
+    Param("fit", "str", "crop", choices=("crop", "pad", "stretch"), help="How the image fills a new size or aspect."),
+    Param("seed", "int", 0, min=0, max=2**32 - 1, help="Random seed."),
+    Param("camera", "str", "dolly-in", choices=CAMERAS, engines=_P, help="Parallax camera move."),
+    Param("strength", "float", 1.0, min=0, max=4, engines=_P, help="Size of the camera move (0..4)."),
+    Param("subject", "str", "auto", choices=("auto", "person", "none"), engines=_P,
+          help="Parallax subject layer: a person matte (auto: when no --region/SAM prompt is given and a "
+               "person is found), or none (one flat plane)."),
+    Param("person_model", "str", "auto", choices=("auto", "selfie", "pose"),
+          help="pose: full/half body; selfie: close-ups; auto picks per image."),
+    Param("region", "path", None, repeat=True,
+          help="Mask image (white = area). Parallax: one layer per mask, near to far; motion: where it moves."),
+    Param("points", "nums", None, metavar="X,Y[,X,Y...]", engines=_P, help="SAM prompt for a parallax subject layer."),
+    Param("box", "nums", None, count=4, metavar="X,Y,W,H", engines=_P, help="SAM prompt for a parallax subject layer."),
+    Param("sam_checkpoint", "path", None, engines=_P, help="Segment Anything checkpoint for --points/--box."),
+    Param("sam_model", "str", "vit_b", choices=("vit_b", "vit_l", "vit_h"), help="Segment Anything model size."),
+    Param("depth_ratio", "float", 3.0, min=1.0, max=100, engines=_P,
+          help="Background depth relative to the nearest subject (more = stronger parallax)."),
+    Param("motion", "nums", None, repeat=True, count=4, metavar="X0,Y0,X1,Y1", engines=_M,
+          help="Motion-brush arrow (repeatable): material at X0,Y0 travels to X1,Y1 over the clip."),
+    Param("speed", "float", 1.0, min=0, max=100, engines=_M, help="Scales the --motion arrows."),
+    Param("model", "str", None, engines=_D, help="Local image-to-video model folder or cached HF id."),
+    Param("prompt", "str", None, engines=_D, help="Text for text-conditioned models (Wan, LTX, CogVideoX)."),
+    Param("negative_prompt", "str", None, engines=_D, help="What the video should not show."),
+    Param("steps", "int", None, min=1, max=1000, engines=_D, help="Denoising steps (default: the family's)."),
+    Param("guidance", "float", None, min=0, max=100, engines=_D, help="Guidance scale (SVD: the maximum)."),
+    Param("motion_bucket", "int", 127, min=1, max=255, engines=_D, help="SVD: amount of motion (1..255)."),
+    Param("noise_aug", "float", 0.02, min=0, max=1, engines=_D, help="SVD: noise added to the image."),
+    Param("decode_chunk_size", "int", None, min=1, max=10_000, engines=_D, help="Frames decoded at once (less memory)."),
+    Param("pin_first", "bool", False, engines=_D, help="Frame 0 is exactly the input image."),
+    Param("device", "str", None, engines=_D, help="Torch device (auto, cpu, cuda, mps)."),
+    Param("dtype", "str", None, choices=("float32", "float16", "bfloat16"), engines=_D, help="Torch dtype."),
+    Param("offload", "str", "none", choices=("none", "model", "sequential"), engines=_D,
+          help="CPU offload for small GPUs."),
+    Param("vae_tiling", "bool", False, engines=_D, help="Tiled VAE decode (less memory)."),
+    Param("max_side", "int", None, min=64, max=4096, engines=_D,
+          help="Cap the size the model runs at (default: the model's native area)."),
+)
+
+
+def check_params(v: dict[str, Any]) -> None:
+    """Combinations, before any work (no media read)."""
+    if v["engine"] == "motion" and not v["motion"]:
+        raise ParamError("motion", "--engine motion needs at least one --motion X0,Y0,X1,Y1 arrow")
+    if v["engine"] == "diffusion" and v["loop"]:
+        raise ParamError("loop", "--loop is not available with --engine diffusion; use --engine motion or parallax")
+    if v["points"] is not None and len(v["points"]) % 2:
+        raise ParamError("points", f"--points {v['points']}: expected X,Y pairs")
+    if (v["points"] is not None or v["box"] is not None) and not v["sam_checkpoint"]:
+        raise ParamError("sam_checkpoint", "--points/--box select a layer with Segment Anything: add "
+                                           "--sam-checkpoint PATH (sam_vit_b_01ec64.pth or similar)")
+
+
+def run(input: str, output: str, *, start: int | None = None, end: int | None = None, callback: Any = None,
+        **params: Any) -> str:
+    """Animate the still ``input`` into ``output``; returns the final output
+    path (absolute). ``params``: see :data:`PARAMS` (``vedit animate --help``).
 
     ``start`` picks the frame of a video/sequence input; ``end`` does not
     apply (the output length is ``frames`` or ``duration`` × ``fps``).
     """
-    from vedit.io import check_output_path, open_writer
-
-    # 1. check inputs (before any work)
-    if unknown:
-        raise InvalidInputError(f"animate: unknown parameter(s) {', '.join(sorted(unknown))}")
     if end is not None:
         raise InvalidInputError("animate: --end does not apply (the input is one still); set the length with "
                                 "--duration or --frames")
+    v = OP.resolve(params)
+    return _animate(input, output, start, callback, **v)
+
+
+def _animate(input: str, output: str, start: int | None, callback: Any, *, engine: str,
+             duration: float | None, fps: float | None, frames: int | None, loop: bool, seed: int,
+             size: Any, aspect: Any, fit: str, camera: str, strength: float, subject: str,
+             person_model: str, region: Any, points: Any, box: Any, sam_checkpoint: str | None,
+             sam_model: str, depth_ratio: float, motion: Any, speed: float, model: str | None,
+             prompt: str | None, negative_prompt: str | None, steps: int | None, guidance: float | None,
+             motion_bucket: int, noise_aug: float, decode_chunk_size: int | None, pin_first: bool,
+             device: str | None, dtype: str | None, offload: str, vae_tiling: bool, max_side: int | None,
+             overwrite: bool) -> str:
+    from vedit.io import check_output_path, open_writer
+
+    # 1. check inputs (before any work)
+    offload_kind = None if offload == "none" else offload
     spec = get_spec("animate", engine)
     check_output_path(output, [input])
     if fps is not None and not (math.isfinite(float(fps)) and 1 <= float(fps) <= 120):
@@ -264,16 +335,19 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     arrows_f = [a.__class__(a.x0 * sx + ox, a.y0 * sy + oy, a.x1 * sx + ox, a.y1 * sy + oy) for a in arrows]
 
     if engine == "diffusion":
-        return _run_diffusion(image_f, output, clip, size_out, callback, fps=fps, duration=duration,
+        dprog = OverallProgress(callback, 1000)
+        return _run_diffusion(image_f, output, clip, size_out, dprog.part(0, 1000), fps=fps, duration=duration,
                               frames=frames, seed=seed, model=model, prompt=prompt,
                               negative_prompt=negative_prompt, steps=steps, guidance=guidance,
                               motion_bucket=motion_bucket, noise_aug=noise_aug,
                               decode_chunk_size=decode_chunk_size, pin_first=pin_first, device=device,
-                              dtype=dtype, offload=offload, vae_tiling=vae_tiling, loop=loop,
-                              max_side=max_side)
+                              dtype=dtype, offload=offload_kind, vae_tiling=vae_tiling, loop=loop,
+                              max_side=max_side, overwrite=overwrite)
 
     rate = float(fps) if fps is not None else DEFAULT_FPS
     n = int(frames) if frames is not None else max(1, int(round((duration or DEFAULT_DURATION) * rate)))
+    progress = OverallProgress(callback, n)
+    callback = progress.part(0, n)
 
     # 3. engine
     if engine == "parallax":
@@ -311,10 +385,11 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         result = eng.animate(image_f, num_frames=n, fps=rate, seed=seed, loop=loop, callback=callback)
 
     # 4. write (temp name, renamed on success)
-    with open_writer(output, rate, size_out) as wr:
+    with open_writer(output, rate, size_out, **writer_kwargs(overwrite)) as wr:
         for fr in result.frames:
             wr.write(fr)
-        return wr.close()
+    progress.finish()
+    return final_path(output)
 
 
 def _sam_on_image(image, points, box, checkpoint, sam_model, open_clip):
@@ -329,7 +404,7 @@ def _sam_on_image(image, points, box, checkpoint, sam_model, open_clip):
 
 def _run_diffusion(image, output, clip, size_out, callback, *, fps, duration, frames, seed, model, prompt,
                    negative_prompt, steps, guidance, motion_bucket, noise_aug, decode_chunk_size, pin_first,
-                   device, dtype, offload, vae_tiling, loop, max_side):
+                   device, dtype, offload, vae_tiling, loop, max_side, overwrite=False):
     from vedit.engines.animate_diffusion import DiffusionAnimateEngine
     from vedit.io import open_writer
 
@@ -345,7 +420,14 @@ def _run_diffusion(image, output, clip, size_out, callback, *, fps, duration, fr
                          steps=steps, guidance=guidance, motion_bucket=motion_bucket, noise_aug=noise_aug,
                          decode_chunk_size=decode_chunk_size, pin_first=pin_first, size=size_out,
                          callback=callback)
-    with open_writer(output, result.fps, size_out) as wr:
+    with open_writer(output, result.fps, size_out, **writer_kwargs(overwrite)) as wr:
         for fr in result.frames:
             wr.write(fr)
-        return wr.close()
+    if callback is not None:
+        callback(1, 1, "done")
+    return final_path(output)
+
+
+OP = OpDef("animate", PARAMS, run=run, check=check_params, still_input=True, engine_family="animate",
+           help="Turn the still IMAGE into a clip: a parallax camera move, a motion-brush animation "
+                "(seamless with --loop) or an image-to-video diffusion model.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from typing import Any
 
 import cv2
 import numpy as np
@@ -13,6 +14,9 @@ import numpy as np
 from vedit.errors import InvalidInputError, MediaError
 from vedit.io import check_output_path, open_clip, open_writer, output_kind
 from vedit.io.clip import IMAGE_EXTS
+from vedit.ops.params import OpDef, Param, ParamError
+from vedit.ops.progress import OverallProgress
+from vedit.ops.remove import final_path, writer_kwargs
 
 
 def choose_source(source=None, person=False, mask=None, box=None, points=None, chroma=None,
@@ -96,18 +100,72 @@ def preview_frame(frame: np.ndarray, alpha: np.ndarray, style: str = "overlay", 
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def run(input: str, output: str, *, start=None, end=None, callback=None, source=None, person=False,
-        mask=None, frame=0, box=None, points=None, chroma=None, tolerance=None, person_model="auto",
-        sam_checkpoint=None, sam_model="vit_b", refine=True, smooth=True, dilate=0, feather=0,
-        alpha=False, bit_depth=8, preview=None, preview_style="overlay", despill=True,
-        include_shadow=True, margin=None) -> str:
+PARAMS = (
+    Param("source", "str", None, choices=("person", "chroma", "sam", "grabcut", "track", "file"),
+          help="Matte source; default: chosen from --person/--mask/--box/--points/--chroma."),
+    Param("person", "bool", False, help="Matte people (MediaPipe models in the wheel, no downloads)."),
+    Param("person_model", "str", "auto", choices=("auto", "pose", "selfie"),
+          help="pose: full/half body; selfie: close-ups; auto picks per shot."),
+    Param("include_shadow", "bool", True, cli_off="--no-shadow",
+          help="--person: also matte the person's cast shadow on the ground (what a removal needs; "
+               "--no-shadow for the person alone, e.g. to composite)."),
+    Param("margin", "int", None, min=0, max=1024,
+          help="--person: grow the refined matte by N px (default 1.25% of the frame height: 3 px at 240p, "
+               "9 px at 720p, 14 px at 1080p; 0 = the model's edge). Added to --dilate."),
+    Param("mask", "path", None,
+          help="Keyframe mask image at --frame (tracked through the shot), or a mask sequence/video (used as is)."),
+    Param("frame", "int", 0, min=0, max=10_000_000, help="Keyframe for --mask/--box/--points (from --start)."),
+    Param("box", "nums", None, count=4, metavar="X,Y,W,H",
+          help="Box around the object on --frame (GrabCut, or SAM prompt)."),
+    Param("points", "nums", None, metavar="X,Y[,X,Y...]", help="Points on the object on --frame (SAM prompt)."),
+    Param("sam_checkpoint", "path", None, help="segment-anything checkpoint (local file)."),
+    Param("sam_model", "str", "vit_b", choices=("vit_b", "vit_l", "vit_h"), help="Segment Anything model size."),
+    Param("chroma", "str", None, help="Chroma key: green, blue or #RRGGBB."),
+    Param("tolerance", "float", None, min=0, max=1, help="Chroma key tolerance 0..1 (default 0.18)."),
+    Param("refine", "bool", True, help="Hole filling + guided-filter edges."),
+    Param("smooth", "bool", True, help="Temporal smoothing along optical flow."),
+    Param("dilate", "int", 0, min=-1024, max=1024, help="Grow (px) or shrink (negative) the matte."),
+    Param("feather", "float", 0.0, min=0, max=1024, help="Soften the edge over N px."),
+    Param("alpha", "bool", False,
+          help="Write the footage with the matte as alpha (.mov ProRes 4444, .webm, folder/)."),
+    Param("despill", "bool", True, help="With --alpha and --chroma: suppress the key colour's spill."),
+    Param("bit_depth", "int", 8, choices=(8, 16), help="PNG matte bit depth (16 for a grey PNG folder only)."),
+    Param("preview", "path_out", None, help="Also write a preview video here."),
+    Param("preview_style", "str", "overlay", choices=("overlay", "checker"), help="Preview look."),
+)
+
+
+def check_params(v: dict[str, Any]) -> None:
+    """Combinations, before any work (no media read)."""
+    if v["points"] is not None and len(v["points"]) % 2:
+        raise ParamError("points", f"--points {v['points']}: expected X,Y pairs")
+    try:
+        if not v["source"]:
+            choose_source(None, v["person"], v["mask"], v["box"], v["points"], v["chroma"], v["sam_checkpoint"])
+    except InvalidInputError as exc:
+        raise ParamError("source", str(exc)) from None
+    if v["margin"] is not None and (v["source"] or ("person" if v["person"] else None)) != "person":
+        raise ParamError("margin", "--margin applies to --person only; use --dilate to grow other mattes")
+    if v["bit_depth"] == 16 and v["alpha"]:
+        raise ParamError("bit_depth", "--bit-depth 16 needs a grey matte written as a PNG folder (output ending in /)")
+
+
+def run(input: str, output: str, *, start: int | None = None, end: int | None = None, callback: Any = None,
+        **params: Any) -> str:
     """Build a matte of ``input`` (see ``vedit.masks.matte_stream``; the person
     matte is ``vedit.masks.person.person_matte_stream``, with
     ``include_shadow`` and ``margin``) and write it to ``output``. ``alpha=True`` writes the footage
     with the matte as alpha (``.mov`` ProRes 4444, ``.webm`` VP9, folder = PNG
     RGBA); otherwise a grey matte (folder = PNG, ``bit_depth`` 8 or 16; or a
     video). ``preview`` adds a preview video (``preview_style`` ``overlay`` or
-    ``checker``). Returns the output path."""
+    ``checker``). Returns the final output path (absolute)."""
+    v = OP.resolve(params)
+    source, person, mask, frame, box, points = v["source"], v["person"], v["mask"], v["frame"], v["box"], v["points"]
+    chroma, tolerance, person_model = v["chroma"], v["tolerance"], v["person_model"]
+    sam_checkpoint, sam_model, refine, smooth = v["sam_checkpoint"], v["sam_model"], v["refine"], v["smooth"]
+    dilate, feather, alpha, bit_depth = v["dilate"], v["feather"], v["alpha"], v["bit_depth"]
+    preview, preview_style, despill = v["preview"], v["preview_style"], v["despill"]
+    include_shadow, margin = v["include_shadow"], v["margin"]
     from vedit.masks import matte_stream
 
     # 1. check inputs before any work
@@ -130,6 +188,9 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, source=
         raise InvalidInputError(f"--preview-style {preview_style!r}: choose overlay or checker")
 
     # 2. the matte stream (raises on bad prompts before the first frame)
+    n = clip.frame_count
+    progress = OverallProgress(callback, n)
+    callback = progress.part(0, n)
     if src == "person":
         from vedit.masks.person import person_matte_stream
 
@@ -153,8 +214,9 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, source=
     if int(bit_depth) == 16:
         out_ctx = _Png16Sequence(output)
     else:
-        out_ctx = open_writer(output, clip.fps, size, alpha=bool(alpha), like=clip if kind != "sequence" else None)
-    prev_ctx = open_writer(preview, clip.fps, size, like=clip) if preview else None
+        out_ctx = open_writer(output, clip.fps, size, alpha=bool(alpha), like=clip if kind != "sequence" else None,
+                              **writer_kwargs(v["overwrite"]))
+    prev_ctx = open_writer(preview, clip.fps, size, like=clip, **writer_kwargs(v["overwrite"])) if preview else None
     checker = _checker(clip.height, clip.width) if preview and preview_style == "checker" else None
     frames = clip.frames() if need_frames else None
     try:
@@ -177,4 +239,10 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, source=
         if prev_ctx is not None:
             prev_ctx.abort()
         raise
-    return output
+    progress.finish()
+    return final_path(output)
+
+
+OP = OpDef("matte", PARAMS, run=run, check=check_params, engine_family="matte",
+           help="Build a matte of INPUT: a person, a tracked keyframe mask, a box (GrabCut), SAM points/box, "
+                "or a chroma key.")

@@ -1,86 +1,126 @@
 """``remove``: fill a masked region through a shot (object removal)."""
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from vedit.engines import get_spec
+from vedit.engines import get_spec, names
 from vedit.engines.base import ProgressCallback
 from vedit.errors import InvalidInputError
 from vedit.io import check_output_path, open_clip, open_masks, open_writer
+from vedit.ops.params import OpDef, Param, ParamError
+from vedit.ops.progress import OverallProgress
 
-#: params accepted besides input/output/range (the job server validates these)
-PARAMS = {
-    "mask": "path", "engine": "str", "dilate": "int", "feather": "int", "seed": "int",
-    "chunk_size": "int", "fps": "float",
-    # diffusion engine
-    "model": "str", "prompt": "str", "negative_prompt": "str", "steps": "int", "guidance": "float",
-    "keyframe_every": "int", "refine": "float", "offload": "bool", "device": "str", "dtype": "str",
-}
+_D = ("diffusion",)
 
-_DIFFUSION_KEYS = ("model", "prompt", "negative_prompt", "steps", "guidance", "keyframe_every", "refine",
-                   "offload", "device", "dtype")
+PARAMS = (
+    Param("mask", "path", required=True, cli=("-m",),
+          help="Mask image (all frames), folder/pattern of masks, or a mask video. White = remove."),
+    Param("engine", "str", "propagate", cli=("-e",), choices=lambda: names("inpaint"),
+          help="Inpaint engine (see `vedit engines`)."),
+    Param("dilate", "int", 3, min=0, max=1024, help="Grow the mask by N pixels."),
+    Param("feather", "int", 2, min=0, max=1024, help="Soft blend band outside the grown mask, in pixels."),
+    Param("fps", "float", None, min=0.001, max=1000, help="Frame rate of an image-sequence input (default 25)."),
+    Param("seed", "int", 0, min=0, max=2**32 - 1, help="Random seed."),
+    Param("chunk_size", "int", None, min=2, max=100_000, help="Frames processed together (memory bound)."),
+    Param("model", "str", None, engines=_D, help="Model folder or Hugging Face cache id."),
+    Param("prompt", "str", None, engines=_D, help="Text describing what should fill the region."),
+    Param("negative_prompt", "str", None, engines=_D, help="What to avoid."),
+    Param("steps", "int", None, min=1, max=1000, engines=_D, help="Denoising steps."),
+    Param("guidance", "float", None, min=0, max=100, engines=_D, help="Classifier-free guidance scale."),
+    Param("keyframe_every", "int", None, min=1, max=100_000, engines=_D, help="At most K frames between keyframes."),
+    Param("refine", "float", None, min=0, max=1, engines=_D, help="Strength of the per-frame refine pass (0 = off)."),
+    Param("offload", "str", "none", choices=("none", "model"), engines=_D,
+          help="Model CPU offload for small GPUs (CUDA)."),
+    Param("vae_tiling", "bool", False, engines=_D, help="Tiled VAE decode (less memory)."),
+    Param("device", "str", None, engines=_D, help="Torch device: cpu, cuda, mps (default: cpu)."),
+    Param("dtype", "str", None, choices=("float32", "float16", "bfloat16"), engines=_D,
+          help="Torch dtype (default: float32 on CPU)."),
+)
+
+_DIFFUSION_KEYS = tuple(p.name for p in PARAMS if p.engines == _D)
 
 
-def run(input: str, output: str, *, mask: str, start: int | None = None, end: int | None = None,
-        callback: ProgressCallback = None, engine: str = "propagate", dilate: int = 3, feather: int = 2,
-        seed: int = 0, chunk_size: int | None = None, fps: float | None = None, **params) -> str:
+def check_params(v: dict[str, Any]) -> None:
+    """Combinations (no media read): nothing beyond the per-param checks yet."""
+    if not v.get("mask"):
+        raise ParamError("mask", "--mask is required: an image, a folder of masks or a mask video")
+
+
+def writer_kwargs(overwrite: bool) -> dict[str, Any]:
+    """``overwrite=`` for the writer factory when it takes it (the writers
+    refuse an existing output unless told)."""
+    try:
+        sig = inspect.signature(open_writer)
+    except (TypeError, ValueError):  # pragma: no cover
+        return {}
+    return {"overwrite": bool(overwrite)} if "overwrite" in sig.parameters else {}
+
+
+def final_path(output: str) -> str:
+    """The absolute output path (a folder without its trailing slash)."""
+    return os.path.abspath(output.rstrip("/") if output.endswith("/") and len(output) > 1 else output)
+
+
+def run(input: str, output: str, *, start: int | None = None, end: int | None = None,
+        callback: ProgressCallback = None, **params: Any) -> str:
     """Remove what ``mask`` covers in ``input`` and write ``output``.
 
-    Returns the final output path. Pixels outside the mask grown by
-    ``dilate`` + ``feather`` are copied unchanged.
+    ``params``: see :data:`PARAMS` (``vedit remove --help``). Returns the final
+    output path (absolute). Pixels outside the mask grown by ``dilate`` +
+    ``feather`` are copied unchanged.
     """
     # 1. check inputs before any work
-    if not mask:
-        raise InvalidInputError("--mask is required: an image, a folder of masks or a mask video")
-    if dilate < 0 or feather < 0:
-        raise InvalidInputError(f"--dilate {dilate} / --feather {feather} must be >= 0")
-    unknown = set(params) - set(_DIFFUSION_KEYS)
-    if unknown:
-        raise InvalidInputError(f"unknown option(s) for remove: {', '.join(sorted(unknown))}")
+    v = OP.resolve(params)
+    engine = v["engine"]
     spec = get_spec("inpaint", engine)
-    clip = open_clip(input, start, end, fps=fps)
-    check_output_path(output, [input, mask])
-    masks = open_masks(mask, clip)
-    if engine != "diffusion":
-        given = [k for k, v in params.items() if v not in (None, "", False)]
-        if given:
-            raise InvalidInputError(
-                f"option(s) {', '.join('--' + g.replace('_', '-') for g in given)} need --engine diffusion")
+    clip = open_clip(input, start, end, fps=v["fps"])
+    check_output_path(output, [input, v["mask"]])
+    masks = open_masks(v["mask"], clip)
 
     # 2. engine
-    kwargs = {"dilate": dilate, "feather": feather}
-    if chunk_size:
-        kwargs["chunk_size"] = chunk_size
+    kwargs: dict[str, Any] = {"dilate": v["dilate"], "feather": v["feather"]}
+    if v["chunk_size"]:
+        kwargs["chunk_size"] = v["chunk_size"]
     if engine == "diffusion":
-        kwargs.update({k: v for k, v in params.items() if v is not None})
+        extra = {k: v[k] for k in _DIFFUSION_KEYS if v[k] is not None}
+        extra["offload"] = v["offload"] != "none"
+        kwargs.update(extra)
     eng = spec.load()(**kwargs)
 
     # 3. stream: masks are checked for content as they pass
     any_mask = [False]
 
-    def mask_iter():
+    def mask_iter() -> Iterator[np.ndarray]:
         for m in masks:
             if not any_mask[0] and np.any(np.asarray(m) > 127):
                 any_mask[0] = True
             yield m
 
     n = clip.frame_count
+    progress = OverallProgress(callback, n)
     # decoding runs ahead and encoding behind in threads: the engine works in
     # bursts (a chunk is read, then its frames come out together), so both
     # overlap its computation instead of waiting for it
-    from vedit.composite.pipeline import ThreadedWriter, prefetch
+    from vedit.streams import ThreadedWriter, prefetch
 
-    out = eng.inpaint(prefetch(clip.frames(), depth=8), mask_iter(), seed=seed, callback=callback, total=n)
-    with open_writer(output, clip.fps, clip.size, like=clip) as w:
+    out = eng.inpaint(prefetch(clip.frames(), depth=8), mask_iter(), seed=v["seed"], callback=progress.part(0, n),
+                      total=n)
+    with open_writer(output, clip.fps, clip.size, like=clip, **writer_kwargs(v["overwrite"])) as w:
         with ThreadedWriter(w, depth=24) as tw:
             for frame in out.frames:
                 tw.write(frame)
         if not any_mask[0]:
-            raise InvalidInputError(f"mask {mask} is empty over the selected frames: nothing to remove")
+            raise InvalidInputError(f"mask {v['mask']} is empty over the selected frames: nothing to remove")
         if w.count != n:
             raise InvalidInputError(f"engine produced {w.count} frames for {n} input frames")
-    if callback:
-        callback(n, n, "done")
-    return os.path.abspath(output.rstrip("/")) if output.endswith("/") else os.path.abspath(output)
+    progress.finish()
+    return final_path(output)
+
+
+OP = OpDef("remove", PARAMS, run=run, check=check_params, engine_family="inpaint",
+           help="Remove what MASK covers in INPUT; fill it consistently through the shot.")

@@ -30,12 +30,15 @@ import tempfile
 import zlib
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
 
+from vedit.engines import names
 from vedit.errors import InvalidInputError, MediaError
+from vedit.ops.params import OpDef, Param, ParamError
+from vedit.ops.remove import final_path, writer_kwargs
 from vedit.runtime import release_memory
 
 ALPHA_OUTPUTS = (".mov", ".webm", ".mkv", "sequence", "image")
@@ -60,8 +63,81 @@ def _frame_budget() -> int:
     return FRAME_CACHE_BYTES
 
 
+_D = ("diffusion",)
+_MATTES = ("person", "chroma", "sam", "grabcut")
+
+PARAMS = (
+    Param("background", "path_or_word", None, cli=("-b",), words=("blur", "transparent"),
+          help="IMAGE, VIDEO, folder of frames, a colour (#RRGGBB, R,G,B, name), 'blur' or 'transparent'."),
+    Param("prompt", "str", None, help="Generate the new background from this text (needs a diffusion model)."),
+    Param("negative_prompt", "str", "", help="What the generated background should not show."),
+    Param("model", "str", None, help="Local diffusers inpainting model (path or cached id) for --prompt."),
+    Param("engine", "str", "diffusion", choices=lambda: names("inpaint"),
+          help="Inpaint engine that generates --prompt plates."),
+    Param("steps", "int", 20, min=1, max=1000, help="Denoising steps for --prompt."),
+    Param("guidance", "float", 7.5, min=0, max=100, help="Guidance scale for --prompt."),
+    Param("seed", "int", 0, min=0, max=2**32 - 1, help="Seed for --prompt."),
+    Param("device", "str", None, help="Torch device for --prompt (cpu, cuda, mps; default cpu)."),
+    Param("dtype", "str", None, choices=("float32", "float16", "bfloat16"),
+          help="Torch dtype for --prompt (default float32 on CPU)."),
+    Param("matte", "path_or_word", "person", words=_MATTES,
+          help="person | chroma | sam | grabcut | MASK (image, folder, pattern or video; white = subject)."),
+    Param("frame", "int", None, min=0, max=10_000_000,
+          help="With --matte MASK: it is a keyframe mask at this frame, tracked through the shot; "
+               "with sam/grabcut: the prompt frame."),
+    Param("box", "nums", None, count=4, metavar="X,Y,W,H", help="Subject box for --matte sam|grabcut."),
+    Param("points", "nums", None, metavar="X,Y[,X,Y...]", help="Subject points for --matte sam."),
+    Param("sam_checkpoint", "path", None, help="Segment Anything checkpoint for --matte sam."),
+    Param("sam_model", "str", "vit_b", choices=("vit_b", "vit_l", "vit_h"), help="Segment Anything model size."),
+    Param("person_model", "str", "auto", choices=("auto", "selfie", "pose"),
+          help="pose: full/half body; selfie: close-ups; auto picks per shot."),
+    Param("person_every", "int", 1, min=1, max=8,
+          help="Run the person model every N frames and carry the matte along optical flow between "
+               "(faster, slightly looser edges on fast motion)."),
+    Param("key", "str", None, help="Key colour for --matte chroma: green, blue or #RRGGBB (default green)."),
+    Param("tolerance", "float", None, min=0, max=1, help="Chroma key tolerance 0..1."),
+    Param("refine", "bool", True, help="Edge-aware matte refinement."),
+    Param("smooth", "bool", None, help="Temporal smoothing of the matte (default: on, except for a --matte MASK file)."),
+    Param("dilate", "int", 0, min=-1024, max=1024, help="Grow (px) or shrink (negative) the matte."),
+    Param("feather", "float", 0.0, min=0, max=1024, help="Soften the matte edge over this many pixels."),
+    Param("fit", "str", "cover", choices=("cover", "contain", "stretch"),
+          help="How the plate fills the frame (or the whole camera path)."),
+    Param("static_plate", "bool", False, help="Do not move the plate with the camera."),
+    Param("plate_loop", "bool", True, cli_off="--plate-hold",
+          help="A video plate shorter than the shot loops, or holds its last frame."),
+    Param("light_wrap", "float", 0.3, min=0, max=1, help="Plate light over the subject edge (0 = off)."),
+    Param("match_color", "bool", False, help="Grade the subject toward the new plate's colours."),
+    Param("match_strength", "float", 0.5, min=0, max=1, help="0..1 for --match-color."),
+    Param("spill", "bool", None, help="Key-colour spill suppression (default: on for --matte chroma)."),
+    Param("blur_radius", "float", None, min=0.01, max=1000, aliases=("blur",),
+          help="Blur size in px for --background blur."),
+    Param("preview", "bool", False, help="Fast low-resolution pass."),
+    Param("preview_size", "int", 640, min=64, max=16384, help="Long side of --preview output."),
+    Param("track_model", "str", "homography", choices=("homography", "similarity"),
+          help="Camera model the plate follows."),
+    Param("track_refine", "str", "lk", choices=("lk", "fast", "medium"),
+          help="Keyframe residual of the camera tracker: lk (sparse Lucas-Kanade) or a DIS preset."),
+    Param("plate_size", "int", 768, min=64, max=8192, help="Long side of a generated (--prompt) plate."),
+)
+
+
+def check_params(v: dict[str, Any]) -> None:
+    """Combinations, before any work (no media read)."""
+    if bool(v["background"]) == bool(v["prompt"]):
+        raise ParamError("background", "replace-bg needs exactly one of --background (image, video, colour, "
+                                       "blur, transparent) or --prompt TEXT")
+    if v["blur_radius"] is not None and v["background"] != "blur":
+        raise ParamError("blur_radius", "--blur-radius applies to --background blur only")
+    if v["matte"] == "track":
+        raise ParamError("matte", "--matte track: give the keyframe mask path as --matte MASK with --frame N")
+    if v["matte"] == "sam" and not v["sam_checkpoint"]:
+        raise ParamError("sam_checkpoint", "--matte sam needs --sam-checkpoint PATH and --points or --box")
+
+
 @dataclass
 class _Opts:
+    """The resolved params as attributes (what the rest of this module reads)."""
+
     background: str | None = None
     prompt: str | None = None
     negative_prompt: str = ""
@@ -99,31 +175,13 @@ class _Opts:
     track_model: str = "homography"
     track_refine: str = "lk"  # keyframe residual: lk (sparse Lucas-Kanade) or a DIS preset (fast|medium)
     plate_size: int = 768
+    overwrite: bool = False
 
 
-def _options(params: dict) -> _Opts:
-    known = set(_Opts.__dataclass_fields__)
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise InvalidInputError(
-            f"replace-bg: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    o = _Opts(**{k: v for k, v in params.items() if v is not None})
-    if bool(o.background) == bool(o.prompt):
-        raise InvalidInputError("replace-bg needs exactly one of --background (image, video, colour, "
-                                "blur, transparent) or --prompt TEXT")
-    if not 0.0 <= float(o.light_wrap) <= 1.0:
-        raise InvalidInputError(f"--light-wrap {o.light_wrap}: use a value between 0 and 1 (0 = off)")
-    if o.blur is not None and float(o.blur) <= 0:
-        raise InvalidInputError(f"--blur-radius {o.blur}: use a positive number of pixels")
-    if not isinstance(o.person_every, (int, np.integer)) or not 1 <= int(o.person_every) <= 8:
-        raise InvalidInputError(f"--person-every {o.person_every!r}: use a whole number from 1 to 8")
-    if o.track_refine not in ("lk", "fast", "medium"):
-        raise InvalidInputError(f"track_refine {o.track_refine!r}: use lk, fast or medium")
-    if o.track_model not in ("homography", "similarity"):
-        raise InvalidInputError(f"track_model {o.track_model!r}: use homography or similarity")
-    if int(o.preview_size) < 64:
-        raise InvalidInputError(f"--preview-size {o.preview_size}: use at least 64")
-    return o
+def _options(params: dict[str, Any]) -> _Opts:
+    v = OP.resolve(params)
+    v["blur"] = v.pop("blur_radius")
+    return _Opts(**v)
 
 
 def _matte_args(o: _Opts) -> tuple[str, dict]:
@@ -273,15 +331,16 @@ def _aligned(frames: Iterator[np.ndarray], alphas: Iterator[np.ndarray], n: int,
         yield f, a
 
 
-def run(input: str, output: str, *, start=None, end=None, callback=None, **params) -> str:
+def run(input: str, output: str, *, start: int | None = None, end: int | None = None,
+        callback: Any = None, **params: Any) -> str:
     """Replace the background of ``input`` (frames ``start``..``end``) and
     write ``output``; returns the output path. ``params`` mirror the CLI
     options (see ``vedit replace-bg --help``)."""
     from vedit.composite import Compositor, PlateRenderer, parse_background
-    from vedit.composite.pipeline import ThreadedWriter, prefetch
     from vedit.composite.track import CameraTracker, path_bounds
     from vedit.io import check_output_path, open_clip, open_writer
     from vedit.masks import matte_stream
+    from vedit.streams import ThreadedWriter, prefetch
 
     # 1. check inputs: everything that can be wrong fails here, before work
     o = _options(params)
@@ -310,7 +369,7 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
         spill_key=(o.key or "green") if spill else None,
         edge_refine=bool(o.refine), transparent=transparent)
 
-    def report(done, total, stage):
+    def report(done: int, total: int, stage: str) -> None:
         if callback is not None:
             callback(done, total, stage)
 
@@ -442,7 +501,7 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
                 plate = renderer(t, f, a)
                 yield f, a, plate, renderer.fresh
 
-        with open_writer(output, clip.fps, size, alpha=transparent, like=clip) as wr0:
+        with open_writer(output, clip.fps, size, alpha=transparent, like=clip, **writer_kwargs(o.overwrite)) as wr0:
             with ThreadedWriter(wr0) as wr:
                 for f, a, plate, fresh in prefetch(prepared(), depth=3):
                     if isinstance(a, Prepared):
@@ -453,9 +512,16 @@ def run(input: str, output: str, *, start=None, end=None, callback=None, **param
                     report(done, total, "compositing")
                     if done % 250 == 0:
                         release_memory()  # long shots: keep the peak flat (see vedit.runtime)
-        return output
+        report(total, total, "done")
+        return final_path(output)
     finally:
         if cache is not None:
             cache.close()
         if frames_kept is not None:
             frames_kept.clear()
+
+
+OP = OpDef("replace-bg", PARAMS, run=run, check=check_params, engine_family="inpaint",
+           help="Keep the subject of INPUT, replace everything behind it: a plate (image or video, fitted "
+                "to the frame and moved with the camera), a colour, a blur of the original, transparency, "
+                "or a scene generated from --prompt.")

@@ -20,8 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from vedit import __version__
 from vedit.errors import InvalidInputError, VeditError
-from vedit.jobs import TERMINAL, JobStore, PathPolicy, Runner, op_names
-from vedit.jobs.spec import OP_PARAMS
+from vedit.jobs import TERMINAL, JobStore, PathPolicy, Runner, op_names, op_schema
 from vedit.server.config import ServerConfig, ensure_token
 from vedit.server.security import SecurityMiddleware, _BodyTooLarge
 
@@ -182,8 +181,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @app.get("/ops", dependencies=deps, responses=_ERRORS, tags=["jobs"])
     def ops() -> dict:
-        """Ops a job can run, with their param names and types."""
-        return {"ops": {n: dict(OP_PARAMS[n]) for n in op_names()}}
+        """Ops a job can run and their params, JSON-Schema style: type, default,
+        choices (``enum``), ``minimum``/``maximum``, help (``description``), the
+        CLI option (``x-cli``), the engines a param applies to (``x-engines``)."""
+        return {"ops": op_schema()}
 
     @app.post("/jobs", status_code=202, response_model=SubmitOut, dependencies=deps, responses=_ERRORS,
               tags=["jobs"])
