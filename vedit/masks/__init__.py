@@ -14,9 +14,8 @@ import numpy as np
 
 from vedit.errors import InvalidInputError
 from vedit.io import Clip
-from vedit.masks.base import MatteSource, prefetch, to_work, work_size
-from vedit.masks.refine import (TemporalSmoother, feather as _feather, fill_holes, grow, guided_refine,
-                                resize_alpha)
+from vedit.masks.base import MatteSource
+from vedit.masks.person import matte_pipeline
 
 SOURCES = ("file", "person", "sam", "grabcut", "chroma", "track")
 
@@ -29,7 +28,8 @@ def make_source(source: str, **params) -> MatteSource:
     if source == "person":
         from vedit.masks.person import PersonMatteSource
         return PersonMatteSource(person_model=params.get("person_model") or "auto",
-                                 include_shadow=bool(params.get("include_shadow", False)))
+                                 include_shadow=bool(params.get("include_shadow", False)),
+                                 person_id=params.get("person_id"), with_props=bool(params.get("with_props", False)))
     if source == "grabcut":
         from vedit.masks.sources import GrabCutMatteSource
         return GrabCutMatteSource(box=params.get("box"), frame=params.get("frame") or 0)
@@ -49,7 +49,8 @@ def make_source(source: str, **params) -> MatteSource:
 def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None, points=None,
                  chroma=None, tolerance=None, person_model: str = "auto", sam_checkpoint=None,
                  sam_model: str = "vit_b", refine: bool = True, smooth: bool = True, dilate: int = 0,
-                 feather: float = 0, include_shadow: bool = False, callback=None) -> Iterator[np.ndarray]:
+                 feather: float = 0, include_shadow: bool = False, person_id=None, with_props: bool = False,
+                 callback=None) -> Iterator[np.ndarray]:
     """Stream a matte for every frame of ``clip``'s selected range: float32
     HxW alpha in [0, 1] at the clip's size.
 
@@ -62,40 +63,21 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
     ``dilate`` (px, negative erodes) and ``feather`` (px) apply last.
     ``include_shadow`` (person only) adds the cast shadow — what a removal
     needs; off here because compositing keeps the person alone. ``vedit matte
-    --person`` (``vedit.masks.person.person_matte_stream``) turns it on.
+    --person`` (``vedit.masks.person.person_matte_stream``) turns it on, and
+    ``with_props`` (what a person holds or rides) too. ``person_id`` picks
+    one person (numbered from 1 in order of appearance; default everybody).
     Parameters are checked before the first frame is produced.
     """
     src = make_source(source, mask=mask, frame=frame, box=box, points=points, chroma=chroma,
                       tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
-                      sam_model=sam_model, include_shadow=include_shadow)
+                      sam_model=sam_model, include_shadow=include_shadow, person_id=person_id,
+                      with_props=with_props)
     n = clip.frame_count
     if not isinstance(frame, (int, np.integer)) or not 0 <= int(frame) < n:
         raise InvalidInputError(f"--frame {frame} is outside the selected range (0..{n - 1})")
     src.check(clip)
-    return _pipeline(clip, src, refine, smooth, int(dilate or 0), float(feather or 0), callback)
-
-
-def _pipeline(clip, src, refine, smooth, dilate, feather_px, callback):
-    full = (clip.width, clip.height)
-    wsize = work_size(*full)
-    radius = max(2, round(min(wsize) / 60))
-    smoother = TemporalSmoother() if smooth else None
-    n = clip.frame_count
-    # three stages overlap: decoding (work_frames' thread), the source's model
-    # (this thread) and refinement + temporal smoothing (the caller's thread)
-    for i, (wf, alpha) in enumerate(prefetch(src.stream(clip), depth=3)):
-        if refine or smooth:
-            alpha = resize_alpha(alpha, wsize)
-            wf = to_work(wf, wsize)
-            if refine:
-                alpha = guided_refine(fill_holes(alpha), wf, radius=radius)
-            if smoother is not None:
-                alpha = smoother(alpha, wf)
-        alpha = resize_alpha(alpha, full)
-        alpha = _feather(grow(alpha, dilate), feather_px)
-        if callback is not None:
-            callback(i + 1, n, "matte")
-        yield np.ascontiguousarray(alpha, dtype=np.float32)
+    return matte_pipeline(clip, src, refine=bool(refine), smooth=bool(smooth), dilate=int(dilate or 0),
+                          feather_px=float(feather or 0), callback=callback)
 
 
 __all__ = ["matte_stream", "make_source", "SOURCES", "MatteSource"]

@@ -27,12 +27,12 @@ import numpy as np
 from vedit.errors import InvalidInputError, require
 from vedit.flow import FlowEstimator, warp
 from vedit.io import Clip
-from vedit.masks.base import MatteSource, alternate, prefetch, to_work, work_size
+from vedit.masks.base import MatteSource, prefetch, to_work, work_size
 from vedit.masks.refine import TemporalSmoother, feather, fill_holes, grow, guided_refine, nonzero_box, resize_alpha
 
 MODELS = ("auto", "pose", "selfie")
 __all__ = ["PersonSegmenter", "PersonMatteSource", "CastShadow", "person_matte_stream", "add_shadow",
-           "default_margin", "check_margin", "grow_soft", "MODELS"]
+           "default_margin", "check_margin", "grow_soft", "matte_pipeline", "MODELS"]
 _EMPTY = 0.002  # fraction of the frame below which a matte counts as empty
 MARGIN_FRACTION = 0.0125  # default margin: 1.25% of the frame height (3 px at 240p, 9 px at 720p)
 
@@ -402,73 +402,106 @@ class CastShadow:
 
 
 class PersonMatteSource(MatteSource):
-    """Person matte per frame; frames where the model loses the person are
-    filled by carrying the nearest found matte along optical flow, so no
-    frame comes out empty. Raises InvalidInputError when nobody is found in
-    the whole clip.
+    """Person matte per frame: every person in the shot (``person_id``: one of
+    them, numbered from 1 in order of appearance), each segmented on a crop
+    around them (:class:`vedit.masks.people.PeopleTracker`); frames where the
+    model loses everybody are filled by carrying the nearest found matte
+    along optical flow, so no frame comes out empty. Raises
+    InvalidInputError when nobody is found in the whole clip.
 
-    ``include_shadow`` adds the person's cast shadow (:class:`CastShadow`).
+    ``person_model``: ``auto`` and ``pose`` use the multi-person engine
+    (``auto`` falls back to the single-person models for a frame where it
+    finds nobody: a close-up the pose detector misses); ``selfie`` the
+    selfie segmenter alone.
+    ``include_shadow`` adds each person's cast shadow (:class:`CastShadow`);
+    ``with_props`` what moves with a person and touches them
+    (:func:`vedit.masks.props.attach_props`).
     The safety margin (:func:`default_margin`) is not applied here: it belongs
     after edge refinement, which would otherwise pull it back to the image
-    edge (:func:`person_matte_stream` grows it).
+    edge (:func:`matte_pipeline` grows it).
     """
 
     name = "person"
-    description = "person segmentation (MediaPipe pose / selfie models in the wheel), with cast shadow"
+    description = "every person (MediaPipe pose models in the wheel, on crops), with cast shadow and held objects"
 
     def __init__(self, person_model: str = "auto", max_gap: int = 120, include_shadow: bool = True,
-                 instances: int | None = None, **_):
+                 instances: int | None = None, person_id=None, with_props: bool = False, **_):
+        from vedit.masks.people import check_person_id
+
         if person_model not in MODELS:
             raise InvalidInputError(f"--person-model {person_model!r}: choose one of {', '.join(MODELS)}")
         self.person_model = person_model
-        # the model (~42 ms a 640x360 frame on one core) is the longest stage of
-        # the pipeline; MediaPipe releases the GIL, so with two cores two
-        # instances run side by side on alternating frames (each tracks the
-        # person over every other frame): 24 instead of 41 ms a frame
-        self.instances = max(1, min(2, int(instances) if instances else (os.cpu_count() or 1)))
+        self.instances = instances
         self.max_gap = max_gap
         self.include_shadow = bool(include_shadow)
-        self.segmenter: PersonSegmenter | None = None
+        self.person_id = check_person_id(person_id)
+        self.with_props = bool(with_props)
+        self.people: dict[int, int] = {}  # person id -> frames found
         self.chosen_model: str | None = None
 
+    def _models(self, clip: Clip) -> Iterator[tuple[np.ndarray, dict[int, np.ndarray]]]:
+        """(working frame, {person id: alpha at working size}) per frame."""
+        wsize = work_size(clip.width, clip.height)
+        frames = prefetch(clip.frames(), depth=3)
+        if self.person_model == "selfie":
+            seg = PersonSegmenter("selfie")
+            try:
+                for f in frames:
+                    wf = to_work(f[:, :, :3], wsize)
+                    yield wf, {1: seg.segment(wf)}
+            finally:
+                frames.close()
+                seg.close()
+            self.chosen_model = "selfie"
+            return
+        from vedit.masks.people import PeopleTracker
+
+        tracker = PeopleTracker(workers=self.instances)
+        fallback: PersonSegmenter | None = None
+        self.chosen_model = "pose"
+        try:
+            for f in frames:
+                f = f[:, :, :3]
+                wf = to_work(f, wsize)
+                found = tracker.step(f, wsize)
+                if not found and self.person_model == "auto" and self.person_id in (None, 1):
+                    fallback = fallback or PersonSegmenter("auto")
+                    a = fallback.segment(wf)
+                    if (a > 0.5).mean() >= _EMPTY:
+                        found = {1: a}
+                        self.chosen_model = fallback.model
+                yield wf, found
+        finally:
+            frames.close()
+            tracker.close()
+            if fallback is not None:
+                fallback.close()
+
     def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        seg = PersonSegmenter(self.person_model)
-        self.segmenter = seg
-        shadow = CastShadow() if self.include_shadow else None
+        shadows: dict[int, CastShadow] = {}
         flow = FlowEstimator("ultrafast", max_side=320)
         pending: deque = deque()  # leading frames without a person, waiting for one
         last = None  # (frame, alpha) of the last frame with a matte
         found = False
+        models = prefetch(self._models(clip), depth=2)  # the models run ahead in their own thread
+        items: Iterator[tuple[np.ndarray, dict[int, np.ndarray]]] = models
+        if self.with_props:
+            from vedit.masks.props import PropFinder
 
-        def detected():
-            # the model runs ahead in its own thread(s), overlapping the shadow
-            # and gap handling below
-            frames = self.work_frames(clip)
-            if self.instances < 2:
-                for fr in frames:
-                    yield fr, seg.segment(fr)
-                return
-            # "auto" chooses the model on the first frame with a person: one
-            # instance until then, then a second one runs the same model
-            for fr in frames:
-                yield fr, seg.segment(fr)
-                if seg.model is not None:
-                    break
-            if seg.model is None:
-                return
-            second = PersonSegmenter(seg.model)
-            try:
-                yield from alternate(frames, (lambda f: (f, seg.segment(f)), lambda f: (f, second.segment(f))))
-            finally:
-                second.close()
-
-        models = prefetch(detected(), depth=2)
+            items = PropFinder().run(models)
         try:
-            for frame, alpha in models:
-                empty = (alpha > 0.5).mean() < _EMPTY
+            for frame, people in items:
+                if self.person_id is not None:
+                    people = {k: v for k, v in people.items() if k == self.person_id}
+                for pid in people:
+                    self.people[pid] = self.people.get(pid, 0) + 1
+                alpha = np.zeros(frame.shape[:2], np.float32)
+                for pid, a in people.items():
+                    if self.include_shadow:
+                        a = add_shadow(a, shadows.setdefault(pid, CastShadow())(frame, a))
+                    np.maximum(alpha, a, out=alpha)
+                empty = (alpha > 0.5).mean() < _EMPTY / max(1, 4 * len(people))
                 if not empty:
-                    if shadow is not None:
-                        alpha = add_shadow(alpha, shadow(frame, alpha))
                     found = True
                     if pending:
                         # carry this matte backwards through the leading empty frames
@@ -492,50 +525,63 @@ class PersonMatteSource(MatteSource):
                     pending.append(frame)
                     if len(pending) > self.max_gap:
                         yield pending.popleft(), np.zeros(frame.shape[:2], np.float32)
-            self.chosen_model = seg.model
             if not found:
+                who = "nobody" if self.person_id is None else f"no person {self.person_id}"
                 raise InvalidInputError(
-                    f"no person found in {clip.path} (frames {clip.start}..{clip.start + clip.frame_count - 1}); "
-                    "use --mask, --box or --points to say what to matte")
+                    f"{who} found in {clip.path} (frames {clip.start}..{clip.start + clip.frame_count - 1}); "
+                    + ("people found: " + ", ".join(map(str, sorted(self.people))) + "; "
+                       if self.people and self.person_id is not None else "")
+                    + "use --mask, --box or --points to say what to matte")
         finally:
             models.close()  # stops the model thread before its graph is closed
-            seg.close()
 
 
 def person_matte_stream(clip: Clip, *, person_model: str = "auto", include_shadow: bool = True, margin=None,
                         refine: bool = True, smooth: bool = True, dilate: int = 0, feather_px: float = 0,
-                        callback=None) -> Iterator[np.ndarray]:
+                        person_id=None, with_props: bool = True, callback=None) -> Iterator[np.ndarray]:
     """The person matte ``vedit matte --person`` writes: one float32 HxW alpha
     in [0, 1] per frame of ``clip``'s selected range, at the clip's size.
 
-    1. the person (pose/selfie model) and, with ``include_shadow``, their cast
-       shadow (:class:`PersonMatteSource`);
-    2. ``refine``: hole filling and guided-filter edges; ``smooth``: temporal
-       smoothing along optical flow (as ``vedit.masks.matte_stream``);
-    3. ``margin`` pixels of safety margin (``None``: :func:`default_margin`,
-       1.25% of the frame height; 0: the refined edge). It comes after the
-       refinement, which would otherwise pull it back to the image edge, and
-       is grown at working resolution (fractional pixels) before upsampling;
-    4. ``dilate`` (px, negative erodes) and ``feather_px`` at full size.
+    1. every person (or ``person_id``), with ``include_shadow`` their cast
+       shadows and with ``with_props`` what they hold or ride
+       (:class:`PersonMatteSource`);
+    2. the rest is :func:`matte_pipeline`: refinement, smoothing, ``margin``
+       pixels of safety margin (``None``: :func:`default_margin`, 1.25% of
+       the frame height; 0: the refined edge), ``dilate`` and ``feather_px``.
 
-    Stages run in overlapping threads: decoding, the model, refinement and
-    upsampling, and the caller (OpenCV and MediaPipe release the GIL).
     Parameters are checked before the first frame.
     """
     m = check_margin(margin, clip.height)
-    src = PersonMatteSource(person_model=person_model or "auto", include_shadow=include_shadow)
+    src = PersonMatteSource(person_model=person_model or "auto", include_shadow=include_shadow,
+                            person_id=person_id, with_props=with_props)
     src.check(clip)
-    return _person_pipeline(clip, src, m, bool(refine), bool(smooth), int(dilate or 0), float(feather_px or 0),
-                            callback)
+    return matte_pipeline(clip, src, margin=m, refine=bool(refine), smooth=bool(smooth), dilate=int(dilate or 0),
+                          feather_px=float(feather_px or 0), callback=callback)
 
 
-def _person_pipeline(clip, src, margin, refine, smooth, dilate, feather_px, callback):
+def matte_pipeline(clip: Clip, src: MatteSource, *, margin: float = 0, refine: bool = True, smooth: bool = True,
+                   dilate: int = 0, feather_px: float = 0, callback=None) -> Iterator[np.ndarray]:
+    """The one matte pipeline every source goes through (``matte_stream`` and
+    :func:`person_matte_stream`): the source's raw alpha at working
+    resolution, then
+
+    1. ``refine``: hole filling and guided-filter edges (the fast guided
+       filter where its coarse grid keeps a window radius of 3 px or more,
+       from a 360 px tall working frame up); ``smooth``: temporal smoothing
+       along optical flow (:class:`vedit.masks.refine.TemporalSmoother`);
+    2. ``margin`` pixels (at the clip's size) grown at working resolution
+       (fractional pixels, :func:`grow_soft`) after the refinement, which
+       would otherwise pull it back to the image edge;
+    3. upsampling to the clip's size, ``dilate`` (px, negative erodes) and
+       ``feather_px``.
+
+    Stages run in overlapping threads: decoding, the model, refinement and
+    upsampling, and the caller (OpenCV and MediaPipe release the GIL).
+    """
     full = (clip.width, clip.height)
     wsize = work_size(*full)
     radius = max(2, round(min(wsize) / 60))
-    margin_work = margin * wsize[1] / full[1]
-    # the fast guided filter where its coarse grid keeps a window radius of
-    # 3 px or more (from a 360 px tall working frame up), else the exact one
+    margin_work = float(margin) * wsize[1] / full[1]
     subsample = max(1, radius // 3)
     n = clip.frame_count
 

@@ -1,0 +1,326 @@
+"""Every person in the shot, each as an identity of its own, from the models
+inside the MediaPipe 0.10.14 wheel (no downloads).
+
+The wheel's pose detector and pose landmark model (with its segmentation
+output) are bundled at run time into the MediaPipe Tasks pose landmarker,
+which returns several people per image. The detector sees a 224 px square,
+so people far from the camera vanish in a whole-frame view; it therefore
+also scans overlapping tiles at two smaller scales (a person ~50 px tall in
+a 720p frame is ~60 px tall in the smallest tile's detector input).
+
+Each found person becomes a track: every frame the landmarker runs on a
+crop around the track's predicted box (constant-velocity motion), so the
+segmentation is computed at crop scale, not at the frame's, and small
+people get the model's full 256 px. The tile scan runs fully on the first
+frame and then a few tiles a frame (round robin), so people who walk in are
+picked up within a second or two at a fixed cost per frame.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from io import BytesIO
+
+import cv2
+import numpy as np
+
+from vedit.errors import InvalidInputError, require
+
+CROP_SIDE = 256  # the landmark model's input: crops larger than this are shrunk first
+_OVERLAP_NEW = 0.3  # a detection overlapping a track's box by this much (IoU or containment) is that track
+
+
+def _mediapipe():
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return require("mediapipe", "person", "the person matte")
+
+
+_BUNDLE: bytes | None = None
+
+
+def pose_bundle() -> bytes:
+    """The wheel's pose detector and landmark model as a Tasks bundle (bytes):
+    the Tasks API needs each model's input normalisation in its metadata,
+    which the legacy models lack, so it is written here ([-1, 1] for the
+    detector, [0, 1] for the landmark model)."""
+    global _BUNDLE
+    if _BUNDLE is None:
+        mp = _mediapipe()
+        from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer as mw
+
+        root = os.path.join(os.path.dirname(mp.__file__), "modules")
+
+        def with_meta(rel: str, mean: float, std: float, outputs: int) -> bytes:
+            with open(os.path.join(root, rel), "rb") as f:
+                w = mw.MetadataWriter.create(bytearray(f.read())).add_general_info(os.path.basename(rel))
+            w.add_image_input([mean], [std])
+            for i in range(outputs):
+                w.add_feature_output(name=f"output_{i}")
+            return bytes(w.populate()[0])
+
+        buf = BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("pose_detector.tflite", with_meta("pose_detection/pose_detection.tflite", 127.5, 127.5, 2))
+            z.writestr("pose_landmarks_detector.tflite",
+                       with_meta("pose_landmark/pose_landmark_full.tflite", 0.0, 255.0, 5))
+        _BUNDLE = buf.getvalue()
+    return _BUNDLE
+
+
+class PoseModel:
+    """One Tasks pose landmarker (image mode): ``people(rgb)`` → list of
+    (box x0, y0, x1, y1 in the image's pixels, mask float32 HxW or None)."""
+
+    def __init__(self, num_poses: int = 2, detection: float = 0.3, presence: float = 0.3):
+        mp = _mediapipe()
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._mp = mp
+        opts = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=pose_bundle()), num_poses=int(num_poses),
+            output_segmentation_masks=True, running_mode=vision.RunningMode.IMAGE,
+            min_pose_detection_confidence=detection, min_pose_presence_confidence=presence)
+        self._lm = vision.PoseLandmarker.create_from_options(opts)
+
+    def people(self, rgb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        img = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb[:, :, :3]))
+        res = self._lm.detect(img)
+        h, w = rgb.shape[:2]
+        out = []
+        masks = res.segmentation_masks or []
+        for i, lms in enumerate(res.pose_landmarks):
+            pts = np.array([(p.x, p.y) for p in lms if (p.visibility or 0) > 0.3] or [(p.x, p.y) for p in lms],
+                           np.float32)
+            box = np.array([pts[:, 0].min() * w, pts[:, 1].min() * h, pts[:, 0].max() * w, pts[:, 1].max() * h])
+            m = np.asarray(masks[i].numpy_view(), np.float32) if i < len(masks) else None
+            if m is not None:
+                mb = _box_of(m > 0.5)
+                if mb is not None:  # the mask holds hair, clothes and held things beyond the joints
+                    box = np.array([min(box[0], mb[0]), min(box[1], mb[1]), max(box[2], mb[2]), max(box[3], mb[3])])
+            out.append((box, m))
+        return out
+
+    def close(self) -> None:
+        self._lm.close()
+
+
+def _box_of(mask: np.ndarray) -> np.ndarray | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float64)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(IoU, intersection over the smaller box) of two x0, y0, x1, y1 boxes."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    aa = (a[2] - a[0]) * (a[3] - a[1])
+    ab = (b[2] - b[0]) * (b[3] - b[1])
+    return inter / max(aa + ab - inter, 1e-9), inter / max(min(aa, ab), 1e-9)
+
+
+def scan_tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Detection windows (x0, y0, x1, y1): the whole frame, then square tiles
+    of half and a quarter of the frame's short side overlapping by a third."""
+    tiles = [(0, 0, width, height)]
+    short = min(width, height)
+    for side in (short // 2, short // 4):
+        if side < 96:
+            break
+        step = max(1, int(side * 2 / 3))
+        xs = list(range(0, max(1, width - side), step)) + [max(0, width - side)]
+        ys = list(range(0, max(1, height - side), step)) + [max(0, height - side)]
+        tiles += [(x, y, x + side, y + side) for y in dict.fromkeys(ys) for x in dict.fromkeys(xs)]
+    return tiles
+
+
+@dataclass
+class Track:
+    """One person through the shot."""
+
+    id: int
+    box: np.ndarray  # x0, y0, x1, y1 in the frame's pixels
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    missed: int = 0
+    hits: int = 0
+    public: int = 0  # the id users see (0 until the person is confirmed)
+    mask: np.ndarray | None = None  # last matte (output size)
+
+    def predicted(self) -> np.ndarray:
+        return self.box + self.velocity
+
+
+class PeopleTracker:
+    """Finds and follows every person; ``step(frame_rgb)`` → {track id:
+    float32 alpha at the frame's size} for the people seen (or briefly
+    predicted) in that frame. Ids count from 1 in order of appearance (left
+    to right among those found on the same frame).
+
+    ``scan_per_frame`` detection tiles are scanned each frame after the
+    first (which scans them all); ``patience`` frames without the model
+    finding a track's person end the track (its matte is carried along its
+    motion meanwhile). ``workers`` landmarkers run the per-person crops side
+    by side (MediaPipe releases the GIL)."""
+
+    def __init__(self, scan_per_frame: int = 1, patience: int = 8, workers: int | None = None,
+                 crop_scale: float = 1.6):
+        self.scan_per_frame = max(0, int(scan_per_frame))
+        self.patience = max(0, int(patience))
+        n = max(1, min(2, int(workers) if workers else (os.cpu_count() or 1)))
+        self._models = [PoseModel(num_poses=2) for _ in range(n)]
+        self._detector = PoseModel(num_poses=4)
+        self._pool = ThreadPoolExecutor(n, thread_name_prefix="vedit-people") if n > 1 else None
+        self.crop_scale = float(crop_scale)
+        self.tracks: list[Track] = []
+        self._next_id = 1
+        self._next_public = 1
+        self._tiles: list[tuple[int, int, int, int]] | None = None
+        self._cursor = 0
+        self.frames = 0
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        for m in self._models + [self._detector]:
+            m.close()
+
+    # -- detection ---------------------------------------------------------------
+    def _detect(self, frame: np.ndarray, tiles) -> list[np.ndarray]:
+        boxes = []
+        for x0, y0, x1, y1 in tiles:
+            sub = frame[y0:y1, x0:x1]
+            s = min(1.0, 320 / max(sub.shape[:2]))
+            if s < 1:
+                sub = cv2.resize(sub, (max(8, round(sub.shape[1] * s)), max(8, round(sub.shape[0] * s))),
+                                 interpolation=cv2.INTER_AREA)
+            for box, _ in self._detector.people(sub):
+                boxes.append(box / s + np.array([x0, y0, x0, y0]))
+        return boxes
+
+    def _adopt(self, boxes: list[np.ndarray], frame_shape) -> None:
+        """New tracks for the detections that are nobody's yet (largest first,
+        so a tile's partial view of a person already found is not a second one)."""
+        h, w = frame_shape[:2]
+        new: list[np.ndarray] = []
+        for b in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+            b = np.clip(b, 0, [w, h, w, h])
+            if (b[2] - b[0]) < 4 or (b[3] - b[1]) < 8:
+                continue
+            known = [t.box for t in self.tracks] + new
+            if any(max(_iou(b, k)) > _OVERLAP_NEW for k in known):
+                continue
+            new.append(b)
+        for b in sorted(new, key=lambda b: b[0]):
+            self.tracks.append(Track(self._next_id, b))
+            self._next_id += 1
+
+    # -- per-person segmentation -------------------------------------------------
+    def _crop_box(self, box: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        side = self.crop_scale * max(box[2] - box[0], box[3] - box[1], 24)
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+        return x0, y0, max(x1, x0 + 8), max(y1, y0 + 8)
+
+    def _segment(self, model: PoseModel, frame: np.ndarray, track: Track):
+        h, w = frame.shape[:2]
+        pred = track.predicted()
+        x0, y0, x1, y1 = self._crop_box(pred, w, h)
+        sub = frame[y0:y1, x0:x1]
+        s = min(1.0, CROP_SIDE / max(sub.shape[:2]))
+        if s < 1:
+            sub = cv2.resize(sub, (max(8, round(sub.shape[1] * s)), max(8, round(sub.shape[0] * s))),
+                             interpolation=cv2.INTER_AREA)
+        best, score = None, 0.0
+        for box, m in model.people(sub):
+            fb = box / s + np.array([x0, y0, x0, y0])
+            iou, contain = _iou(fb, pred)
+            if max(iou, 0.5 * contain) > score and m is not None:
+                best, score = (fb, m), max(iou, 0.5 * contain)
+        if best is None or score < 0.1:
+            return None
+        fb, m = best
+        return fb, (x0, y0, x1, y1), m
+
+    def step(self, frame: np.ndarray, out_size: tuple[int, int] | None = None) -> dict[int, np.ndarray]:
+        """The mattes of everybody in ``frame`` (RGB uint8), by person id, as
+        float32 alpha at ``out_size`` (width, height; default the frame's).
+        A person gets an id once the model has found them on two frames (a
+        one-frame false detection never shows)."""
+        h, w = frame.shape[:2]
+        ow, oh = out_size or (w, h)
+        sx, sy = ow / w, oh / h
+        if self._tiles is None:
+            self._tiles = scan_tiles(w, h)
+            self._adopt(self._detect(frame, self._tiles), frame.shape)
+        elif self.scan_per_frame:
+            n = len(self._tiles)
+            pick = [self._tiles[(self._cursor + i) % n] for i in range(min(self.scan_per_frame, n))]
+            self._cursor = (self._cursor + len(pick)) % n
+            self._adopt(self._detect(frame, pick), frame.shape)
+        self.frames += 1
+        tracks = list(self.tracks)
+        if self._pool is not None and len(tracks) > 1:
+            futs = [self._pool.submit(self._segment, self._models[i % len(self._models)], frame, t)
+                    for i, t in enumerate(tracks)]
+            results = [f.result() for f in futs]
+        else:
+            results = [self._segment(self._models[0], frame, t) for t in tracks]
+        out: dict[int, np.ndarray] = {}
+        for t, r in zip(tracks, results):
+            if r is None:
+                t.missed += 1
+                if t.missed > self.patience:
+                    self.tracks.remove(t)
+                    continue
+                t.box = t.predicted()
+                t.velocity *= 0.8
+                if t.mask is not None and t.public:
+                    dx, dy = (t.velocity[0] + t.velocity[2]) / 2 * sx, (t.velocity[1] + t.velocity[3]) / 2 * sy
+                    t.mask = cv2.warpAffine(t.mask, np.float32([[1, 0, dx], [0, 1, dy]]), (ow, oh))
+                    out[t.public] = t.mask
+                continue
+            fb, (x0, y0, x1, y1), m = r
+            full = np.zeros((oh, ow), np.float32)
+            X0, Y0 = int(round(x0 * sx)), int(round(y0 * sy))
+            X1, Y1 = max(X0 + 1, int(round(x1 * sx))), max(Y0 + 1, int(round(y1 * sy)))
+            full[Y0:Y1, X0:X1] = cv2.resize(np.clip(m, 0, 1), (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_LINEAR)
+            t.velocity = 0.5 * t.velocity + 0.5 * (fb - t.box) if t.missed == 0 else 0.5 * t.velocity
+            t.box, t.missed, t.mask = fb, 0, full
+            t.hits += 1
+            if not t.public and t.hits >= 2:
+                t.public = self._next_public
+                self._next_public += 1
+            if t.public:
+                out[t.public] = full
+        self._dedupe()
+        return out
+
+    def _dedupe(self) -> None:
+        """Two tracks that now cover the same person (IoU > 0.6): the younger goes."""
+        keep: list[Track] = []
+        for t in sorted(self.tracks, key=lambda t: (not t.public, t.id)):
+            if any(_iou(t.box, k.box)[0] > 0.6 for k in keep):  # confirmed, then older, ones stay
+                continue
+            keep.append(t)
+        self.tracks = keep
+
+
+def check_person_id(person_id) -> int | None:
+    """``person_id`` (1, 2, … in order of appearance; None = everybody) checked."""
+    if person_id is None:
+        return None
+    try:
+        p = int(person_id)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"--person-id {person_id!r}: expected a whole number from 1 (or leave it out "
+                                "for everybody)") from None
+    if p < 1 or p != float(person_id):
+        raise InvalidInputError(f"--person-id {person_id}: people are numbered from 1 in order of appearance")
+    return p
