@@ -19,6 +19,10 @@ class MediaNotFoundError(MediaError, FileNotFoundError):
     """A media path does not exist."""
 
 
+class OutputExistsError(MediaError, FileExistsError):
+    """An output would replace an existing file or non-empty folder (``--overwrite`` allows it)."""
+
+
 class EngineNotFoundError(VeditError, LookupError):
     """An engine name is not in the registry."""
 

@@ -1,5 +1,12 @@
 """Reading clips: video files (through PyAV/FFmpeg), image sequences (a folder
-or a printf pattern such as ``shot.%05d.png``) and single still images."""
+or a printf pattern such as ``shot.%05d.png``) and single still images.
+
+A clip carries what an editor expects to get back unchanged: the colour
+description (primaries, transfer, matrix, range), bit depth, pixel aspect,
+field order, the frame timestamps of variable-frame-rate footage, timecode and
+the frame numbers of a sequence. Writers read these from the clip they are
+given as ``like``.
+"""
 from __future__ import annotations
 
 import glob
@@ -7,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Iterator
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -17,6 +24,81 @@ from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".webp")
 DEFAULT_SEQUENCE_FPS = Fraction(25)
 _PRINTF = re.compile(r"%0?(\d*)d")
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")
+
+# FFmpeg's enum values (AVColorPrimaries, AVColorTransferCharacteristic,
+# AVColorSpace) -> the names its command line takes
+_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film",
+              9: "bt2020", 10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "jedec-p22"}
+_TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
+              9: "log100", 10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1",
+              14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
+_MATRICES = {0: "rgb", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco",
+             9: "bt2020nc", 10: "bt2020c"}
+_FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+# NTSC-family rates: a typed 23.976 means 24000/1001, never 2997/125
+_NTSC_BASES = (24, 30, 48, 60, 120, 240)
+
+
+def exact_fps(fps: float | Fraction | str) -> Fraction:
+    """The exact rational rate meant by ``fps``: ``23.976`` -> 24000/1001,
+    ``29.97`` -> 30000/1001, ``59.94`` -> 60000/1001; whole and other rates as
+    given (a container's averaged rate a hair off a standard one snaps to it)."""
+    if isinstance(fps, str):
+        fps = Fraction(fps.strip())
+    f = Fraction(fps)
+    if f <= 0:
+        raise InvalidInputError(f"frame rate {fps} must be > 0")
+    for base in _NTSC_BASES:
+        ntsc = Fraction(base * 1000, 1001)
+        if abs(f - ntsc) <= Fraction(2, 1000) * base / 24:
+            return ntsc
+    whole = round(f)
+    if whole and abs(f - whole) < Fraction(1, 1000):
+        return Fraction(whole)
+    return f.limit_denominator(1001)
+
+
+@dataclass(frozen=True)
+class Colour:
+    """A video's colour description, in FFmpeg's names (what ``-colorspace``,
+    ``-color_primaries``, ``-color_trc`` and ``-color_range`` take).
+
+    ``tagged`` says whether the source stated its matrix; untagged video is
+    read the way editing software reads it (BT.709 for HD and larger,
+    BT.601 for SD), and outputs always carry explicit tags.
+    """
+
+    primaries: str = "bt709"
+    transfer: str = "bt709"
+    matrix: str = "bt709"
+    range: str = "tv"
+    tagged: bool = False
+
+    @property
+    def full_range(self) -> bool:
+        return self.range == "pc"
+
+    def swscale_matrix(self) -> str:
+        """The matrix name PyAV's reformatter takes."""
+        return {"bt709": "itu709", "fcc": "fcc", "smpte240m": "smpte240m",
+                "bt2020nc": "bt2020", "bt2020c": "bt2020"}.get(self.matrix, "itu601")
+
+    def filter_matrix(self) -> str:
+        """The matrix name FFmpeg's ``scale`` filter takes."""
+        return {"bt709": "bt709", "fcc": "fcc", "smpte240m": "smpte240m", "bt2020nc": "bt2020",
+                "bt2020c": "bt2020", "bt470bg": "bt470"}.get(self.matrix, "smpte170m")
+
+    def info(self) -> dict[str, Any]:
+        return {"primaries": self.primaries, "transfer": self.transfer, "matrix": self.matrix,
+                "range": "full" if self.full_range else "limited", "tagged": self.tagged}
+
+
+def default_colour(width: int, height: int) -> Colour:
+    """What untagged video means by convention: BT.601 below 720 lines, else BT.709."""
+    if height < 720 and width < 1280:
+        return Colour(primaries="smpte170m", transfer="bt709", matrix="smpte170m")
+    return Colour()
 
 
 def is_sequence_path(path: str) -> bool:
@@ -24,40 +106,115 @@ def is_sequence_path(path: str) -> bool:
     return os.path.isdir(path) or bool(_PRINTF.search(os.path.basename(path)))
 
 
-def _natural_key(name: str):
+def _natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+@dataclass
+class SequenceFiles:
+    """The frames of an image sequence: ``files[i]`` holds frame ``numbers[i]``;
+    ``pattern`` is the printf name (``shot.%04d.png``) when the names are
+    numbered, else None (frames in natural name order, numbered from 0)."""
+
+    files: list[str]
+    numbers: list[int]
+    pattern: str | None
+    missing: list[int] = field(default_factory=list)
+
+
+def _numbered(names: list[str]) -> tuple[dict[tuple[str, str], list[tuple[int, str, str]]], list[str]]:
+    groups: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+    plain = []
+    for n in names:
+        m = _NUMBERED.match(n)
+        if m:
+            groups.setdefault((m.group(1), m.group(3)), []).append((int(m.group(2)), m.group(2), n))
+        else:
+            plain.append(n)
+    return groups, plain
+
+
+def _pad_of(digits: list[str]) -> int:
+    lengths = {len(d) for d in digits}
+    return lengths.pop() if len(lengths) == 1 else 0
+
+
+def scan_sequence(path: str, fill_gaps: str | None = None) -> SequenceFiles:
+    """List an image sequence (folder or printf pattern) in frame order.
+
+    A gap in the numbering is an error unless ``fill_gaps="hold"`` (the frame
+    before a gap is repeated); a folder holding two differently named
+    sequences is an error too (which one is meant is not guessable).
+    """
+    if fill_gaps not in (None, "none", "hold"):
+        raise InvalidInputError(f"--fill-gaps {fill_gaps!r}: use 'hold' (repeat the frame before a gap)")
+    if os.path.isdir(path):
+        folder = path
+        names = [f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTS) and not f.startswith(".")]
+        groups, plain = _numbered(names)
+        if not names:
+            return SequenceFiles([], [], None)
+        if plain or len(groups) != 1:
+            if len(groups) > 1 and not plain:
+                shown = ", ".join(f"{p}%0{_pad_of([d for _, d, _ in g])}d{s} ({len(g)} files)"
+                                  for (p, s), g in sorted(groups.items()))
+                raise InvalidInputError(
+                    f"folder {path} holds more than one image sequence ({shown}); "
+                    "give a printf pattern such as DIR/name.%04d.png")
+            files = sorted(names, key=_natural_key)
+            return SequenceFiles([os.path.join(folder, f) for f in files], list(range(len(files))), None)
+        (prefix, suffix), entries = next(iter(groups.items()))
+    else:
+        folder, base = os.path.split(path)
+        m = _PRINTF.search(base)
+        assert m is not None
+        prefix, suffix = base[: m.start()], base[m.end():]
+        rx = re.compile("^" + re.escape(prefix) + r"(\d+)" + re.escape(suffix) + "$")
+        entries = []
+        for f in glob.glob(os.path.join(glob.escape(folder or "."), "*")):
+            mm = rx.match(os.path.basename(f))
+            if mm:
+                entries.append((int(mm.group(1)), mm.group(1), os.path.basename(f)))
+        if not entries:
+            return SequenceFiles([], [], None)
+    entries.sort()
+    numbers = [e[0] for e in entries]
+    dup = [a for a, b in zip(numbers, numbers[1:]) if a == b]
+    if dup:
+        raise InvalidInputError(f"sequence {path}: frame {dup[0]} appears twice (names differ only in padding)")
+    pad = _pad_of([e[1] for e in entries])
+    pattern = f"{prefix}%0{pad}d{suffix}" if pad > 1 else f"{prefix}%d{suffix}"
+    files = [os.path.join(folder, e[2]) if folder else e[2] for e in entries]
+    missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+    if missing:
+        if fill_gaps != "hold":
+            shown = ", ".join(pattern % k for k in missing[:3]) + (" ..." if len(missing) > 3 else "")
+            raise InvalidInputError(
+                f"sequence {path} has {len(missing)} missing frame(s) ({shown}); "
+                "fill them with --fill-gaps hold or supply the frames")
+        by_number = dict(zip(numbers, files))
+        held, filled = files[0], []
+        for k in range(numbers[0], numbers[-1] + 1):
+            held = by_number.get(k, held)
+            filled.append(held)
+        files, numbers = filled, list(range(numbers[0], numbers[-1] + 1))
+    return SequenceFiles(files, numbers, pattern, missing)
 
 
 def list_sequence(path: str) -> list[str]:
     """Files of an image sequence, in frame order."""
-    if os.path.isdir(path):
-        files = [
-            os.path.join(path, f)
-            for f in os.listdir(path)
-            if f.lower().endswith(IMAGE_EXTS) and not f.startswith(".")
-        ]
-        return sorted(files, key=lambda p: _natural_key(os.path.basename(p)))
-    folder, base = os.path.split(path)
-    m = _PRINTF.search(base)
-    rx = re.compile(
-        "^" + re.escape(base[: m.start()]) + r"(\d+)" + re.escape(base[m.end():]) + "$"
-    )
-    found = []
-    for f in glob.glob(os.path.join(glob.escape(folder or "."), "*")):
-        mm = rx.match(os.path.basename(f))
-        if mm:
-            found.append((int(mm.group(1)), f))
-    return [f for _, f in sorted(found)]
+    return scan_sequence(path).files
 
 
-def read_image(path: str, alpha: bool = False) -> np.ndarray:
-    """Read an image as RGB(A) uint8; 16-bit and float images are scaled to 8 bit."""
+def read_image(path: str, alpha: bool = False, depth: int = 8) -> np.ndarray:
+    """Read an image as RGB(A), uint8 (``depth=8``) or uint16 (``depth=16``);
+    other sample types are scaled to the depth asked for."""
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
         if not os.path.exists(path):
             raise MediaNotFoundError(f"image not found: {path}")
         raise MediaError(f"cannot decode image: {path}")
-    img = to_uint8(img)
+    img = to_uint16(img) if depth > 8 else to_uint8(img)
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGBA if alpha else cv2.COLOR_GRAY2RGB)
     elif img.shape[2] == 4:
@@ -68,6 +225,7 @@ def read_image(path: str, alpha: bool = False) -> np.ndarray:
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
+    """8-bit samples of any image (16-bit rounds to the nearest 8-bit level)."""
     if img.dtype == np.uint8:
         return img
     if img.dtype == np.uint16:
@@ -75,12 +233,24 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(img.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def to_uint16(img: np.ndarray) -> np.ndarray:
+    """16-bit samples of any image (8-bit x 257: 255 -> 65535)."""
+    if img.dtype == np.uint16:
+        return img
+    if img.dtype == np.uint8:
+        return img.astype(np.uint16) * 257
+    return np.clip(img.astype(np.float32) * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
+
+
 @dataclass
 class Clip:
-    """A clip: a stream of frames plus its timing and audio facts.
+    """A clip: a stream of frames plus its timing, colour and audio facts.
 
     ``start``/``end`` select a frame range (``end`` exclusive, like a slice);
-    ``frame_count`` is the length of the selected range.
+    ``frame_count`` is the length of the selected range. ``timestamps`` (video
+    only) holds every frame's presentation time in seconds from the start of
+    the file; ``vfr`` says they are not on a regular grid of ``fps``.
+    ``frame_numbers`` are a sequence's own numbers (``shot.1001.png`` is 1001).
     """
 
     path: str
@@ -97,6 +267,18 @@ class Clip:
     start: int = 0
     end: int | None = None
     files: list[str] = field(default_factory=list, repr=False)
+    colour: Colour = field(default_factory=Colour)
+    pix_fmt: str = ""
+    sar: Fraction = Fraction(1)
+    field_order: str = "progressive"
+    timestamps: list[float] | None = field(default=None, repr=False)
+    vfr: bool = False
+    time_base: Fraction | None = None
+    timecode: str | None = None
+    frame_numbers: list[int] | None = field(default=None, repr=False)
+    name_pattern: str | None = None
+    missing_frames: list[int] = field(default_factory=list, repr=False)
+    count_source: str = "container"
 
     # -- facts ---------------------------------------------------------------
     @property
@@ -111,13 +293,40 @@ class Clip:
     def size(self) -> tuple[int, int]:
         return self.width, self.height
 
-    @property
-    def duration(self) -> float:
-        return float(self.frame_count / self.fps)
+    def frame_time(self, index: int) -> float:
+        """Presentation time (seconds from the file's start) of absolute frame ``index``."""
+        ts = self.timestamps
+        if ts:
+            if index < len(ts):
+                return ts[index]
+            step = (ts[-1] - ts[0]) / (len(ts) - 1) if len(ts) > 1 else float(1 / self.fps)
+            return ts[-1] + step * (index - len(ts) + 1)
+        return float(index / self.fps)
 
     @property
     def start_time(self) -> float:
-        return float(self.start / self.fps)
+        """Seconds from the file's start to the first selected frame (audio starts there)."""
+        return self.frame_time(self.start)
+
+    @property
+    def duration(self) -> float:
+        """Seconds the selected frames span (the last one shown for its own duration)."""
+        if self.timestamps and self.vfr:
+            return self.frame_time(self.start + self.frame_count) - self.start_time
+        return float(self.frame_count / self.fps)
+
+    def selected_timestamps(self) -> list[float] | None:
+        """Timestamps of the selected frames relative to the first one (VFR only)."""
+        if not (self.vfr and self.timestamps):
+            return None
+        t0 = self.start_time
+        return [t - t0 for t in self.timestamps[self.start: self.start + self.frame_count]]
+
+    def selected_numbers(self) -> list[int] | None:
+        """A numbered sequence's numbers for the selected frames."""
+        if self.frame_numbers is None:
+            return None
+        return self.frame_numbers[self.start: self.start + self.frame_count]
 
     def subclip(self, start: int | None = None, end: int | None = None) -> "Clip":
         """Frame-accurate range relative to this clip (``end`` exclusive)."""
@@ -137,32 +346,46 @@ class Clip:
         return replace(self, start=self.start + start, end=new_end)
 
     def info(self) -> dict:
-        return {
+        out = {
             "path": self.path,
             "kind": self.kind,
             "width": self.width,
             "height": self.height,
             "fps": float(self.fps),
             "fps_rational": f"{self.fps.numerator}/{self.fps.denominator}",
+            "vfr": self.vfr,
             "frames": self.frame_count,
             "duration": round(self.duration, 6),
             "has_audio": self.has_audio,
             "audio_codec": self.audio_codec or None,
             "video_codec": self.video_codec or None,
+            "pix_fmt": self.pix_fmt or None,
             "has_alpha": self.has_alpha,
             "bit_depth": self.bit_depth,
+            "sar": f"{self.sar.numerator}:{self.sar.denominator}",
+            "field_order": self.field_order,
+            "timecode": self.timecode,
         }
+        if self.kind == "video":
+            out.update({"color_" + k: v for k, v in self.colour.info().items()})
+            out["frame_count_from"] = self.count_source
+        if self.frame_numbers is not None and self.name_pattern:
+            nums = self.selected_numbers() or [0]
+            out.update({"name_pattern": self.name_pattern, "first_number": nums[0], "last_number": nums[-1],
+                        "missing_frames": len(self.missing_frames)})
+        return out
 
     # -- frames --------------------------------------------------------------
-    def frames(self, alpha: bool = False) -> Iterator[np.ndarray]:
-        """Yield the selected frames (RGB uint8, or RGBA with ``alpha``)."""
+    def frames(self, alpha: bool = False, depth: int = 8) -> Iterator[np.ndarray]:
+        """Yield the selected frames: RGB (RGBA with ``alpha``), uint8, or
+        uint16 with ``depth=16`` (keeps the precision of 10/12/16-bit sources)."""
         if self.kind == "image":
-            img = read_image(self.files[0], alpha)
+            img = read_image(self.files[0], alpha, depth)
             for _ in range(self.frame_count):
                 yield img
         elif self.kind == "sequence":
-            for f in self.files[self.start : self.start + self.frame_count]:
-                img = read_image(f, alpha)
+            for f in self.files[self.start: self.start + self.frame_count]:
+                img = read_image(f, alpha, depth)
                 if img.shape[1] != self.width or img.shape[0] != self.height:
                     raise MediaError(
                         f"frame {os.path.basename(f)} is {img.shape[1]}x{img.shape[0]}, "
@@ -170,7 +393,7 @@ class Clip:
                     )
                 yield img
         else:
-            yield from _decode_video(self, alpha)
+            yield from _decode_video(self, alpha, depth)
 
     __iter__ = frames
 
@@ -179,11 +402,47 @@ class Clip:
         return list(self.frames(alpha))
 
 
-def _decode_video(clip: Clip, alpha: bool) -> Iterator[np.ndarray]:
+def _converter(clip: Clip, alpha: bool, depth: int):
+    """VideoFrame -> ndarray with the clip's matrix and range. High-bit sources
+    are converted at 16 bit and rounded, so the 8-bit frames an op sees are
+    exactly the 16-bit ones rounded (writers rely on it to restore precision)."""
+    from av.video.reformatter import ColorRange, Interpolation
+
+    high = clip.bit_depth > 8
+    fmt = ("rgba64le" if alpha else "rgb48le") if (high or depth > 8) else ("rgba" if alpha else "rgb24")
+    cs = clip.colour.swscale_matrix()
+    src_range = ColorRange.JPEG if clip.colour.full_range else ColorRange.MPEG
+    interp = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
+    rgb_source = clip.colour.matrix == "rgb" or clip.pix_fmt.startswith(("gbr", "rgb", "bgr", "argb", "abgr", "pal"))
+
+    def convert(frame) -> np.ndarray:
+        if rgb_source:
+            arr = frame.to_ndarray(format=fmt)
+        else:
+            arr = frame.reformat(format=fmt, src_colorspace=cs, dst_colorspace=cs, interpolation=interp,
+                                 src_color_range=src_range, dst_color_range=ColorRange.JPEG).to_ndarray()
+        if depth > 8:
+            return to_uint16(arr)
+        return to_uint8(arr)
+
+    return convert
+
+
+def _decode_video(clip: Clip, alpha: bool, depth: int = 8) -> Iterator[np.ndarray]:
+    convert = _converter(clip, alpha, depth)
+    for frame in video_frames(clip, alpha):
+        yield convert(frame)
+
+
+def video_frames(clip: Clip, alpha: bool = False) -> Iterator[Any]:
+    """The selected frames of a video clip as PyAV ``VideoFrame`` objects (their
+    own pixel format; writers use the Y'CbCr samples to carry untouched areas)."""
     import av
 
-    fmt = "rgba" if alpha else "rgb24"
     n = clip.frame_count
+    if n <= 0:
+        return
+    emitted = 0
     try:
         with av.open(clip.path) as container:
             stream = container.streams.video[0]
@@ -191,46 +450,96 @@ def _decode_video(clip: Clip, alpha: bool) -> Iterator[np.ndarray]:
                 # FFmpeg's native VP8/VP9 decoders drop the alpha side channel;
                 # libvpx keeps it
                 ctx = av.CodecContext.create("libvpx-vp9" if stream.codec_context.name == "vp9" else "libvpx", "r")
-                idx = emitted = 0
+                idx = 0
                 for packet in container.demux(stream):
                     for frame in ctx.decode(packet):
                         if idx >= clip.start:
-                            yield frame.to_ndarray(format=fmt)
+                            yield frame
                             emitted += 1
                             if emitted >= n:
                                 return
                         idx += 1
                 return
             stream.thread_type = "AUTO"
-            idx = 0
-            emitted = 0
+            tb = stream.time_base
+            index_of = None
             if clip.start > 0:
-                # seek to a keyframe before the start time, then count frames by pts
-                tb = stream.time_base
-                target = clip.start / clip.fps
-                first_pts = stream.start_time or 0
-                container.seek(int(first_pts + max(0.0, float(target) - 1.0) / tb), stream=stream,
-                               backward=True, any_frame=False)
+                if clip.timestamps:
+                    # exact: a frame's index is the rank of its timestamp
+                    start_s = (container.start_time or 0) / 1e6
+                    index_of = {round((t + start_s) / float(tb)): i for i, t in enumerate(clip.timestamps)}
+                target = clip.frame_time(clip.start) + (container.start_time or 0) / 1e6
+                container.seek(int(max(0.0, target - 1.0) / tb), stream=stream, backward=True, any_frame=False)
+            idx = 0
+            first_pts = stream.start_time or 0
             for frame in container.decode(stream):
                 if clip.start > 0:
                     if frame.pts is None:
                         raise MediaError(f"cannot seek in {clip.path}: frames have no timestamps")
-                    idx = int(round(float((frame.pts - (stream.start_time or 0)) * stream.time_base * clip.fps)))
+                    if index_of is not None:
+                        got = index_of.get(frame.pts)
+                        if got is None:  # a timestamp the demuxer did not list: nearest one
+                            t = float(frame.pts * tb) - (container.start_time or 0) / 1e6
+                            got = int(np.argmin(np.abs(np.asarray(clip.timestamps) - t)))
+                        idx = got
+                    else:
+                        idx = int(round(float((frame.pts - first_pts) * tb * clip.fps)))
                 if idx < clip.start:
                     idx += 1
                     continue
-                yield frame.to_ndarray(format=fmt)
+                yield frame
                 idx += 1
                 emitted += 1
                 if emitted >= n:
                     break
     except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
         raise MediaError(f"cannot decode {clip.path}: {exc}") from exc
+    if emitted < n:
+        raise MediaError(f"{clip.path}: decoded {emitted} of the {n} frames the file announces")
+
+
+def frame_converter(clip: Clip, alpha: bool = False, depth: int = 8):
+    """The function that turns one of :func:`video_frames` into the array
+    :meth:`Clip.frames` yields (same matrix, range and rounding)."""
+    return _converter(clip, alpha, depth)
 
 
 def _vpx_alpha(stream) -> bool:
     md = {k.lower(): v for k, v in (stream.metadata or {}).items()}
     return stream.codec_context.name in ("vp8", "vp9") and str(md.get("alpha_mode", "0")) == "1"
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    import av
+
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components) if pix_fmt else 8
+    except (ValueError, TypeError):
+        return 8
+
+
+def _find_timecode(container, vs) -> str | None:
+    for md in [vs.metadata, container.metadata] + [s.metadata for s in container.streams]:
+        for k, v in (md or {}).items():
+            if k.lower() == "timecode" and v:
+                return str(v)
+    return None
+
+
+def _scan_packets(container, vs) -> tuple[list[float], int]:
+    """Presentation times (seconds) of every video packet, sorted; packets
+    the demuxer marks for discard (before an edit list's start) excluded."""
+    tb = vs.time_base
+    pts, none = [], 0
+    for p in container.demux(vs):
+        if p.size == 0 or p.is_discard:
+            continue
+        if p.pts is None:
+            none += 1
+        else:
+            pts.append(p.pts)
+    pts.sort()
+    return [float(p * tb) for p in pts], none
 
 
 def _probe_video(path: str) -> Clip:
@@ -244,47 +553,83 @@ def _probe_video(path: str) -> Clip:
         if not container.streams.video:
             raise MediaError(f"{path} has no video stream")
         vs = container.streams.video[0]
+        cc = vs.codec_context
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
         if not rate:
             raise MediaError(f"{path}: cannot determine the frame rate")
-        fps = Fraction(rate).limit_denominator(1001)
-        n = vs.frames
-        if not n:
-            if vs.duration is not None:
-                n = int(round(float(vs.duration * vs.time_base * fps)))
-            elif container.duration:
-                n = int(round(container.duration / 1e6 * float(fps)))
-        if not n:
-            n = sum(1 for _ in container.decode(vs))
-        pix = vs.codec_context.pix_fmt or ""
-        has_alpha = pix.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")) or _vpx_alpha(vs)
+        fps = exact_fps(Fraction(rate))
+        pix = cc.pix_fmt or ""
+        w, h = cc.width, cc.height
+        colour = default_colour(w, h)
+        matrix = _MATRICES.get(int(cc.colorspace or 2))
+        prim = _PRIMARIES.get(int(cc.color_primaries or 2))
+        trc = _TRANSFERS.get(int(cc.color_trc or 2))
+        full = int(cc.color_range or 0) == 2 or pix.startswith("yuvj")
+        colour = Colour(primaries=prim or colour.primaries, transfer=trc or colour.transfer,
+                        matrix=matrix or colour.matrix, range="pc" if full else "tv", tagged=matrix is not None)
+        sar = cc.sample_aspect_ratio
+        sar = Fraction(sar) if sar and Fraction(sar) > 0 else Fraction(1)
+        timecode = _find_timecode(container, vs)
         audio = container.streams.audio
-        depth = 16 if any(t in pix for t in ("10", "12", "16")) else 8
+        container_start = (container.start_time or 0) / 1e6
+        # the container's own count is exact only in MP4/MOV; elsewhere (Matroska,
+        # WebM, AVI, streams) and for VFR the packets are counted and timed
+        times, untimed = _scan_packets(container, vs)
+        n = len(times) + untimed
+        source = "packets"
+        if untimed or not n:
+            container.seek(0)
+            n = sum(1 for _ in container.decode(vs))
+            times, source = [], "decoding"
+        times = [t - container_start for t in times]
+        vfr = False
+        if len(times) > 2:
+            # regular means on the straight line through the first and last
+            # timestamps (a header rate a hair off must not read as VFR)
+            step = (times[-1] - times[0]) / (len(times) - 1)
+            grid = times[0] + np.arange(len(times)) * step
+            vfr = bool(np.max(np.abs(np.asarray(times) - grid)) > 0.25 * step)
+        has_alpha = pix.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")) or _vpx_alpha(vs)
+        fo = _FIELD_ORDERS.get(int(cc.field_order or 0), "unknown") if hasattr(cc, "field_order") else "unknown"
         return Clip(
             path=path,
             kind="video",
-            width=vs.codec_context.width,
-            height=vs.codec_context.height,
+            width=w,
+            height=h,
             fps=fps,
             total_frames=int(n),
             has_audio=bool(audio),
             has_alpha=bool(has_alpha),
-            video_codec=vs.codec_context.name,
+            video_codec=cc.name,
             audio_codec=audio[0].codec_context.name if audio else "",
-            bit_depth=depth,
+            bit_depth=_bit_depth(pix),
+            colour=colour,
+            pix_fmt=pix,
+            sar=sar,
+            field_order=fo,
+            timestamps=times or None,
+            vfr=vfr,
+            time_base=Fraction(vs.time_base) if vs.time_base else None,
+            timecode=timecode,
+            count_source=source,
         )
 
 
 def open_clip(path: str, start: int | None = None, end: int | None = None,
-              fps: float | Fraction | None = None, frames: int | None = None) -> Clip:
+              fps: float | Fraction | None = None, frames: int | None = None,
+              fill_gaps: str | None = None) -> Clip:
     """Open a video file, an image sequence (folder / printf pattern) or a still.
 
-    ``fps`` sets the rate of sequences and stills (default 25); ``frames`` sets
-    how many frames a still image yields (default 1).
+    ``fps`` sets the rate of sequences and stills (default 25; ``23.976``
+    means 24000/1001); ``frames`` sets how many frames a still image yields
+    (default 1); ``fill_gaps="hold"`` repeats the frame before each gap of a
+    numbered sequence (a gap is an error otherwise).
     """
     path = os.fspath(path)
+    rate = exact_fps(fps) if fps else None
     if is_sequence_path(path):
-        files = list_sequence(path)
+        seq = scan_sequence(path, fill_gaps)
+        files = seq.files
         if not files:
             if not os.path.exists(path) and not os.path.isdir(os.path.dirname(path) or "."):
                 raise MediaNotFoundError(f"input not found: {path}")
@@ -294,10 +639,13 @@ def open_clip(path: str, start: int | None = None, end: int | None = None,
             raise MediaError(f"cannot decode image: {files[0]}")
         clip = Clip(
             path=path, kind="sequence", width=first.shape[1], height=first.shape[0],
-            fps=Fraction(fps).limit_denominator(1001) if fps else DEFAULT_SEQUENCE_FPS,
+            fps=rate or DEFAULT_SEQUENCE_FPS,
             total_frames=len(files), has_alpha=first.ndim == 3 and first.shape[2] == 4,
             video_codec=os.path.splitext(files[0])[1].lstrip(".").lower(),
             bit_depth=8 * first.dtype.itemsize, files=files,
+            frame_numbers=seq.numbers, name_pattern=seq.pattern, missing_frames=seq.missing,
+            colour=Colour(primaries="bt709", transfer="iec61966-2-1", matrix="rgb", range="pc"),
+            count_source="files",
         )
     elif not os.path.exists(path):
         raise MediaNotFoundError(f"input not found: {path}")
@@ -307,17 +655,20 @@ def open_clip(path: str, start: int | None = None, end: int | None = None,
             raise MediaError(f"cannot decode image: {path}")
         clip = Clip(
             path=path, kind="image", width=img.shape[1], height=img.shape[0],
-            fps=Fraction(fps).limit_denominator(1001) if fps else DEFAULT_SEQUENCE_FPS,
+            fps=rate or DEFAULT_SEQUENCE_FPS,
             total_frames=int(frames or 1), has_alpha=img.ndim == 3 and img.shape[2] == 4,
             video_codec=os.path.splitext(path)[1].lstrip(".").lower(),
             bit_depth=8 * img.dtype.itemsize, files=[path],
+            colour=Colour(primaries="bt709", transfer="iec61966-2-1", matrix="rgb", range="pc"),
+            count_source="image",
         )
     else:
         if not os.access(path, os.R_OK):
             raise MediaError(f"input is not readable: {path}")
         clip = _probe_video(path)
-        if fps:
-            clip.fps = Fraction(fps).limit_denominator(1001)
+        if rate:
+            # an explicit rate reinterprets the frames (timestamps no longer apply)
+            clip.fps, clip.vfr, clip.timestamps = rate, False, None
     if clip.total_frames == 0:
         raise MediaError(f"{path} holds no frames")
     if start is not None or end is not None:

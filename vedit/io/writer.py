@@ -1,31 +1,45 @@
 """Writing clips: H.264/H.265 mp4, ProRes 422 HQ / 4444 mov, VP9 webm, mkv, gif
 and PNG sequences. Files are written under a temporary name and renamed into
-place only when complete, so a failed or cancelled job leaves nothing behind."""
+place only when complete, so a failed or cancelled job leaves nothing behind,
+and an existing output is replaced only when the caller says ``overwrite``.
+
+Given the clip the frames came from (``like``), a writer carries what the
+editor's timeline expects back: colour description (the frames are encoded
+with the source's matrix and range, and tagged), bit depth, pixel aspect,
+field order, every frame's timestamp (variable frame rate), timecode offset by
+the range start, audio for the range, and a sequence's names and numbers.
+"""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from fractions import Fraction
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
 
-from vedit.errors import InvalidInputError, MediaError
+from vedit.errors import InvalidInputError, MediaError, OutputExistsError
+from vedit.io.clip import Clip, Colour, default_colour, exact_fps, frame_converter, to_uint8, to_uint16, video_frames
 from vedit.io.ffmpeg import ffmpeg_exe
 
 VIDEO_EXTS = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".m4v")
+SEQUENCE_EXTS = (".png", ".tif", ".tiff")
+_TIMESTAMP_FILE = "timestamps_v2.txt"
 
 
 def output_kind(path: str) -> str:
     """``"sequence"`` for a folder (trailing slash or existing dir) or a printf
-    PNG pattern, else the container extension."""
+    PNG/TIFF pattern, ``"image"`` for a single image, else the container extension."""
     p = os.fspath(path)
     if p.endswith(("/", os.sep)) or os.path.isdir(p):
         return "sequence"
-    if "%" in os.path.basename(p) and p.lower().endswith((".png", ".tif", ".tiff")):
+    if "%" in os.path.basename(p) and p.lower().endswith(SEQUENCE_EXTS):
         return "sequence"
     ext = os.path.splitext(p)[1].lower()
     if ext in VIDEO_EXTS:
@@ -44,54 +58,245 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
-def check_output_path(output: str, inputs: list[str] | tuple[str, ...] = ()) -> str:
-    """Validate an output path before any work: not an input, parent writable."""
+def _sequence_target(output: str) -> tuple[str, str | None]:
+    """(folder, printf pattern or None) of a sequence output path."""
+    base = output.rstrip("/" + os.sep) or output
+    if "%" in os.path.basename(base):
+        return os.path.dirname(base) or ".", os.path.basename(base)
+    return base, None
+
+
+def _visible_entries(folder: str) -> list[str]:
+    try:
+        return [f for f in os.listdir(folder) if not f.startswith(".")]
+    except OSError:
+        return []
+
+
+def _exists_error(output: str, what: str) -> OutputExistsError:
+    return OutputExistsError(f"output {output} {what}; add --overwrite (-y) to replace it, or choose another path")
+
+
+def _single_image_error(output: str, frames: int) -> InvalidInputError:
+    stem = os.path.splitext(output)[0]
+    return InvalidInputError(
+        f"output {output} is a single image but the clip has {frames} frames; "
+        f"give a folder ({stem}/) or a pattern ({stem}.%05d.png)")
+
+
+def check_output_path(output: str, inputs: list[str] | tuple[str, ...] = (), *,
+                      overwrite: bool | None = None, frames: int | None = None) -> str:
+    """Validate an output path before any work: not an input, parent writable;
+    with ``overwrite=False`` also not an existing file or non-empty folder
+    (``None`` leaves that check to the writer), and with ``frames`` > 1 not a
+    single-image path. Returns :func:`output_kind`."""
     output = os.fspath(output)
     kind = output_kind(output)
     for i in inputs:
         if i and (os.path.exists(output) and _same_file(output, i) or os.path.abspath(output.rstrip("/")) == os.path.abspath(i.rstrip("/"))):
             raise InvalidInputError(f"output {output} is the same as input {i}; choose another output path")
-    target = output.rstrip("/") if kind == "sequence" else output
-    if kind == "sequence" and "%" in os.path.basename(target):
-        target = os.path.dirname(target) or "."
+    if kind == "sequence":
+        target = _sequence_target(output)[0]
+    else:
+        target = output
     parent = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(parent):
         raise MediaError(f"cannot write {output}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise MediaError(f"cannot write {output}: folder {parent} is not writable")
+    if kind == "image" and frames is not None and frames > 1:
+        raise _single_image_error(output, frames)
+    if overwrite is False:
+        _refuse_existing(output, kind)
     return kind
+
+
+def _refuse_existing(output: str, kind: str) -> None:
+    if kind == "sequence":
+        folder = _sequence_target(output)[0]
+        if os.path.isdir(folder) and _visible_entries(folder):
+            raise _exists_error(output, "is a folder that is not empty")
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise _exists_error(output, "exists and is not a folder")
+    elif os.path.lexists(output):
+        raise _exists_error(output, "already exists")
+
+
+def offset_timecode(tc: str, frames: int, fps: Fraction) -> str:
+    """SMPTE timecode ``tc`` moved by ``frames`` frames at ``fps`` (drop-frame
+    timecode, written with ``;``, counts the way NTSC drop-frame does)."""
+    parts = re.split(r"[:;.,]", tc.strip())
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return tc
+    h, m, s, f = (int(p) for p in parts)
+    base = max(1, round(fps))
+    drop = (";" in tc or "," in tc or "." in tc) and base % 30 == 0
+    if not drop:
+        total = ((h * 60 + m) * 60 + s) * base + f + frames
+        total %= 24 * 3600 * base
+        return f"{total // (3600 * base):02d}:{total // (60 * base) % 60:02d}:{total // base % 60:02d}:{total % base:02d}"
+    d = 2 * base // 30  # numbers skipped each minute but every tenth
+    minutes = 60 * h + m
+    fn = ((h * 60 + m) * 60 + s) * base + f - d * (minutes - minutes // 10) + frames
+    per10, per1 = base * 600 - d * 9, base * 60 - d
+    tens, rem = divmod(fn, per10)
+    fn += d * 9 * tens + (d * ((rem - d) // per1) if rem > d else 0)
+    return f"{fn // (3600 * base) % 24:02d}:{fn // (60 * base) % 60:02d}:{fn // base % 60:02d};{fn % base:02d}"
+
+
+# luma weights (Kr, Kb) of each matrix; anything else is BT.601
+_KR_KB = {"bt709": (0.2126, 0.0722), "bt2020nc": (0.2627, 0.0593), "bt2020c": (0.2627, 0.0593),
+          "smpte240m": (0.212, 0.087), "fcc": (0.30, 0.11)}
+# chroma subsampling (x, y) of the planar Y'CbCr formats the writer passes through
+_SUBSAMPLING = {"420": (2, 2), "422": (2, 1), "444": (1, 1)}
+
+
+def _planar_layout(pix_fmt: str) -> tuple[int, int, int] | None:
+    """(x subsampling, y subsampling, bits) of a planar Y'CbCr format, else None."""
+    m = re.fullmatch(r"yuvj?(420|422|444)p(?:(9|10|12|14|16)le)?", pix_fmt or "")
+    if not m:
+        return None
+    sx, sy = _SUBSAMPLING[m.group(1)]
+    return sx, sy, int(m.group(2) or 8)
+
+
+def rgb_to_ycbcr(rgb: np.ndarray, colour: Colour, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R'G'B' (uint8/uint16) -> Y', Cb, Cr code values (float32) with the
+    colour's matrix and range at ``bits`` bits."""
+    x = rgb.astype(np.float32) / float(np.iinfo(rgb.dtype).max)
+    kr, kb = _KR_KB.get(colour.matrix, (0.299, 0.114))
+    y = kr * x[..., 0] + (1.0 - kr - kb) * x[..., 1] + kb * x[..., 2]
+    cb = (x[..., 2] - y) / (2.0 * (1.0 - kb))
+    cr = (x[..., 0] - y) / (2.0 * (1.0 - kr))
+    if colour.full_range:
+        top, mid = float(2 ** bits - 1), float(2 ** (bits - 1))
+        return y * top, cb * top + mid, cr * top + mid
+    k = float(2 ** (bits - 8))
+    return (16.0 + 219.0 * y) * k, (128.0 + 224.0 * cb) * k, (128.0 + 224.0 * cr) * k
+
+
+def _planes(frame: Any, bits: int) -> list[np.ndarray]:
+    dt = np.dtype(np.uint8) if bits <= 8 else np.dtype("<u2")
+    out = []
+    for p in frame.planes:
+        a = np.frombuffer(memoryview(p), dt).reshape(p.height, p.line_size // dt.itemsize)
+        out.append(a[:, : p.width].copy())
+    return out
+
+
+def _block_reduce(a: np.ndarray, sy: int, sx: int, fn: str) -> np.ndarray:
+    """Mean (or any) over sy x sx blocks, the last partial block padded by its edge."""
+    if sy == sx == 1:
+        return a
+    h, w = a.shape
+    ph, pw = -h % sy, -w % sx
+    if ph or pw:
+        a = np.pad(a, ((0, ph), (0, pw)), mode="edge")
+    b = a.reshape(a.shape[0] // sy, sy, a.shape[1] // sx, sx)
+    return b.any(axis=(1, 3)) if fn == "any" else b.mean(axis=(1, 3), dtype=np.float32)
 
 
 class Writer:
     """Streams frames into a file. Use as a context manager: on an exception the
-    temporary output is removed and the target is left untouched."""
+    temporary output is removed and the target is left untouched.
+
+    Frames are RGB(A) uint8, or uint16 for more than 8 bits. ``like`` is the
+    clip the frames come from (see the module docstring for what it carries);
+    ``overwrite`` allows replacing an existing file, or a non-empty folder
+    whose old frames of the same name pattern are removed when the new ones
+    move in; ``cfr`` converts variable-frame-rate timing to that constant rate
+    (frames repeated or dropped by timestamp) instead of keeping it.
+    """
 
     def __init__(self, path: str, fps: Fraction | float, size: tuple[int, int], alpha: bool = False,
                  audio_from: str | None = None, audio_start: float = 0.0, audio_duration: float | None = None,
-                 codec: str | None = None, crf: int = 16, png_compression: int = 1):
+                 codec: str | None = None, crf: int = 16, png_compression: int = 1, *,
+                 like: Clip | None = None, overwrite: bool = False, frames: int | None = None,
+                 cfr: float | Fraction | str | None = None, colour: Colour | None = None,
+                 timestamps: list[float] | None = None, timecode: str | None = None,
+                 bit_depth: int | None = None):
         self.path = os.fspath(path)
         self.kind = output_kind(self.path)
-        self.fps = Fraction(fps).limit_denominator(1001)
+        self.fps = exact_fps(fps)
         self.width, self.height = int(size[0]), int(size[1])
         self.alpha = alpha
         self.count = 0
         self.closed = False
+        self.overwrite = bool(overwrite)
         self._proc: subprocess.Popen | None = None
+        self._mux: Any = None
         self._png_compression = png_compression
+        same_frames = like is not None and (like.width, like.height) == (self.width, self.height)
+        self.expected = frames if frames is not None else (like.frame_count if like is not None else None)
+        # 1. what must not be lost
+        if self.kind == "image" and self.expected is not None and self.expected > 1:
+            raise _single_image_error(self.path, self.expected)
+        if not self.overwrite:
+            _refuse_existing(self.path, self.kind)
+        # 2. what the source says
+        src_video = like is not None and like.kind == "video"
+        self.colour = colour or (like.colour if src_video and like.colour.matrix != "rgb" else
+                                 default_colour(self.width, self.height))
+        self.sar = like.sar if like is not None and same_frames else Fraction(1)
+        self.field_order = like.field_order if src_video and same_frames else "progressive"
+        self.cfr = exact_fps(cfr) if cfr else None
+        if timestamps is None and like is not None and self.expected == like.frame_count:
+            timestamps = like.selected_timestamps()
+        if self.cfr is not None and timestamps is None:
+            timestamps = [float(i / self.fps) for i in range(self.expected or 0)] if self.expected else None
+            if self.cfr == self.fps:
+                timestamps = None
+        self.timestamps = timestamps
+        if self.cfr is not None and timestamps is not None and like is not None and like.vfr:
+            print(f"note: variable frame rate converted to {float(self.cfr):.6g} fps (--cfr); "
+                  "frames are repeated or dropped by timestamp", file=sys.stderr)
+        self.time_base = Fraction(1, 90000)
+        if like is not None and like.time_base and like.time_base.denominator <= 10**6:
+            self.time_base = Fraction(1, like.time_base.denominator)
+        if timecode is None and like is not None and like.timecode:
+            timecode = offset_timecode(like.timecode, like.start, like.fps)
+        self.timecode = timecode
+        src_depth = bit_depth or (like.bit_depth if like is not None else 8)
+        # 10-bit-capable outputs keep more than 8 bits (ProRes, H.264/H.265 10-bit,
+        # FFV1, 16-bit PNG/TIFF); VP9 here and GIF and JPEG are 8-bit
+        self.high_bit = src_depth > 8 and (
+            self.kind in (".mov", ".mp4", ".m4v", ".mkv", "sequence")
+            or self.kind == "image" and self.path.lower().endswith(SEQUENCE_EXTS))
+        # an op hands 8-bit frames; where they equal the source rounded to 8
+        # bit (everything it did not touch) the source's own samples go out
+        self._restore: Iterator[np.ndarray] | None = None
+        self._like = like if (self.high_bit and like is not None and like.bit_depth > 8 and same_frames
+                              and like.kind in ("video", "sequence")) else None
+        # a video source whose Y'CbCr layout the output shares: untouched pixels
+        # keep their own Y'CbCr samples (no second chroma subsampling or rounding)
+        self._yuv_like = like if (src_video and same_frames and not alpha and like.colour.matrix != "rgb"
+                                  and colour is None) else None
+        self._yuv: tuple[int, int, int] | None = None
+        self._numbers: list[int] | None = None
         if self.kind == "sequence":
-            base = self.path.rstrip("/")
-            if "%" in os.path.basename(base):
-                self._pattern = os.path.basename(base)
-                base = os.path.dirname(base) or "."
-            else:
-                self._pattern = "%05d.png"
-            self._final_dir = base
-            self._tmp = os.path.join(os.path.dirname(os.path.abspath(base)),
-                                     f".{os.path.basename(base)}.vedit-tmp-{uuid.uuid4().hex[:8]}")
+            folder, pattern = _sequence_target(self.path)
+            numbers = like.selected_numbers() if like is not None and like.kind == "sequence" else None
+            if numbers is not None and len(numbers) != self.expected:
+                numbers = None
+            if pattern is None:
+                src = like.name_pattern if like is not None and like.kind == "sequence" and numbers else None
+                if src and os.path.splitext(src)[1].lower() in SEQUENCE_EXTS:
+                    pattern = src
+                elif src:
+                    pattern = os.path.splitext(src)[0] + ".png"
+                else:
+                    pattern = "%05d.png"
+            self._pattern = pattern
+            self._numbers = numbers
+            self._final_dir = folder
+            self._tmp = os.path.join(os.path.dirname(os.path.abspath(folder)),
+                                     f".{os.path.basename(os.path.abspath(folder))}.vedit-tmp-{uuid.uuid4().hex[:8]}")
             os.makedirs(self._tmp)
         elif self.kind == "image":
             self._tmp = self._tmp_name()
         else:
+            if self.cfr is not None and self.timestamps is not None:
+                self.fps = self.cfr
             self._tmp = self._tmp_name()
             self._start_ffmpeg(codec, crf, audio_from, audio_start, audio_duration)
 
@@ -101,31 +306,66 @@ class Writer:
         return os.path.join(d, f".{stem}.vedit-tmp-{uuid.uuid4().hex[:8]}{ext}")
 
     # -- encoder -------------------------------------------------------------
-    def _codec_args(self, codec: str | None, crf: int) -> list[str]:
+    def _codec_args(self, codec: str | None, crf: int) -> tuple[list[str], bool]:
+        """Encoder arguments and whether the output is Y'CbCr (needs the matrix)."""
         k = self.kind
+        odd = self.width % 2 or self.height % 2
+        ten = self.high_bit
+        if codec == "ffv1":
+            return ["-c:v", "ffv1", "-level", "3"], False  # lossless RGB: samples kept exactly
         if k == ".mov":
             if self.alpha or codec in ("prores4444", "prores_4444"):
-                return ["-c:v", "prores_ks", "-profile:v", "4", "-pix_fmt", "yuva444p10le", "-vendor", "apl0"]
-            return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0"]
+                return ["-c:v", "prores_ks", "-profile:v", "4", "-pix_fmt", "yuva444p10le", "-vendor", "apl0"], True
+            return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0"], True
         if k == ".webm":
             return ["-c:v", "libvpx-vp9", "-crf", str(max(crf, 20)), "-b:v", "0", "-row-mt", "1",
                     "-deadline", "realtime", "-cpu-used", "8",
-                    "-pix_fmt", "yuva420p" if self.alpha else "yuv420p"]
+                    "-pix_fmt", "yuva420p" if self.alpha else "yuv420p"], True
         if k == ".gif":
-            return ["-filter_complex", "[0:v]split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer[out]"]
+            return ["-filter_complex",
+                    "[0:v]split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer[out]"], False
+        # H.264/H.265 4:2:0 needs even sizes: odd ones get 4:4:4 (exact size, no padding)
+        chroma = "yuv444p" if odd else "yuv420p"
+        pix = chroma + ("10le" if ten else "")
         if codec in ("h265", "hevc", "libx265"):
-            return ["-c:v", "libx265", "-crf", str(crf), "-preset", "fast", "-pix_fmt", "yuv420p", "-tag:v", "hvc1"]
+            return ["-c:v", "libx265", "-crf", str(crf), "-preset", "fast", "-pix_fmt", pix, "-tag:v", "hvc1",
+                    "-x265-params", "log-level=error"], True
         if self.alpha and k == ".mkv":
-            return ["-c:v", "ffv1", "-pix_fmt", "yuva420p"]
-        return ["-c:v", "libx264", "-crf", str(crf), "-preset", "veryfast", "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart"] if k in (".mp4", ".m4v") else \
-               ["-c:v", "libx264", "-crf", str(crf), "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+            return ["-c:v", "ffv1", "-level", "3", "-pix_fmt", "yuva444p" if odd else "yuva420p"], True
+        args = ["-c:v", "libx264", "-crf", str(crf), "-preset", "veryfast", "-pix_fmt", pix]
+        if self.field_order in ("tt", "bb", "tb", "bt"):
+            args += ["-flags", "+ildct+ilme"]
+        return args + (["-movflags", "+faststart"] if k in (".mp4", ".m4v") else []), True
+
+    def _pix_in(self) -> str:
+        if self._yuv is not None:
+            return self._out_pix
+        if self.high_bit:
+            return "rgba64le" if self.alpha else "rgb48le"
+        return "rgba" if self.alpha else "rgb24"
 
     def _start_ffmpeg(self, codec, crf, audio_from, audio_start, audio_duration):
-        pix_in = "rgba" if self.alpha else "rgb24"
+        args, ycbcr = self._codec_args(codec, crf)
+        self._out_pix = args[args.index("-pix_fmt") + 1] if "-pix_fmt" in args else ""
+        like = self._yuv_like
+        if ycbcr and like is not None and like.pix_fmt.replace("yuvj", "yuv") == self._out_pix:
+            self._yuv = _planar_layout(self._out_pix)
+            if self._yuv is not None:
+                self._convert8 = frame_converter(like, depth=8)
+                self._convert16 = frame_converter(like, depth=16)
+                self._like = None  # the Y'CbCr samples carry the full precision
+        pix_in = self._pix_in()
+        c = self.colour
         fps = f"{self.fps.numerator}/{self.fps.denominator}"
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", pix_in, "-s", f"{self.width}x{self.height}", "-r", fps, "-i", "-"]
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+        if self._yuv is not None:
+            cmd += ["-colorspace", c.matrix, "-color_range", c.range]
+        if self.timestamps is not None:
+            # frames go in with their own timestamps (NUT carries them), so
+            # variable frame rate survives; -r alone would retime them
+            cmd += ["-f", "nut", "-i", "-"]
+        else:
+            cmd += ["-f", "rawvideo", "-pix_fmt", pix_in, "-s", f"{self.width}x{self.height}", "-r", fps, "-i", "-"]
         has_audio = bool(audio_from) and self.kind != ".gif"
         if has_audio:
             if audio_start > 0:
@@ -133,28 +373,59 @@ class Writer:
             if audio_duration is not None:
                 cmd += ["-t", f"{audio_duration:.6f}"]
             cmd += ["-i", audio_from]
-        args = self._codec_args(codec, crf)
-        needs_even = self.kind in (".mp4", ".m4v", ".mkv", ".webm") and "ffv1" not in args
-        if needs_even and (self.width % 2 or self.height % 2):
-            # 4:2:0 needs even sizes: pad one edge pixel rather than resample
-            cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:0:0"]
+        filters = []
+        if ycbcr and self._yuv is None:
+            filters.append(f"scale=out_color_matrix={c.filter_matrix()}:out_range={c.range}:flags=accurate_rnd")
+        if ycbcr:
+            # frames carry their colour description to the encoder (options
+            # alone are overridden by the frames' own, unspecified, properties)
+            filters.append(f"setparams=color_primaries={c.primaries}:color_trc={c.transfer}:"
+                           f"colorspace={c.matrix}:range={c.range}")
+        if self.sar != 1 and self.kind != ".gif":
+            filters.append(f"setsar={self.sar.numerator}/{self.sar.denominator}")
+        if self.field_order in ("tt", "tb", "bb", "bt") and ycbcr:
+            filters.append("setfield=" + ("tff" if self.field_order in ("tt", "tb") else "bff"))
+        if filters and self.kind != ".gif":
+            cmd += ["-vf", ",".join(filters)]
         cmd += ["-map", "[out]" if self.kind == ".gif" else "0:v:0"]
         if has_audio:
             cmd += ["-map", "1:a:0?"]
             acodec = {".webm": "libopus", ".mov": "pcm_s16le"}.get(self.kind, "aac")
             cmd += ["-c:a", acodec] + (["-b:a", "192k"] if acodec != "pcm_s16le" else [])
             cmd += ["-shortest"] if audio_duration is None else []
-        cmd += args + ["-r", fps, self._tmp]
+        cmd += args
+        if ycbcr:
+            cmd += ["-colorspace", c.matrix, "-color_primaries", c.primaries, "-color_trc", c.transfer,
+                    "-color_range", c.range]
+        if self.timecode and self.kind in (".mov", ".mp4", ".m4v", ".mkv"):
+            cmd += ["-timecode", self.timecode]
+        if self.timestamps is not None and self.cfr is None:
+            cmd += ["-fps_mode", "passthrough", "-enc_time_base", f"1/{self.time_base.denominator}"]
+            if self.kind in (".mp4", ".m4v", ".mov"):
+                cmd += ["-video_track_timescale", str(self.time_base.denominator)]
+        else:
+            cmd += ["-r", fps]
+            if self.timestamps is not None:
+                cmd += ["-fps_mode", "cfr"]
+        cmd += [self._tmp]
         self._cmd = cmd
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._stderr)
+        if self.timestamps is not None:
+            import av
+
+            self._mux = av.open(self._proc.stdin, mode="w", format="nut")
+            st = self._mux.add_stream("rawvideo", rate=self.fps)
+            st.width, st.height, st.pix_fmt = self.width, self.height, pix_in
+            st.time_base = self.time_base
+            st.codec_context.time_base = self.time_base
+            self._stream = st
+            self._last_pts = -1
 
     # -- API -----------------------------------------------------------------
-    def write(self, frame: np.ndarray) -> None:
-        if self.closed:
-            raise MediaError("writer already closed")
+    def _prepare(self, frame: np.ndarray) -> np.ndarray:
         frame = np.asarray(frame)
-        if frame.dtype != np.uint8:
+        if frame.dtype not in (np.uint8, np.uint16):
             frame = np.clip(frame, 0, 255).astype(np.uint8)
         if frame.shape[0] != self.height or frame.shape[1] != self.width:
             raise InvalidInputError(
@@ -164,25 +435,117 @@ class Writer:
             frame = np.repeat(frame[:, :, None], 3, axis=2)
         if frame.shape[2] != ch:
             if ch == 4:
-                frame = np.concatenate([frame, np.full(frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
+                full = np.iinfo(frame.dtype).max
+                frame = np.concatenate([frame, np.full(frame.shape[:2] + (1,), full, frame.dtype)], axis=2)
             else:
                 frame = frame[:, :, :3]
-        if self.kind == "sequence":
-            code = cv2.COLOR_RGBA2BGRA if ch == 4 else cv2.COLOR_RGB2BGR
-            name = os.path.join(self._tmp, self._pattern % self.count)
-            if not cv2.imwrite(name, cv2.cvtColor(frame, code),
-                               [cv2.IMWRITE_PNG_COMPRESSION, self._png_compression]):
+        if self._yuv is not None:
+            return frame
+        if not self.high_bit:
+            return to_uint8(frame)
+        src = self._source_frame()
+        if frame.dtype == np.uint8 and src is not None:
+            # untouched pixels (equal to the source rounded to 8 bit) keep the source's samples
+            same = np.all(to_uint8(src) == frame[:, :, :3], axis=2)
+            out = to_uint16(frame)
+            out[:, :, :3][same] = src[same]
+            return out
+        return to_uint16(frame)
+
+    def _yuv_planes(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The output frame as planes of the source's own Y'CbCr format: the
+        source's samples where the op left the pixels as it got them, the new
+        pixels converted with the source's matrix and range."""
+        assert self._yuv is not None
+        if self._restore is None:
+            self._restore = iter(video_frames(self._yuv_like))
+        src = next(self._restore, None)
+        if src is None:
+            raise MediaError(f"{self.path}: more frames written than the source clip has")
+        sx, sy, bits = self._yuv
+        planes = _planes(src, bits)
+        rgb = frame[:, :, :3]
+        seen = (self._convert8 if rgb.dtype == np.uint8 else self._convert16)(src)
+        changed = np.any(seen != rgb, axis=2)
+        if not changed.any():
+            return planes
+        ys, xs = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+        y0, y1 = ys[0] // sy * sy, min(self.height, -(-(ys[-1] + 1) // sy) * sy)
+        x0, x1 = xs[0] // sx * sx, min(self.width, -(-(xs[-1] + 1) // sx) * sx)
+        ch = changed[y0:y1, x0:x1]
+        yy, cb, cr = rgb_to_ycbcr(rgb[y0:y1, x0:x1], self.colour, bits)
+        top = 2 ** bits - 1
+        planes[0][y0:y1, x0:x1][ch] = np.clip(np.rint(yy[ch]), 0, top).astype(planes[0].dtype)
+        cblock = _block_reduce(ch, sy, sx, "any")
+        cy0, cx0 = y0 // sy, x0 // sx
+        for plane, val in ((planes[1], cb), (planes[2], cr)):
+            red = np.clip(np.rint(_block_reduce(val, sy, sx, "mean")), 0, top).astype(plane.dtype)
+            view = plane[cy0: cy0 + red.shape[0], cx0: cx0 + red.shape[1]]
+            view[cblock[: view.shape[0], : view.shape[1]]] = red[: view.shape[0], : view.shape[1]][
+                cblock[: view.shape[0], : view.shape[1]]]
+        return planes
+
+    def _source_frame(self) -> np.ndarray | None:
+        if self._like is None:
+            return None
+        if self._restore is None:
+            self._restore = iter(self._like.frames(depth=16))
+        return next(self._restore, None)
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.closed:
+            raise MediaError("writer already closed")
+        if self.kind == "image" and self.count >= 1:
+            raise _single_image_error(self.path, self.count + 1)
+        frame = self._prepare(frame)
+        if self.kind in ("sequence", "image"):
+            code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            if self.kind == "sequence":
+                number = self._numbers[self.count] if self._numbers and self.count < len(self._numbers) else self.count
+                name = os.path.join(self._tmp, self._pattern % number)
+            else:
+                name = self._tmp
+            params = [cv2.IMWRITE_PNG_COMPRESSION, self._png_compression] if name.lower().endswith(".png") else []
+            if not cv2.imwrite(name, cv2.cvtColor(frame, code), params):
                 raise MediaError(f"cannot write {name}")
-        elif self.kind == "image":
-            code = cv2.COLOR_RGBA2BGRA if ch == 4 else cv2.COLOR_RGB2BGR
-            if self.count == 0 and not cv2.imwrite(self._tmp, cv2.cvtColor(frame, code)):
-                raise MediaError(f"cannot write {self.path}")
+        elif self._mux is not None:
+            self._write_timed(frame)
         else:
             try:
-                self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+                if self._yuv is not None:
+                    for plane in self._yuv_planes(frame):
+                        self._proc.stdin.write(np.ascontiguousarray(plane).tobytes())
+                else:
+                    self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
             except (BrokenPipeError, OSError) as exc:
                 raise MediaError(f"encoder failed writing {self.path}: {self._err_text()}") from exc
         self.count += 1
+
+    def _write_timed(self, frame: np.ndarray) -> None:
+        import av
+
+        ts = self.timestamps
+        if self.count < len(ts):
+            t = ts[self.count]
+        else:  # more frames than timestamps: continue at the last spacing
+            step = (ts[-1] - ts[-2]) if len(ts) > 1 else float(1 / self.fps)
+            t = ts[-1] + step * (self.count - len(ts) + 1)
+        pts = max(int(round(t / self.time_base)), self._last_pts + 1)
+        self._last_pts = pts
+        if self._yuv is not None:
+            vf = av.VideoFrame(self.width, self.height, self._out_pix)
+            for plane, data in zip(vf.planes, self._yuv_planes(frame)):
+                dst = np.frombuffer(memoryview(plane), data.dtype).reshape(plane.height, -1)
+                dst[:, : data.shape[1]] = data
+        else:
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=self._pix_in())
+        vf.pts = pts
+        vf.time_base = self.time_base
+        try:
+            for packet in self._stream.encode(vf):
+                self._mux.mux(packet)
+        except (BrokenPipeError, OSError, av.error.FFmpegError) as exc:  # type: ignore[attr-defined]
+            raise MediaError(f"encoder failed writing {self.path}: {self._err_text()}") from exc
 
     def _err_text(self) -> str:
         try:
@@ -201,7 +564,14 @@ class Writer:
             self.abort()
             raise MediaError(f"no frames were written to {self.path}")
         if self._proc is not None:
-            self._proc.stdin.close()
+            try:
+                if self._mux is not None:
+                    for packet in self._stream.encode(None):
+                        self._mux.mux(packet)
+                    self._mux.close()
+                self._proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
             rc = self._proc.wait()
             if rc != 0:
                 err = self._err_text()
@@ -209,16 +579,41 @@ class Writer:
                 raise MediaError(f"encoder failed for {self.path}: {err}")
             self._stderr.close()
         if self.kind == "sequence":
-            final = self._final_dir
-            if os.path.isdir(final):
-                for f in sorted(os.listdir(self._tmp)):
-                    os.replace(os.path.join(self._tmp, f), os.path.join(final, f))
-                os.rmdir(self._tmp)
-            else:
-                os.replace(self._tmp, final)
-            return final
+            return self._place_sequence()
+        if not self.overwrite and os.path.lexists(self.path):  # appeared while rendering
+            self._cleanup()
+            raise _exists_error(self.path, "appeared while rendering")
         os.replace(self._tmp, self.path)
         return self.path
+
+    def _place_sequence(self) -> str:
+        final = self._final_dir
+        if self.timestamps is not None:
+            with open(os.path.join(self._tmp, _TIMESTAMP_FILE), "w") as fh:
+                fh.write("# timestamp format v2\n")
+                fh.writelines(f"{t * 1000:.3f}\n" for t in self.timestamps[: self.count])
+        if os.path.isdir(final):
+            if self.overwrite:
+                self._clear_old_frames(final)
+            elif _visible_entries(final):
+                self._cleanup()
+                raise _exists_error(final, "is a folder that is not empty")
+            for f in sorted(os.listdir(self._tmp)):
+                os.replace(os.path.join(self._tmp, f), os.path.join(final, f))
+            os.rmdir(self._tmp)
+        else:
+            os.replace(self._tmp, final)
+        return final
+
+    def _clear_old_frames(self, folder: str) -> None:
+        """Remove the frames of this output's name pattern (any number) and its
+        timestamp file, so a shorter render does not leave old frames behind."""
+        m = re.search(r"%0?(\d*)d", self._pattern)
+        assert m is not None
+        rx = re.compile("^" + re.escape(self._pattern[: m.start()]) + r"\d+" + re.escape(self._pattern[m.end():]) + "$")
+        for f in os.listdir(folder):
+            if rx.match(f) or f == _TIMESTAMP_FILE:
+                os.remove(os.path.join(folder, f))
 
     def _cleanup(self):
         if os.path.isdir(self._tmp):
@@ -249,10 +644,12 @@ class Writer:
         return False
 
 
-def open_writer(path: str, fps, size, alpha: bool = False, like=None, **kw) -> Writer:
-    """Open a writer. ``like`` (a Clip) carries its audio for the same range."""
+def open_writer(path: str, fps, size, alpha: bool = False, like: Clip | None = None, *,
+                overwrite: bool = False, **kw) -> Writer:
+    """Open a writer. ``like`` (a Clip) carries its audio for the same range,
+    and its colour, timing, timecode and numbering (see :class:`Writer`)."""
     if like is not None and getattr(like, "has_audio", False) and "audio_from" not in kw:
         kw["audio_from"] = like.path
         kw["audio_start"] = like.start_time
         kw["audio_duration"] = like.duration
-    return Writer(path, fps, size, alpha=alpha, **kw)
+    return Writer(path, fps, size, alpha=alpha, like=like, overwrite=overwrite, **kw)
