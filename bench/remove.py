@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""Benchmark ``vedit remove`` (propagate engine) along DESIGN §7.
+"""Benchmark ``vedit remove`` (default engine and settings) along DESIGN §7.
 
-Quality: cases built by ../shared/tools/make_case.py from the shared clips
-(moving and static blobs, moving and still cameras), scored by
-../shared/tools/score.py, next to per-frame cv2.inpaint TELEA (radius 5, mask
-dilated 3 px). Speed: fps at 432x240 (bmx-trees), 960x540 and 1920x1080
-(running_car upscaled), each next to the decode+encode-only floor of the same
-clip, and peak memory for 150 vs 600 frames at 1080p (``--memory``).
+Quality: every case of ``bench/cases.py`` (revealed / partly / never revealed
+by the camera, real footage with moving subjects, dynamic backgrounds; built
+once into a cache folder), filled by ``vedit.ops.remove.run`` at default
+settings and, next to it, by per-frame cv2.inpaint TELEA (radius 5, mask
+dilated 3 px), both scored by :mod:`vedit.quality` (the ``score.py``
+definitions: psnr_mask, psnr_full, ssim_full, flicker, and the detail ratio,
+always read next to PSNR since PSNR rewards blur). Prints one row per case and
+a per-category table, and writes everything to
+``bench/results/remove-<date>.json`` (``bench/report.py`` turns the latest one
+into the README tables). Speed: fps at 432x240 (bmx-trees), 960x540 and
+1920x1080 (running_car upscaled), each next to the decode+encode-only floor of
+the same clip, and peak memory for 150 vs 600 frames at 1080p (``--memory``).
 
-    python bench/remove.py [--quick] [--memory]
+    python bench/remove.py [--cases 'rev_*'] [--jobs 2] [--quick] [--no-speed] [--memory]
 """
 from __future__ import annotations
 
@@ -17,25 +23,26 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import cpu_model  # noqa: E402
+from _common import cpu_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 sys.path.insert(0, ROOT)
 
-CASES = [  # (clip, seed, static, frames)
-    ("bmx-trees", 1, False, 80), ("bmx-trees", 3, True, 80),
-    ("tennis", 2, False, 70), ("tennis", 4, True, 70),
-    ("running_car/running_car.mp4", 5, False, 90), ("running_car/running_car.mp4", 6, True, 90),
-]
+RESULTS = os.path.join(ROOT, "bench", "results")
+QUICK = ["rev_panzoom_coffee", "rev_turn_motorcycle", "part_pan_astronaut", "never_coffee", "mov_bmx_moving",
+         "dyn_ripple_pan_rocket"]
 
 
 def machine() -> str:
@@ -43,34 +50,139 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {model}, {platform.python_version()}, load {os.getloadavg()[0]:.1f}"
 
 
-def run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if r.returncode:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr}")
-    return r.stdout
-
-
-def score(out, case):
-    return json.loads(run([sys.executable, os.path.join(SHARED, "tools", "score.py"), out,
-                           os.path.join(case, "gt"), os.path.join(case, "mask")]))
-
-
-def telea(case, out):
-    os.makedirs(out, exist_ok=True)
+def _telea_frames(case) -> Iterator[np.ndarray]:
+    """Per-frame TELEA of a case's input, RGB (the reference fill)."""
     k = np.ones((7, 7), np.uint8)
+    for name in sorted(os.listdir(case.input)):
+        f = cv2.imread(os.path.join(case.input, name))
+        m = cv2.imread(os.path.join(case.mask, name), 0)
+        yield cv2.cvtColor(cv2.inpaint(f, cv2.dilate(m, k), 5, cv2.INPAINT_TELEA), cv2.COLOR_BGR2RGB)
+
+
+def telea_score(case) -> dict:
+    """TELEA's scores of a case, cached next to the case (they never change)."""
+    from vedit.io import open_clip, open_masks
+    from vedit.quality import score
+
+    path = os.path.join(case.path, "telea.json")
+    key = case.spec.get("seed"), case.frames, 1
+    if os.path.exists(path):
+        with open(path) as fh:
+            d = json.load(fh)
+        if d.get("key") == list(key):
+            return d["score"]
+    gt = open_clip(case.gt)
+    s = score(_telea_frames(case), gt.frames(), iter(open_masks(case.mask, gt)))
+    with open(path, "w") as fh:
+        json.dump({"key": list(key), "score": s}, fh)
+    return s
+
+
+def quality_case(case, tmp: str) -> dict:
+    """Run ours at default settings on one case and score it next to TELEA."""
+    from vedit.ops.remove import run as remove
+    from vedit.quality import score_files
+
+    out = os.path.join(tmp, case.name) + "/"
     t = time.time()
-    names = sorted(os.listdir(os.path.join(case, "input")))
-    for name in names:
-        f = cv2.imread(os.path.join(case, "input", name))
-        m = cv2.imread(os.path.join(case, "mask", name), 0)
-        cv2.imwrite(os.path.join(out, name), cv2.inpaint(f, cv2.dilate(m, k), 5, cv2.INPAINT_TELEA))
-    return len(names) / (time.time() - t)
+    remove(case.input, out, mask=case.mask)
+    dt = time.time() - t
+    s = score_files(out, case.gt, case.mask)
+    te = telea_score(case)
+    return {"name": case.name, "category": case.category, "reveal": case.reveal, "frames": case.frames,
+            "size": f"{case.width}x{case.height}", "ours": s, "telea": te,
+            "delta": round(s["psnr_mask"] - te["psnr_mask"], 2), "fps": round(case.frames / dt, 2)}
+
+
+def _worker(args: tuple) -> dict:
+    case, tmp = args
+    try:
+        return quality_case(case, tmp)
+    finally:
+        shutil.rmtree(os.path.join(tmp, case.name), ignore_errors=True)
+
+
+def category_table(rows: list[dict]) -> list[dict]:
+    """Per category (and overall): mean psnr_mask, mean gain over TELEA, mean
+    and lowest detail, mean flicker, worst delta."""
+    from cases import CATEGORIES
+
+    out = []
+    for cat in [*CATEGORIES, "all"]:
+        rs = [r for r in rows if cat in ("all", r["category"])]
+        if not rs:
+            continue
+        out.append({"category": cat, "cases": len(rs),
+                    "psnr_mask": round(float(np.mean([r["ours"]["psnr_mask"] for r in rs])), 2),
+                    "telea": round(float(np.mean([r["telea"]["psnr_mask"] for r in rs])), 2),
+                    "gain": round(float(np.mean([r["delta"] for r in rs])), 2),
+                    "worst_delta": round(float(min(r["delta"] for r in rs)), 2),
+                    "detail": round(float(np.mean([r["ours"]["detail"] for r in rs])), 3),
+                    "min_detail": round(float(min(r["ours"]["detail"] for r in rs)), 3),
+                    "flicker": round(float(np.mean([r["ours"]["flicker"] for r in rs])), 3)})
+    return out
+
+
+def print_case_row(r: dict) -> None:
+    s, t = r["ours"], r["telea"]
+    rev = "" if r["reveal"] is None else f"{r['reveal']:.2f}"
+    print(f"| {r['name']} | {r['category']} | {rev} | {s['psnr_mask']:.2f} | {t['psnr_mask']:.2f} | "
+          f"{r['delta']:+.2f} | {s['detail']:.3f} | {t['detail']:.3f} | {s['flicker']:.3f} | {t['flicker']:.3f} | "
+          f"{s['ssim_full']:.4f} | {r['fps']:.1f} |", flush=True)
+
+
+def quality(tmp: str, patterns: list[str] | None, jobs: int, root: str) -> dict:
+    from cases import build_cases
+
+    t0 = time.time()
+    cases = build_cases(root, patterns)
+    print(f"\n## Quality (DESIGN §7): ours vs per-frame TELEA, {len(cases)} cases from bench/cases.py "
+          f"(built in {time.time() - t0:.0f} s)")
+    print("| case | category | reveal | psnr_mask | TELEA | Δ dB | detail | TELEA detail | flicker | TELEA flicker "
+          "| ssim | fps (in-process, incl. I/O) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as ex:
+            for r in ex.map(_worker, [(c, tmp) for c in cases]):
+                print_case_row(r)
+                rows.append(r)
+    else:
+        for c in cases:
+            r = _worker((c, tmp))
+            print_case_row(r)
+            rows.append(r)
+    table = category_table(rows)
+    print("\n## Per category")
+    print("| category | cases | psnr_mask | TELEA | mean gain dB | worst Δ dB | detail | lowest detail | flicker |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c in table:
+        print(f"| {c['category']} | {c['cases']} | {c['psnr_mask']:.2f} | {c['telea']:.2f} | {c['gain']:+.2f} | "
+              f"{c['worst_delta']:+.2f} | {c['detail']:.3f} | {c['min_detail']:.3f} | {c['flicker']:.3f} |")
+    return {"cases": rows, "categories": table, "seconds": round(time.time() - t0, 1)}
+
+
+def git_head() -> str:
+    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "vedit"], check=False, capture_output=True,
+                           text=True).stdout.strip()
+    return r.stdout.strip() + ("+dirty" if dirty else "") if r.returncode == 0 else "?"
+
+
+def write_results(res: dict) -> str:
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, f"remove-{time.strftime('%Y-%m-%d-%H%M')}.json")
+    with open(path, "w") as fh:
+        json.dump(res, fh, indent=1)
+    return path
 
 
 def ours(inp, mask, out, extra=()):
     t = time.time()
     r = subprocess.run([sys.executable, "-m", "vedit_cli.main", "remove", inp, "--mask", mask, "-o", out, "--quiet",
-                        *extra], capture_output=True, text=True)
+                        *extra], check=False, capture_output=True, text=True)
     dt = time.time() - t
     if r.returncode:
         raise SystemExit(r.stderr)
@@ -78,7 +190,7 @@ def ours(inp, mask, out, extra=()):
 
 
 def peak_rss_mb(cmd) -> float:
-    r = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True) if os.path.exists(
+    r = subprocess.run(["/usr/bin/time", "-v", *cmd], check=False, capture_output=True, text=True) if os.path.exists(
         "/usr/bin/time") else None
     if r is not None and r.returncode == 0:
         for line in r.stderr.splitlines():
@@ -87,31 +199,6 @@ def peak_rss_mb(cmd) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run(cmd, check=True, capture_output=True)
     return max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-
-
-def quality(tmp, quick):
-    rows = []
-    cases = CASES[:2] + CASES[2:4] if quick else CASES
-    for clip, seed, static, n in cases:
-        case = os.path.join(tmp, f"{os.path.basename(clip)}_{seed}")
-        run([sys.executable, os.path.join(SHARED, "tools", "make_case.py"), os.path.join(SHARED, "media", clip),
-             case, "--seed", str(seed), "--frames", str(n)] + (["--static"] if static else []))
-        out = os.path.join(tmp, f"ours_{seed}") + "/"
-        dt = ours(os.path.join(case, "input"), os.path.join(case, "mask"), out)
-        s = score(out, case)
-        tf = telea(case, os.path.join(tmp, f"telea_{seed}"))
-        t = score(os.path.join(tmp, f"telea_{seed}"), case)
-        rows.append((f"{os.path.basename(clip).split('.')[0]} seed {seed} {'static' if static else 'moving'}",
-                     s, t, s["frames"] / dt))
-    print("\n## Quality (DESIGN §7) — ours vs per-frame TELEA")
-    print("| case | psnr_mask | TELEA | Δ dB | psnr_full | ssim | flicker | TELEA flicker | fps (CLI, incl. I/O) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, s, t, fps in rows:
-        print(f"| {name} | {s['psnr_mask']:.2f} | {t['psnr_mask']:.2f} | {s['psnr_mask'] - t['psnr_mask']:+.2f} | "
-              f"{s['psnr_full']:.2f} | {s['ssim_full']:.4f} | {s['flicker']:.3f} | {t['flicker']:.3f} | {fps:.1f} |")
-    gain = np.mean([s["psnr_mask"] - t["psnr_mask"] for _, s, t, _ in rows])
-    print(f"| **mean** | | | {gain:+.2f} | | | {np.mean([s['flicker'] for _, s, _, _ in rows]):.3f} | "
-          f"{np.mean([t['flicker'] for _, _, t, _ in rows]):.3f} | |")
 
 
 def make_clip(path, size, frames):
@@ -189,21 +276,33 @@ def speed(tmp, quick, memory, repeat=1):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="fewer cases, no 1080p")
+    ap.add_argument("--cases", action="append", metavar="PATTERN",
+                    help="case names or shell patterns from bench/cases.py (repeatable; default: all)")
+    ap.add_argument("--jobs", type=int, default=1, help="cases run in parallel (processes)")
+    ap.add_argument("--root", default=None, help="case cache folder (default: bench/cases.py's)")
+    ap.add_argument("--quick", action="store_true", help="one or two cases per category, no 1080p")
     ap.add_argument("--memory", action="store_true", help="also measure peak memory 150 vs 600 frames at 1080p")
     ap.add_argument("--no-quality", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--no-save", action="store_true", help="do not write bench/results/remove-<date>.json")
     ap.add_argument("--repeat", type=int, default=1, help="runs per speed clip (median shown)")
     a = ap.parse_args()
+    from cases import DEFAULT_ROOT
+
     from vedit.runtime import tune_allocator
 
     # as the vedit CLI and server do at start (so in-process runs, the floor
     # included, see the same allocator)
     tune_allocator()
     print(f"# bench/remove.py — {machine()}")
+    patterns = [p for arg in a.cases or [] for p in arg.split(",") if p] or (QUICK if a.quick else None)
     with tempfile.TemporaryDirectory() as tmp:
         if not a.no_quality:
-            quality(tmp, a.quick)
+            res = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": git_head(), "machine": machine(),
+                   "settings": "vedit.ops.remove.run defaults", "patterns": patterns,
+                   **quality(tmp, patterns, max(1, a.jobs), a.root or DEFAULT_ROOT)}
+            if not a.no_save:
+                print(f"\nresults: {os.path.relpath(write_results(res), ROOT)}")
         if not a.no_speed:
             speed(tmp, a.quick, a.memory, max(1, a.repeat))
 
