@@ -567,7 +567,7 @@ def _probe_video(path: str) -> Clip:
         full = int(cc.color_range or 0) == 2 or pix.startswith("yuvj")
         colour = Colour(primaries=prim or colour.primaries, transfer=trc or colour.transfer,
                         matrix=matrix or colour.matrix, range="pc" if full else "tv", tagged=matrix is not None)
-        sar = cc.sample_aspect_ratio
+        sar = getattr(vs, "sample_aspect_ratio", None) or cc.sample_aspect_ratio
         sar = Fraction(sar) if sar and Fraction(sar) > 0 else Fraction(1)
         timecode = _find_timecode(container, vs)
         audio = container.streams.audio

@@ -54,11 +54,15 @@ class MaskSource:
         else:
             mc = open_clip(self.path)
             self._check_size(mc.width, mc.height)
-            if mc.total_frames != clip.total_frames:
+            if mc.total_frames == clip.total_frames:
+                self._clip = mc.subclip(clip.start, clip.start + clip.frame_count) if (clip.start or clip.end) else mc
+            elif mc.total_frames == clip.frame_count:  # masks for the selected range only
+                self._clip = mc
+            else:
+                rng = f" or the {clip.frame_count} of the selected range" if clip.frame_count != clip.total_frames else ""
                 raise InvalidInputError(
-                    f"mask {self.path} has {mc.total_frames} frames but the input has {clip.total_frames}; "
+                    f"mask {self.path} has {mc.total_frames} frames but the input has {clip.total_frames}{rng}; "
                     "give one mask image or a sequence with one mask per frame")
-            self._clip = mc.subclip(clip.start, clip.start + clip.frame_count) if (clip.start or clip.end) else mc
         self.allow_empty = allow_empty
 
     def _check_size(self, w: int, h: int) -> None:

@@ -314,8 +314,10 @@ class Writer:
         if codec == "ffv1":
             return ["-c:v", "ffv1", "-level", "3"], False  # lossless RGB: samples kept exactly
         if k == ".mov":
-            if self.alpha or codec in ("prores4444", "prores_4444"):
-                return ["-c:v", "prores_ks", "-profile:v", "4", "-pix_fmt", "yuva444p10le", "-vendor", "apl0"], True
+            # 4444 for alpha, and for odd widths (4:2:2 ProRes gets the last column's colour wrong)
+            if self.alpha or codec in ("prores4444", "prores_4444") or self.width % 2:
+                pix = "yuva444p10le" if self.alpha else "yuv444p10le"
+                return ["-c:v", "prores_ks", "-profile:v", "4", "-pix_fmt", pix, "-vendor", "apl0"], True
             return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0"], True
         if k == ".webm":
             return ["-c:v", "libvpx-vp9", "-crf", str(max(crf, 20)), "-b:v", "0", "-row-mt", "1",
