@@ -77,7 +77,7 @@ def test_shadow_and_margin_options_on_tennis(shared_media):
     n = 16
     clip = open_clip(str(shared_media / "tennis"), end=n)
     gts = _gts(shared_media / "tennis_mask", n)
-    tight = [a > 0.5 for a in person_matte_stream(clip, include_shadow=False, margin=0)]
+    tight = [a > 0.5 for a in person_matte_stream(clip, include_shadow=False, margin=0, with_props=False)]
     shad = [a > 0.5 for a in person_matte_stream(clip, margin=0)]
     full = [a > 0.5 for a in person_matte_stream(clip)]
     wide = [a > 0.5 for a in person_matte_stream(clip, margin=6)]

@@ -50,7 +50,7 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
                  chroma=None, tolerance=None, person_model: str = "auto", sam_checkpoint=None,
                  sam_model: str = "vit_b", refine: bool = True, smooth: bool = True, dilate: int = 0,
                  feather: float = 0, include_shadow: bool = False, person_id=None, with_props: bool = False,
-                 callback=None) -> Iterator[np.ndarray]:
+                 confidence_path=None, callback=None) -> Iterator[np.ndarray]:
     """Stream a matte for every frame of ``clip``'s selected range: float32
     HxW alpha in [0, 1] at the clip's size.
 
@@ -66,6 +66,9 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
     --person`` (``vedit.masks.person.person_matte_stream``) turns it on, and
     ``with_props`` (what a person holds or rides) too. ``person_id`` picks
     one person (numbered from 1 in order of appearance; default everybody).
+    A tracked source (``track``, ``grabcut``, ``sam``) prints a warning line
+    with the frames where its confidence drops and, with
+    ``confidence_path``, writes the per-frame confidence there as JSON.
     Parameters are checked before the first frame is produced.
     """
     src = make_source(source, mask=mask, frame=frame, box=box, points=points, chroma=chroma,
@@ -76,6 +79,8 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
     if not isinstance(frame, (int, np.integer)) or not 0 <= int(frame) < n:
         raise InvalidInputError(f"--frame {frame} is outside the selected range (0..{n - 1})")
     src.check(clip)
+    if source in ("track", "grabcut", "sam"):
+        src.confidence_path = confidence_path
     return matte_pipeline(clip, src, refine=bool(refine), smooth=bool(smooth), dilate=int(dilate or 0),
                           feather_px=float(feather or 0), callback=callback)
 

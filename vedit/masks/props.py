@@ -60,7 +60,8 @@ class PropFinder:
         nxt = 0  # shot index of the next item to yield
         for item in items:
             win.append(item)
-            while nxt + self.k < first + len(win):  # frame nxt + k has arrived
+            # frame nxt + k has arrived (nxt + 2k at the start of the shot)
+            while nxt + (self.k if nxt >= self.k else 2 * self.k) < first + len(win):
                 yield self._attach(win, nxt - first)
                 nxt += 1
                 while first < nxt - 2 * self.k:

@@ -104,6 +104,19 @@ def _splat(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return out.reshape(h, w)
 
 
+def _centre(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return np.array([mask.shape[1] / 2, mask.shape[0] / 2])
+    return np.array([xs.mean(), ys.mean()])
+
+
+def _moved(H: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Point ``c`` (x, y) mapped by homography ``H``."""
+    p = H @ np.array([c[0], c[1], 1.0])
+    return p[:2] / p[2]
+
+
 def _shift(pad: int) -> np.ndarray:
     return np.array([[1, 0, pad], [0, 1, pad], [0, 0, 1.0]])
 
@@ -162,6 +175,16 @@ class MaskTracker:
         self.moving = moving                    # the object's moving part (re-found every frame)
         self.static = m & ~moving               # the rest of the mask (transported)
         self.core = m
+        # occlusion: the keyframe's appearance (frozen) and recent good frames
+        self.fg0, self.bg0 = self.fg.copy(), self.bg.copy()
+        self.like_key = max(1e-3, float(self._likeness(codes)[m].mean()))
+        self.areas: deque[float] = deque([float(m.sum())], maxlen=10)
+        self.centres: deque[np.ndarray] = deque([_centre(m)], maxlen=6)
+        self.good = m                           # the last confident mask
+        self.lost = 0                           # frames since the object was lost (0: tracked)
+        self.velocity = np.zeros(2)             # object motion against the camera, px a frame
+        self.confidence = 1.0
+        self.vel_hist: deque[np.ndarray] = deque(maxlen=5)
 
     # -- frame window -------------------------------------------------------------
     def _link(self, a: _Frame, b: _Frame) -> None:
@@ -295,6 +318,82 @@ class MaskTracker:
     def output(self) -> np.ndarray:
         return self.core.astype(np.float32)
 
+    def _likeness(self, codes: np.ndarray) -> np.ndarray:
+        """Per pixel, how much more the keyframe's object colours explain it
+        than the keyframe's surroundings (0..1)."""
+        pf, pb = self.fg0[codes], self.bg0[codes]
+        return np.where(pf + pb < 1e-9, 0.5, pf / np.maximum(pf + pb, 1e-12)).astype(np.float32)
+
+    def _score(self, core: np.ndarray, codes: np.ndarray) -> float:
+        """Confidence 0..1: the mask's area against the recent ones times its
+        colour match with the keyframe."""
+        if not core.any():
+            return 0.0
+        ref = float(np.median(self.areas))
+        r = float(core.sum()) / max(ref, 1.0)
+        like = float(self._likeness(codes)[core].mean()) / self.like_key
+        return float(min(r, 1.0 / r) * min(1.0, like))
+
+    def _predicted(self, prev: _Frame, shape) -> np.ndarray:
+        """The last confident mask moved by the camera and the object's own
+        velocity to where the object should be now (it is hidden)."""
+        c = _moved(prev.H, self.centres[-1]) + self.velocity
+        self.centres.append(c)
+        g0 = _centre(self.good)
+        M = np.float32([[1, 0, c[0] - g0[0]], [0, 1, c[1] - g0[1]]])
+        return cv2.warpAffine(self.good.astype(np.uint8), M, (shape[1], shape[0]), flags=cv2.INTER_NEAREST) > 0
+
+    def _redetect(self, codes: np.ndarray, pred: np.ndarray) -> np.ndarray | None:
+        """The object found again near its predicted place: a region moving
+        against the camera whose colours match the keyframe's and whose
+        size matches the recent mask's; None when nothing fits."""
+        e = self._moving()
+        if self.grow:
+            e = cv2.dilate(e, _disk(self.grow))
+        n, lab, stats, cents = cv2.connectedComponentsWithStats(e)
+        if n < 2:
+            return None
+        ref = float(np.median(self.areas))
+        pc = _centre(pred)
+        gy, gx = np.nonzero(self.good)
+        reach = 1.5 * max(gx.ptp() + 1, gy.ptp() + 1) if len(gx) else 50.0
+        like = self._likeness(codes)
+        best, best_score = None, 0.0
+        for i in range(1, n):
+            area = float(stats[i, cv2.CC_STAT_AREA])
+            d = float(np.hypot(*(cents[i] - pc)))
+            if area < 0.25 * ref or area > 3.0 * ref or d > reach:
+                continue
+            comp = lab == i
+            lk = float(like[comp].mean()) / self.like_key
+            score = min(1.0, lk) * min(1.0, area / ref) * (1.0 - 0.5 * d / reach)
+            if lk > 0.75 and score > best_score:
+                best, best_score = comp, score
+        return best
+
+    def _object_velocity(self) -> np.ndarray:
+        return np.mean(self.vel_hist, axis=0) if self.vel_hist else np.zeros(2)
+
+    def _tight(self, core: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        """The part of the mask that overlaps the previous mask most and what
+        lies close to it: a far blob (a moving branch, a shadow passing by)
+        is not the object."""
+        n, lab = cv2.connectedComponents(core.astype(np.uint8))
+        if n <= 2:
+            return core
+        overlap = np.bincount(lab[prior], minlength=n)
+        overlap[0] = 0
+        if not overlap.any():
+            return core
+        big = int(np.argmax(overlap))
+        ys, xs = np.nonzero(lab == big)
+        size = max(int(np.ptp(xs)), int(np.ptp(ys)), 1)
+        near = cv2.dilate((lab == big).astype(np.uint8), _disk(max(2 * self.unit, size // 2))) > 0
+        keep = np.zeros(n, bool)
+        keep[np.unique(lab[near])] = True
+        keep[0] = False
+        return keep[lab]
+
     def step(self, frame: np.ndarray, anchor: np.ndarray | None = None,
              ahead: list[np.ndarray] | None = None) -> np.ndarray:
         """Track onto ``frame`` (the frame after the previous one). ``ahead``:
@@ -310,6 +409,21 @@ class MaskTracker:
             self.win.popleft()
             self.pos -= 1
         prev, cur = self.win[self.pos - 1], self.win[self.pos]
+        codes = _quantise(cur.rgb)
+        if self.lost:
+            pred = self._predicted(prev, self.core.shape)
+            found = self._redetect(codes, pred)
+            if found is None:
+                self.lost += 1
+                self.confidence = 0.0
+                self.core = pred
+                return self.output()
+            self.lost = 0
+            self.moving, self.static = found, np.zeros_like(found)
+            self.core = found
+            self.confidence = self._score(found, codes)
+            self.centres.append(_centre(found))
+            return self.output()
         flow = self._object_flow(prev, self.core)
         static = self._transport(self.static, flow)
         moving_pred = self._transport(self.moving, flow)
@@ -319,7 +433,6 @@ class MaskTracker:
             moving = self._object_evidence(static | moving_pred)
         if moving.sum() < 0.5 * self.moving.sum():
             moving = moving | moving_pred  # the object (mostly) stopped
-        codes = _quantise(cur.rgb)
         pf, pb = self.fg[codes], self.bg[codes]
         like = np.where(pf + pb < 1e-9, 0.5, pf / np.maximum(pf + pb, 1e-12)).astype(np.float32)
         if static.any():
@@ -333,7 +446,20 @@ class MaskTracker:
             core = (0.3 * core + 0.7 * anchor.astype(np.float32)) > 0.5
             moving &= core
             static = core & ~moving
-        core = fill_holes(core.astype(np.float32), max_hole=0.01, min_island=0.05) > 0.5
+        core = self._tight(fill_holes(core.astype(np.float32), max_hole=0.01, min_island=0.05) > 0.5, self.core)
+        self.confidence = self._score(core, codes)
+        if self.confidence < 0.35 and len(self.areas) >= 3:
+            # hidden (behind something) or lost: from now on predicted by the
+            # motion model until it is found again
+            self.lost = 1
+            self.velocity = self._object_velocity()
+            self.core = self._predicted(prev, core.shape)
+            return self.output()
+        self.areas.append(float(core.sum()))
+        c = _centre(core)
+        self.vel_hist.append(c - _moved(prev.H, self.centres[-1]))
+        self.centres.append(c)
+        self.good = core
         if self.learn and core.any():
             c8 = core.astype(np.uint8)
             sure_fg = cv2.erode(c8, _disk(3)) > 0
@@ -410,7 +536,9 @@ class TrackMatteSource(MatteSource):
 
 def _track_stream(src, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Shared by every keyframe-prompted source: buffer up to the keyframe,
-    track backwards, then stream forwards with a short lookahead."""
+    track backwards, then stream forwards with a short lookahead.
+    ``src.confidence`` collects the tracker's confidence per frame (0..1, 1
+    on the keyframe; 0 while the object is hidden and only predicted)."""
     k = src.frame
     it = src.work_frames(clip)
     has_anchor = hasattr(src, "anchor")
@@ -432,17 +560,56 @@ def _track_stream(src, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     if k:
         rev = before[::-1]
         tr = MaskTracker(key, key_alpha, ahead=rev[:n])
-        back = []
+        back, back_conf = [], []
         for j, f in enumerate(rev):
             back.append(tr.step(f, anchor=src.anchor(f, tr) if has_anchor else None, ahead=rev[j + 1:j + 1 + n]))
+            back_conf.append(tr.confidence)
+        src.confidence = list(reversed(back_conf))
         for f, a in zip(before, reversed(back)):
             yield f, a
         before.clear()
         del rev, back
     fill()
     tr = MaskTracker(key, key_alpha, ahead=list(ahead)[:n])
+    if not k:
+        src.confidence = []
+    src.confidence.append(1.0)
     yield key, tr.output()
     while ahead:
         f = ahead.popleft()
         fill()
-        yield f, tr.step(f, anchor=src.anchor(f, tr) if has_anchor else None, ahead=list(ahead)[:n])
+        a = tr.step(f, anchor=src.anchor(f, tr) if has_anchor else None, ahead=list(ahead)[:n])
+        src.confidence.append(tr.confidence)
+        yield f, a
+    report_confidence(src.confidence, clip.start, getattr(src, "confidence_path", None))
+
+
+LOW_CONFIDENCE = 0.4  # below this a tracked frame is reported (warning line, sidecar)
+
+
+def low_ranges(confidence: list[float], start: int = 0, threshold: float = LOW_CONFIDENCE) -> list[tuple[int, int]]:
+    """The runs of frames (first, last; numbered from ``start``) whose
+    confidence is below ``threshold``."""
+    low = np.asarray(confidence, np.float32) < threshold
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], low.astype(np.int8), [0]])))
+    return [(start + int(a), start + int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def report_confidence(confidence: list[float], start: int = 0, path: str | None = None,
+                      threshold: float = LOW_CONFIDENCE) -> list[tuple[int, int]]:
+    """Say where a tracked matte is unsure: one warning line on stderr with
+    the frame ranges, and (``path``) a JSON sidecar with the per-frame
+    confidence, so a panel can show where to add a keyframe."""
+    import json
+    import sys
+
+    ranges = low_ranges(confidence, start, threshold)
+    if ranges:
+        text = ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in ranges)
+        sys.stderr.write(f"warning: the tracked object is uncertain or hidden at frames {text} "
+                         f"(confidence < {threshold}); add a keyframe there (--mask KEY.png --frame N)\n")
+    if path:
+        with open(path, "w") as f:
+            json.dump({"start": start, "threshold": threshold, "confidence": [round(float(c), 3) for c in confidence],
+                       "low": [list(r) for r in ranges]}, f)
+    return ranges
