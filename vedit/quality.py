@@ -80,7 +80,8 @@ class _Warper:
     def __call__(self, img: np.ndarray, fl: np.ndarray) -> np.ndarray:
         h, w = fl.shape[:2]
         if self._grid is None or self._grid[0].shape != (h, w):
-            self._grid = tuple(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+            gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            self._grid = (gx, gy)
         gx, gy = self._grid
         return cv2.remap(img, gx + fl[..., 0], gy + fl[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -90,7 +91,7 @@ class _Flow:
     consistent pixels (outside occlusions and flow failures)."""
 
     def __init__(self) -> None:
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
         self.warp = _Warper()
 
     def __call__(self, g0: np.ndarray, g1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
