@@ -78,8 +78,36 @@ def telea_score(case) -> dict:
     return s
 
 
-def quality_case(case, tmp: str) -> dict:
-    """Run ours at default settings on one case and score it next to TELEA."""
+def save_crops(case, out: str, path: str) -> None:
+    """Input, ours, TELEA and the truth side by side, cropped around the mask,
+    at a quarter, half and three quarters of the shot (to look at, every time)."""
+    from vedit.io.clip import list_sequence
+
+    names = [os.path.basename(f) for f in list_sequence(case.gt)]
+    k = np.ones((7, 7), np.uint8)
+    rows = []
+    for name in (names[len(names) // 4], names[len(names) // 2], names[3 * len(names) // 4]):
+        inp = cv2.imread(os.path.join(case.input, name))
+        m = cv2.imread(os.path.join(case.mask, name), 0)
+        ys, xs = np.nonzero(m)
+        pad = 24
+        y0, y1 = max(0, ys.min() - pad), min(m.shape[0], ys.max() + pad + 1)
+        x0, x1 = max(0, xs.min() - pad), min(m.shape[1], xs.max() + pad + 1)
+        tel = cv2.inpaint(inp, cv2.dilate(m, k), 5, cv2.INPAINT_TELEA)
+        ims = [inp, cv2.imread(os.path.join(out, name)), tel, cv2.imread(os.path.join(case.gt, name))]
+        crops = [im[y0:y1, x0:x1] for im in ims]
+        scale = max(1.0, 200 / (y1 - y0))
+        rows.append(np.hstack([cv2.resize(c, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+                               for c in crops]))
+    width = max(r.shape[1] for r in rows)
+    rows = [cv2.copyMakeBorder(r, 0, 4, 0, width - r.shape[1], cv2.BORDER_CONSTANT) for r in rows]
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    cv2.imwrite(path, np.vstack(rows))
+
+
+def quality_case(case, tmp: str, crops: str | None = None) -> dict:
+    """Run ours at default settings on one case and score it next to TELEA
+    (with ``crops``, also write ``crops/<case>.png``: input | ours | TELEA | truth)."""
     from vedit.ops.remove import run as remove
     from vedit.quality import score_files
 
@@ -89,15 +117,17 @@ def quality_case(case, tmp: str) -> dict:
     dt = time.time() - t
     s = score_files(out, case.gt, case.mask)
     te = telea_score(case)
+    if crops:
+        save_crops(case, out, os.path.join(crops, f"{case.name}.png"))
     return {"name": case.name, "category": case.category, "reveal": case.reveal, "frames": case.frames,
             "size": f"{case.width}x{case.height}", "ours": s, "telea": te,
             "delta": round(s["psnr_mask"] - te["psnr_mask"], 2), "fps": round(case.frames / dt, 2)}
 
 
 def _worker(args: tuple) -> dict:
-    case, tmp = args
+    case, tmp, crops = args
     try:
-        return quality_case(case, tmp)
+        return quality_case(case, tmp, crops)
     finally:
         shutil.rmtree(os.path.join(tmp, case.name), ignore_errors=True)
 
@@ -131,7 +161,7 @@ def print_case_row(r: dict) -> None:
           f"{s['ssim_full']:.4f} | {r['fps']:.1f} |", flush=True)
 
 
-def quality(tmp: str, patterns: list[str] | None, jobs: int, root: str) -> dict:
+def quality(tmp: str, patterns: list[str] | None, jobs: int, root: str, crops: str | None = None) -> dict:
     from cases import build_cases
 
     t0 = time.time()
@@ -146,12 +176,12 @@ def quality(tmp: str, patterns: list[str] | None, jobs: int, root: str) -> dict:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(jobs) as ex:
-            for r in ex.map(_worker, [(c, tmp) for c in cases]):
+            for r in ex.map(_worker, [(c, tmp, crops) for c in cases]):
                 print_case_row(r)
                 rows.append(r)
     else:
         for c in cases:
-            r = _worker((c, tmp))
+            r = _worker((c, tmp, crops))
             print_case_row(r)
             rows.append(r)
     table = category_table(rows)
@@ -280,6 +310,7 @@ def main():
                     help="case names or shell patterns from bench/cases.py (repeatable; default: all)")
     ap.add_argument("--jobs", type=int, default=1, help="cases run in parallel (processes)")
     ap.add_argument("--root", default=None, help="case cache folder (default: bench/cases.py's)")
+    ap.add_argument("--crops", metavar="DIR", help="write DIR/<case>.png: input | ours | TELEA | truth crops")
     ap.add_argument("--quick", action="store_true", help="one or two cases per category, no 1080p")
     ap.add_argument("--memory", action="store_true", help="also measure peak memory 150 vs 600 frames at 1080p")
     ap.add_argument("--no-quality", action="store_true")
@@ -300,7 +331,7 @@ def main():
         if not a.no_quality:
             res = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": git_head(), "machine": machine(),
                    "settings": "vedit.ops.remove.run defaults", "patterns": patterns,
-                   **quality(tmp, patterns, max(1, a.jobs), a.root or DEFAULT_ROOT)}
+                   **quality(tmp, patterns, max(1, a.jobs), a.root or DEFAULT_ROOT, a.crops)}
             if not a.no_save:
                 print(f"\nresults: {os.path.relpath(write_results(res), ROOT)}")
         if not a.no_speed:

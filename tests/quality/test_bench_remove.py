@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import cv2
 import pytest
 
 from .conftest import ROOT
@@ -56,10 +57,14 @@ def test_report_renders_latest(bench, tmp_path):
 
 
 def test_quality_case_end_to_end(bench, small_case, tmp_path):
-    r = bench.quality_case(small_case, str(tmp_path))
+    r = bench.quality_case(small_case, str(tmp_path), crops=str(tmp_path / "crops"))
     assert r["name"] == "t_pan" and r["frames"] == 14 and r["fps"] > 0
     assert r["delta"] == pytest.approx(r["ours"]["psnr_mask"] - r["telea"]["psnr_mask"], abs=0.011)
     # a static blob over a pan that reveals everything: the shot holds the answer
     assert r["ours"]["psnr_mask"] > r["telea"]["psnr_mask"] + 3 and r["ours"]["flicker"] < r["telea"]["flicker"]
+    crops = cv2.imread(str(tmp_path / "crops" / "t_pan.png"))
+    assert crops is not None and crops.shape[0] >= 3 * 200  # three frames, crops scaled to 200 px high
+    q = crops.shape[1] // 4  # input | ours | TELEA | truth: the pasted input is far from the truth
+    assert abs(crops[:200, :q].astype(int) - crops[:200, 3 * q:4 * q].astype(int)).mean() > 5
     with open(f"{small_case.path}/telea.json") as fh:  # TELEA's scores are cached with the case
         assert json.load(fh)["score"] == r["telea"]
