@@ -7,10 +7,11 @@ once into a cache folder), filled by ``vedit.ops.remove.run`` at default
 settings and, next to it, by per-frame cv2.inpaint TELEA (radius 5, mask
 dilated 3 px), both scored by :mod:`vedit.quality` (the ``score.py``
 definitions: psnr_mask, psnr_full, ssim_full, flicker, and the detail ratio,
-always read next to PSNR since PSNR rewards blur). Prints one row per case and
-a per-category table, and writes everything to
+always read next to PSNR since PSNR rewards blur; on still shots the truth
+carries sensor noise, so a noise-free fill scores flicker below 1). Prints one
+row per case and a per-category table, and writes everything to
 ``bench/results/remove-<date>.json`` (``bench/report.py`` turns the latest one
-into the README tables). Speed: fps at 432x240 (bmx-trees), 960x540 and
+into the README tables); ``--crops DIR`` saves crops to look at. Speed: fps at 432x240 (bmx-trees), 960x540 and
 1920x1080 (running_car upscaled), each next to the decode+encode-only floor of
 the same clip, and peak memory for 150 vs 600 frames at 1080p (``--memory``).
 
