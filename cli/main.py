@@ -67,9 +67,10 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx, debug):
     """vedit: local-first, temporally consistent generative video editing."""
-    from vedit.runtime import tune_allocator
+    from vedit.runtime import silence_library_noise, tune_allocator
 
     tune_allocator()  # long frame loops: reuse freed buffers (no page-fault churn)
+    silence_library_noise(debug)  # TFLite/absl/protobuf log lines off the terminal
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 

@@ -61,3 +61,27 @@ def test_tune_allocator_caps_arenas():
     arena's heaps are unmapped and faulted in again burst after burst)."""
     assert _arenas("from vedit.runtime import tune_allocator; assert tune_allocator()") <= 2
     assert _arenas("pass") > 2  # the check can fail: untuned, threads get arenas of their own
+
+
+def test_library_noise_silenced_errors_kept():
+    """Native log lines written to descriptor 2 are dropped, other lines pass."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from vedit.runtime import silence_library_noise\n"
+        "assert silence_library_noise(False)\n"
+        "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "os.write(2, b'W0000 00:00:1796544124.328009    2554 inference_feedback_manager.cc:114] Feedback\\n')\n"
+        "os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n')\n"
+        "os.write(2, b'ffmpeg: real problem\\n')\n"
+        "sys.stderr.write('ERROR: kept\\n')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert sorted(res.stderr.strip().splitlines()) == ["ERROR: kept", "ffmpeg: real problem"]
+    debug = subprocess.run([sys.executable, "-c", code.replace("assert silence_library_noise(False)",
+                                                               "silence_library_noise(True)")],
+                           capture_output=True, text=True, timeout=60)
+    assert "inference_feedback_manager" in debug.stderr

@@ -15,13 +15,21 @@ The command line and the job server call it once at start; a host
 application embedding the library may call it too (it changes when memory
 goes back to the kernel and how threads share the heap; the peak measured
 lower, never higher).
+
+:func:`silence_library_noise` keeps native libraries' log lines (MediaPipe's
+TFLite, absl/glog) and protobuf warnings off the terminal unless ``--debug``.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
+import io
 import os
+import re
 import sys
+import threading
+import warnings
 
 # mallopt parameters (glibc malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -78,3 +86,79 @@ def release_memory() -> None:
             _libc.malloc_trim(0)
         except (AttributeError, OSError):  # pragma: no cover - no malloc_trim
             pass
+
+
+# -- library noise -------------------------------------------------------------
+# MediaPipe's C++ core (glog/absl, TFLite) writes straight to file descriptor 2,
+# from its own threads and at any time during inference, not only when a model
+# is created; an environment variable or Python logging cannot reach all of it.
+_NOISE = re.compile(
+    rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-]+:\d+\]"  # glog / absl line prefix
+    rb"|WARNING: All log messages before absl::InitializeLog\(\)"
+    rb"|INFO: Created TensorFlow Lite"
+    rb"|INFO: Initialized TensorFlow Lite)")
+_filter_thread: threading.Thread | None = None
+
+
+def silence_library_noise(debug: bool = False) -> bool:
+    """Keep third-party libraries' log lines (TFLite, absl/glog, protobuf
+    warnings) off the terminal, so ``-q`` prints nothing but errors; a no-op
+    with ``debug``. Lines reaching file descriptor 2 that look like a native
+    library's log are dropped and every other line passes through unchanged
+    (an ffmpeg or Python error still shows). Python's own ``sys.stderr`` keeps
+    writing straight to the terminal. Returns whether the descriptor filter
+    is in place (it is only installed when ``sys.stderr`` is descriptor 2)."""
+    global _filter_thread
+    if debug:
+        return False
+    for k, v in (("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3"), ("ABSL_MIN_LOG_LEVEL", "2")):
+        os.environ.setdefault(k, v)
+    warnings.filterwarnings("ignore", module=r"google\.protobuf")
+    warnings.filterwarnings("ignore", message=r".*SymbolDatabase\.GetPrototype")
+    if "absl.logging" in sys.modules:
+        sys.modules["absl.logging"].set_verbosity("error")
+    if _filter_thread is not None:
+        return True
+    try:
+        if sys.stderr is None or sys.stderr.fileno() != 2:
+            return False
+    except (AttributeError, OSError, ValueError):  # a test runner's captured stream
+        return False
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    sys.stderr = io.TextIOWrapper(io.FileIO(terminal, "w", closefd=False), encoding=sys.stderr.encoding,
+                                  errors="backslashreplace", line_buffering=True, write_through=True)
+    _filter_thread = threading.Thread(target=_pump, args=(read_end, terminal), name="vedit-stderr-filter",
+                                      daemon=True)
+    _filter_thread.start()
+    atexit.register(_stop_filter, terminal)
+    return True
+
+
+def _pump(read_end: int, terminal: int) -> None:
+    pending = b""
+    while True:
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        keep = [line for line in lines if not _NOISE.match(line)]
+        if keep:
+            os.write(terminal, b"\n".join(keep) + b"\n")
+    if pending and not _NOISE.match(pending):
+        os.write(terminal, pending)
+    os.close(read_end)
+
+
+def _stop_filter(terminal: int) -> None:
+    """At exit: give descriptor 2 back to the terminal and let the filter drain."""
+    try:
+        os.dup2(terminal, 2)
+    except OSError:
+        return
+    if _filter_thread is not None:
+        _filter_thread.join(timeout=1.0)
