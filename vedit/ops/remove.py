@@ -25,6 +25,10 @@ PARAMS = (
     Param("dilate", "int", 3, min=0, max=1024, help="Grow the mask by N pixels."),
     Param("feather", "int", 2, min=0, max=1024, help="Soft blend band outside the grown mask, in pixels."),
     Param("fps", "float", None, min=0.001, max=1000, help="Frame rate of an image-sequence input (default 25)."),
+    Param("cfr", "float", None, min=0.001, max=1000,
+          help="Write a constant frame rate (frames repeated/dropped by time) instead of keeping a VFR input's timing."),
+    Param("fill_gaps", "str", None, choices=("hold",),
+          help="Missing frames of a numbered input sequence: hold the frame before each gap (default: error)."),
     Param("seed", "int", 0, min=0, max=2**32 - 1, help="Random seed."),
     Param("chunk_size", "int", None, min=2, max=100_000, help="Frames processed together (memory bound)."),
     Param("model", "str", None, engines=_D, help="Model folder or Hugging Face cache id."),
@@ -78,7 +82,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     v = OP.resolve(params)
     engine = v["engine"]
     spec = get_spec("inpaint", engine)
-    clip = open_clip(input, start, end, fps=v["fps"])
+    clip = open_clip(input, start, end, fps=v["fps"], fill_gaps=v["fill_gaps"])
     check_output_path(output, [input, v["mask"]])
     masks = open_masks(v["mask"], clip)
 
@@ -110,7 +114,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
     out = eng.inpaint(prefetch(clip.frames(), depth=8), mask_iter(), seed=v["seed"], callback=progress.part(0, n),
                       total=n)
-    with open_writer(output, clip.fps, clip.size, like=clip, **writer_kwargs(v["overwrite"])) as w:
+    with open_writer(output, clip.fps, clip.size, like=clip, cfr=v["cfr"], **writer_kwargs(v["overwrite"])) as w:
         with ThreadedWriter(w, depth=24) as tw:
             for frame in out.frames:
                 tw.write(frame)
