@@ -28,6 +28,7 @@ import numpy as np
 
 from vedit.engines.base import AnimateOutput, ProgressCallback, report
 from vedit.errors import InvalidInputError
+from vedit.masks.refine import fill_holes
 
 CAMERAS = ("dolly-in", "dolly-out", "pan-left", "pan-right", "pan-up", "pan-down", "orbit", "zoom")
 
@@ -40,7 +41,8 @@ def fill_behind(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     except ImportError:  # pragma: no cover - the lead's module exists in releases
         spatial_fill = None
     if spatial_fill is not None:
-        return spatial_fill(image, hole)
+        # a patch fill worked at up to 384 px: sharp texture, not a blur
+        return spatial_fill(image, hole, max_side=384)
     m8 = hole.astype(np.uint8) * 255
     h, w = hole.shape
     s = min(1.0, 256.0 / max(h, w))
@@ -90,37 +92,70 @@ class ParallaxAnimateEngine:
 
     ``depth_ratio``: background depth relative to the nearest subject (more =
     stronger parallax); ``dilate``/``feather``: matte growth and edge
-    softness in pixels (None: scaled to the image).
+    softness in pixels (None: scaled to the image); ``margin``: how far
+    around a matte (fraction of the short side) subject-coloured pixels the
+    matte missed are still taken into the layer; ``keep_level``: margin
+    pixels within this many levels of the background fill stay background.
     """
 
     name = "parallax"
 
-    def __init__(self, depth_ratio: float = 3.0, dilate: int | None = None, feather: float | None = None):
+    def __init__(self, depth_ratio: float = 3.0, dilate: int | None = None, feather: float | None = None,
+                 margin: float = 0.035, keep_level: int = 24):
         if not depth_ratio > 1.0:
             raise InvalidInputError(f"depth_ratio {depth_ratio!r}: must be greater than 1")
         self.depth_ratio = float(depth_ratio)
         self.dilate = dilate
         self.feather = feather
+        self.margin = float(margin)
+        self.keep_level = int(keep_level)
 
     # -- layers ------------------------------------------------------------------
-    def build_layers(self, image: np.ndarray, mattes: Sequence[np.ndarray]) -> LayerStack:
-        """Split ``image`` into a filled background and subject layers
-        (``mattes`` near to far, each HxW uint8/bool/float)."""
-        h, w = image.shape[:2]
+    def refine(self, a: np.ndarray) -> np.ndarray:
+        """A clean soft layer alpha from a matte: islands and pin holes a
+        matte model leaves are removed (``fill_holes``), soft pixels away
+        from the kept body dropped (no stray pixels that would travel with
+        the layer), then grown by ``dilate`` and feathered by ``feather``."""
+        h, w = a.shape
         short = min(h, w)
         dil = self.dilate if self.dilate is not None else max(1, round(short / 240))
         fea = self.feather if self.feather is not None else max(1.0, short / 300)
+        hard = a > 0.5
+        if hard.any():
+            a = fill_holes(a, max_hole=0.002, min_island=0.02)
+            hard = a > 0.5
+            reach = max(2, round(short / 100))
+            near = cv2.dilate(hard.astype(np.uint8), cv2.getStructuringElement(
+                cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) > 0
+            a = np.where(near, a, 0.0).astype(np.float32)
+        if dil > 0:
+            a = cv2.dilate(a, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dil + 1, 2 * dil + 1)))
+        if fea > 0:
+            a = cv2.GaussianBlur(a, (0, 0), fea)
+        a[a < 1.0 / 255] = 0.0
+        return a
+
+    def build_layers(self, image: np.ndarray, mattes: Sequence[np.ndarray]) -> LayerStack:
+        """Split ``image`` into a filled background and subject layers
+        (``mattes`` near to far, each HxW uint8/bool/float).
+
+        The background plate is filled (patch fill) over each subject grown by
+        a margin, before any rendering, so whatever a move uncovers is already
+        clean background. Each layer's colour and alpha are then solved so the
+        layers at rest composite back to the input: F = C + (I − C)/a with C
+        what lies behind; where F would leave [0, 255] (the input differs from
+        the plate more than a soft alpha allows, e.g. hair in the margin) the
+        alpha is raised just enough instead, so subject colour travels with
+        the subject and never stays behind in the plate."""
+        h, w = image.shape[:2]
+        short = min(h, w)
         alphas = []
         for i, m in enumerate(mattes):
             a = to_alpha(m)
             if a.shape != (h, w):
                 raise InvalidInputError(f"matte {i} is {a.shape[1]}x{a.shape[0]}, the image is {w}x{h}; "
                                         "give masks of the image's size")
-            if dil > 0:
-                a = cv2.dilate(a, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dil + 1, 2 * dil + 1)))
-            if fea > 0:
-                a = cv2.GaussianBlur(a, (0, 0), fea)
-            a[a < 1.0 / 255] = 0.0
+            a = self.refine(a)
             if a.max() <= 0:
                 raise InvalidInputError(f"matte {i} is empty; the layer mask must have white (>127) pixels")
             alphas.append(a)
@@ -130,51 +165,48 @@ class ParallaxAnimateEngine:
             vis.append(a * cover)
             cover = cover * (1.0 - a)
         img_f = image.astype(np.float32)
-        support = np.zeros((h, w), bool)
-        for v in vis:
-            support |= v > 0
+        # the plate is filled over each subject and a margin around it wide
+        # enough for what the matte missed (hair strands, a dark rim); margin
+        # pixels that the fill reproduces (background) go back to the input
+        margin = max(2, round(self.margin * short))
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+        cores = [v > 0 for v in vis]
+        extents = [cv2.dilate(c.astype(np.uint8), disk) > 0 for c in cores]
+        support = np.logical_or.reduce(extents) if extents else np.zeros((h, w), bool)
         if support.any():
-            grow = max(2, round(short / 100))
-            hole = cv2.dilate(support.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
-            filled = fill_behind(image, hole)
-            background = np.where(support[:, :, None], filled, image)
+            filled = fill_behind(image, support)
+            core = np.logical_or.reduce(cores)
+            same = np.abs(filled.astype(np.int16) - image).max(axis=2) < self.keep_level
+            keep = support & ~core & same
+            background = np.where(keep[:, :, None], image, filled)
+            extents = [e & ~keep for e in extents]
+            support &= ~keep
         else:
             background = image.copy()
-        # colours, far to near, so the composite at rest reproduces the input
-        background = background.astype(np.float32)
-        behind = background.copy()
+        # colours and alphas, far to near, so the composite at rest reproduces the input
+        behind = background.astype(np.float32)
         k = len(vis)
-        far_cover = np.ones((h, w), np.float32)  # how much of the background shows behind layer i
         layers: list[Layer] = []
         for i in range(k - 1, -1, -1):
-            v = vis[i]
-            ys, xs = np.nonzero(v > 0)
+            ys, xs = np.nonzero(extents[i])
             if len(xs) == 0:
-                continue  # fully hidden by nearer layers
+                continue
             x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
             sl = (slice(y0, y1), slice(x0, x1))
-            vc = v[sl]
-            soft = vc[:, :, None]
             ic, bc = img_f[sl], behind[sl]
-            # F = I + (1 − a)/a·(I − C) leaves [0, 255] where a is small and the
-            # filled background differs from the input; there, pull the
-            # background towards the input just enough (λ) to keep F in range.
-            gain = np.where(soft > 0, (1.0 - soft) / np.maximum(soft, 1e-6), 0.0) * (ic - bc)
+            diff = ic - bc
             with np.errstate(divide="ignore", invalid="ignore"):
-                lim = np.where(gain > 0, (255.0 - ic) / gain, np.where(gain < 0, -ic / gain, np.inf))
-            lam = np.clip(lim.min(axis=2), 0.0, 1.0)
-            lam = np.where(far_cover[sl] >= 0.999, lam, 1.0)[:, :, None]
-            bc = lam * bc + (1.0 - lam) * ic
-            adjust = (lam[:, :, 0] < 1.0)
-            background[sl][adjust] = bc[adjust]
-            est = (ic - (1.0 - soft) * bc) / np.maximum(soft, 1e-6)
+                need = np.where(diff > 0, diff / np.maximum(255.0 - bc, 1e-6),
+                                np.where(diff < 0, -diff / np.maximum(bc, 1e-6), 0.0)).max(axis=2)
+            need = np.where(need > 0.5 / 255.0, np.minimum(need, 1.0), 0.0)
+            va = np.where(extents[i][sl], np.maximum(vis[i][sl], need), 0.0).astype(np.float32)
+            soft = va[:, :, None]
+            est = bc + diff / np.maximum(soft, 1e-6)
             col = np.where(soft > 0, est, ic)
             col = np.clip(col + 0.5, 0, 255).astype(np.uint8)
             behind[sl] = soft * col + (1.0 - soft) * bc
-            far_cover[sl] *= 1.0 - vc
             depth = 1.0 + (self.depth_ratio - 1.0) * i / max(1, k)
-            layers.append(Layer(np.ascontiguousarray(col), np.ascontiguousarray(vc), (int(x0), int(y0)), depth))
-        background = np.clip(background + 0.5, 0, 255).astype(np.uint8)
+            layers.append(Layer(np.ascontiguousarray(col), np.ascontiguousarray(va), (int(x0), int(y0)), depth))
         if vis:
             near = vis[0]
             tot = float(near.sum())
@@ -256,7 +288,7 @@ class ParallaxAnimateEngine:
         if np.allclose(mats[-1], [[1, 0, 0], [0, 1, 0]]):
             out = bg.copy()
         else:
-            out = cv2.warpAffine(bg, mats[-1], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            out = cv2.warpAffine(bg, mats[-1], (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
         for layer, m in zip(stack.layers, mats[:-1]):
             lh, lw = layer.alpha.shape
             ox, oy = layer.origin
@@ -271,7 +303,7 @@ class ParallaxAnimateEngine:
                 continue  # the layer left the frame
             mr = np.concatenate([a, (b - [rx0, ry0])[:, None]], axis=1)
             size = (rx1 - rx0, ry1 - ry0)
-            col = cv2.warpAffine(layer.colour, mr, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            col = cv2.warpAffine(layer.colour, mr, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
             al = cv2.warpAffine(layer.alpha, mr, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                 borderValue=0)
             roi = out[ry0:ry1, rx0:rx1]
@@ -308,7 +340,12 @@ class ParallaxAnimateEngine:
 
         def frames() -> Iterator[np.ndarray]:
             for t in range(n):
-                cam = self.camera(camera, progress(t), strength)
+                p = progress(t)
+                if p == 0.0:
+                    yield image.copy()  # the camera at rest: the still itself
+                    report(callback, t + 1, n, "animate")
+                    continue
+                cam = self.camera(camera, p, strength)
                 mats = self.plane_transforms(cam, depths, (w, h), stack.centre)
                 yield self.render(stack, mats)
                 report(callback, t + 1, n, "animate")
