@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 python -m pip install -q -e ".[all]"
+# the linter and type checker .ci/run runs (pinned: a new release must not break CI by itself)
+python -m pip install -q "ruff==0.17.6" "mypy==2.4.1"
 # Debian Chromium for the Premiere panel test (skipped with a reason if absent)
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) \

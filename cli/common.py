@@ -1,12 +1,10 @@
-"""Helpers shared by commands: progress bar, option parsing, output checks."""
+"""Helpers shared by commands: the progress bar and --quiet."""
 from __future__ import annotations
 
 import sys
 import time
 
 import click
-
-from vedit.errors import InvalidInputError
 
 
 class Progress:
@@ -49,27 +47,3 @@ class Progress:
 
 def quiet_option(f):
     return click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(f)
-
-
-def range_options(f):
-    f = click.option("--end", type=int, default=None, help="Last frame, exclusive (like a slice).")(f)
-    f = click.option("--start", type=int, default=None, help="First frame to process (from 0).")(f)
-    return f
-
-
-def parse_ints(text: str, n: int | None = None, name: str = "value") -> list[int]:
-    try:
-        vals = [int(round(float(v))) for v in text.replace(" ", "").split(",") if v != ""]
-    except ValueError:
-        raise InvalidInputError(f"{name} {text!r}: expected comma-separated numbers") from None
-    if n is not None and len(vals) != n:
-        raise InvalidInputError(f"{name} {text!r}: expected {n} comma-separated numbers")
-    return vals
-
-
-def parse_points(text: str, name: str = "--points") -> list[tuple[int, int]]:
-    """"X,Y[,X,Y...]" → [(x, y), ...]."""
-    vals = parse_ints(text, None, name)
-    if len(vals) < 2 or len(vals) % 2:
-        raise InvalidInputError(f"{name} {text!r}: expected X,Y pairs")
-    return [tuple(vals[i:i + 2]) for i in range(0, len(vals), 2)]

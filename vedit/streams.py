@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,10 +31,10 @@ def prefetch(items: Iterable[Any], depth: int = 3, fn: Callable[[Any], Any] | No
     """Iterate ``items`` (optionally mapped through ``fn``) in a background
     thread, up to ``depth`` ahead. Exceptions re-raise in the consumer;
     closing the generator early stops the thread."""
-    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    q: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
 
-    def put(x) -> bool:
+    def put(x: Any) -> bool:
         while not stop.is_set():
             try:
                 q.put(x, timeout=0.1)
@@ -45,7 +45,7 @@ def prefetch(items: Iterable[Any], depth: int = 3, fn: Callable[[Any], Any] | No
 
     it = iter(items)
 
-    def work():
+    def work() -> None:
         try:
             for x in it:
                 if not put(fn(x) if fn is not None else x):
@@ -79,14 +79,14 @@ class ThreadedWriter:
     ``write`` or when the block ends. Nest it inside the writer's own
     ``with`` block, which closes or aborts the file (nothing half-written)."""
 
-    def __init__(self, writer, depth: int = 3):
+    def __init__(self, writer: Any, depth: int = 3):
         self.writer = writer
-        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
         self._exc: BaseException | None = None
         self._th = threading.Thread(target=self._work, name="vedit-writer", daemon=True)
         self._th.start()
 
-    def _work(self):
+    def _work(self) -> None:
         while True:
             f = self._q.get()
             if f is _DONE:
@@ -102,15 +102,15 @@ class ThreadedWriter:
             raise self._exc
         self._q.put(frame)
 
-    def _finish(self):
+    def _finish(self) -> None:
         if self._th.is_alive():
             self._q.put(_DONE)
             self._th.join()
 
-    def __enter__(self):
+    def __enter__(self) -> ThreadedWriter:
         return self
 
-    def __exit__(self, et, ev, tb):
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> Literal[False]:
         """Waits for the queued frames; the wrapped writer's own ``with``
         block then closes it (or aborts it when anything failed)."""
         self._finish()
@@ -119,13 +119,14 @@ class ThreadedWriter:
         return False
 
 
-def alternate(items: Iterable, fns: tuple[Callable, Callable], depth: int = 4) -> Iterator:
+def alternate(items: Iterable[Any], fns: tuple[Callable[[Any], Any], Callable[[Any], Any]],
+              depth: int = 4) -> Iterator[Any]:
     """Map ``items`` through ``fns[0]`` and ``fns[1]`` in turn, each function
     in a worker thread of its own (so each sees every other item, in order),
     results in item order, up to ``depth`` items in flight. For two instances
     of a model that keeps per-instance state and releases the GIL."""
     pools = [ThreadPoolExecutor(1, thread_name_prefix="vedit-alternate") for _ in fns]
-    queued: deque = deque()
+    queued: deque[Any] = deque()
     try:
         for i, x in enumerate(items):
             queued.append(pools[i % 2].submit(fns[i % 2], x))

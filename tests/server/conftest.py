@@ -3,7 +3,6 @@ test op registered through the documented hook (vedit.jobs.register_op), the app
 in-process, and a live server on a real socket."""
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time

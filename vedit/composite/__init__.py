@@ -88,7 +88,7 @@ class PlateRenderer:
         M = self.paths[t] if self.paths is not None else np.eye(3)
         return M @ self._F
 
-    def __call__(self, t: int, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
+    def __call__(self, t: int, frame: np.ndarray, alpha: np.ndarray | None) -> np.ndarray | None:
         """The plate for frame t. ``self.fresh`` then says whether it is a new
         array that the caller may write into (not shared with other frames)."""
         k = self.bg.kind

@@ -15,8 +15,18 @@ valid in specs and run by the runner exactly like the built-in ``vedit.ops``.
 """
 from vedit.jobs.runner import TERMINAL, JobNotFoundError, QueueFullError, Runner
 from vedit.jobs.spec import (
-    JobSpec, PathNotAllowedError, PathPolicy, SpecError, check_output, get_op_func, op_names, op_schema,
-    register_op, unique_output, unregister_op, validate_spec,
+    JobSpec,
+    PathNotAllowedError,
+    PathPolicy,
+    SpecError,
+    check_output,
+    get_op_func,
+    op_names,
+    op_schema,
+    register_op,
+    unique_output,
+    unregister_op,
+    validate_spec,
 )
 from vedit.jobs.store import JobStore
 

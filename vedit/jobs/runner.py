@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from vedit.errors import JobCancelled, VeditError
-from vedit.jobs.spec import PathPolicy, SpecError, get_op_func, unique_output, validate_spec
+from vedit.jobs.spec import PathPolicy, get_op_func, unique_output, validate_spec
 from vedit.jobs.store import JobStore
 
 log = logging.getLogger("vedit.jobs")
@@ -253,6 +253,8 @@ class Runner:
 
     def _execute(self, job_id: str, live: _Live) -> None:
         row = self.store.get(job_id)
+        if row is None:
+            raise JobNotFoundError(f"job {job_id} is gone")
         spec = row["spec"]
         final = row["output"]
         # the target may have appeared since submission: never overwrite it

@@ -71,7 +71,9 @@ class JobStore:
             self._db.execute(
                 "INSERT INTO jobs (id, seq, spec, status, output, created) VALUES (?, ?, ?, 'queued', ?, ?)",
                 (job_id, seq, json.dumps(spec), output, now))
-        return self.get(job_id)
+        row = self.get(job_id)
+        assert row is not None
+        return row
 
     def get(self, job_id: str) -> dict | None:
         with self._lock:

@@ -17,9 +17,8 @@ import numpy as np
 from vedit.engines import get_spec, names
 from vedit.engines.base import report
 from vedit.errors import InvalidInputError
-from vedit.ops.params import OpDef, Param, ParamError
+from vedit.ops.params import OpDef, Param, ParamError, final_path
 from vedit.ops.progress import OverallProgress
-from vedit.ops.remove import final_path, writer_kwargs
 
 DEFAULT_DURATION = 3.0
 DEFAULT_FPS = 25.0
@@ -31,6 +30,8 @@ def parse_size(size, image_size: tuple[int, int]) -> tuple[int, int] | None:
     if size is None or size == "":
         return None
     w0, h0 = image_size
+    w: int | None
+    h: int | None
     if isinstance(size, str):
         txt = size.lower().replace(" ", "")
         try:
@@ -50,6 +51,7 @@ def parse_size(size, image_size: tuple[int, int]) -> tuple[int, int] | None:
     if w is None and h is None:
         raise InvalidInputError(f"--size {size!r}: expected WxH (e.g. 1280x720) or a width")
     if w is None:
+        assert h is not None
         w = max(2, round(h * w0 / h0))
     if h is None:
         h = max(2, round(w * h0 / w0))
@@ -311,7 +313,7 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
     # 1. check inputs (before any work)
     offload_kind = None if offload == "none" else offload
     spec = get_spec("animate", engine)
-    check_output_path(output, [input])
+    check_output_path(output, [input], overwrite=overwrite)
     if fps is not None and not (math.isfinite(float(fps)) and 1 <= float(fps) <= 120):
         raise InvalidInputError(f"--fps {fps!r}: use a rate between 1 and 120")
     if duration is not None and not (math.isfinite(float(duration)) and 0 < float(duration) <= 120):
@@ -385,7 +387,7 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
         result = eng.animate(image_f, num_frames=n, fps=rate, seed=seed, loop=loop, callback=callback)
 
     # 4. write (temp name, renamed on success)
-    with open_writer(output, rate, size_out, **writer_kwargs(overwrite)) as wr:
+    with open_writer(output, rate, size_out, overwrite=overwrite) as wr:
         for fr in result.frames:
             wr.write(fr)
     progress.finish()
@@ -420,7 +422,7 @@ def _run_diffusion(image, output, clip, size_out, callback, *, fps, duration, fr
                          steps=steps, guidance=guidance, motion_bucket=motion_bucket, noise_aug=noise_aug,
                          decode_chunk_size=decode_chunk_size, pin_first=pin_first, size=size_out,
                          callback=callback)
-    with open_writer(output, result.fps, size_out, **writer_kwargs(overwrite)) as wr:
+    with open_writer(output, result.fps, size_out, overwrite=overwrite) as wr:
         for fr in result.frames:
             wr.write(fr)
     if callback is not None:

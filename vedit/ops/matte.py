@@ -12,11 +12,10 @@ import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError
-from vedit.io import check_output_path, open_clip, open_writer, output_kind
+from vedit.io import check_output_path, open_clip, open_writer
 from vedit.io.clip import IMAGE_EXTS
-from vedit.ops.params import OpDef, Param, ParamError
+from vedit.ops.params import OpDef, Param, ParamError, final_path
 from vedit.ops.progress import OverallProgress
-from vedit.ops.remove import final_path, writer_kwargs
 
 
 def choose_source(source=None, person=False, mask=None, box=None, points=None, chroma=None,
@@ -173,9 +172,10 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     if margin is not None and src != "person":
         raise InvalidInputError("--margin applies to --person only; use --dilate to grow other mattes")
     clip = open_clip(input, start=start, end=end)
-    kind = check_output_path(output, [input] + ([mask] if mask else []))
+    kind = check_output_path(output, [input] + ([mask] if mask else []), overwrite=v["overwrite"],
+                             frames=clip.frame_count)
     if preview:
-        pkind = check_output_path(preview, [input, output])
+        pkind = check_output_path(preview, [input, output], overwrite=v["overwrite"])
         if pkind in ("sequence", "image"):
             raise InvalidInputError(f"--preview {preview}: give a video path (.mp4, .mov, .webm)")
     if int(bit_depth) not in (8, 16):
@@ -211,18 +211,19 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
     # 3. write
     size = (clip.width, clip.height)
+    out_ctx: Any
     if int(bit_depth) == 16:
         out_ctx = _Png16Sequence(output)
     else:
         out_ctx = open_writer(output, clip.fps, size, alpha=bool(alpha), like=clip if kind != "sequence" else None,
-                              **writer_kwargs(v["overwrite"]))
-    prev_ctx = open_writer(preview, clip.fps, size, like=clip, **writer_kwargs(v["overwrite"])) if preview else None
+                              overwrite=v["overwrite"])
+    prev_ctx = open_writer(preview, clip.fps, size, like=clip, overwrite=v["overwrite"]) if preview else None
     checker = _checker(clip.height, clip.width) if preview and preview_style == "checker" else None
     frames = clip.frames() if need_frames else None
     try:
         with out_ctx as w:
             for a in alphas:
-                f = next(frames) if frames is not None else None
+                f: Any = next(frames) if frames is not None else None
                 a8 = np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
                 if isinstance(w, _Png16Sequence):
                     w.write(a)

@@ -266,6 +266,12 @@ def _existing_path(value: str, bad: Callable[[str], ParamError]) -> str:
     raise bad("no such file or folder")
 
 
+def final_path(output: str) -> str:
+    """What an op returns: the absolute output path (a folder without its
+    trailing slash)."""
+    return os.path.abspath(output.rstrip("/") if output.endswith("/") and len(output) > 1 else output)
+
+
 # -- ops ----------------------------------------------------------------------------------
 
 #: the params every op has

@@ -10,9 +10,8 @@ panel's progress bar only moves forward and an ETA from the overall rate holds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Optional
 
-Callback = Optional[Callable[..., None]]
+Callback = Callable[..., None] | None
 
 
 class OverallProgress:

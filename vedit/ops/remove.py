@@ -1,8 +1,6 @@
 """``remove``: fill a masked region through a shot (object removal)."""
 from __future__ import annotations
 
-import inspect
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +10,7 @@ from vedit.engines import get_spec, names
 from vedit.engines.base import ProgressCallback
 from vedit.errors import InvalidInputError
 from vedit.io import check_output_path, open_clip, open_masks, open_writer
-from vedit.ops.params import OpDef, Param, ParamError
+from vedit.ops.params import OpDef, Param, ParamError, final_path
 from vedit.ops.progress import OverallProgress
 
 _D = ("diffusion",)
@@ -55,21 +53,6 @@ def check_params(v: dict[str, Any]) -> None:
         raise ParamError("mask", "--mask is required: an image, a folder of masks or a mask video")
 
 
-def writer_kwargs(overwrite: bool) -> dict[str, Any]:
-    """``overwrite=`` for the writer factory when it takes it (the writers
-    refuse an existing output unless told)."""
-    try:
-        sig = inspect.signature(open_writer)
-    except (TypeError, ValueError):  # pragma: no cover
-        return {}
-    return {"overwrite": bool(overwrite)} if "overwrite" in sig.parameters else {}
-
-
-def final_path(output: str) -> str:
-    """The absolute output path (a folder without its trailing slash)."""
-    return os.path.abspath(output.rstrip("/") if output.endswith("/") and len(output) > 1 else output)
-
-
 def run(input: str, output: str, *, start: int | None = None, end: int | None = None,
         callback: ProgressCallback = None, **params: Any) -> str:
     """Remove what ``mask`` covers in ``input`` and write ``output``.
@@ -83,7 +66,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     engine = v["engine"]
     spec = get_spec("inpaint", engine)
     clip = open_clip(input, start, end, fps=v["fps"], fill_gaps=v["fill_gaps"])
-    check_output_path(output, [input, v["mask"]])
+    check_output_path(output, [input, v["mask"]], overwrite=v["overwrite"], frames=clip.frame_count)
     masks = open_masks(v["mask"], clip)
 
     # 2. engine
@@ -114,7 +97,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
     out = eng.inpaint(prefetch(clip.frames(), depth=8), mask_iter(), seed=v["seed"], callback=progress.part(0, n),
                       total=n)
-    with open_writer(output, clip.fps, clip.size, like=clip, cfr=v["cfr"], **writer_kwargs(v["overwrite"])) as w:
+    with open_writer(output, clip.fps, clip.size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"]) as w:
         with ThreadedWriter(w, depth=24) as tw:
             for frame in out.frames:
                 tw.write(frame)

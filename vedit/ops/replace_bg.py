@@ -37,15 +37,14 @@ import numpy as np
 
 from vedit.engines import names
 from vedit.errors import InvalidInputError, MediaError
-from vedit.ops.params import OpDef, Param, ParamError
-from vedit.ops.remove import final_path, writer_kwargs
+from vedit.ops.params import OpDef, Param, ParamError, final_path
 from vedit.runtime import release_memory
 
 ALPHA_OUTPUTS = (".mov", ".webm", ".mkv", "sequence", "image")
 # camera tracking on a 320 px grey copy (plenty for a homography); with
 # track_refine 'lk' (default) sparse corner tracks, with a DIS preset dense
 # flow sampled at up to 1500 background points
-TRACKER_SETTINGS = dict(max_side=320, max_points=1500)
+TRACKER_SETTINGS: dict[str, Any] = dict(max_side=320, max_points=1500)
 # plates that follow the camera take two passes (the plate's fit needs the
 # whole camera path first); the first pass keeps up to this many bytes of
 # decoded frames in memory so the second pass need not decode them again
@@ -224,7 +223,7 @@ class _AlphaCache:
 
     def __init__(self):
         self._f = tempfile.TemporaryFile(prefix="vedit-matte-")
-        self._index: list[tuple[int, int, tuple[int, int]]] = []
+        self._index: list[tuple[int, int, tuple[int, ...]]] = []
 
     def append(self, alpha: np.ndarray) -> None:
         q = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -255,7 +254,7 @@ class _PreparedCache(_AlphaCache):
         super().__init__()
         self._boxes: list = []
 
-    def append(self, prep) -> None:  # type: ignore[override]
+    def append(self, prep: Any) -> None:
         self._boxes.append(prep.box)
         if prep.box is None:
             self._index.append((0, 0, (0, 0)))
@@ -346,8 +345,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     o = _options(params)
     clip = open_clip(input, start, end)
     bg = parse_background(o.background) if o.background else None
-    inputs = [input] + ([o.background] if bg is not None and bg.kind in ("image", "video") else [])
-    kind = check_output_path(output, inputs)
+    inputs = [input] + ([o.background] if o.background and bg is not None and bg.kind in ("image", "video") else [])
+    kind = check_output_path(output, inputs, overwrite=o.overwrite, frames=clip.frame_count)
     transparent = bg is not None and bg.kind == "transparent"
     if transparent and kind not in ALPHA_OUTPUTS:
         raise InvalidInputError(
@@ -386,8 +385,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         return prefetch(clip.frames(), depth=4)
 
     def mattes() -> Iterator[np.ndarray]:
-        for a in matte_stream(clip, source, **mkw):
-            yield a
+        yield from matte_stream(clip, source, **mkw)
 
     def person_items(keep: bool):
         pm = PersonMatter(o.person_model, work, refine=bool(mkw["refine"]), smooth=bool(mkw["smooth"]),
@@ -417,9 +415,9 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
             a = feather(grow(a, int(o.dilate)), float(o.feather))
         return a
 
-    follow = (o.prompt is not None or bg.trackable) and not o.static_plate
-    cache = None
-    frames_kept = None
+    follow = (o.prompt is not None or (bg is not None and bg.trackable)) and not o.static_plate
+    cache: Any = None
+    frames_kept: Any = None
     paths = None
     try:
         # 2. first pass: matte + camera path, when the plate follows the camera
@@ -463,6 +461,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
             from vedit.composite.plate import Background
 
             bg = Background("prompt", o.prompt, image=plate_img)
+        assert bg is not None
         renderer = PlateRenderer(bg, size, clip.fps, n, fit=o.fit, box=box, paths=paths,
                                  loop=o.plate_loop, blur=o.blur)
 
@@ -501,7 +500,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
                 plate = renderer(t, f, a)
                 yield f, a, plate, renderer.fresh
 
-        with open_writer(output, clip.fps, size, alpha=transparent, like=clip, **writer_kwargs(o.overwrite)) as wr0:
+        with open_writer(output, clip.fps, size, alpha=transparent, like=clip, overwrite=o.overwrite) as wr0:
             with ThreadedWriter(wr0) as wr:
                 for f, a, plate, fresh in prefetch(prepared(), depth=3):
                     if isinstance(a, Prepared):

@@ -8,7 +8,7 @@ import logging
 import re
 import socket
 from enum import Enum
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -38,8 +38,8 @@ class ErrorOut(BaseModel):
 
 class RangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: Optional[int] = Field(None, ge=0, description="first frame, from 0")
-    end: Optional[int] = Field(None, ge=1, description="last frame, exclusive")
+    start: int | None = Field(None, ge=0, description="first frame, from 0")
+    end: int | None = Field(None, ge=1, description="last frame, exclusive")
 
 
 class JobOut(BaseModel):
@@ -47,20 +47,20 @@ class JobOut(BaseModel):
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     progress: float
     stage: str
-    output: Optional[str] = None
-    error: Optional[str] = None
-    error_type: Optional[str] = None
-    op: Optional[str] = None
-    input: Optional[str] = None
-    requested_output: Optional[str] = None
+    output: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    op: str | None = None
+    input: str | None = None
+    requested_output: str | None = None
     params: dict[str, Any] = {}
     range: dict[str, Any] = {}
     done: int = 0
     total: int = 0
-    eta: Optional[float] = Field(None, description="seconds left in the current stage")
-    created: Optional[float] = None
-    started: Optional[float] = None
-    finished: Optional[float] = None
+    eta: float | None = Field(None, description="seconds left in the current stage")
+    created: float | None = None
+    started: float | None = None
+    finished: float | None = None
 
 
 class SubmitOut(BaseModel):
@@ -76,7 +76,7 @@ class HealthOut(BaseModel):
 
 def _spec_model():
     """The job spec body; ``op`` is an enum of the ops known when the app is built."""
-    ops = Enum("Op", {re.sub(r"\W", "_", n) or "op": n for n in op_names()}, type=str)
+    ops = Enum("Op", {re.sub(r"\W", "_", n) or "op": n for n in op_names()}, type=str)  # type: ignore[misc]
 
     class JobSpecIn(BaseModel):
         model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
@@ -86,12 +86,12 @@ def _spec_model():
         input: str = Field(..., min_length=1, description="absolute path of a video, frame folder or pattern")
         output: str = Field(..., min_length=1, description="output path; a unique name is used if it exists")
         params: dict[str, Any] = Field(default_factory=dict, description="op options (CLI options, underscored)")
-        range: Optional[RangeIn] = None
+        range: RangeIn | None = None
 
     return JobSpecIn
 
 
-_ERRORS = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 413, 422, 429)}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorOut} for s in (400, 401, 403, 404, 413, 422, 429)}
 
 
 def _err(status: int, error: str, type_: str) -> JSONResponse:
@@ -175,7 +175,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @app.get("/engines", dependencies=deps, responses=_ERRORS, tags=["server"])
     def engines() -> dict:
         """The engine registry: name, family, needs, available here."""
-        from vedit.engines import engines as all_engines, plugin_errors
+        from vedit.engines import engines as all_engines
+        from vedit.engines import plugin_errors
 
         return {"engines": [s.as_dict() for s in all_engines()], "plugin_errors": plugin_errors()}
 
@@ -190,7 +191,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
               tags=["jobs"])
     def submit(spec: JobSpecIn):  # type: ignore[valid-type]
         """Queue a job. 422: bad spec; 400: output path not allowed; 429: queue full."""
-        body = spec.model_dump(mode="json", exclude_none=False)
+        body = BaseModel.model_dump(spec, mode="json", exclude_none=False)
         if body.get("range") is None:
             body.pop("range")
         job = runner.submit(body)
@@ -198,8 +199,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                             status_code=202, headers={"Location": f"/jobs/{job['id']}"})
 
     @app.get("/jobs", response_model=list[JobOut], dependencies=deps, responses=_ERRORS, tags=["jobs"])
-    def list_jobs(status: Optional[Literal["queued", "running", "done", "failed", "cancelled"]] = None,
-                  limit: Optional[int] = Query(None, ge=1, le=10000)):
+    def list_jobs(status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
+                  limit: int | None = Query(None, ge=1, le=10000)):
         """Jobs, newest first."""
         return JSONResponse(runner.list(status=status, limit=limit))
 

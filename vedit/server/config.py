@@ -49,7 +49,7 @@ def ensure_token(home: str | None = None) -> str:
             os.chmod(path, 0o600)
         tok = read_token(home)
         if not tok:
-            raise InvalidInputError(f"token file {path} is empty; delete it and start the server again")
+            raise InvalidInputError(f"token file {path} is empty; delete it and start the server again") from None
         return tok
     tok = secrets.token_urlsafe(32)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -96,7 +96,7 @@ class ServerConfig:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
-    def validate(self) -> "ServerConfig":
+    def validate(self) -> ServerConfig:
         if not (0 <= int(self.port) <= 65535):
             raise InvalidInputError(f"--port {self.port}: expected 0..65535")
         for r in self.allowed_roots:
