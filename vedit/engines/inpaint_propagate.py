@@ -44,6 +44,8 @@ import cv2
 import numpy as np
 
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
+from vedit.engines.propagate.camera import CameraModel
+from vedit.engines.propagate.sources import SourceSelector
 from vedit.engines.sweep import step_kernel
 from vedit.runtime import release_memory
 from vedit.errors import InvalidInputError
@@ -286,7 +288,7 @@ class PropagateInpaintEngine:
                  flow_fill: str = "auto", fill_method: str = "mix",
                  temporal: float = 0.8, fill_max_side: int = 224, refine: int = 1, refine_fill: str = "none",
                  refine_reuse: bool = False, refine_crop: bool = False, refine_direct: bool = True,
-                 refine_coarse_flow: bool = True, jit: bool = True, **_ignored):
+                 refine_coarse_flow: bool = True, jit: bool = True, camera: bool = True, **_ignored):
         if chunk_size < 2:
             raise InvalidInputError(f"chunk_size {chunk_size} must be at least 2")
         if overlap < 0 or overlap >= chunk_size:
@@ -317,6 +319,7 @@ class PropagateInpaintEngine:
         self.refine_direct = bool(refine_direct)
         self.refine_coarse_flow = bool(refine_coarse_flow)
         self.jit = bool(jit)
+        self.camera = bool(camera)
 
     # ------------------------------------------------------------------ API
     def inpaint(self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], seed: int = 0,
@@ -405,12 +408,43 @@ class PropagateInpaintEngine:
             self.stats["chunks"] += 1
             self.stats["keyframes"] += len(res.keyframes)
             out = res.frames[len(context):]
+            if self.camera:
+                if callback:
+                    report(callback, done, n_total, "camera")
+                out = self._camera_pass(all_f, all_h, cur_m, len(context), out)
             for o in out:
                 yield o
             done += len(out)
             report(callback, done, n_total, "propagate")
             context = (context + out)[-self.overlap:] if self.overlap else []
             res = out = prev = all_f = all_h = cur_f = cur_m = holes = prep = None
+
+    def _camera_pass(self, frames: list[np.ndarray], holes: list[np.ndarray], masks: list[np.ndarray],
+                     nctx: int, outs: list[np.ndarray]) -> list[np.ndarray]:
+        """Replace the flow fill by the camera model's direct samples where
+        the model explains the background (see ``propagate.sources``)."""
+        if not any(h.any() for h in holes[nctx:]):
+            return outs
+        cam = CameraModel(frames, holes)
+        sel = SourceSelector(frames, holes, cam)
+        res = []
+        for i, o in enumerate(outs):
+            t = nctx + i
+            cf = sel.fill(t)
+            if cf is None or not cf.weight.any():
+                res.append(o)
+                continue
+            y0, y1, x0, x1 = cf.box
+            a = self._alpha(masks[i], holes[t])
+            a = holes[t][y0:y1, x0:x1].astype(np.float32) if a is None else a[y0:y1, x0:x1]
+            w = cv2.GaussianBlur(cf.weight, (0, 0), 1.5) * (cf.weight > 0)
+            orig = frames[t][y0:y1, x0:x1].astype(np.float32)
+            cam_out = orig + a[..., None] * (cf.colour.astype(np.float32) - orig)
+            flow_out = o[y0:y1, x0:x1].astype(np.float32)
+            o = o.copy()
+            o[y0:y1, x0:x1] = np.clip(flow_out + w[..., None] * (cam_out - flow_out) + 0.5, 0, 255).astype(np.uint8)
+            res.append(o)
+        return res
 
     def region(self, mask: np.ndarray) -> np.ndarray:
         """The pixels that will change: the mask grown by dilate + feather.

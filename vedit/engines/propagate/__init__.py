@@ -1,0 +1,1 @@
+"""The ``propagate`` removal engine's stages (camera model, source selection)."""

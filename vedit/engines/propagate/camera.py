@@ -1,0 +1,141 @@
+"""The camera model of a shot: how the background moves between any two frames.
+
+Pans, zooms, rolls and camera turns move a distant (or planar) background by a
+homography. Neighbouring frames are linked by homographies fitted on corners
+tracked outside the hole (pyramidal Lucas-Kanade, forward-backward checked,
+MAGSAC); the chain gives a first guess for any pair of frames, and every pair
+actually used for sampling is re-fitted directly (corners of one frame tracked
+into the other from the chained guess), so long chains do not drift. Each link
+carries how well the model explains the background (inlier share and
+residual), which the source selection uses to decide where the model holds.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+#: longest side of the grey images the camera model is measured on
+_TRACK_SIDE = 960
+_WIN = (21, 21)
+_CRIT = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+
+
+class Link(NamedTuple):
+    """A homography mapping frame ``t`` pixel coordinates into frame ``s``."""
+
+    H: np.ndarray       # 3x3, full-resolution coordinates, t -> s
+    inliers: float      # share of tracked background corners that follow it
+    residual: float     # median reprojection error of the inliers (full-res px)
+
+
+class CameraModel:
+    """Homographies between the frames of one chunk.
+
+    Args:
+        frames: full-resolution RGB uint8 frames.
+        holes: bool masks of the region to fill (the corners are taken
+            outside them, grown by a margin: the object's edge moves with it).
+    """
+
+    def __init__(self, frames: list[np.ndarray], holes: list[np.ndarray]):
+        H, W = frames[0].shape[:2]
+        self.size = (W, H)
+        self.scale = min(1.0, _TRACK_SIDE / max(W, H))
+        s = self.scale
+        w, h = max(8, int(round(W * s))), max(8, int(round(H * s)))
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+        self.grey = [cv2.cvtColor(cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if s < 1 else f,
+                                  cv2.COLOR_RGB2GRAY) for f in frames]
+        self.valid = []
+        for hole in holes:
+            m = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) if s < 1 \
+                else hole.astype(np.uint8)
+            self.valid.append((cv2.dilate(m, k) == 0).astype(np.uint8) * 255)
+        self._corners: dict[int, np.ndarray | None] = {}
+        self._pairs: dict[tuple[int, int], Link | None] = {}
+        n = len(frames)
+        # chained guess: G[t] maps frame t into frame 0
+        self._Ginv: list[np.ndarray] = []
+        self.G = [np.eye(3)]
+        for t in range(n - 1):
+            link = self._fit(t, t + 1, None)
+            step = link.H if link is not None else np.eye(3)
+            self._pairs[(t, t + 1)] = link
+            self.G.append(self.G[-1] @ np.linalg.inv(step))
+
+    # -------------------------------------------------------------- public
+    def guess(self, t: int, s: int) -> np.ndarray:
+        """The chained homography t -> s (full-resolution coordinates)."""
+        if len(self._Ginv) != len(self.G):
+            self._Ginv = [np.linalg.inv(g) for g in self.G]
+        return self._Ginv[s] @ self.G[t]
+
+    def link(self, t: int, s: int) -> Link | None:
+        """A directly fitted homography t -> s, or None where the background
+        cannot be registered (too few corners follow one homography)."""
+        key = (t, s)
+        if key not in self._pairs:
+            self._pairs[key] = self._fit(t, s, self.guess(t, s))
+        return self._pairs[key]
+
+    # ------------------------------------------------------------ fitting
+    def corners(self, t: int) -> np.ndarray | None:
+        c = self._corners.get(t, np.empty(0))
+        if c is not None and c.size == 0:
+            g = self.grey[t]
+            c = cv2.goodFeaturesToTrack(g, maxCorners=300, qualityLevel=0.003, minDistance=7,
+                                        mask=self.valid[t], blockSize=7)
+            if c is None or len(c) < 12:
+                c = None
+            self._corners[t] = c
+        return c
+
+    def _fit(self, t: int, s: int, guess: np.ndarray | None) -> Link | None:
+        p0 = self.corners(t)
+        if p0 is None:
+            return None
+        sc = self.scale
+        flags = 0
+        p1 = None
+        if guess is not None:
+            S = np.diag([sc, sc, 1.0])
+            Hs = S @ guess @ np.linalg.inv(S)
+            p1 = cv2.perspectiveTransform(p0, Hs).astype(np.float32)
+            flags = cv2.OPTFLOW_USE_INITIAL_FLOW
+        # neighbours may move far (pyramid of 4 levels); a direct fit starts
+        # from the chained guess, which is within a pixel or two
+        lv = 4 if guess is None else 2
+        g0, g1 = self.grey[t], self.grey[s]
+        win = _WIN if guess is None else (15, 15)
+        p1, st, _ = cv2.calcOpticalFlowPyrLK(g0, g1, p0, p1, flags=flags, winSize=win, maxLevel=lv, criteria=_CRIT)
+        if p1 is None:
+            return None
+        pb, st2, _ = cv2.calcOpticalFlowPyrLK(g1, g0, p1, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+                                              winSize=win, maxLevel=lv, criteria=_CRIT)
+        ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((pb - p0)[:, 0], axis=1) < 0.5)
+        h, w = self.grey[s].shape
+        q = p1[:, 0]
+        ok &= (q[:, 0] >= 0) & (q[:, 0] <= w - 1) & (q[:, 1] >= 0) & (q[:, 1] <= h - 1)
+        if ok.sum() < 12:
+            return None
+        qi = np.clip(np.round(q[ok]).astype(int), 0, [w - 1, h - 1])
+        ok_idx = np.nonzero(ok)[0][self.valid[s][qi[:, 1], qi[:, 0]] > 0]
+        if len(ok_idx) < 12:
+            return None
+        a, b = p0[ok_idx, 0] / sc, p1[ok_idx, 0] / sc
+        Hm, inl = cv2.findHomography(a, b, cv2.USAC_MAGSAC, 1.0 / sc, maxIters=2000, confidence=0.999)
+        if Hm is None or inl is None:
+            return None
+        inl = inl[:, 0] > 0
+        if inl.sum() < 10:
+            return None
+        # a final least-squares fit on the inliers (MAGSAC's model is already
+        # weighted; this only polishes it)
+        Hm2, _ = cv2.findHomography(a[inl], b[inl], 0)
+        if Hm2 is not None:
+            Hm = Hm2
+        proj = cv2.perspectiveTransform(a[inl][:, None], Hm)[:, 0]
+        res = float(np.median(np.linalg.norm(proj - b[inl], axis=1)))
+        return Link(Hm, float(inl.sum() / max(1, len(p0))), res)

@@ -1,0 +1,261 @@
+"""Direct sampling: each hole pixel copied once from the frame that saw it best.
+
+For a hole pixel of frame ``t`` the candidates are the other frames of the
+chunk, in order of cost: distance in time (nearer frames differ least in
+lighting and parallax), plus a penalty for a source that saw the spot at a
+lower resolution (after a zoom the closer frame is the sharper one). The
+first candidate whose homography lands the pixel on a real pixel (inside the
+frame, outside that frame's own hole) is the source; it is sampled once,
+bicubic, from the original frame, with a per-channel gain fitted on the ring
+around the hole (exposure and white-balance drift between the two frames).
+Because neighbouring frames rank the candidates almost identically, they pick
+the same source for the same spot: stability comes from consistent source
+choice, not from blending.
+
+Where the camera model does not explain the content — parallax, a dynamic
+background, a moving subject partly under the hole — the fill is wrong, so
+each pixel gets a confidence: the alignment residual of its source on the
+ring around the hole (spread into the hole), and the agreement with an
+independent second source a few frames away. The caller keeps the flow
+engine's fill where the confidence is low.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from vedit.engines.propagate.camera import CameraModel
+from vedit.flow.ops import mask_bbox
+
+#: a source that saw the spot at half the resolution costs this many frames
+_SCALE_COST = 25.0
+#: ring residual (grey levels, mean abs) where the model is fully / not trusted
+_RES_LO, _RES_HI = 5.0, 12.0
+#: disagreement between two independent sources (grey levels) that vetoes a pixel
+_DUAL_LO, _DUAL_HI = 10.0, 24.0
+_MAX_CANDIDATES = 400
+#: a source is taken only when it covers this share of the hole (or all that is left)
+_MIN_SHARE = 0.08
+
+
+class CameraFill(NamedTuple):
+    """The camera model's fill of one frame over the hole's bounding box."""
+
+    box: tuple[int, int, int, int]  # y0, y1, x0, x1
+    colour: np.ndarray              # uint8 RGB, box-sized
+    weight: np.ndarray              # float32 in [0, 1]: confidence the fill is right
+    seen: np.ndarray                # bool: pixels some frame saw
+
+
+def _scale_at(Hm: np.ndarray, x: float, y: float) -> float:
+    """Linear scale of a homography at (x, y): > 1 when the source saw the
+    spot larger (sharper)."""
+    p = np.array([x, y, 1.0])
+    q = Hm @ p
+    J = (Hm[:2, :2] * q[2] - np.outer(q[:2], Hm[2, :2])) / (q[2] ** 2)
+    return float(np.sqrt(abs(np.linalg.det(J))))
+
+
+def _blur_coarse(a: np.ndarray, sigma: float) -> np.ndarray:
+    """A wide Gaussian blur computed on a 4x reduced grid (smooth anyway)."""
+    h, w = a.shape
+    if sigma < 8 or min(h, w) < 16:
+        return cv2.GaussianBlur(a, (0, 0), sigma)
+    sm = cv2.resize(a, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(sm, (0, 0), sigma / 4), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _project(Hm: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2]
+    d = np.where(np.abs(d) < 1e-9, 1e-9, d)
+    return ((Hm[0, 0] * xs + Hm[0, 1] * ys + Hm[0, 2]) / d).astype(np.float32), \
+           ((Hm[1, 0] * xs + Hm[1, 1] * ys + Hm[1, 2]) / d).astype(np.float32)
+
+
+class SourceSelector:
+    """Camera-model fills for the frames of one chunk.
+
+    Args:
+        frames: full-resolution RGB frames of the chunk (context frames
+            included; they are sources like any other).
+        holes: bool regions to fill (empty for context frames).
+        camera: the chunk's :class:`CameraModel`.
+    """
+
+    def __init__(self, frames: list[np.ndarray], holes: list[np.ndarray], camera: CameraModel):
+        self.frames, self.holes, self.cam = frames, holes, camera
+        H, W = frames[0].shape[:2]
+        self.W, self.H = W, H
+        self.direct = True
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+        # a source pixel is usable when its bicubic footprint avoids its own hole
+        self.blocked = [cv2.dilate(h.astype(np.uint8), k) > 0 if h.any() else None for h in holes]
+
+    def _candidates(self, t: int, cx: float, cy: float) -> list[int]:
+        n = len(self.frames)
+        cost = []
+        for s in range(n):
+            if s == t:
+                continue
+            sc = _scale_at(self.cam.guess(t, s), cx, cy)
+            cost.append((abs(s - t) + _SCALE_COST * max(0.0, -np.log2(max(sc, 1e-3))), s))
+        cost.sort()
+        return [s for _, s in cost[:_MAX_CANDIDATES]]
+
+    def _usable(self, t: int, s: int) -> bool:
+        """Whether frames t and s are registered: their neighbours' links
+        along the chain hold (a failed link breaks the chain)."""
+        a, b = min(t, s), max(t, s)
+        for u in range(a, b):
+            link = self.cam._pairs.get((u, u + 1))
+            if link is None or link.inliers < 0.2 or link.residual > 1.5:
+                return False
+        return True
+
+    def _assign(self, t: int, xs: np.ndarray, ys: np.ndarray, order: list[int],
+                exclude: np.ndarray | None = None, direct: bool = True):
+        """Per pixel the first usable candidate: (source index or -1, x, y).
+
+        Candidates are tried with the chained homography (cheap); the pairs
+        that end up used are re-fitted directly and the pixels re-projected
+        with that fit."""
+        src = np.full(xs.shape, -1, np.int32)
+        todo = np.ones(xs.shape, bool)
+        # a source must cover a real share of what is left (no slivers from
+        # dozens of frames); a last round takes any source for what remains
+        least = max(16, int(_MIN_SHARE * xs.size))
+        for s in order + [-1] + order:
+            if s < 0:
+                least = 1
+                continue
+            if not todo.any():
+                break
+            if not self._usable(t, s):
+                continue
+            idx = np.nonzero(todo if exclude is None else todo & (np.abs(exclude - s) >= 3))[0]
+            if idx.size == 0:
+                continue
+            x, y = _project(self.cam.guess(t, s), xs[idx], ys[idx])
+            ok = (x >= 2) & (x <= self.W - 3) & (y >= 2) & (y <= self.H - 3)
+            b = self.blocked[s]
+            if b is not None:
+                xi = np.clip(np.round(x).astype(np.int32), 0, self.W - 1)
+                yi = np.clip(np.round(y).astype(np.int32), 0, self.H - 1)
+                ok &= ~b[yi, xi]
+            if ok.sum() < min(least, idx.size):
+                continue
+            sel = idx[ok]
+            src[sel] = s
+            todo[sel] = False
+        qx = np.zeros(xs.shape, np.float32)
+        qy = np.zeros(xs.shape, np.float32)
+        for s in np.unique(src[src >= 0]):
+            sel = src == s
+            link = self.cam.link(t, int(s)) if self.direct and direct else None
+            Hm = link.H if link is not None and link.inliers >= 0.2 and link.residual <= 1.5 \
+                else self.cam.guess(t, int(s))
+            qx[sel], qy[sel] = _project(Hm, xs[sel], ys[sel])
+        return src, qx, qy
+
+    def _sample(self, src, qx, qy, shape, box) -> tuple[np.ndarray, dict]:
+        """Bicubic samples per source over the box (unassigned: 0)."""
+        h, w = shape
+        out = np.zeros((h, w, 3), np.uint8)
+        per = {}
+        for s in np.unique(src[src >= 0]):
+            sel = src == s
+            mx = np.full((h, w), -10.0, np.float32)
+            my = np.full((h, w), -10.0, np.float32)
+            mx[sel], my[sel] = qx[sel], qy[sel]
+            v = cv2.remap(self.frames[int(s)], mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)
+            out[sel] = v[sel]
+            per[int(s)] = sel
+        return out, per
+
+    def _ring_fit(self, t: int, s: int, box, ring_y: np.ndarray, ring_x: np.ndarray):
+        """Per-channel gain of source ``s`` against frame ``t`` on the ring, and
+        the per-ring-pixel residual (grey levels) after that gain."""
+        link = self.cam.link(t, s) if self.direct else None
+        x, y = _project(link.H if link is not None else self.cam.guess(t, s), ring_x.astype(np.float64), ring_y.astype(np.float64))
+        ok = (x >= 1) & (x <= self.W - 2) & (y >= 1) & (y <= self.H - 2)
+        b = self.blocked[s]
+        if b is not None:
+            xi = np.clip(np.round(x).astype(np.int32), 0, self.W - 1)
+            yi = np.clip(np.round(y).astype(np.int32), 0, self.H - 1)
+            ok &= ~b[yi, xi]
+        if ok.sum() < 20:
+            return np.ones(3, np.float32), None, ok
+        v = cv2.remap(self.frames[s], x[None, ok], y[None, ok], cv2.INTER_CUBIC)[0].astype(np.float32)
+        ref = self.frames[t][ring_y[ok], ring_x[ok]].astype(np.float32)
+        gain = np.clip((ref.mean(0) + 1.0) / (v.mean(0) + 1.0), 0.8, 1.25).astype(np.float32)
+        res = np.abs(ref - v * gain).mean(1)
+        return gain, res, ok
+
+    def fill(self, t: int) -> CameraFill | None:
+        """The camera model's fill of frame ``t``'s hole, or None without a hole."""
+        hole = self.holes[t]
+        bb = mask_bbox(hole)
+        if bb is None:
+            return None
+        pad = 24
+        y0, y1 = max(0, bb[0] - pad), min(self.H, bb[1] + pad)
+        x0, x1 = max(0, bb[2] - pad), min(self.W, bb[3] + pad)
+        box = (y0, y1, x0, x1)
+        hb = hole[y0:y1, x0:x1]
+        h, w = hb.shape
+        yy, xx = np.nonzero(hb)
+        xs, ys = (xx + x0).astype(np.float64), (yy + y0).astype(np.float64)
+        order = self._candidates(t, float(xs.mean()), float(ys.mean()))
+        src1, qx1, qy1 = self._assign(t, xs, ys, order)
+        src2, qx2, qy2 = self._assign(t, xs, ys, order, exclude=src1, direct=False)
+
+        S1 = np.full((h, w), -1, np.int32)
+        S1[yy, xx] = src1
+        X1, Y1 = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+        X1[yy, xx], Y1[yy, xx] = qx1, qy1
+        colour, per = self._sample(S1, X1, Y1, (h, w), box)
+        seen = S1 >= 0
+
+        # ring around the hole (outside it, inside the box, off other holes)
+        k1 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+        k2 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad - 1, 2 * pad - 1))
+        hb8 = hb.astype(np.uint8)
+        ring = (cv2.dilate(hb8, k2) > 0) & ~(cv2.dilate(hb8, k1) > 0)
+        ry, rx = np.nonzero(ring)
+        weight = np.zeros((h, w), np.float32)
+        colf = colour.astype(np.float32)
+        for s, sel in per.items():
+            gain, res, ok = self._ring_fit(t, s, box, ry + y0, rx + x0)
+            colf[sel] *= gain
+            if res is None:
+                continue
+            # the ring residual of this source spread into the hole
+            r_img = np.zeros((h, w), np.float32)
+            c_img = np.zeros((h, w), np.float32)
+            r_img[ry[ok], rx[ok]] = np.minimum(res, 40.0)
+            c_img[ry[ok], rx[ok]] = 1.0
+            sig = max(4.0, 0.25 * max(h, w))
+            rs, cs = _blur_coarse(r_img, sig), _blur_coarse(c_img, sig)
+            spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
+            wv = np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0)
+            weight[sel] = wv[sel]
+        colour = np.clip(colf + 0.5, 0, 255).astype(np.uint8)
+
+        # an independent second source that disagrees: the content moves
+        S2 = np.full((h, w), -1, np.int32)
+        S2[yy, xx] = src2
+        if (S2 >= 0).any():
+            X2, Y2 = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+            X2[yy, xx], Y2[yy, xx] = qx2, qy2
+            c2, _ = self._sample(S2, X2, Y2, (h, w), box)
+            both = seen & (S2 >= 0)
+            d = np.abs(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY).astype(np.float32)
+                       - cv2.cvtColor(c2, cv2.COLOR_RGB2GRAY).astype(np.float32))
+            d = cv2.GaussianBlur(np.where(both, d, 0.0).astype(np.float32), (0, 0), 2.0) / \
+                np.maximum(cv2.GaussianBlur(both.astype(np.float32), (0, 0), 2.0), 1e-3)
+            veto = np.clip((_DUAL_HI - d) / (_DUAL_HI - _DUAL_LO), 0.0, 1.0)
+            weight = np.where(both, weight * veto, weight)
+        weight[~seen] = 0.0
+        return CameraFill(box, colour, weight.astype(np.float32), seen)
