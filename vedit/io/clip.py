@@ -328,7 +328,7 @@ class Clip:
             return None
         return self.frame_numbers[self.start: self.start + self.frame_count]
 
-    def subclip(self, start: int | None = None, end: int | None = None) -> "Clip":
+    def subclip(self, start: int | None = None, end: int | None = None) -> Clip:
         """Frame-accurate range relative to this clip (``end`` exclusive)."""
         start = 0 if start is None else int(start)
         n = self.frame_count
@@ -461,7 +461,7 @@ def video_frames(clip: Clip, alpha: bool = False) -> Iterator[Any]:
                         idx += 1
                 return
             stream.thread_type = "AUTO"
-            tb = stream.time_base
+            tb = stream.time_base or Fraction(1, 90000)
             index_of = None
             if clip.start > 0:
                 if clip.timestamps:
@@ -492,7 +492,7 @@ def video_frames(clip: Clip, alpha: bool = False) -> Iterator[Any]:
                 emitted += 1
                 if emitted >= n:
                     break
-    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+    except av.error.FFmpegError as exc:
         raise MediaError(f"cannot decode {clip.path}: {exc}") from exc
     if emitted < n:
         raise MediaError(f"{clip.path}: decoded {emitted} of the {n} frames the file announces")
@@ -547,7 +547,7 @@ def _probe_video(path: str) -> Clip:
 
     try:
         container = av.open(path)
-    except (av.error.FFmpegError, ValueError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, ValueError) as exc:
         raise MediaError(f"cannot read {path}: not a video or image ffmpeg understands ({exc})") from exc
     with container:
         if not container.streams.video:

@@ -93,7 +93,8 @@ def check_output_path(output: str, inputs: list[str] | tuple[str, ...] = (), *,
     output = os.fspath(output)
     kind = output_kind(output)
     for i in inputs:
-        if i and (os.path.exists(output) and _same_file(output, i) or os.path.abspath(output.rstrip("/")) == os.path.abspath(i.rstrip("/"))):
+        same = os.path.exists(output) and _same_file(output, i)
+        if i and (same or os.path.abspath(output.rstrip("/")) == os.path.abspath(i.rstrip("/"))):
             raise InvalidInputError(f"output {output} is the same as input {i}; choose another output path")
     if kind == "sequence":
         target = _sequence_target(output)[0]
@@ -234,11 +235,11 @@ class Writer:
         if not self.overwrite:
             _refuse_existing(self.path, self.kind)
         # 2. what the source says
-        src_video = like is not None and like.kind == "video"
-        self.colour = colour or (like.colour if src_video and like.colour.matrix != "rgb" else
+        video = like if like is not None and like.kind == "video" else None
+        self.colour = colour or (video.colour if video is not None and video.colour.matrix != "rgb" else
                                  default_colour(self.width, self.height))
         self.sar = like.sar if like is not None and same_frames else Fraction(1)
-        self.field_order = like.field_order if src_video and same_frames else "progressive"
+        self.field_order = video.field_order if video is not None and same_frames else "progressive"
         self.cfr = exact_fps(cfr) if cfr else None
         if timestamps is None and like is not None and self.expected == like.frame_count:
             timestamps = like.selected_timestamps()
@@ -269,8 +270,8 @@ class Writer:
                               and like.kind in ("video", "sequence")) else None
         # a video source whose Y'CbCr layout the output shares: untouched pixels
         # keep their own Y'CbCr samples (no second chroma subsampling or rounding)
-        self._yuv_like = like if (src_video and same_frames and not alpha and like.colour.matrix != "rgb"
-                                  and colour is None) else None
+        self._yuv_like = video if (video is not None and same_frames and not alpha and video.colour.matrix != "rgb"
+                                   and colour is None) else None
         self._yuv: tuple[int, int, int] | None = None
         self._numbers: list[int] | None = None
         if self.kind == "sequence":
@@ -458,7 +459,7 @@ class Writer:
         """The output frame as planes of the source's own Y'CbCr format: the
         source's samples where the op left the pixels as it got them, the new
         pixels converted with the source's matrix and range."""
-        assert self._yuv is not None
+        assert self._yuv is not None and self._yuv_like is not None
         if self._restore is None:
             self._restore = iter(video_frames(self._yuv_like))
         src = next(self._restore, None)
@@ -513,6 +514,7 @@ class Writer:
         elif self._mux is not None:
             self._write_timed(frame)
         else:
+            assert self._proc is not None and self._proc.stdin is not None
             try:
                 if self._yuv is not None:
                     for plane in self._yuv_planes(frame):
@@ -527,6 +529,7 @@ class Writer:
         import av
 
         ts = self.timestamps
+        assert ts is not None
         if self.count < len(ts):
             t = ts[self.count]
         else:  # more frames than timestamps: continue at the last spacing
@@ -546,7 +549,7 @@ class Writer:
         try:
             for packet in self._stream.encode(vf):
                 self._mux.mux(packet)
-        except (BrokenPipeError, OSError, av.error.FFmpegError) as exc:  # type: ignore[attr-defined]
+        except (BrokenPipeError, OSError, av.error.FFmpegError) as exc:
             raise MediaError(f"encoder failed writing {self.path}: {self._err_text()}") from exc
 
     def _err_text(self) -> str:
@@ -571,7 +574,8 @@ class Writer:
                     for packet in self._stream.encode(None):
                         self._mux.mux(packet)
                     self._mux.close()
-                self._proc.stdin.close()
+                if self._proc.stdin is not None:
+                    self._proc.stdin.close()
             except (BrokenPipeError, OSError):
                 pass
             rc = self._proc.wait()
@@ -628,7 +632,8 @@ class Writer:
         self.closed = True
         if self._proc is not None and self._proc.poll() is None:
             try:
-                self._proc.stdin.close()
+                if self._proc.stdin is not None:
+                    self._proc.stdin.close()
             except OSError:
                 pass
             self._proc.kill()
