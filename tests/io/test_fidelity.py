@@ -181,6 +181,23 @@ def test_vfr_timestamps_and_audio_kept(tmp_path, ext):
     assert abs((_beep_time(out) - got.timestamps[0]) - (_beep_time(src) - clip.timestamps[5])) < 0.015
 
 
+def test_vfr_sequence_records_its_timestamps(tmp_path):
+    clip = open_clip(_vfr_source(tmp_path / "vfr.mp4"), start=3, end=25)
+    out = str(tmp_path / "seq") + "/"
+    with open_writer(out, clip.fps, clip.size, like=clip) as w:
+        for f in clip.frames():
+            w.write(f)
+    back = open_clip(out)
+    assert back.frame_count == 22 and back.vfr
+    assert np.abs(np.array(back.timestamps) - np.array(clip.selected_timestamps())).max() < 0.001
+    # and a video written from the sequence keeps them
+    with open_writer(str(tmp_path / "v.mkv"), back.fps, back.size, like=back) as w:
+        for f in back.frames():
+            w.write(f)
+    again = open_clip(str(tmp_path / "v.mkv"))
+    assert again.vfr and np.abs(np.array(again.timestamps) - np.array(back.timestamps)).max() < 0.002
+
+
 def test_cfr_conversion_only_when_asked(tmp_path):
     src = _vfr_source(tmp_path / "vfr.mp4")
     clip = open_clip(src)

@@ -582,13 +582,7 @@ def _probe_video(path: str) -> Clip:
             n = sum(1 for _ in container.decode(vs))
             times, source = [], "decoding"
         times = [t - container_start for t in times]
-        vfr = False
-        if len(times) > 2:
-            # regular means on the straight line through the first and last
-            # timestamps (a header rate a hair off must not read as VFR)
-            step = (times[-1] - times[0]) / (len(times) - 1)
-            grid = times[0] + np.arange(len(times)) * step
-            vfr = bool(np.max(np.abs(np.asarray(times) - grid)) > 0.25 * step)
+        vfr = _irregular(times)
         has_alpha = pix.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")) or _vpx_alpha(vs)
         fo = _FIELD_ORDERS.get(int(cc.field_order or 0), "unknown") if hasattr(cc, "field_order") else "unknown"
         return Clip(
@@ -613,6 +607,34 @@ def _probe_video(path: str) -> Clip:
             timecode=timecode,
             count_source=source,
         )
+
+
+TIMESTAMP_FILE = "timestamps_v2.txt"
+
+
+def _irregular(times: list[float]) -> bool:
+    """Timestamps off the straight line through the first and last one by
+    more than a quarter frame (a rate a hair off a nominal one is not VFR)."""
+    if len(times) < 3:
+        return False
+    step = (times[-1] - times[0]) / (len(times) - 1)
+    grid = times[0] + np.arange(len(times)) * step
+    return bool(np.max(np.abs(np.asarray(times) - grid)) > 0.25 * step)
+
+
+def _sequence_timestamps(path: str, n: int) -> list[float] | None:
+    """A sequence's frame times from the ``timestamps_v2.txt`` (mkvmerge's
+    "timestamp format v2", milliseconds) a writer left beside its frames."""
+    folder = path if os.path.isdir(path) else (os.path.dirname(path) or ".")
+    fn = os.path.join(folder, TIMESTAMP_FILE)
+    if not os.path.isfile(fn):
+        return None
+    try:
+        with open(fn) as fh:
+            vals = [float(line) / 1000.0 for line in fh if line.strip() and not line.startswith("#")]
+    except (OSError, ValueError):
+        return None
+    return vals if len(vals) == n else None
 
 
 def open_clip(path: str, start: int | None = None, end: int | None = None,
@@ -647,6 +669,9 @@ def open_clip(path: str, start: int | None = None, end: int | None = None,
             colour=Colour(primaries="bt709", transfer="iec61966-2-1", matrix="rgb", range="pc"),
             count_source="files",
         )
+        times = _sequence_timestamps(path, len(files))
+        if times is not None and not rate:
+            clip.timestamps, clip.vfr = times, _irregular(times)
     elif not os.path.exists(path):
         raise MediaNotFoundError(f"input not found: {path}")
     elif os.path.isfile(path) and path.lower().endswith(IMAGE_EXTS):

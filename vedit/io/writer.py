@@ -25,12 +25,21 @@ import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError, OutputExistsError
-from vedit.io.clip import Clip, Colour, default_colour, exact_fps, frame_converter, to_uint8, to_uint16, video_frames
+from vedit.io.clip import (
+    TIMESTAMP_FILE,
+    Clip,
+    Colour,
+    default_colour,
+    exact_fps,
+    frame_converter,
+    to_uint8,
+    to_uint16,
+    video_frames,
+)
 from vedit.io.ffmpeg import ffmpeg_exe
 
 VIDEO_EXTS = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".m4v")
 SEQUENCE_EXTS = (".png", ".tif", ".tiff")
-_TIMESTAMP_FILE = "timestamps_v2.txt"
 
 
 def output_kind(path: str) -> str:
@@ -595,7 +604,7 @@ class Writer:
     def _place_sequence(self) -> str:
         final = self._final_dir
         if self.timestamps is not None:
-            with open(os.path.join(self._tmp, _TIMESTAMP_FILE), "w") as fh:
+            with open(os.path.join(self._tmp, TIMESTAMP_FILE), "w") as fh:
                 fh.write("# timestamp format v2\n")
                 fh.writelines(f"{t * 1000:.3f}\n" for t in self.timestamps[: self.count])
         if os.path.isdir(final):
@@ -618,7 +627,7 @@ class Writer:
         assert m is not None
         rx = re.compile("^" + re.escape(self._pattern[: m.start()]) + r"\d+" + re.escape(self._pattern[m.end():]) + "$")
         for f in os.listdir(folder):
-            if rx.match(f) or f == _TIMESTAMP_FILE:
+            if rx.match(f) or f == TIMESTAMP_FILE:
                 os.remove(os.path.join(folder, f))
 
     def _cleanup(self):
