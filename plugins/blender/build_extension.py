@@ -15,6 +15,8 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "vedit_vse")
+# vedit's one job-server client (stdlib only), carried inside the add-on
+CLIENT = os.path.join(HERE, "..", "..", "vedit", "server", "client.py")
 SKIP_DIRS = {"__pycache__", ".git"}
 SKIP_EXT = (".pyc", ".pyo", ".blend1", ".zip")
 
@@ -41,6 +43,7 @@ def build(out_dir: str) -> str:
                     continue
                 full = os.path.join(root, name)
                 z.write(full, os.path.relpath(full, SRC))
+        z.write(CLIENT, "_vedit_client.py")
     os.replace(tmp, target)
     return target
 

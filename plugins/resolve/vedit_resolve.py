@@ -22,55 +22,23 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 
 OPS = ("remove", "replace-bg", "matte")
 
 
-# -- server client (stdlib only: Resolve runs the user's system Python) -------
+# -- server client: vedit's one client (vedit/server/client.py, stdlib only) ------
+# Resolve runs the user's system Python: with vedit installed there it is
+# imported; otherwise a copy of that file saved beside this script as
+# vedit_client.py is used (plugins/README.md).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    from vedit.server.client import VeditClient, vedit_home
+except ImportError:  # pragma: no cover - a Resolve without vedit installed
+    from vedit_client import VeditClient, vedit_home  # type: ignore[no-redef]
+finally:
+    sys.path.pop(0)
 
-def vedit_home() -> str:
-    if os.environ.get("VEDIT_HOME"):
-        return os.environ["VEDIT_HOME"]
-    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(xdg, "vedit")
-
-
-class VeditServer:
-    def __init__(self, url: str | None = None, token: str | None = None):
-        self.url = (url or os.environ.get("VEDIT_URL") or "http://127.0.0.1:8765").rstrip("/")
-        if token is None:
-            path = os.path.join(vedit_home(), "token")
-            try:
-                with open(path, encoding="utf-8") as f:
-                    token = f.read().strip()
-            except OSError:
-                raise RuntimeError(f"no vedit token at {path}: start the server with `vedit serve`") from None
-        self.token = token
-
-    def _call(self, method, path, body=None):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode())
-        req.add_header("Authorization", f"Bearer {self.token}")
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return json.loads(r.read().decode() or "{}")
-        except urllib.error.HTTPError as exc:
-            try:
-                msg = json.loads(exc.read().decode()).get("error")
-            except ValueError:
-                msg = exc.reason
-            raise RuntimeError(f"vedit server: {msg} (HTTP {exc.code})") from None
-        except OSError as exc:
-            raise RuntimeError(f"cannot reach vedit at {self.url} ({exc}); start it with `vedit serve`") from None
-
-    def submit(self, spec):
-        return str(self._call("POST", "/jobs", spec)["id"])
-
-    def get(self, job_id):
-        return self._call("GET", f"/jobs/{job_id}")
+VeditServer = VeditClient  # the name this script used before
 
 
 # -- options ---------------------------------------------------------------------

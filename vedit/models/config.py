@@ -22,11 +22,10 @@ from vedit.errors import InvalidInputError
 
 
 def vedit_home() -> Path:
-    env = os.environ.get("VEDIT_HOME")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "vedit"
+    """The vedit config folder (the one lookup: ``vedit.server.client.vedit_home``)."""
+    from vedit.server.client import vedit_home as home
+
+    return Path(home())
 
 
 def config_path() -> Path:

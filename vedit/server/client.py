@@ -1,5 +1,7 @@
-"""A small client for a running ``vedit serve`` (standard library only, so host
-adapters such as Blender's Python can use it as is)::
+"""The one client for a running ``vedit serve``, and the one lookup of the
+config folder and token. Standard library only and no hard ``vedit`` import,
+so host adapters use this file as is: the Blender extension build copies it
+into the add-on, the Resolve script imports it (or a copy beside it)::
 
     c = VeditClient()                       # http://127.0.0.1:8765, token from $VEDIT_HOME/token
     job_id = c.submit({"op": "remove", "input": "/clips/a.mp4", "output": "/clips/a_clean.mp4",
@@ -12,16 +14,46 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
-from vedit.errors import InvalidInputError, VeditError
-from vedit.server.config import read_token, token_path
+try:  # inside vedit, errors join its tree (the CLI prints them as one line)
+    from vedit.errors import VeditError as _Base
+except ImportError:  # a copy inside a host's Python
+    _Base = Exception  # type: ignore[assignment,misc]
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 TERMINAL = ("done", "failed", "cancelled")
 
 
-class ServerError(VeditError):
+# -- the config folder and the token --------------------------------------------------
+
+def vedit_home() -> str:
+    """``$VEDIT_HOME``, else ``${XDG_CONFIG_HOME:-~/.config}/vedit`` (absolute)."""
+    if os.environ.get("VEDIT_HOME"):
+        return os.path.abspath(os.path.expanduser(os.environ["VEDIT_HOME"]))
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(os.path.abspath(base), "vedit")
+
+
+def token_path(home: str | None = None) -> str:
+    return os.path.join(home or vedit_home(), "token")
+
+
+def read_token(home: str | None = None) -> str | None:
+    """The token a running server uses, or None when none was created yet."""
+    try:
+        with open(token_path(home), encoding="utf-8") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
+# -- errors ----------------------------------------------------------------------------
+
+class ServerError(_Base, RuntimeError):
     """The server answered with an error; ``status`` and ``type`` as it sent them."""
 
     def __init__(self, message: str, status: int = 0, type_: str = ""):
@@ -34,16 +66,18 @@ class ServerUnavailableError(ServerError, ConnectionError):
 
 
 class AuthError(ServerError, PermissionError):
-    """401/403 from the server."""
+    """401/403 from the server, or no token to send."""
 
 
 class JobNotFound(ServerError, LookupError):
     """404 for a job id."""
 
 
+# -- the client ----------------------------------------------------------------------
+
 class VeditClient:
     """Talks to a running server. ``url`` defaults to ``$VEDIT_URL`` or
-    http://127.0.0.1:8765; ``token`` to the token file in ``$VEDIT_HOME``."""
+    http://127.0.0.1:8765; ``token`` to ``$VEDIT_TOKEN`` or the token file."""
 
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30.0):
         self.url = (url or os.environ.get("VEDIT_URL") or DEFAULT_URL).rstrip("/")
@@ -51,14 +85,15 @@ class VeditClient:
         self.timeout = timeout
 
     # -- transport -----------------------------------------------------------
-    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
+    def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
         if data is not None:
             req.add_header("Content-Type", "application/json")
         if auth:
             if not self.token:
-                raise AuthError(f"no token: start the server once (vedit serve) so it writes {token_path()}, "
+                raise AuthError(f"no vedit token: start the server once (vedit serve) so it writes {token_path()}, "
                                 "or pass the token (--token / token=)", 401, "Unauthorized")
             req.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -69,45 +104,56 @@ class VeditClient:
                 err = json.loads(exc.read() or b"{}")
             except ValueError:
                 err = {}
+            err = err if isinstance(err, dict) else {}
             msg = err.get("error") or f"HTTP {exc.code} {exc.reason}"
-            kind = err.get("type", "")
             cls = {401: AuthError, 403: AuthError, 404: JobNotFound}.get(exc.code, ServerError)
-            raise cls(msg, exc.code, kind) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            raise cls(msg, exc.code, err.get("type", "")) from None
+        except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ServerUnavailableError(f"no vedit server at {self.url} ({reason}); start one with "
                                          "`vedit serve` or pass --url", 0, "Unavailable") from None
 
     # -- API ------------------------------------------------------------------
-    def health(self) -> dict:
-        return self._request("GET", "/health", auth=False)
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", "/health", auth=False)
+        return result
 
-    def engines(self) -> dict:
-        return self._request("GET", "/engines")
+    def engines(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", "/engines")
+        return result
 
-    def submit(self, spec: dict | None = None, **fields) -> str:
+    def ops(self) -> dict[str, Any]:
+        """Every op's params (type, default, choices, range, help): build forms from it."""
+        result: dict[str, Any] = self._request("GET", "/ops")["ops"]
+        return result
+
+    def submit(self, spec: dict[str, Any] | None = None, **fields: Any) -> str:
         """Queue a job; returns its id. Relative paths are made absolute here
         (the server refuses relative ones: its working folder means nothing)."""
         spec = dict(spec or {}, **fields)
         if not spec.get("op"):
-            raise InvalidInputError("submit: give op, input and output")
+            raise ValueError("submit: give op, input and output")
         for k in ("input", "output"):
             if isinstance(spec.get(k), str) and spec[k] and not os.path.isabs(spec[k]):
                 trail = "/" if spec[k].endswith("/") else ""
                 spec[k] = os.path.abspath(spec[k]) + trail
-        return self._request("POST", "/jobs", spec)["id"]
+        return str(self._request("POST", "/jobs", spec)["id"])
 
-    def get(self, job_id: str) -> dict:
-        return self._request("GET", f"/jobs/{job_id}")
+    def get(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", f"/jobs/{urllib.parse.quote(job_id, safe='')}")
+        return result
 
-    def list(self, status: str | None = None, limit: int | None = None) -> list[dict]:
-        q = "&".join(f"{k}={v}" for k, v in (("status", status), ("limit", limit)) if v)
-        return self._request("GET", "/jobs" + (f"?{q}" if q else ""))
+    def list(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        q = urllib.parse.urlencode({k: v for k, v in (("status", status), ("limit", limit)) if v})
+        result: list[dict[str, Any]] = self._request("GET", "/jobs" + (f"?{q}" if q else ""))
+        return result
 
-    def cancel(self, job_id: str) -> dict:
-        return self._request("POST", f"/jobs/{job_id}/cancel")
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("POST", f"/jobs/{urllib.parse.quote(job_id, safe='')}/cancel", {})
+        return result
 
-    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25, on_progress=None) -> dict:
+    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.25,
+             on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Poll until the job is done, failed or cancelled; returns the final job
         dict. ``on_progress(job)`` is called on each poll. TimeoutError after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -120,3 +166,7 @@ class VeditClient:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {job['status']} after {timeout} s")
             time.sleep(poll)
+
+
+#: the name the host adapters use
+Client = VeditClient

@@ -7,29 +7,11 @@ import stat
 from dataclasses import dataclass, field
 
 from vedit.errors import InvalidInputError
+from vedit.server.client import read_token, token_path, vedit_home
+
+__all__ = ["LOOPBACK_HOSTS", "ServerConfig", "ensure_token", "read_token", "token_path", "vedit_home"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def vedit_home() -> str:
-    """``$VEDIT_HOME``, else ``${XDG_CONFIG_HOME:-~/.config}/vedit``."""
-    if os.environ.get("VEDIT_HOME"):
-        return os.path.abspath(os.path.expanduser(os.environ["VEDIT_HOME"]))
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(os.path.abspath(base), "vedit")
-
-
-def token_path(home: str | None = None) -> str:
-    return os.path.join(home or vedit_home(), "token")
-
-
-def read_token(home: str | None = None) -> str | None:
-    """The token a running server uses, or None when none was created yet."""
-    try:
-        with open(token_path(home), encoding="utf-8") as fh:
-            return fh.read().strip() or None
-    except OSError:
-        return None
 
 
 def ensure_token(home: str | None = None) -> str:
