@@ -71,6 +71,12 @@ def psnr(a, b) -> float:
     return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
+def gradient_energy(img) -> float:
+    """Mean Sobel magnitude of the grey image, 8 px border excluded."""
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))[8:-8, 8:-8].mean())
+
+
 def seam_ratio(frames) -> tuple[float, float]:
     steps = [float(np.abs(frames[i + 1].astype(np.float32) - frames[i]).mean()) for i in range(len(frames) - 1)]
     seam = float(np.abs(frames[-1].astype(np.float32) - frames[0]).mean())
@@ -132,7 +138,8 @@ def main():
         frames, dt, _ = timed(out)
         ratio, _ = seam_ratio(frames)
         errs = []
-        for t in range(5, n - 1, max(1, n // 6)):
+        # a bounce loop goes out along the arrow and back: its first half counts
+        for t in range(5, (n // 2 - 2) if loop else n - 1, max(1, n // 12 if loop else n // 6)):
             fl = compute_flow(frames[t], frames[t + 1], preset="medium", max_side=640)
             v = np.median(fl[inner], axis=0)
             got = np.degrees(np.arctan2(v[1], v[0]))
@@ -140,8 +147,18 @@ def main():
         outside = max(float(np.abs(f.astype(np.float32) - img)[region == 0].mean()) for f in frames)
         print(f"{str(loop):<5} {n / dt:6.1f} {psnr(frames[0], img):7.1f} {ratio:11.2f} {max(errs):7.1f}° "
               f"{outside:8.3f}")
-    out = MotionAnimateEngine().animate(img, num_frames=n, arrows=[arrow], region=None, loop=True)
-    print(f"whole-frame loop (no region): {timed_fps_only(out):.1f} fps")
+    print("\n== motion brush, one arrow, no region (region found under the arrow) ==")
+    print(f"{'loop style':<10} {'fps':>6} {'region s':>8} {'min GE ratio':>12}")
+    for style in ("bounce", "flow"):
+        eng_m = MotionAnimateEngine(loop_style=style)
+        t0 = time.perf_counter()
+        regs = eng_m.arrow_regions(img, [arrow])
+        t_reg = time.perf_counter() - t0
+        out = eng_m.animate(img, num_frames=n, arrows=[arrow], regions=regs, loop=True)
+        frames, dt, _ = timed(out)
+        e0 = gradient_energy(frames[0])
+        worst = min(gradient_energy(f) / e0 for f in frames)
+        print(f"{style:<10} {n / dt:6.1f} {t_reg:8.2f} {worst:12.3f}   {out.stats['regions'][0]}")
 
     print("\n== memory vs clip length (tracemalloc peak while streaming frames) ==")
     for label, make in (("motion loop", lambda m: MotionAnimateEngine().animate(
@@ -169,7 +186,7 @@ def main():
         for label, kw in (("parallax dolly-in", dict(engine="parallax", region=mpath, camera="dolly-in")),
                           ("motion loop", dict(engine="motion", region=rpath, motion=[arrow], loop=True))):
             t0 = time.perf_counter()
-            run(src, os.path.join(d, "out.mp4"), frames=n, **kw)
+            run(src, os.path.join(d, label.replace(" ", "_") + ".mp4"), frames=n, **kw)
             dt = time.perf_counter() - t0
             print(f"{label:<18} {n / dt:6.1f} fps ({dt:.2f} s for {n} frames, includes layer build / x264)")
     print(f"\nprocess peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "

@@ -154,3 +154,41 @@ def test_missing_model_is_one_clear_line(tmp_path):
         DiffusionAnimateEngine(model=str(tmp_path / "notamodel"))
     with pytest.raises(MissingWeightsError, match="never downloads"):
         DiffusionAnimateEngine(model="someone/not-cached-i2v")
+
+
+def test_cli_motion_arrow_picks_and_saves_its_region(tmp_path):
+    """One arrow, no --region: the object under its start moves, the rest of
+    the frame stays; the chosen region is printed and saved."""
+    h, w = 160, 240
+    rng = np.random.default_rng(5)
+    img = np.clip(rng.normal(120, 25, (h, w, 3)), 0, 255).astype(np.uint8)
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (70, 80), 30, 255, -1)
+    img[disc > 0] = (210, 60, 40)
+    img[disc > 0] = np.clip(img[disc > 0].astype(int) + rng.integers(-20, 20, (int((disc > 0).sum()), 3)), 0, 255)
+    src = tmp_path / "still.png"
+    cv2.imwrite(str(src), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    out, saved = tmp_path / "m", tmp_path / "regions.png"
+    r = CliRunner().invoke(main, ["animate", str(src), "-o", f"{out}/", "--engine", "motion", "--motion",
+                                  "70,80,90,80", "--loop", "--frames", "12", "--save-regions", str(saved), "-q"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "motion region 1" in r.output and "grabcut" in r.output
+    area = cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE)
+    assert area[80, 70] == 255
+    truth = disc > 0
+    assert ((area == 255) & truth).sum() / ((area == 255) | truth).sum() > 0.85
+    frames = _read_seq(out)
+    far = cv2.distanceTransform((area == 0).astype(np.uint8), cv2.DIST_L2, 5) > 40
+    assert far.any()
+    for f in frames:
+        assert np.abs(f.astype(float) - img)[far].mean() < 1.0
+    assert np.abs(frames[6].astype(float) - img)[truth].mean() > 3.0
+
+
+def test_cli_upscale_warning(still, tmp_path):
+    r = CliRunner().invoke(main, ["animate", str(still["img_path"]), "-o", f"{tmp_path / 'big'}/", "--engine",
+                                  "parallax", "--subject", "none", "--size", "720x480", "--frames", "2", "-q"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "upscaled 3.0x" in r.output

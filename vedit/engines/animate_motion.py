@@ -284,6 +284,9 @@ class MotionAnimateEngine:
         h, w = image.shape[:2]
         out = []
         for a in (Arrow.parse(v) for v in arrows):
+            if not (0 <= a.x0 < w and 0 <= a.y0 < h):
+                raise InvalidInputError(f"--motion {a.x0:g},{a.y0:g},{a.x1:g},{a.y1:g}: without --region the "
+                                        f"arrow must start inside the {w}x{h} image (it picks what moves)")
             mask, method = arrow_region(image, a)
             width = self.falloff if self.falloff is not None else \
                 min(MAX_FALLOFF, max(6.0, 0.04 * min(h, w), 0.75 * a.length))
@@ -352,11 +355,6 @@ class MotionAnimateEngine:
             b_full = self.region_alpha((h, w), region)
         else:
             if regions is None:
-                for a in arrows:
-                    if not (0 <= a.x0 < w and 0 <= a.y0 < h):
-                        raise InvalidInputError(f"--motion {a.x0:g},{a.y0:g},{a.x1:g},{a.y1:g}: without --region "
-                                                f"the arrow must start inside the {w}x{h} image (it picks what "
-                                                "moves)")
                 regions = self.arrow_regions(image, arrows)
             b_full = np.maximum.reduce([r.weight for r in regions]) if len(regions) > 1 else regions[0].weight
             for i, r in enumerate(regions):

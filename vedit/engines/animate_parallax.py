@@ -1,12 +1,15 @@
 """2.5D parallax: a still split into depth layers and filmed by a virtual camera.
 
 Layers come from mattes ordered near to far (a person matte, region masks or
-SAM masks); the background is the image with every subject removed and the
-hole filled (``vedit.engines.inpaint_propagate.spatial_fill``), so no hole
-opens when the subjects move. Each subject layer keeps a colour F estimated so
-that compositing the layers at rest gives back the input exactly
-(F = (I − (1 − a)·C_behind) / a where the layer is soft), which is what lets
-frame 0 equal the input and the first steps stay free of pops.
+SAM masks), cleaned first (islands, pin holes and stray soft pixels removed;
+a soft edge kept). The background plate is the image with every subject and
+a margin around it patch-filled (``vedit.engines.inpaint_propagate.
+spatial_fill``, ShiftMap) before anything is rendered, so whatever a move
+uncovers is clean background. Each subject layer keeps a colour F and alpha
+solved so that compositing the layers at rest gives back the input exactly
+(F = C + (I − C)/a with C what lies behind; where that leaves [0, 255] the
+alpha is raised instead): hair and rim pixels the matte missed travel with
+the subject rather than staying behind as specks.
 
 Camera: a pinhole at (Tx, Ty, Tz) looking at planes of depth dₖ (nearest
 subject 1, background ``depth_ratio``). A plane maps by a scale dₖ/(dₖ − Tz)
@@ -14,8 +17,10 @@ about the subject's centre and a shift −F·T/(dₖ − Tz) (relative to the fo
 plane for ``orbit``); a final zoom keeps the background covering the frame,
 so no border ever shows. Moves are eased (cosine), ``loop`` goes out and back.
 
-Rendering is one ``cv2.warpAffine`` per layer (subjects only inside their
-bounding boxes) and ``cv2.blendLinear`` "over" compositing, back to front.
+Every frame is rendered from the full-resolution layers with one bicubic
+``cv2.warpAffine`` per layer (subjects only inside their bounding boxes) and
+``cv2.blendLinear`` "over" compositing, back to front: one resampling of the
+still, never a warp of a warp. Frame 0 (the camera at rest) is the still.
 """
 from __future__ import annotations
 

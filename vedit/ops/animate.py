@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from typing import Any
 
 import cv2
@@ -252,6 +253,11 @@ PARAMS = (
     Param("motion", "nums", None, repeat=True, count=4, metavar="X0,Y0,X1,Y1", engines=_M,
           help="Motion-brush arrow (repeatable): material at X0,Y0 travels to X1,Y1 over the clip."),
     Param("speed", "float", 1.0, min=0, max=100, engines=_M, help="Scales the --motion arrows."),
+    Param("loop_style", "str", "bounce", choices=("bounce", "flow"), engines=_M,
+          help="Motion --loop: bounce (out along the arrows and back; objects) or flow (texture keeps "
+               "moving; water, smoke, clouds)."),
+    Param("save_regions", "path_out", None, engines=_M,
+          help="Motion without --region: also write the areas the arrows picked (white = moves) to this PNG."),
     Param("model", "str", None, engines=_D, help="Local image-to-video model folder or cached HF id."),
     Param("prompt", "str", None, engines=_D, help="Text for text-conditioned models (Wan, LTX, CogVideoX)."),
     Param("negative_prompt", "str", None, engines=_D, help="What the video should not show."),
@@ -307,7 +313,7 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
              prompt: str | None, negative_prompt: str | None, steps: int | None, guidance: float | None,
              motion_bucket: int, noise_aug: float, decode_chunk_size: int | None, pin_first: bool,
              device: str | None, dtype: str | None, offload: str, vae_tiling: bool, max_side: int | None,
-             overwrite: bool) -> str:
+             overwrite: bool, loop_style: str = "bounce", save_regions: str | None = None) -> str:
     from vedit.io import check_output_path, open_writer
 
     # 1. check inputs (before any work)
@@ -334,6 +340,9 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
     image_f = fit_image(image, size_out, fit)
     regions_f = [(fit_image(m, size_out, fit, is_mask=True) > 127).astype(np.uint8) * 255 for m in regions]
     sx, sy, ox, oy = fit_geometry((w0, h0), size_out, fit)
+    if max(sx, sy) > 2.0:
+        sys.stderr.write(f"warning: the {w0}x{h0} still is upscaled {max(sx, sy):.1f}x to {size_out[0]}x"
+                         f"{size_out[1]}; the clip has only the still's detail\n")
     arrows_f = [a.__class__(a.x0 * sx + ox, a.y0 * sy + oy, a.x1 * sx + ox, a.y1 * sy + oy) for a in arrows]
 
     if engine == "diffusion":
@@ -378,9 +387,20 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
         reg = None
         if regions_f:
             reg = np.maximum.reduce(regions_f) if len(regions_f) > 1 else regions_f[0]
-        eng = spec.load()()
+        eng = spec.load()(loop_style=loop_style)
+        found = None
+        if reg is None:
+            report(callback, 0, n, "regions")
+            found = eng.arrow_regions(image_f, arrows_f)
+            for i, r in enumerate(found):
+                sys.stderr.write(f"motion region {i + 1}: {r.describe()}\n")
+            if save_regions:
+                area = np.maximum.reduce([r.weight for r in found])
+                if not cv2.imwrite(os.fspath(save_regions), np.clip(area * 255 + 0.5, 0, 255).astype(np.uint8)):
+                    raise InvalidInputError(f"--save-regions {save_regions}: cannot write it; use a .png path "
+                                            "in an existing folder")
         result = eng.animate(image_f, num_frames=n, fps=rate, arrows=arrows_f, region=reg, loop=loop,
-                             speed=speed, seed=seed, callback=callback)
+                             speed=speed, seed=seed, callback=callback, regions=found)
     else:
         # a third-party animate engine: the shared call signature
         eng = spec.load()()
