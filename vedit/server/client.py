@@ -22,7 +22,8 @@ from typing import Any
 try:  # inside vedit, errors join its tree (the CLI prints them as one line)
     from vedit.errors import VeditError as _Base
 except ImportError:  # a copy inside a host's Python
-    _Base = Exception  # type: ignore[assignment,misc]
+    class _Base(Exception):  # type: ignore[no-redef]
+        """Stands in for vedit's error root."""
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 TERMINAL = ("done", "failed", "cancelled")
