@@ -13,6 +13,8 @@ import tempfile
 
 import numpy as np
 
+from vedit.ops.forms import comfy_input
+
 CATEGORY = "vedit"
 
 
@@ -130,17 +132,17 @@ class VeditRemove:
             "required": {
                 "images": ("IMAGE",),
                 "masks": ("MASK",),
-                "engine": (["propagate", "diffusion"], {"default": "propagate"}),
-                "dilate": ("INT", {"default": 2, "min": 0, "max": 64}),
+                "engine": comfy_input("remove", "engine"),
+                "dilate": comfy_input("remove", "dilate", max=64),
             },
             "optional": {
-                "prompt": ("STRING", {"default": "", "multiline": True}),
-                "model": ("STRING", {"default": ""}),
-                "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1}),
+                "prompt": comfy_input("remove", "prompt", multiline=True),
+                "model": comfy_input("remove", "model"),
+                "seed": comfy_input("remove", "seed", max=2**31 - 1),
             },
         }
 
-    def run(self, images, masks, engine="propagate", dilate=2, prompt="", model="", seed=0):
+    def run(self, images, masks, engine="propagate", dilate=3, prompt="", model="", seed=0):
         src_f, src_u8 = images_to_u8(images)
         m = masks_to_u8(masks, len(src_u8), src_u8.shape[1:3])
         with tempfile.TemporaryDirectory(prefix="vedit_comfy_") as tmp:
@@ -172,7 +174,7 @@ class VeditReplaceBackground:
                 "background": ("IMAGE",),
                 "matte": ("MASK",),
                 "blur": ("BOOLEAN", {"default": False}),
-                "light_wrap": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.05}),
+                "light_wrap": comfy_input("replace-bg", "light_wrap", step=0.05),
                 "refine_matte": ("BOOLEAN", {"default": False,
                                              "tooltip": "re-refine a given matte's edges (off: use it as is)"}),
             },
@@ -262,12 +264,11 @@ class VeditAnimate:
         return {
             "required": {
                 "image": ("IMAGE",),
-                "engine": (["parallax", "motion", "diffusion"], {"default": "parallax"}),
-                "duration": ("FLOAT", {"default": 2.0, "min": 0.1, "max": 60.0, "step": 0.1}),
-                "fps": ("FLOAT", {"default": 24.0, "min": 1.0, "max": 120.0}),
-                "camera": (["dolly-in", "dolly-out", "pan-left", "pan-right", "orbit", "zoom"],
-                           {"default": "dolly-in"}),
-                "loop": ("BOOLEAN", {"default": False}),
+                "engine": comfy_input("animate", "engine"),
+                "duration": comfy_input("animate", "duration", default=2.0, min=0.1, max=60.0, step=0.1),
+                "fps": comfy_input("animate", "fps", default=24.0),
+                "camera": comfy_input("animate", "camera"),
+                "loop": comfy_input("animate", "loop"),
             },
             "optional": {
                 "motion": ("STRING", {"default": "", "tooltip": "arrows X0,Y0,X1,Y1 separated by spaces"}),

@@ -56,7 +56,6 @@ def test_bad_tensors_are_clear(nodes):
 
 
 def test_remove_shapes_and_untouched_pixels(nodes):
-    pytest.importorskip("vedit.ops.remove", reason="vedit.ops.remove not available yet")
     imgs = pan_batch(10)
     mask = torch.zeros(1, 64, 96)
     mask[0, 24:44, 36:60] = 1.0
@@ -73,7 +72,6 @@ def test_remove_shapes_and_untouched_pixels(nodes):
 
 
 def test_replace_background_with_matte(nodes):
-    pytest.importorskip("vedit.ops.replace_bg")
     imgs = pan_batch(6)
     matte = torch.zeros(6, 64, 96)
     matte[:, 16:56, 30:70] = 1.0
@@ -90,7 +88,6 @@ def test_replace_background_with_matte(nodes):
 
 
 def test_matte_track_shapes(nodes):
-    pytest.importorskip("vedit.ops.matte", reason="vedit.ops.matte not available yet")
     n, h, w = 8, 64, 96
     base = pan_batch(1, h, w, seed=3).numpy()[0] * 0.3
     frames = np.repeat(base[None], n, 0)
@@ -106,9 +103,24 @@ def test_matte_track_shapes(nodes):
 
 
 def test_animate_parallax_shapes(nodes):
-    pytest.importorskip("vedit.ops.animate", reason="vedit.ops.animate not available yet")
     img = pan_batch(1, 64, 96)
     (frames,) = nodes.VeditAnimate().run(img, engine="parallax", duration=0.5, fps=12.0, camera="pan-left")
     assert tuple(frames.shape) == (6, 64, 96, 3) and frames.dtype == torch.float32
     assert torch.isfinite(frames).all()
     assert (frames[-1] - frames[0]).abs().mean() > 1e-3  # the camera moved
+
+
+def test_forms_follow_the_op_definitions(nodes):
+    """The node widgets are generated from the ops' params: same choices,
+    defaults and ranges as the CLI."""
+    from vedit.engines import names
+    from vedit.ops import get_def
+
+    remove = nodes.VeditRemove.INPUT_TYPES()["required"]
+    assert remove["engine"][0] == list(names("inpaint"))
+    assert remove["dilate"] == ("INT", {"tooltip": get_def("remove")["dilate"].help, "default": 3, "min": 0, "max": 64})
+    animate = nodes.VeditAnimate.INPUT_TYPES()["required"]
+    assert animate["camera"][0] == list(get_def("animate")["camera"].choices)
+    assert {"pan-up", "pan-down"} <= set(animate["camera"][0])
+    wrap = nodes.VeditReplaceBackground.INPUT_TYPES()["optional"]["light_wrap"][1]
+    assert (wrap["default"], wrap["min"], wrap["max"]) == (0.3, 0, 1)
