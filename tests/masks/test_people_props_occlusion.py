@@ -31,7 +31,8 @@ def _gts(folder, n=None):
 def test_every_person_found_small_ones_included(shared_media, tmp_path):
     """Four people 330, 170, 95 and 55 px tall: the matte covers each of them
     (recall >= 0.8 of the union, each person >= 0.6) with precision >= 0.85;
-    each gets an id of their own and ``person_id`` picks one."""
+    each keeps an id of their own through the clip and ``person_id`` picks
+    one."""
     seq, truths = crowd.write(shared_media, tmp_path / "crowd", n=8)
     clip = open_clip(str(seq))
     out = [a > 0.5 for a in person_matte_stream(clip, include_shadow=False, margin=0)]
@@ -47,8 +48,10 @@ def test_every_person_found_small_ones_included(shared_media, tmp_path):
     src = PersonMatteSource(include_shadow=False)
     for _ in src.stream(open_clip(str(seq))):
         pass
-    assert len(src.people) == 4, src.people
-    one = next(iter(matte_stream(open_clip(str(seq)), "person", person_id=2, refine=False, smooth=False))) > 0.5
+    steady = sorted(pid for pid, frames in src.people.items() if frames >= 6)  # of 8 frames
+    assert len(steady) == 4, src.people
+    one = next(iter(matte_stream(open_clip(str(seq)), "person", person_id=steady[1], refine=False,
+                                 smooth=False))) > 0.5
     hits = [(one & t).sum() / t.sum() for t in truths[0]]
     assert max(hits) > 0.6 and sorted(hits)[-2] < 0.05, hits  # one person, and only one
 

@@ -78,9 +78,9 @@ def test_shadow_and_margin_options_on_tennis(shared_media):
     clip = open_clip(str(shared_media / "tennis"), end=n)
     gts = _gts(shared_media / "tennis_mask", n)
     tight = [a > 0.5 for a in person_matte_stream(clip, include_shadow=False, margin=0, with_props=False)]
-    shad = [a > 0.5 for a in person_matte_stream(clip, margin=0)]
-    full = [a > 0.5 for a in person_matte_stream(clip)]
-    wide = [a > 0.5 for a in person_matte_stream(clip, margin=6)]
+    shad = [a > 0.5 for a in person_matte_stream(clip, margin=0, with_props=False)]
+    full = [a > 0.5 for a in person_matte_stream(clip, with_props=False)]  # props: test_people_props_occlusion
+    wide = [a > 0.5 for a in person_matte_stream(clip, margin=6, with_props=False)]
     Pt, Rt = _scores(tight, gts)
     Pf, Rf = _scores(full, gts)
     # the person alone is inside the (dilated) ground truth, and covers

@@ -174,7 +174,7 @@ class PeopleTracker:
         self.patience = max(0, int(patience))
         n = max(1, min(2, int(workers) if workers else (os.cpu_count() or 1)))
         self._models = [PoseModel(num_poses=2) for _ in range(n)]
-        self._detector = PoseModel(num_poses=4)
+        self._detector = PoseModel(num_poses=4, detection=0.5, presence=0.5)  # scans: fewer false people
         self._pool = ThreadPoolExecutor(n, thread_name_prefix="vedit-people") if n > 1 else None
         self.crop_scale = float(crop_scale)
         self.tracks: list[Track] = []
@@ -217,7 +217,7 @@ class PeopleTracker:
                 continue
             new.append(b)
         for b in sorted(new, key=lambda b: b[0]):
-            self.tracks.append(Track(self._next_id, b))
+            self.tracks.append(Track(self._next_id, b, hits=1))  # the detection is the first sighting
             self._next_id += 1
 
     # -- per-person segmentation -------------------------------------------------
@@ -246,13 +246,18 @@ class PeopleTracker:
         if best is None or score < 0.1:
             return None
         fb, m = best
+        bw, bh = fb[2] - fb[0], fb[3] - fb[1]
+        # a person's mask fills a good part of their box (a pose "found" in a
+        # texture paints little); a box folded by extrapolation is nobody
+        if bw < 4 or bh < 8 or (m > 0.5).sum() / (s * s) < 0.2 * bw * bh:
+            return None
         return fb, (x0, y0, x1, y1), m
 
     def step(self, frame: np.ndarray, out_size: tuple[int, int] | None = None) -> dict[int, np.ndarray]:
         """The mattes of everybody in ``frame`` (RGB uint8), by person id, as
         float32 alpha at ``out_size`` (width, height; default the frame's).
-        A person gets an id once the model has found them on two frames (a
-        one-frame false detection never shows)."""
+        A person gets an id once two model runs agree (the detection and the
+        crop segmentation, or two frames): a lone false detection never shows."""
         h, w = frame.shape[:2]
         ow, oh = out_size or (w, h)
         sx, sy = ow / w, oh / h
@@ -280,6 +285,9 @@ class PeopleTracker:
                     self.tracks.remove(t)
                     continue
                 t.box = t.predicted()
+                if t.box[2] - t.box[0] < 4 or t.box[3] - t.box[1] < 8:
+                    self.tracks.remove(t)
+                    continue
                 t.velocity *= 0.8
                 if t.mask is not None and t.public:
                     dx, dy = (t.velocity[0] + t.velocity[2]) / 2 * sx, (t.velocity[1] + t.velocity[3]) / 2 * sy
