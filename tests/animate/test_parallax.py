@@ -236,3 +236,24 @@ def test_layer_alpha_is_soft_and_clean():
     assert edge.sum() > 200  # a soft edge, not a cut-out
     n, _ = cv2.connectedComponents((full > 0).astype(np.uint8))
     assert n == 2  # one piece
+
+
+def test_plate_continues_the_background_next_to_the_subject():
+    """What a move uncovers beside the subject is the wall beside it, not a
+    copy of a distant object (a patch fill pulls in the white block here)."""
+    h, w = 200, 300
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rng = np.random.default_rng(1)
+    wall = np.clip(np.stack([140 + 30 * xx / w, 150 + 20 * yy / h, 170 + 0 * xx], -1)
+                   + rng.normal(0, 3, (h, w, 3)), 0, 255)
+    img = wall.copy()
+    img[40:160, 250:280] = (250, 250, 245)  # a white object far from the subject
+    img[150:, :] = (30, 30, 35)             # a dark table
+    subj = ((xx - 120) / 45) ** 2 + ((yy - 110) / 70) ** 2 <= 1
+    img[subj] = (220, 120, 70)
+    img = img.astype(np.uint8)
+    stack = ParallaxAnimateEngine().build_layers(img, [subj.astype(np.uint8) * 255])
+    beside = subj & (yy < 140)
+    plate = stack.background.astype(float)
+    assert np.abs(plate - wall)[beside].mean() < 22
+    assert not (plate[beside].min(axis=1) > 220).any()

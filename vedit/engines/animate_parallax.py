@@ -38,25 +38,44 @@ from vedit.masks.refine import fill_holes
 CAMERAS = ("dolly-in", "dolly-out", "pan-left", "pan-right", "pan-up", "pan-down", "orbit", "zoom")
 
 
-def fill_behind(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Fill ``hole`` from its surroundings: the propagate engine's spatial
-    fill when present, else coarse-to-fine OpenCV TELEA."""
-    try:
+def fill_behind(image: np.ndarray, hole: np.ndarray, method: str = "fsr", max_side: int = 256) -> np.ndarray:
+    """Fill ``hole`` (bool) from its surroundings before any frame is rendered.
+
+    ``fsr`` (default): frequency-selective reconstruction (OpenCV xphoto,
+    FSR_FAST) on a crop around the hole worked at most ``max_side`` px: it
+    continues the background right next to the subject (a wall, sky, a
+    gradient), which is what a camera move uncovers. ``shiftmap``: the
+    propagate engine's patch fill (sharper texture, but it may copy distant
+    objects next to the subject)."""
+    if not hole.any():
+        return image
+    if method == "shiftmap" or not hasattr(cv2, "xphoto"):
         from vedit.engines.inpaint_propagate import spatial_fill
-    except ImportError:  # pragma: no cover - the lead's module exists in releases
-        spatial_fill = None
-    if spatial_fill is not None:
-        # a patch fill worked at up to 384 px: sharp texture, not a blur
-        return spatial_fill(image, hole, max_side=384)
-    m8 = hole.astype(np.uint8) * 255
+
+        return spatial_fill(image, hole, max_side=max(224, max_side))
     h, w = hole.shape
-    s = min(1.0, 256.0 / max(h, w))
-    small = cv2.resize(image, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
-    sm = cv2.resize(m8, small.shape[1::-1], interpolation=cv2.INTER_AREA)
-    small = cv2.inpaint(small, (sm > 0).astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+    ys, xs = np.nonzero(hole)
+    span = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+    mg = int(max(16, 0.25 * span))
+    y0, y1 = max(0, ys.min() - mg), min(h, ys.max() + 1 + mg)
+    x0, x1 = max(0, xs.min() - mg), min(w, xs.max() + 1 + mg)
+    crop, m = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+    ch, cw = m.shape
+    sc = min(1.0, max_side / max(ch, cw))
+    sw, sh = max(8, round(cw * sc)), max(8, round(ch * sc))
+    small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA) if sc < 1.0 else crop.copy()
+    ms = cv2.resize(m.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0 if sc < 1.0 else m
+    if ms.all():
+        ms = ms.copy()
+        ms[0, 0] = False
+    small = np.ascontiguousarray(small)
+    small[ms] = 0
+    res = np.zeros_like(small)
+    cv2.xphoto.inpaint(small, (~ms).astype(np.uint8) * 255, res, cv2.xphoto.INPAINT_FSR_FAST)
+    if sc < 1.0:
+        res = cv2.resize(res, (cw, ch), interpolation=cv2.INTER_CUBIC)
     out = image.copy()
-    up = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    out[hole] = up[hole]
+    out[y0:y1, x0:x1][m] = res[m]
     return out
 
 
