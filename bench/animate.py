@@ -31,6 +31,7 @@ MEDIA = Path(os.environ.get("VEDIT_SHARED_MEDIA", ROOT.parent / "shared" / "medi
 from vedit.engines.animate_motion import MotionAnimateEngine  # noqa: E402
 from vedit.engines.animate_parallax import CAMERAS, ParallaxAnimateEngine  # noqa: E402
 from vedit.flow import compute_flow  # noqa: E402
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import cpu_model  # noqa: E402
 

@@ -64,7 +64,7 @@ class Arrow:
     y1: float
 
     @classmethod
-    def parse(cls, value) -> "Arrow":
+    def parse(cls, value) -> Arrow:
         if isinstance(value, Arrow):
             return value
         if isinstance(value, str):
@@ -351,13 +351,13 @@ class MotionAnimateEngine:
 
         # 2. the area that moves
         described: list[str] = []
+        picked: list[ArrowRegion] = []
         if region is not None:
             b_full = self.region_alpha((h, w), region)
         else:
-            if regions is None:
-                regions = self.arrow_regions(image, arrows)
-            b_full = np.maximum.reduce([r.weight for r in regions]) if len(regions) > 1 else regions[0].weight
-            for i, r in enumerate(regions):
+            picked = list(regions) if regions is not None else self.arrow_regions(image, arrows)
+            b_full = np.maximum.reduce([r.weight for r in picked]) if len(picked) > 1 else picked[0].weight
+            for i, r in enumerate(picked):
                 described.append(r.describe())
                 log.info("motion region %d: %s", i + 1, described[-1])
 
@@ -377,7 +377,7 @@ class MotionAnimateEngine:
         else:
             low = [ArrowRegion(r.arrow, r.mask, cv2.resize(np.ascontiguousarray(r.weight[by0:by1, bx0:bx1]),
                                                            (lw, lh), interpolation=cv2.INTER_AREA),
-                               r.falloff, r.method) for r in regions]
+                               r.falloff, r.method) for r in picked]
             v_low = self._regions_field(lh, lw, low, s, (bx0, by0))
         # the whole clip's motion (one loop period), in low-res pixels
         v_low = v_low * float(speed)
