@@ -526,7 +526,7 @@ class PersonMatteSource(MatteSource):
                     if len(pending) > self.max_gap:
                         yield pending.popleft(), np.zeros(frame.shape[:2], np.float32)
             if not found:
-                who = "nobody" if self.person_id is None else f"no person {self.person_id}"
+                who = "no person" if self.person_id is None else f"no person {self.person_id}"
                 raise InvalidInputError(
                     f"{who} found in {clip.path} (frames {clip.start}..{clip.start + clip.frame_count - 1}); "
                     + ("people found: " + ", ".join(map(str, sorted(self.people))) + "; "
