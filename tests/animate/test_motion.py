@@ -214,3 +214,20 @@ def test_flow_phases_hand_over_briefly():
 def test_arrow_must_start_inside_without_region(still):
     with pytest.raises(InvalidInputError, match="start inside"):
         MotionAnimateEngine().animate(still["img"], num_frames=3, arrows=["-5,10,20,10"])
+
+
+def test_flow_maps_compose():
+    """Frames continue the previous frame's map; that must match integrating
+    from the still (the field is stationary, its flows compose)."""
+    h, w = 60, 90
+    region = np.zeros((h, w), np.uint8)
+    region[10:50, 15:75] = 255
+    v = MotionAnimateEngine(feather=8).field((h, w), ["30,30,50,36"], region)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    direct = MotionAnimateEngine.flow_map(v, 0.7, gx, gy)
+    stepped = MotionAnimateEngine.flow_map(v, 0.3, gx, gy)
+    stepped = MotionAnimateEngine.flow_map(v, 0.4, gx, gy, start=stepped)
+    back = MotionAnimateEngine.flow_map(v, -0.7, gx, gy, start=direct)
+    assert np.abs(direct).max() > 8
+    assert np.abs(stepped - direct).max() < 0.25
+    assert np.abs(back).max() < 0.25  # out and back returns to the still
