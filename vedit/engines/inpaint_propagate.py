@@ -44,8 +44,7 @@ import cv2
 import numpy as np
 
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
-from vedit.engines.propagate.camera import CameraModel
-from vedit.engines.propagate.sources import SourceSelector
+from vedit.engines.propagate.sources import complete_chunk
 from vedit.engines.sweep import step_kernel
 from vedit.runtime import release_memory
 from vedit.errors import InvalidInputError
@@ -423,28 +422,8 @@ class PropagateInpaintEngine:
                      nctx: int, outs: list[np.ndarray]) -> list[np.ndarray]:
         """Replace the flow fill by the camera model's direct samples where
         the model explains the background (see ``propagate.sources``)."""
-        if not any(h.any() for h in holes[nctx:]):
-            return outs
-        cam = CameraModel(frames, holes)
-        sel = SourceSelector(frames, holes, cam)
-        res = []
-        for i, o in enumerate(outs):
-            t = nctx + i
-            cf = sel.fill(t)
-            if cf is None or not cf.weight.any():
-                res.append(o)
-                continue
-            y0, y1, x0, x1 = cf.box
-            a = self._alpha(masks[i], holes[t])
-            a = holes[t][y0:y1, x0:x1].astype(np.float32) if a is None else a[y0:y1, x0:x1]
-            w = cv2.GaussianBlur(cf.weight, (0, 0), 1.5) * (cf.weight > 0)
-            orig = frames[t][y0:y1, x0:x1].astype(np.float32)
-            cam_out = orig + a[..., None] * (cf.colour.astype(np.float32) - orig)
-            flow_out = o[y0:y1, x0:x1].astype(np.float32)
-            o = o.copy()
-            o[y0:y1, x0:x1] = np.clip(flow_out + w[..., None] * (cam_out - flow_out) + 0.5, 0, 255).astype(np.uint8)
-            res.append(o)
-        return res
+        alphas = [self._alpha(m, holes[nctx + i]) for i, m in enumerate(masks)]
+        return complete_chunk(frames, holes, nctx, outs, alphas)
 
     def region(self, mask: np.ndarray) -> np.ndarray:
         """The pixels that will change: the mask grown by dilate + feather.

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from vedit.engines.propagate.camera import CameraModel
+from vedit.engines.propagate.exemplar import exemplar_fill
 from vedit.flow.ops import mask_bbox
 
 #: a source that saw the spot at half the resolution costs this many frames
@@ -47,6 +48,7 @@ class CameraFill(NamedTuple):
     colour: np.ndarray              # uint8 RGB, box-sized
     weight: np.ndarray              # float32 in [0, 1]: confidence the fill is right
     seen: np.ndarray                # bool: pixels some frame saw
+    holds: np.ndarray               # float32 in [0, 1]: the camera model explains the ring here
 
 
 def _scale_at(Hm: np.ndarray, x: float, y: float) -> float:
@@ -225,6 +227,8 @@ class SourceSelector:
         ring = (cv2.dilate(hb8, k2) > 0) & ~(cv2.dilate(hb8, k1) > 0)
         ry, rx = np.nonzero(ring)
         weight = np.zeros((h, w), np.float32)
+        holds = np.zeros((h, w), np.float32)
+        used = max(per, key=lambda q: int(per[q].sum())) if per else None
         colf = colour.astype(np.float32)
         for s, sel in per.items():
             gain, res, ok = self._ring_fit(t, s, box, ry + y0, rx + x0)
@@ -241,6 +245,8 @@ class SourceSelector:
             spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
             wv = np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0)
             weight[sel] = wv[sel]
+            if s == used:
+                holds = wv.astype(np.float32)
         colour = np.clip(colf + 0.5, 0, 255).astype(np.uint8)
 
         # an independent second source that disagrees: the content moves
@@ -258,4 +264,105 @@ class SourceSelector:
             veto = np.clip((_DUAL_HI - d) / (_DUAL_HI - _DUAL_LO), 0.0, 1.0)
             weight = np.where(both, weight * veto, weight)
         weight[~seen] = 0.0
-        return CameraFill(box, colour, weight.astype(np.float32), seen)
+        if used is None:
+            holds = self._holds(t, box, ry + y0, rx + x0, (h, w))
+        return CameraFill(box, colour, weight.astype(np.float32), seen, holds)
+
+    def _holds(self, t: int, box, ry: np.ndarray, rx: np.ndarray, shape) -> np.ndarray:
+        """How well the camera model explains the ring of frame ``t`` (against
+        its nearest registered neighbour), spread into the hole."""
+        h, w = shape
+        y0, _, x0, _ = box
+        for s in (t - 1, t + 1, t - 2, t + 2):
+            if 0 <= s < len(self.frames) and self._usable(t, s):
+                _, res, ok = self._ring_fit(t, s, box, ry, rx)
+                if res is None:
+                    continue
+                r_img = np.zeros((h, w), np.float32)
+                c_img = np.zeros((h, w), np.float32)
+                r_img[ry[ok] - y0, rx[ok] - x0] = np.minimum(res, 40.0)
+                c_img[ry[ok] - y0, rx[ok] - x0] = 1.0
+                sig = max(4.0, 0.25 * max(h, w))
+                rs, cs = _blur_coarse(r_img, sig), _blur_coarse(c_img, sig)
+                spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
+                return np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0).astype(np.float32)
+        return np.zeros((h, w), np.float32)
+
+
+def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int, outs: list[np.ndarray],
+                   alphas: list[np.ndarray | None], max_keyframes: int = 3) -> list[np.ndarray]:
+    """The camera-model stage of one chunk, over the flow engine's output.
+
+    ``outs`` are the flow engine's outputs of frames ``nctx..``; where the
+    camera model holds, its direct samples replace them, and pixels no frame
+    saw are filled once on a keyframe by the exemplar fill and carried to the
+    other frames by the camera model (the same fill everywhere: no flicker).
+    ``alphas`` are the blend weights of the hole's edge (None: hard edge).
+    """
+    if not any(h.any() for h in holes[nctx:]):
+        return outs
+    cam = CameraModel(frames, holes)
+    sel = SourceSelector(frames, holes, cam)
+    n = len(outs)
+    fills = [sel.fill(nctx + i) for i in range(n)]
+    colours = [None if f is None else f.colour.astype(np.float32) for f in fills]
+    weights = [None if f is None else f.weight.copy() for f in fills]
+    unseen = [None if f is None else holes[nctx + i][f.box[0]:f.box[1], f.box[2]:f.box[3]] & ~f.seen
+              for i, f in enumerate(fills)]
+
+    def blend(i: int) -> np.ndarray:
+        f, o = fills[i], outs[i]
+        if f is None or not weights[i].any():
+            return o
+        y0, y1, x0, x1 = f.box
+        t = nctx + i
+        a = alphas[i]
+        a = holes[t][y0:y1, x0:x1].astype(np.float32) if a is None else a[y0:y1, x0:x1]
+        w = cv2.GaussianBlur(weights[i], (0, 0), 1.5) * (weights[i] > 0)
+        orig = frames[t][y0:y1, x0:x1].astype(np.float32)
+        cam_out = orig + a[..., None] * (colours[i] - orig)
+        base = o[y0:y1, x0:x1].astype(np.float32)
+        o = o.copy()
+        o[y0:y1, x0:x1] = np.clip(base + w[..., None] * (cam_out - base) + 0.5, 0, 255).astype(np.uint8)
+        return o
+
+    res = [blend(i) for i in range(n)]
+    # never-seen pixels: one exemplar fill on a keyframe, carried by the camera
+    for _ in range(max_keyframes):
+        areas = [0 if u is None else int(u.sum()) for u in unseen]
+        if max(areas, default=0) < 16:
+            break
+        i = int(np.argmax(areas))
+        f = fills[i]
+        y0, y1, x0, x1 = f.box
+        full = np.zeros(holes[0].shape, bool)
+        full[y0:y1, x0:x1] = unseen[i]
+        key = exemplar_fill(res[i], full, seed=i)
+        k = nctx + i
+        changed = False
+        for j in range(n):
+            u = unseen[j]
+            if u is None or not u.any():
+                continue
+            fj = fills[j]
+            by0, _, bx0, _ = fj.box
+            yy, xx = np.nonzero(u)
+            Hm = np.eye(3) if j == i else cam.guess(nctx + j, k)
+            qx, qy = _project(Hm, (xx + bx0).astype(np.float64), (yy + by0).astype(np.float64))
+            H, W = full.shape
+            ok = (qx >= 1) & (qx <= W - 2) & (qy >= 1) & (qy <= H - 2)
+            if j != i:
+                # only what the keyframe's fill (or its real pixels) covers
+                qi = np.clip(np.round(qy).astype(int), 0, H - 1), np.clip(np.round(qx).astype(int), 0, W - 1)
+                ok &= holes[k][qi]
+            if not ok.any():
+                continue
+            v = cv2.remap(key, qx[None, ok], qy[None, ok], cv2.INTER_CUBIC)[0].astype(np.float32)
+            colours[j][yy[ok], xx[ok]] = v
+            weights[j][yy[ok], xx[ok]] = fj.holds[yy[ok], xx[ok]] if j != i else 1.0
+            u[yy[ok], xx[ok]] = False
+            changed = True
+        if not changed:
+            break
+        res = [blend(j) for j in range(n)]
+    return res
