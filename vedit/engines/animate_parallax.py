@@ -17,10 +17,12 @@ about the subject's centre and a shift −F·T/(dₖ − Tz) (relative to the fo
 plane for ``orbit``); a final zoom keeps the background covering the frame,
 so no border ever shows. Moves are eased (cosine), ``loop`` goes out and back.
 
-Every frame is rendered from the full-resolution layers with one bicubic
-``cv2.warpAffine`` per layer (subjects only inside their bounding boxes) and
-``cv2.blendLinear`` "over" compositing, back to front: one resampling of the
-still, never a warp of a warp. Frame 0 (the camera at rest) is the still.
+Every frame is rendered from the full-resolution layers, never from a
+previous frame: one ``cv2.warpAffine`` per layer (subjects only inside their
+bounding boxes) and ``cv2.blendLinear`` "over" compositing, back to front.
+The warps sample copies of the layers upsampled 4x once (bicubic) with a
+bilinear kernel, as sharp as a direct bicubic warp within about 1% and
+about 3x faster. Frame 0 (the camera at rest) is the still.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ from vedit.engines.base import AnimateOutput, ProgressCallback, report
 from vedit.errors import InvalidInputError
 from vedit.masks.refine import fill_holes
 
+# bytes the supersampled layer copies may take (720p: 4x; 1080p: 3x; 4K: 2x)
+SUPER_BUDGET = 160 * 2**20
 CAMERAS = ("dolly-in", "dolly-out", "pan-left", "pan-right", "pan-up", "pan-down", "orbit", "zoom")
 
 
@@ -50,7 +54,7 @@ def fill_behind(image: np.ndarray, hole: np.ndarray, method: str = "fsr", max_si
     if not hole.any():
         return image
     if method == "shiftmap" or not hasattr(cv2, "xphoto"):
-        from vedit.engines.inpaint_propagate import spatial_fill
+        from vedit.engines.propagate import spatial_fill
 
         return spatial_fill(image, hole, max_side=max(224, max_side))
     h, w = hole.shape
@@ -105,6 +109,16 @@ class LayerStack:
     depth_ratio: float
     centre: tuple[float, float]   # where the camera looks (subject centre)
     stats: dict = field(default_factory=dict)
+    fine: SuperStack | None = None  # supersampled copies, made at the first render
+
+
+@dataclass
+class SuperStack:
+    """Background and layer (colour, alpha) copies upsampled ``factor`` times."""
+
+    factor: int
+    background: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]
 
 
 def ease(u: float) -> float:
@@ -119,13 +133,15 @@ class ParallaxAnimateEngine:
     softness in pixels (None: scaled to the image); ``margin``: how far
     around a matte (fraction of the short side) subject-coloured pixels the
     matte missed are still taken into the layer; ``keep_level``: margin
-    pixels within this many levels of the background fill stay background.
+    pixels within this many levels of the background fill stay background;
+    ``supersample``: upsampling factor of the layer copies frames are sampled
+    from (1: direct bicubic warps; see ``supersampled``).
     """
 
     name = "parallax"
 
     def __init__(self, depth_ratio: float = 3.0, dilate: int | None = None, feather: float | None = None,
-                 margin: float = 0.035, keep_level: int = 24):
+                 margin: float = 0.035, keep_level: int = 24, supersample: int = 4):
         if not depth_ratio > 1.0:
             raise InvalidInputError(f"depth_ratio {depth_ratio!r}: must be greater than 1")
         self.depth_ratio = float(depth_ratio)
@@ -133,6 +149,7 @@ class ParallaxAnimateEngine:
         self.feather = feather
         self.margin = float(margin)
         self.keep_level = int(keep_level)
+        self.supersample = int(supersample)
 
     # -- layers ------------------------------------------------------------------
     def refine(self, a: np.ndarray) -> np.ndarray:
@@ -306,14 +323,49 @@ class ParallaxAnimateEngine:
         return out
 
     # -- render ------------------------------------------------------------------
+    def supersampled(self, stack: LayerStack) -> SuperStack:
+        """The layers upsampled ``supersample`` times once (bicubic), so each
+        frame is one bilinear sample of them: within about 1% of the gradient
+        energy of a direct bicubic warp and about 3x faster. The factor drops
+        (to 1: direct bicubic) where the copies would pass ``SUPER_BUDGET``."""
+        if stack.fine is not None:
+            return stack.fine
+        h, w = stack.background.shape[:2]
+        area = h * w * 3 + sum(layer.alpha.size * 7 for layer in stack.layers)  # uint8 RGB + float32 alpha
+        f = max(1, int(self.supersample))
+        while f > 1 and (f * f * area > SUPER_BUDGET or f * max(h, w) > 32000):
+            f -= 1
+
+        def up(a: np.ndarray) -> np.ndarray:
+            out = cv2.resize(a, (a.shape[1] * f, a.shape[0] * f), interpolation=cv2.INTER_CUBIC)
+            return np.clip(out, 0.0, 1.0, out=out) if out.dtype == np.float32 else out
+
+        if f == 1:
+            stack.fine = SuperStack(1, stack.background, [(layer.colour, layer.alpha) for layer in stack.layers])
+        else:
+            stack.fine = SuperStack(f, up(stack.background), [(up(layer.colour), up(layer.alpha))
+                                                               for layer in stack.layers])
+        return stack.fine
+
     def render(self, stack: LayerStack, mats: Sequence[np.ndarray]) -> np.ndarray:
+        """One frame: every layer sampled once from its full-resolution (or
+        supersampled) copy by its plane's matrix, composited back to front."""
+        fine = self.supersampled(stack)
+        f = fine.factor
+        kernel = cv2.INTER_LINEAR if f > 1 else cv2.INTER_CUBIC
+        c = 0.5 / f - 0.5  # supersampled pixel u sits at u/f + c in the layer (pixel centres aligned)
+
+        def fine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.concatenate([a / f, (b + a @ np.array([c, c]))[:, None]], axis=1)
+
         bg = stack.background
         h, w = bg.shape[:2]
         if np.allclose(mats[-1], [[1, 0, 0], [0, 1, 0]]):
             out = bg.copy()
         else:
-            out = cv2.warpAffine(bg, mats[-1], (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
-        for layer, m in zip(stack.layers, mats[:-1]):
+            out = cv2.warpAffine(fine.background, fine_matrix(mats[-1][:, :2], mats[-1][:, 2]), (w, h),
+                                 flags=kernel, borderMode=cv2.BORDER_REFLECT_101)
+        for layer, (colour, alpha), m in zip(stack.layers, fine.layers, mats[:-1]):
             lh, lw = layer.alpha.shape
             ox, oy = layer.origin
             a = m[:, :2]
@@ -325,10 +377,10 @@ class ParallaxAnimateEngine:
             ry1 = min(h, int(math.ceil(corners[:, 1].max())) + 1)
             if rx1 <= rx0 or ry1 <= ry0:
                 continue  # the layer left the frame
-            mr = np.concatenate([a, (b - [rx0, ry0])[:, None]], axis=1)
+            mr = fine_matrix(a, b - [rx0, ry0])
             size = (rx1 - rx0, ry1 - ry0)
-            col = cv2.warpAffine(layer.colour, mr, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-            al = cv2.warpAffine(layer.alpha, mr, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+            col = cv2.warpAffine(colour, mr, size, flags=kernel, borderMode=cv2.BORDER_REPLICATE)
+            al = cv2.warpAffine(alpha, mr, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                 borderValue=0)
             roi = out[ry0:ry1, rx0:rx1]
             out[ry0:ry1, rx0:rx1] = cv2.blendLinear(col, roi, al, 1.0 - al)
