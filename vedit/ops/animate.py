@@ -390,8 +390,7 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
         eng = spec.load()(loop_style=loop_style)
         found = None
         if reg is None:
-            report(callback, 0, n, "regions")
-            found = eng.arrow_regions(image_f, arrows_f)
+            found = eng.arrow_regions(image_f, arrows_f)  # printed before any progress line is drawn
             for i, r in enumerate(found):
                 sys.stderr.write(f"motion region {i + 1}: {r.describe()}\n")
             if save_regions:
