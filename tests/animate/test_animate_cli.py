@@ -70,7 +70,7 @@ def test_size_crop_and_pad(still, tmp_path):
 
 @pytest.mark.parametrize("args,msg", [
     (["--engine", "motion"], "--motion"),
-    (["--region", "nope.png"], "--region = 'nope.png': no such file"),
+    (["--region", "nope.png"], "--region 'nope.png': not found"),
     (["--camera", "dolly-in", "--strength", "9"], "--strength"),
     (["--engine", "motion", "--motion", "1,2,3"], "--motion"),
     (["--engine", "diffusion", "--model", "/nonexistent/svd"], "not found locally"),

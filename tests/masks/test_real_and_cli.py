@@ -118,7 +118,7 @@ def test_cli_outputs(disk_clip, tmp_path):
 
 @pytest.mark.parametrize("args,msg", [
     (["--person"], "no person found"),
-    (["--points", "500,10", "--sam-checkpoint", "x.pth"], "outside the 128x96 frame"),
+    (["--points", "500,10", "--sam-checkpoint", "EXISTING"], "outside the 128x96 frame"),
     (["--points", "5,10", "--sam-checkpoint", "missing.pth"], "not found"),
     (["--box", "0,0,400,20"], "outside the 128x96 frame"),
     (["--chroma", "mauve"], "--chroma"),
@@ -127,6 +127,8 @@ def test_cli_outputs(disk_clip, tmp_path):
 def test_cli_bad_input_one_line(disk_clip, tmp_path, args, msg):
     seq, *_ = disk_clip
     out = tmp_path / "bad"
+    # paths are checked first (before any work): a checkpoint that exists lets the points check speak
+    args = [str(sorted(seq.glob("*.png"))[0]) if a == "EXISTING" else a for a in args]
     r = _cli(["matte", str(seq), "-o", str(out) + "/", "-q"] + args)
     assert r.exit_code == 1
     lines = [ln for ln in r.output.strip().splitlines() if ln.startswith("ERROR")]

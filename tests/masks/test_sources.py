@@ -52,7 +52,8 @@ def test_chroma_key_and_despill(green_clip):
     keyer = ChromaMatteSource(chroma="#1EB43C")
     spill = np.full((4, 4, 3), (120, 200, 110), np.uint8)
     d = keyer.despill(spill)
-    assert d[0, 0, 1] == 115 and d[0, 0, 0] == 120
+    # the one despill rule (replace-bg's too): green limited to max(red, blue)
+    assert d[0, 0, 1] == 120 and d[0, 0, 0] == 120 and d[0, 0, 2] == 110
     with pytest.raises(InvalidInputError, match="--chroma"):
         ChromaMatteSource(chroma="purple-ish")
 

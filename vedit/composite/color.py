@@ -5,8 +5,7 @@ import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError
-
-KEY_COLORS = {"green": (0, 255, 0), "blue": (0, 0, 255)}
+from vedit.masks.sources import despill, parse_colour
 
 
 class ColorMatcher:
@@ -60,30 +59,10 @@ class ColorMatcher:
 
 
 def key_channel(key) -> int:
-    """Which RGB channel a key colour (name, #hex or RGB tuple) lives in."""
-    from vedit.composite.plate import parse_color
-
-    if isinstance(key, str):
-        rgb = KEY_COLORS.get(key.lower()) or parse_color(key)
-        if rgb is None:
-            raise InvalidInputError(f"--key {key!r}: use green, blue or #RRGGBB")
-    else:
-        rgb = tuple(key)
-    return int(np.argmax(rgb))
+    """Which RGB channel a key colour (green, blue, #RRGGBB or RGB tuple) lives in."""
+    return int(np.argmax(parse_colour(key, "--key")))
 
 
 def suppress_spill(fg: np.ndarray, key="green", amount: float = 1.0) -> np.ndarray:
-    """Limit the key channel to the larger of the other two (the classic
-    despill), which removes green/blue cast reflected onto the subject while
-    leaving colours that are not key-tinted unchanged."""
-    c = key_channel(key)
-    o1, o2 = [i for i in range(3) if i != c]
-    out = np.array(fg[:, :, :3], copy=True)
-    limit = np.maximum(out[:, :, o1], out[:, :, o2])
-    if amount >= 1.0:
-        np.minimum(out[:, :, c], limit, out=out[:, :, c])
-    else:
-        k = out[:, :, c].astype(np.float32)
-        lim = np.minimum(k, limit.astype(np.float32))
-        out[:, :, c] = np.clip(k + amount * (lim - k) + 0.5, 0, 255).astype(np.uint8)
-    return out
+    """Key-colour spill suppression: the one despill rule (``vedit.masks.sources.despill``)."""
+    return despill(fg, key, amount, name="--key")

@@ -1,5 +1,9 @@
 """Mask inputs: one image for every frame, an image sequence, or a video.
-White (>127) marks the region to work on. Mask frame i goes with input frame i."""
+White (>127) marks the region to work on. Mask frame i goes with input frame i.
+
+The one mask reader: ``remove``'s binary masks and the matte sources' soft
+mattes (``soft=True``: float32 [0, 1], 16-bit and alpha channels kept) read
+files the same way, with the same checks (size, frame count, range)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +13,7 @@ import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError
-from vedit.io.clip import Clip, is_sequence_path, open_clip
+from vedit.io.clip import IMAGE_EXTS, Clip, is_sequence_path, open_clip
 
 
 def to_mask(img: np.ndarray) -> np.ndarray:
@@ -26,27 +30,47 @@ def to_mask(img: np.ndarray) -> np.ndarray:
     return cv2.threshold(np.ascontiguousarray(img), 127, 255, cv2.THRESH_BINARY)[1]
 
 
-def read_mask_image(path: str) -> np.ndarray:
+def to_alpha(img: np.ndarray) -> np.ndarray:
+    """Any mask image (grey, RGB, RGBA; uint8, uint16 or float) → float32 [0, 1].
+    An image with a non-trivial alpha channel uses its alpha."""
+    if img.ndim == 3:
+        if img.shape[2] == 4 and img[:, :, 3].min() < img[:, :, 3].max():
+            img = img[:, :, 3]
+        elif img.shape[2] == 2:  # grey + alpha
+            img = img[:, :, 1] if img[:, :, 1].min() < img[:, :, 1].max() else img[:, :, 0]
+        else:
+            img = img[:, :, :3].max(axis=2)
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) * (1.0 / 255.0)
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) * (1.0 / 65535.0)
+    return np.clip(img.astype(np.float32), 0.0, 1.0)
+
+
+def read_mask_image(path: str, soft: bool = False) -> np.ndarray:
+    """A mask image file: uint8 {0, 255}, or with ``soft`` float32 [0, 1]."""
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
         if not os.path.exists(path):
             raise MediaNotFoundError(f"mask not found: {path}")
         raise MediaError(f"cannot decode mask image: {path}")
-    return to_mask(img)
+    return to_alpha(img) if soft else to_mask(img)
 
 
 class MaskSource:
-    """Streams masks aligned with a clip's selected range."""
+    """Streams masks aligned with a clip's selected range: uint8 {0, 255}, or
+    with ``soft`` float32 [0, 1] mattes."""
 
-    def __init__(self, path: str, clip: Clip, allow_empty: bool = False):
+    def __init__(self, path: str, clip: Clip, allow_empty: bool = False, soft: bool = False):
         self.path = os.fspath(path)
         self.clip = clip
+        self.soft = soft
         self._still: np.ndarray | None = None
         self._clip: Clip | None = None
         if not is_sequence_path(self.path) and not os.path.exists(self.path):
             raise MediaNotFoundError(f"mask not found: {self.path}")
-        if os.path.isfile(self.path) and self.path.lower().endswith((".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".exr")):
-            self._still = read_mask_image(self.path)
+        if os.path.isfile(self.path) and self.path.lower().endswith(IMAGE_EXTS):
+            self._still = read_mask_image(self.path, soft)
             h, w = self._still.shape
             self._check_size(w, h)
             if not allow_empty and not self._still.any():
@@ -83,9 +107,18 @@ class MaskSource:
             for _ in range(self.clip.frame_count):
                 yield self._still
             return
-        for f in self._clip.frames():
-            yield to_mask(f)
+        mc = self._clip
+        assert mc is not None
+        if not self.soft:
+            for f in mc.frames():
+                yield to_mask(f)
+        elif mc.kind == "sequence":  # read the files themselves: 16-bit and alpha kept
+            for p in mc.files[mc.start: mc.start + mc.frame_count]:
+                yield read_mask_image(p, soft=True)
+        else:
+            for f in mc.frames(alpha=mc.has_alpha):
+                yield to_alpha(f)
 
 
-def open_masks(path: str, clip: Clip, allow_empty: bool = False) -> MaskSource:
-    return MaskSource(path, clip, allow_empty=allow_empty)
+def open_masks(path: str, clip: Clip, allow_empty: bool = False, soft: bool = False) -> MaskSource:
+    return MaskSource(path, clip, allow_empty=allow_empty, soft=soft)

@@ -17,33 +17,20 @@ from vedit.io import Clip
 from vedit.masks.base import MatteSource
 from vedit.masks.person import matte_pipeline
 
-SOURCES = ("file", "person", "sam", "grabcut", "chroma", "track")
-
 
 def make_source(source: str, **params) -> MatteSource:
-    """Build a matte source by name from matte_stream's keyword arguments."""
-    if source == "file":
-        from vedit.masks.sources import FileMatteSource
-        return FileMatteSource(mask=params.get("mask"))
-    if source == "person":
-        from vedit.masks.person import PersonMatteSource
-        return PersonMatteSource(person_model=params.get("person_model") or "auto",
-                                 include_shadow=bool(params.get("include_shadow", False)),
-                                 person_id=params.get("person_id"), with_props=bool(params.get("with_props", False)))
-    if source == "grabcut":
-        from vedit.masks.sources import GrabCutMatteSource
-        return GrabCutMatteSource(box=params.get("box"), frame=params.get("frame") or 0)
-    if source == "chroma":
-        from vedit.masks.sources import ChromaMatteSource
-        return ChromaMatteSource(chroma=params.get("chroma"), tolerance=params.get("tolerance"))
-    if source == "track":
-        from vedit.masks.track import TrackMatteSource
-        return TrackMatteSource(mask=params.get("mask"), frame=params.get("frame") or 0)
-    if source == "sam":
-        from vedit.masks.sam import SamMatteSource
-        return SamMatteSource(checkpoint=params.get("sam_checkpoint"), model_type=params.get("sam_model") or "vit_b",
-                              frame=params.get("frame") or 0, box=params.get("box"), points=params.get("points"))
-    raise InvalidInputError(f"unknown matte source {source!r}; choose one of: {', '.join(SOURCES)}")
+    """Build a matte source by name from matte_stream's keyword arguments,
+    through the engine registry (family ``matte``): built-in sources are
+    registered there like a third-party one would be (``vedit.engines``
+    entry points), so a plugin source works here too."""
+    from vedit.engines import get_spec, names
+    from vedit.errors import EngineNotFoundError
+
+    try:
+        cls = get_spec("matte", source).load()
+    except EngineNotFoundError:
+        raise InvalidInputError(f"unknown matte source {source!r}; choose one of: {', '.join(names('matte'))}") from None
+    return cls.from_params(**{k: v for k, v in params.items() if v is not None})
 
 
 def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None, points=None,
@@ -85,4 +72,4 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
                           feather_px=float(feather or 0), callback=callback)
 
 
-__all__ = ["matte_stream", "make_source", "SOURCES", "MatteSource"]
+__all__ = ["matte_stream", "make_source", "MatteSource"]

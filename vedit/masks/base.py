@@ -7,7 +7,8 @@ smoothing and output sizing happen once, in ``vedit.masks.matte_stream``.
 """
 from __future__ import annotations
 
-from typing import Iterator
+import inspect
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -34,6 +35,16 @@ class MatteSource:
 
     name = ""
     description = ""
+
+    @classmethod
+    def from_params(cls, **params: Any) -> MatteSource:
+        """Build from ``matte_stream``'s keyword arguments (the names the ops
+        use); the source takes those its ``__init__`` names. A source whose
+        own names differ overrides this."""
+        sig = inspect.signature(cls.__init__)
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            params = {k: v for k, v in params.items() if k in sig.parameters}
+        return cls(**params)
 
     def check(self, clip: Clip) -> None:
         """Validate parameters against the clip before any work (raise

@@ -10,23 +10,7 @@ import numpy as np
 
 from vedit.flow import FlowEstimator, fb_consistency, warp
 from vedit.flow.ops import mask_bbox
-
-
-def to_alpha(img: np.ndarray) -> np.ndarray:
-    """Any mask image (grey, RGB, RGBA; uint8, uint16 or float) → float32 [0, 1].
-    An image with a non-trivial alpha channel uses its alpha."""
-    if img.ndim == 3:
-        if img.shape[2] == 4 and img[:, :, 3].min() < img[:, :, 3].max():
-            img = img[:, :, 3]
-        elif img.shape[2] == 2:  # grey + alpha
-            img = img[:, :, 1] if img[:, :, 1].min() < img[:, :, 1].max() else img[:, :, 0]
-        else:
-            img = img[:, :, :3].max(axis=2)
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) * (1.0 / 255.0)
-    if img.dtype == np.uint16:
-        return img.astype(np.float32) * (1.0 / 65535.0)
-    return np.clip(img.astype(np.float32), 0.0, 1.0)
+from vedit.io.masks import to_alpha  # noqa: F401 - the one mask reader's converter, used here by name
 
 
 def _disk(r: int) -> np.ndarray:

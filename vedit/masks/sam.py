@@ -115,6 +115,13 @@ class SamMatteSource(MatteSource):
     name = "sam"
     description = "Segment Anything with a user checkpoint"
 
+    @classmethod
+    def from_params(cls, **params):
+        """``sam_checkpoint``/``sam_model`` (the ops' names) are this source's
+        ``checkpoint``/``model_type``."""
+        return cls(checkpoint=params.get("sam_checkpoint"), model_type=params.get("sam_model") or "vit_b",
+                   frame=params.get("frame") or 0, box=params.get("box"), points=params.get("points"))
+
     def __init__(self, checkpoint=None, model_type: str = "vit_b", frame: int = 0, box=None, points=None,
                  device: str | None = None, **_):
         if box is None and points is None:

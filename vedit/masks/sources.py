@@ -7,30 +7,22 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError
-from vedit.io import Clip, open_clip
-from vedit.io.clip import IMAGE_EXTS, is_sequence_path
-from vedit.masks.base import MatteSource, to_work, work_size
-from vedit.masks.refine import to_alpha
+from vedit.errors import InvalidInputError
+from vedit.io import Clip
+from vedit.io.masks import MaskSource, open_masks, read_mask_image
+from vedit.masks.base import MatteSource
 
 
 def read_alpha_image(path: str) -> np.ndarray:
     """A mask image (8/16-bit, grey, RGB or with alpha) as float32 [0, 1]."""
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        if not os.path.exists(path):
-            raise MediaNotFoundError(f"mask not found: {path}")
-        raise MediaError(f"cannot decode mask image: {path}")
-    if img.ndim == 3 and img.shape[2] >= 3:
-        # BGR(A) → RGB(A) does not matter for max/alpha, but keep channel 3 = alpha
-        pass
-    return to_alpha(img)
+    return read_mask_image(path, soft=True)
 
 
 class FileMatteSource(MatteSource):
     """A matte from a file: one image for every frame, an image sequence, or a
     video (grey, RGB, or with an alpha channel; 8 or 16 bit). Soft values are
-    kept. Frame i of the file goes with frame i of the clip."""
+    kept. Frame i of the file goes with frame i of the clip (or of its
+    selected range). Read by ``vedit.io.masks``, the one mask reader."""
 
     name = "file"
     description = "mask image, sequence or video"
@@ -39,45 +31,17 @@ class FileMatteSource(MatteSource):
         if not mask:
             raise InvalidInputError("the file matte needs --mask PATH (an image, a folder of images or a video)")
         self.path = os.fspath(mask)
+        self._masks: MaskSource | None = None
 
     def check(self, clip: Clip) -> None:
-        p = self.path
-        if not is_sequence_path(p) and not os.path.exists(p):
-            raise MediaNotFoundError(f"--mask {p}: file not found")
-        if os.path.isfile(p) and p.lower().endswith(IMAGE_EXTS):
-            self._still = read_alpha_image(p)
-            self._check_size(self._still.shape[1], self._still.shape[0], clip)
-            self._mclip = None
-        else:
-            mc = open_clip(p)
-            self._check_size(mc.width, mc.height, clip)
-            if mc.total_frames != clip.total_frames:
-                raise InvalidInputError(
-                    f"--mask {p} has {mc.total_frames} frames but the input has {clip.total_frames}; "
-                    "give one mask image or one mask per frame")
-            self._still = None
-            self._mclip = mc.subclip(clip.start, clip.start + clip.frame_count)
-
-    def _check_size(self, w: int, h: int, clip: Clip) -> None:
-        if (w, h) != (clip.width, clip.height):
-            raise InvalidInputError(
-                f"--mask {self.path} is {w}x{h} but the input is {clip.width}x{clip.height}; "
-                "masks must match the footage size")
+        self._masks = open_masks(self.path, clip, allow_empty=True, soft=True)
 
     def alphas(self) -> Iterator[np.ndarray]:
-        if self._still is not None:
-            while True:
-                yield self._still
-        mc = self._mclip
-        if mc.kind == "sequence":
-            for f in mc.files[mc.start: mc.start + mc.frame_count]:
-                yield read_alpha_image(f)
-        else:
-            for f in mc.frames(alpha=mc.has_alpha):
-                yield to_alpha(f)
+        assert self._masks is not None
+        yield from self._masks
 
     def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        if not hasattr(self, "_still"):
+        if self._masks is None:
             self.check(clip)
         yield from zip(self.work_frames(clip), self.alphas())
 
@@ -139,19 +103,42 @@ class GrabCutMatteSource(MatteSource):
         yield from _track_stream(self, clip)
 
 
-CHROMA_COLOURS = {"green": (0, 177, 64), "blue": (0, 71, 187)}
+#: the one key-colour table: the backing colours of real green and blue screens
+KEY_COLOURS = {"green": (0, 177, 64), "blue": (0, 71, 187)}
+CHROMA_COLOURS = KEY_COLOURS
 
 
-def parse_colour(text: str) -> tuple[int, int, int]:
+def parse_colour(text: object, name: str = "--chroma") -> tuple[int, int, int]:
+    """A key colour: green, blue, #RRGGBB or an (R, G, B) tuple."""
+    if isinstance(text, (tuple, list)) and len(text) == 3:
+        return tuple(int(v) for v in text)  # type: ignore[return-value]
     t = str(text).strip().lower()
-    if t in CHROMA_COLOURS:
-        return CHROMA_COLOURS[t]
+    if t in KEY_COLOURS:
+        return KEY_COLOURS[t]
     if t.startswith("#") and len(t) == 7:
         try:
             return tuple(int(t[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
         except ValueError:
             pass
-    raise InvalidInputError(f"--chroma {text!r}: use green, blue or #RRGGBB")
+    raise InvalidInputError(f"{name} {text!r}: use green, blue or #RRGGBB")
+
+
+def despill(frame: np.ndarray, key: object = "green", amount: float = 1.0, name: str = "--chroma") -> np.ndarray:
+    """The one despill rule: limit the key colour's dominant channel to the
+    larger of the other two (the classic despill), which removes the green or
+    blue cast reflected onto a subject while leaving colours that are not
+    key-tinted unchanged. ``amount`` < 1 blends toward the original."""
+    c = int(np.argmax(parse_colour(key, name)))
+    o1, o2 = [i for i in range(3) if i != c]
+    out = np.array(frame[:, :, :3], copy=True)
+    limit = np.maximum(out[:, :, o1], out[:, :, o2])
+    if amount >= 1.0:
+        np.minimum(out[:, :, c], limit, out=out[:, :, c])
+    else:
+        k = out[:, :, c].astype(np.float32)
+        lim = np.minimum(k, limit.astype(np.float32))
+        out[:, :, c] = np.clip(k + amount * (lim - k) + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 class ChromaMatteSource(MatteSource):
@@ -185,13 +172,8 @@ class ChromaMatteSource(MatteSource):
         return np.clip((d - t) / t, 0.0, 1.0).astype(np.float32)
 
     def despill(self, frame: np.ndarray) -> np.ndarray:
-        """Limit the key's dominant channel to the mean of the other two."""
-        out = frame[:, :, :3].astype(np.int16)
-        c = int(np.argmax(self.rgb))
-        others = [i for i in range(3) if i != c]
-        limit = (out[:, :, others[0]] + out[:, :, others[1]]) // 2
-        out[:, :, c] = np.minimum(out[:, :, c], limit)
-        return out.astype(np.uint8)
+        """The frame with the backing colour's spill removed (:func:`despill`)."""
+        return despill(frame, self.rgb)
 
     def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for f in clip.frames():

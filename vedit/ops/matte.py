@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vedit.engines import names
 from vedit.errors import InvalidInputError, MediaError
 from vedit.io import check_output_path, open_clip, open_writer
 from vedit.io.clip import IMAGE_EXTS
@@ -100,7 +101,7 @@ def preview_frame(frame: np.ndarray, alpha: np.ndarray, style: str = "overlay", 
 
 
 PARAMS = (
-    Param("source", "str", None, choices=("person", "chroma", "sam", "grabcut", "track", "file"),
+    Param("source", "str", None, choices=lambda: names("matte"),
           help="Matte source; default: chosen from --person/--mask/--box/--points/--chroma."),
     Param("person", "bool", False, help="Matte people (MediaPipe models in the wheel, no downloads)."),
     Param("person_model", "str", "auto", choices=("auto", "pose", "selfie"),

@@ -112,7 +112,9 @@ class Param:
     def _one(self, value: Any, label: str) -> Any:
         def bad(what: str) -> ParamError:
             shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-            return ParamError(self.name, f"{label} = {shown}: {what}")
+            # CLI style "--dilate -1: ...", job style "params.dilate = -1: ..."
+            sep = " " if label.startswith("-") else " = "
+            return ParamError(self.name, f"{label}{sep}{shown}: {what}")
 
         t = self.type
         out: Any
@@ -263,7 +265,7 @@ def _existing_path(value: str, bad: Callable[[str], ParamError]) -> str:
 
     if is_sequence_path(bare) and os.path.isdir(os.path.dirname(bare)):
         return path
-    raise bad("no such file or folder")
+    raise bad("not found (no such file or folder)")
 
 
 def final_path(output: str) -> str:
