@@ -269,3 +269,14 @@ def test_supersampled_render_matches_direct_bicubic(still, helpers):
     for a, b in zip(fast[1:], ref[1:]):
         assert np.abs(a.astype(float) - b).mean() < 1.5
         assert helpers.gradient_energy(a) >= 0.98 * helpers.gradient_energy(b)
+
+
+def test_small_separate_parts_of_a_subject_stay():
+    """A hand apart from the body (small, but not a speck) stays in the layer."""
+    img, _, matte = _head_scene()
+    m = matte.copy()
+    m[200:212, 40:52] = 255  # 144 px, 1.4% of the head
+    stack = ParallaxAnimateEngine().build_layers(img, [m])
+    layer = stack.layers[0]
+    ox, oy = layer.origin
+    assert layer.alpha[206 - oy, 46 - ox] > 0.9

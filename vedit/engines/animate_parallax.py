@@ -163,7 +163,9 @@ class ParallaxAnimateEngine:
         fea = self.feather if self.feather is not None else max(1.0, short / 300)
         hard = a > 0.5
         if hard.any():
-            a = fill_holes(a, max_hole=0.002, min_island=0.02)
+            # islands under 0.05% of the frame go (a hand apart from the body stays)
+            largest = int(cv2.connectedComponentsWithStats(hard.astype(np.uint8), connectivity=8)[2][1:, 4].max())
+            a = fill_holes(a, max_hole=0.002, min_island=min(1.0, max(30.0, 5e-4 * h * w) / largest))
             hard = a > 0.5
             reach = max(2, round(short / 100))
             near = cv2.dilate(hard.astype(np.uint8), cv2.getStructuringElement(
