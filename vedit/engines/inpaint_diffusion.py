@@ -121,7 +121,7 @@ class DiffusionInpaintEngine:
         """Stream-fill ``frames`` (RGB uint8) where ``masks`` (uint8/bool,
         white = regenerate). Returns an InpaintOutput whose ``stats`` fill in
         as frames are consumed (``unet_evals``, ``keyframes``, ``frames``)."""
-        from vedit.engines.inpaint_propagate import PropagateInpaintEngine
+        from vedit.engines.propagate import PropagateInpaintEngine
 
         run = _Run(self, seed, device if device is not None else self.device,
                    dtype if dtype is not None else self.dtype)
@@ -393,7 +393,7 @@ class _Run:
         frac = float(cover.sum()) / max(1, int(hole.sum()))
         if frac <= 0.0:
             return None, 0.0
-        from vedit.engines.inpaint_propagate import spatial_fill
+        from vedit.engines.propagate import spatial_fill
 
         prior = frame.copy()
         prior[cover] = warped[cover]
@@ -559,7 +559,7 @@ class _Run:
             # keyframes generated there (else a spatial fill) at no UNet cost
             prior, _ = self._canvas_prior(frame, hole, to_ref)
             if prior is None:
-                from vedit.engines.inpaint_propagate import spatial_fill
+                from vedit.engines.propagate import spatial_fill
 
                 prior = spatial_fill(frame, hole)
             self.stats["small_fills"] = self.stats.get("small_fills", 0) + 1

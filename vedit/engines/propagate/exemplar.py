@@ -256,7 +256,7 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
     if not hole.any():
         return frame.copy()
     if not _HAVE_NUMBA:  # pragma: no cover
-        from vedit.engines.inpaint_propagate import spatial_fill
+        from vedit.engines.propagate.engine import spatial_fill
         return spatial_fill(frame, hole, method="shiftmap")
     Hf, Wf = hole.shape
     ys, xs = np.nonzero(hole)
