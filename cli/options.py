@@ -35,7 +35,10 @@ def click_option(p: Param) -> Callable[[Callable[..., Any]], Callable[..., Any]]
             # clear ERROR line naming the choices, like any other bad value
             kw["metavar"] = "[" + "|".join(str(c) for c in choices) + "]"
         elif choices is not None:
-            kw["type"] = click.Choice([str(c) for c in choices])
+            # older values (value_aliases) stay accepted, the help shows the current ones
+            names = [str(c) for c in choices] + [a for a, _ in p.value_aliases]
+            kw["type"] = click.Choice(names)
+            kw["metavar"] = "[" + "|".join(str(c) for c in choices) + "]"
         elif p.type == "int":
             kw["type"] = click.INT
         elif p.type == "float":

@@ -28,7 +28,8 @@ def _spec(shot, op, params, rng=None):
 
 
 @pytest.mark.parametrize("op, params, rng", [
-    ("remove", {"mask": "M", "engine": "diffusion", "refine": 0.3, "feather": 4, "offload": "model"}, None),
+    ("remove", {"mask": "M", "engine": "diffusion", "refine_strength": 0.3, "feather": 4, "offload": "model"}, None),
+    ("remove", {"mask": "M", "engine": "diffusion", "refine": 0.3}, None),  # the older name
     ("remove", {"mask": "M", "overwrite": True, "dilate": 0}, {"start": 2, "end": 10}),
     ("replace-bg", {"background": "#202830", "person_every": 3, "track_refine": "fast"}, None),
     ("replace-bg", {"background": "blur", "blur_radius": 4, "matte": "M", "frame": 0}, None),
@@ -44,12 +45,13 @@ def test_cli_options_are_accepted_as_job_params(shot, op, params, rng):
     params = {k: ([mask if x == "M" else x for x in v] if isinstance(v, list) else (mask if v == "M" else v))
               for k, v in params.items()}
     job = validate_spec(_spec(shot, op, params, rng))
-    assert set(job.params) == set(params)
+    assert set(job.params) == {"refine_strength" if k == "refine" and op == "remove" else k for k in params}
 
 
 @pytest.mark.parametrize("op, params, rng, words", [
     ("remove", {}, None, "params.mask is required"),
-    ("remove", {"mask": "M", "refine": True, "engine": "diffusion"}, None, "params.refine = True: expected a number"),
+    ("remove", {"mask": "M", "refine_strength": True, "engine": "diffusion"}, None,
+     "params.refine_strength = True: expected a number"),
     ("remove", {"mask": "M", "prompt": "grass"}, None, "applies to engine diffusion only"),
     ("remove", {"mask": "M", "fps": "abc"}, None, "params.fps = 'abc': expected a number"),
     ("remove", {"mask": "M", "seed": int("9" * 400)}, None, "params.seed"),

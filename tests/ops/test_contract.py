@@ -52,7 +52,8 @@ def _mismatches(op: str, schema: dict) -> list[str]:
             out.append(f"{op}.{name}: repeatable in one front end only")
         kind = _cli_type(opt)
         if kind == "choice":
-            if [str(c) for c in item.get("enum", [])] != list(opt.type.choices):
+            accepted = [str(c) for c in item.get("enum", [])] + list(js.get("x-value-aliases", {}))
+            if accepted != list(opt.type.choices):
                 out.append(f"{op}.{name}: choices {list(opt.type.choices)} vs {item.get('enum')}")
             continue
         jtype = item.get("type", "string" if "anyOf" in item else None)
@@ -86,8 +87,13 @@ def test_ops_schema_is_json_schema_style(ops_json):
     assert remove["required"] == ["mask"]
     d = remove["params"]["dilate"]
     assert (d["type"], d["default"], d["minimum"]) == ("integer", 3, 0) and d["description"]
-    assert remove["params"]["refine"]["type"] == "number"  # a strength, as in the CLI
-    assert remove["params"]["refine"]["x-engines"] == ["diffusion"]
+    assert remove["params"]["refine_strength"]["type"] == "number"  # a strength; "refine" is a switch elsewhere
+    assert remove["params"]["refine_strength"]["x-engines"] == ["diffusion"]
+    # same name, same meaning across ops
+    for name in ("refine", "fit", "chroma", "feather", "dilate", "seed", "engine"):
+        kinds = {ops_json[op]["params"][name].get("type") for op in OPS if name in ops_json[op]["params"]}
+        assert len(kinds) == 1 or kinds == {"integer", "number"}, (name, kinds)
+    assert ops_json["animate"]["params"]["fit"]["enum"] == ops_json["replace-bg"]["params"]["fit"]["enum"]
     assert ops_json["animate"]["params"]["offload"]["enum"] == ["none", "model", "sequential"]
     assert ops_json["animate"]["params"]["region"]["type"] == "array"
     assert ops_json["animate"]["still_input"] is True

@@ -85,6 +85,16 @@ def test_resolve_defaults_aliases_required_and_engines(tmp_path):
         get_def("replace-bg").resolve({})
 
 
+def test_same_name_same_values_across_ops():
+    animate, bg = get_def("animate"), get_def("replace-bg")
+    assert animate["fit"].choices == bg["fit"].choices == ("cover", "contain", "stretch")
+    assert animate.resolve({"fit": "crop"})["fit"] == "cover"  # the older values still work
+    assert animate.resolve({"fit": "pad"})["fit"] == "contain"
+    # --chroma is the key colour in both matte and replace-bg (--key still accepted)
+    assert bg.resolve({"background": "blur", "key": "blue"})["chroma"] == "blue"
+    assert get_def("matte")["chroma"].type == bg["chroma"].type == "str"
+
+
 def test_op_checks_combinations():
     with pytest.raises(ParamError, match="--engine motion needs at least one --motion"):
         get_def("animate").resolve({"engine": "motion"})

@@ -233,7 +233,9 @@ PARAMS = (
           help="Output WxH (e.g. 1280x720) or a width; the image is fitted by --fit."),
     Param("aspect", "str", None, metavar="W:H",
           help="Output aspect such as 16:9, 9:16, 1:1 (with an optional --size width)."),
-    Param("fit", "str", "crop", choices=("crop", "pad", "stretch"), help="How the image fills a new size or aspect."),
+    Param("fit", "str", "cover", choices=("cover", "contain", "stretch"), value_aliases=(("crop", "cover"), ("pad", "contain")),
+          help="How the image fills a new size or aspect: cover (fill, trim the centre), contain (fit inside, "
+               "pad the bars) or stretch; as in replace-bg (crop/pad are accepted for cover/contain)."),
     Param("seed", "int", 0, min=0, max=2**32 - 1, help="Random seed."),
     Param("camera", "str", "dolly-in", choices=CAMERAS, engines=_P, help="Parallax camera move."),
     Param("strength", "float", 1.0, min=0, max=4, engines=_P, help="Size of the camera move (0..4)."),
@@ -302,6 +304,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         raise InvalidInputError("animate: --end does not apply (the input is one still); set the length with "
                                 "--duration or --frames")
     v = OP.resolve(params)
+    v["fit"] = {"cover": "crop", "contain": "pad"}.get(v["fit"], v["fit"])  # the geometry's own names
     return _animate(input, output, start, callback, **v)
 
 

@@ -57,7 +57,8 @@ class Param:
     another engine is an error. ``repeat``: a list of values (CLI: repeatable).
     ``cli``: extra CLI spellings (``-m``); ``cli_off``: the off switch of a
     boolean that defaults on (``--no-shadow``). ``aliases``: older names still
-    accepted by ``resolve`` (mapped to ``name``).
+    accepted by ``resolve`` (mapped to ``name``); ``value_aliases``: older
+    values still accepted (``(("crop", "cover"),)``).
     """
 
     name: str
@@ -76,6 +77,7 @@ class Param:
     cli_off: str | None = None
     aliases: tuple[str, ...] = ()
     metavar: str | None = None
+    value_aliases: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -163,6 +165,8 @@ class Param:
                 out = _existing_path(value, bad)
             elif t == "path_or_word" and self.words and value not in self.words and self.choices is None:
                 pass  # a free word (a colour...): the op's check decides
+        if self.value_aliases and isinstance(out, str):
+            out = dict(self.value_aliases).get(out, out)
         choices = self.choice_values()
         if choices is not None and out not in choices:
             raise bad(f"choose one of {', '.join(str(c) for c in choices)}")
@@ -200,6 +204,10 @@ class Param:
                   "x-cli": self.flag})
         if self.engines:
             s["x-engines"] = list(self.engines)
+        if self.value_aliases:
+            s["x-value-aliases"] = dict(self.value_aliases)
+        if self.aliases:
+            s["x-aliases"] = list(self.aliases)
         if self.repeat:
             s["x-repeat"] = True
         if self.required:

@@ -35,7 +35,8 @@ PARAMS = (
     Param("steps", "int", None, min=1, max=1000, engines=_D, help="Denoising steps."),
     Param("guidance", "float", None, min=0, max=100, engines=_D, help="Classifier-free guidance scale."),
     Param("keyframe_every", "int", None, min=1, max=100_000, engines=_D, help="At most K frames between keyframes."),
-    Param("refine", "float", None, min=0, max=1, engines=_D, help="Strength of the per-frame refine pass (0 = off)."),
+    Param("refine_strength", "float", None, min=0, max=1, engines=_D, aliases=("refine",),
+          help="Strength of the per-frame refine pass (0 = off)."),
     Param("offload", "str", "none", choices=("none", "model"), engines=_D,
           help="Model CPU offload for small GPUs (CUDA)."),
     Param("vae_tiling", "bool", False, engines=_D, help="Tiled VAE decode (less memory)."),
@@ -75,6 +76,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         kwargs["chunk_size"] = v["chunk_size"]
     if engine == "diffusion":
         extra = {k: v[k] for k in _DIFFUSION_KEYS if v[k] is not None}
+        if "refine_strength" in extra:  # the engine's name for it
+            extra["refine"] = extra.pop("refine_strength")
         extra["offload"] = v["offload"] != "none"
         kwargs.update(extra)
     eng = spec.load()(**kwargs)

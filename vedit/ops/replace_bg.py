@@ -93,7 +93,10 @@ PARAMS = (
     Param("person_every", "int", 1, min=1, max=8,
           help="Run the person model every N frames and carry the matte along optical flow between "
                "(faster, slightly looser edges on fast motion)."),
-    Param("key", "str", None, help="Key colour for --matte chroma: green, blue or #RRGGBB (default green)."),
+    Param("chroma", "str", None, cli=("--key",), aliases=("key",),
+          help="Chroma key colour: green, blue or #RRGGBB; keys the subject off a screen (as in matte; "
+               "implies --matte chroma unless --matte names a mask or another source). Default green "
+               "with --matte chroma."),
     Param("tolerance", "float", None, min=0, max=1, help="Chroma key tolerance 0..1."),
     Param("refine", "bool", True, help="Edge-aware matte refinement."),
     Param("smooth", "bool", None, help="Temporal smoothing of the matte (default: on, except for a --matte MASK file)."),
@@ -150,7 +153,7 @@ class _Opts:
     matte: str = "person"
     person_model: str = "auto"
     person_every: int = 1  # run the person model every N frames, carry the matte along flow between
-    key: str | None = None
+    chroma: str | None = None
     tolerance: float | None = None
     box: object = None
     points: object = None
@@ -186,6 +189,8 @@ def _options(params: dict[str, Any]) -> _Opts:
 def _matte_args(o: _Opts) -> tuple[str, dict]:
     """``--matte`` value → (matte_stream source, keyword arguments)."""
     m = str(o.matte or "person")
+    if o.chroma and m == "person":
+        m = "chroma"  # --chroma COLOUR keys, as in matte
     kw: dict = {}
     if m in ("person", "chroma", "sam", "grabcut"):
         source = m
@@ -195,7 +200,7 @@ def _matte_args(o: _Opts) -> tuple[str, dict]:
         source = "track" if o.frame is not None else "file"
         kw["mask"] = m
     if source == "chroma":
-        kw["chroma"] = o.key or "green"
+        kw["chroma"] = o.chroma or "green"
         if o.tolerance is not None:
             kw["tolerance"] = o.tolerance
     if source in ("sam", "grabcut"):
@@ -365,7 +370,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     comp = Compositor(
         light_wrap=0.0 if transparent else float(o.light_wrap),
         match_strength=float(o.match_strength) if (o.match_color and not transparent) else 0.0,
-        spill_key=(o.key or "green") if spill else None,
+        spill_key=(o.chroma or "green") if spill else None,
         edge_refine=bool(o.refine), transparent=transparent)
 
     def report(done: int, total: int, stage: str) -> None:
