@@ -8,7 +8,11 @@ import click
 
 
 class Progress:
-    """A progress bar with ETA on stderr; a ``callback(done, total, stage)``."""
+    """A progress bar with ETA on stderr; a ``callback(done, total, stage)``.
+
+    Ops report one overall count that never goes back (``vedit.ops.progress``);
+    the bar keeps that promise even for a caller that does not, and the ETA
+    comes from the overall rate."""
 
     def __init__(self, total: int, quiet: bool = False, label: str = ""):
         self.total = max(1, int(total))
@@ -20,9 +24,13 @@ class Progress:
         self.stage = label
 
     def __call__(self, done: int, total: int | None = None, stage: str = "") -> None:
-        if total:
+        if total and int(total) != self.total:
+            # a new total: keep the bar where it is (as a fraction), never back
+            frac = self.done / self.total
             self.total = max(1, int(total))
-        self.done = done
+            self.done = int(frac * self.total)
+        self.done = max(self.done, int(done))  # the bar never goes back
+        done = self.done
         self.stage = stage or self.stage
         if self.quiet:
             return

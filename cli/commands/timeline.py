@@ -1,5 +1,6 @@
 import click
 
+from vedit.ops import OPS
 from vedit_cli.common import Progress, quiet_option
 
 
@@ -22,7 +23,7 @@ def _parse_param(text: str):
 @click.command("timeline")
 @click.argument("timeline")
 @click.option("-o", "--output", required=True, help="New timeline (.otio, .xml FCP7, .edl).")
-@click.option("--op", required=True, type=click.Choice(["remove", "replace-bg", "matte", "animate"]),
+@click.option("--op", required=True, type=click.Choice(list(OPS)),
               help="Operation to run on each selected clip.")
 @click.option("--mask", default=None, help="Mask for remove / matte; {name}, {index}, {track} are filled per clip.")
 @click.option("--background", default=None, help="replace-bg: image, video, colour or 'blur'.")
