@@ -80,6 +80,10 @@ class CameraModel:
             self._pairs[key] = self._fit(t, s, self.guess(t, s))
         return self._pairs[key]
 
+    def cached(self, t: int, s: int) -> Link | None:
+        """The direct fit t -> s if one was made (never fits)."""
+        return self._pairs.get((t, s))
+
     # ------------------------------------------------------------ fitting
     def corners(self, t: int) -> np.ndarray | None:
         c = self._corners.get(t, np.empty(0))

@@ -37,8 +37,14 @@ _RES_LO, _RES_HI = 5.0, 12.0
 #: disagreement between two independent sources (grey levels) that vetoes a pixel
 _DUAL_LO, _DUAL_HI = 10.0, 24.0
 _MAX_CANDIDATES = 400
+#: chains of up to this many neighbour links are used as they are (no drift yet)
+_CHAIN_OK = 3
+#: sources of a frame (the ones covering most) re-fitted directly
+_DIRECT_FITS = 3
 #: a source is taken only when it covers this share of the hole (or all that is left)
 _MIN_SHARE = 0.08
+#: candidates tried for the independent second source (a check, not a fill)
+_SECOND_CANDIDATES = 12
 
 
 class CameraFill(NamedTuple):
@@ -69,6 +75,22 @@ def _blur_coarse(a: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(cv2.GaussianBlur(sm, (0, 0), sigma / 4), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _solid_box(b: np.ndarray) -> tuple[int, int, int, int] | None:
+    """A box (y0, y1, x0, x1, inclusive) entirely inside the True area of b,
+    grown from the area's most interior point."""
+    bb = mask_bbox(b)
+    if bb is None:
+        return None
+    y0, y1, x0, x1 = bb
+    crop = b[y0:y1, x0:x1].astype(np.uint8)
+    d = cv2.distanceTransform(np.pad(crop, 1), cv2.DIST_C, 3)[1:-1, 1:-1]
+    cy, cx = np.unravel_index(int(np.argmax(d)), d.shape)
+    r = int(d[cy, cx]) - 1
+    if r < 1:
+        return None
+    return (y0 + cy - r, y0 + cy + r, x0 + cx - r, x0 + cx + r)
+
+
 def _project(Hm: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2]
     d = np.where(np.abs(d) < 1e-9, 1e-9, d)
@@ -94,6 +116,9 @@ class SourceSelector:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
         # a source pixel is usable when its bicubic footprint avoids its own hole
         self.blocked = [cv2.dilate(h.astype(np.uint8), k) > 0 if h.any() else None for h in holes]
+        # the largest axis-aligned box inside each blocked area is costly; the
+        # box of the blocked area shrunk until it is solid is enough here
+        self.solid = [None if b is None else _solid_box(b) for b in self.blocked]
 
     def _candidates(self, t: int, cx: float, cy: float) -> list[int]:
         n = len(self.frames)
@@ -115,6 +140,28 @@ class SourceSelector:
             if link is None or link.inliers < 0.2 or link.residual > 1.5:
                 return False
         return True
+
+    def _inside_blocked(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
+        """A cheap sufficient test that nothing lands on a usable pixel: the
+        pixels' bounding box, projected, falls inside a solid block of frame
+        s's own hole (a still camera over a static mask: every candidate)."""
+        bb = self.solid[s]
+        if bb is None:
+            return False
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        cx = np.array([x0, x1, x0, x1], np.float64)
+        cy = np.array([y0, y0, y1, y1], np.float64)
+        px, py = _project(Hm, cx, cy)
+        return bool(px.min() >= bb[2] and px.max() <= bb[3] and py.min() >= bb[0] and py.max() <= bb[1])
+
+    def _lands(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
+        """Whether any of these pixels lands on a usable pixel of frame s."""
+        x, y = _project(Hm, xs, ys)
+        ok = (x >= 2) & (x <= self.W - 3) & (y >= 2) & (y <= self.H - 3)
+        b = self.blocked[s]
+        if b is not None and ok.any():
+            ok[ok] = ~b[np.round(y[ok]).astype(np.int32), np.round(x[ok]).astype(np.int32)]
+        return bool(ok.any())
 
     def _assign(self, t: int, xs: np.ndarray, ys: np.ndarray, order: list[int],
                 exclude: np.ndarray | None = None, direct: bool = True):
@@ -139,7 +186,12 @@ class SourceSelector:
             idx = np.nonzero(todo if exclude is None else todo & (np.abs(exclude - s) >= 3))[0]
             if idx.size == 0:
                 continue
-            x, y = _project(self.cam.guess(t, s), xs[idx], ys[idx])
+            Hm = self.cam.guess(t, s)
+            if self._inside_blocked(Hm, s, xs[idx], ys[idx]):
+                continue
+            if idx.size > 512 and not self._lands(Hm, s, xs[idx[::idx.size // 256]], ys[idx[::idx.size // 256]]):
+                continue  # a sample of the pixels finds nothing here (a still camera: most frames)
+            x, y = _project(Hm, xs[idx], ys[idx])
             ok = (x >= 2) & (x <= self.W - 3) & (y >= 2) & (y <= self.H - 3)
             b = self.blocked[s]
             if b is not None:
@@ -153,9 +205,12 @@ class SourceSelector:
             todo[sel] = False
         qx = np.zeros(xs.shape, np.float32)
         qy = np.zeros(xs.shape, np.float32)
-        for s in np.unique(src[src >= 0]):
+        used, counts = np.unique(src[src >= 0], return_counts=True)
+        top = set(used[np.argsort(-counts)][:_DIRECT_FITS].tolist())
+        for s in used:
             sel = src == s
-            link = self.cam.link(t, int(s)) if self.direct and direct else None
+            fit = self.direct and direct and abs(int(s) - t) > _CHAIN_OK and int(s) in top
+            link = self.cam.link(t, int(s)) if fit else None
             Hm = link.H if link is not None and link.inliers >= 0.2 and link.residual <= 1.5 \
                 else self.cam.guess(t, int(s))
             qx[sel], qy[sel] = _project(Hm, xs[sel], ys[sel])
@@ -179,7 +234,7 @@ class SourceSelector:
     def _ring_fit(self, t: int, s: int, box, ring_y: np.ndarray, ring_x: np.ndarray):
         """Per-channel gain of source ``s`` against frame ``t`` on the ring, and
         the per-ring-pixel residual (grey levels) after that gain."""
-        link = self.cam.link(t, s) if self.direct else None
+        link = self.cam.cached(t, s)
         x, y = _project(link.H if link is not None else self.cam.guess(t, s), ring_x.astype(np.float64), ring_y.astype(np.float64))
         ok = (x >= 1) & (x <= self.W - 2) & (y >= 1) & (y <= self.H - 2)
         b = self.blocked[s]
@@ -211,7 +266,7 @@ class SourceSelector:
         xs, ys = (xx + x0).astype(np.float64), (yy + y0).astype(np.float64)
         order = self._candidates(t, float(xs.mean()), float(ys.mean()))
         src1, qx1, qy1 = self._assign(t, xs, ys, order)
-        src2, qx2, qy2 = self._assign(t, xs, ys, order, exclude=src1, direct=False)
+        src2, qx2, qy2 = self._assign(t, xs, ys, order[:_SECOND_CANDIDATES], exclude=src1, direct=False)
 
         S1 = np.full((h, w), -1, np.int32)
         S1[yy, xx] = src1

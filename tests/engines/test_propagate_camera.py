@@ -1,0 +1,140 @@
+"""The camera stage of ``propagate``: homographies, direct sampling, exemplar fill."""
+import cv2
+import numpy as np
+import pytest
+
+from vedit.engines.propagate import PropagateInpaintEngine, exemplar_fill
+from vedit.engines.propagate.camera import CameraModel
+from vedit.engines.propagate.sources import SourceSelector
+
+skdata = pytest.importorskip("skimage.data")
+
+
+def _grad(img):
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+
+
+def _camera_clip(photo, n=24, W=320, H=180, zoom=0.12, pan=(70, 12), yaw=0.0):
+    """A synthetic camera over a photo: per frame the homography mapping
+    output pixels into the photo (pan, zoom and a turning camera)."""
+    ih, iw = photo.shape[:2]
+    s0 = min(iw / (W * 1.5), ih / (H * 1.5))
+    frames, Ms = [], []
+    for i in range(n):
+        u = i / (n - 1) - 0.5
+        z = 1 + zoom * (u + 0.5)
+        C = np.array([[1, 0, -W / 2], [0, 1, -H / 2], [0, 0, 1]], float)
+        P = np.eye(3)
+        P[2, 0] = yaw * u
+        S = np.diag([s0 / z, s0 / z, 1.0])
+        T = np.array([[1, 0, iw / 2 + pan[0] * u * s0], [0, 1, ih / 2 + pan[1] * u * s0], [0, 0, 1]])
+        M = T @ S @ P @ C
+        Ms.append(M)
+        frames.append(cv2.warpPerspective(photo, M, (W, H), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                          borderMode=cv2.BORDER_REFLECT))
+    return frames, Ms
+
+
+def _blob_mask(W, H, r=26):
+    m = np.zeros((H, W), np.uint8)
+    cv2.ellipse(m, (W // 2, H // 2), (r + 6, r), 20, 0, 360, 255, -1)
+    return m
+
+
+def test_camera_model_matches_the_true_homographies():
+    photo = skdata.astronaut()
+    frames, Ms = _camera_clip(photo, yaw=4e-4)
+    mask = _blob_mask(320, 180)
+    holes = [mask > 0] * len(frames)
+    cam = CameraModel(frames, holes)
+    pts = np.array([[[40.0, 30.0]], [[280.0, 150.0]], [[160.0, 90.0]]])
+    for t, s in ((0, 23), (5, 12), (20, 2), (7, 8)):
+        true = np.linalg.inv(Ms[s]) @ Ms[t]
+        err = np.abs(cv2.perspectiveTransform(pts, cam.link(t, s).H) - cv2.perspectiveTransform(pts, true)).max()
+        assert err < 0.3, (t, s, err)
+    # the chain alone drifts over many links; the direct fit does not
+    true = np.linalg.inv(Ms[23]) @ Ms[0]
+    drift = np.abs(cv2.perspectiveTransform(pts, cam.guess(0, 23)) - cv2.perspectiveTransform(pts, true)).max()
+    assert drift > 0.3
+
+
+def test_revealed_background_is_copied_exactly_and_sharp():
+    """A static blob over a pan + zoom: every hole pixel was seen by another
+    frame, so the fill must match the truth (35+ dB) with its detail."""
+    photo = skdata.coffee()
+    clean, _ = _camera_clip(photo, zoom=0.12, pan=(90, 10))
+    mask = _blob_mask(320, 180)
+    rng = np.random.default_rng(0)
+    junk = rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)
+    inp = [np.where(mask[..., None] > 0, junk, c) for c in clean]
+    out = list(PropagateInpaintEngine().inpaint(inp, [mask] * len(inp), total=len(inp)).frames)
+    m = mask > 0
+    se = np.mean([((o.astype(float) - c)[m] ** 2).mean() for o, c in zip(out, clean)])
+    psnr = 10 * np.log10(255 ** 2 / se)
+    inner = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
+    detail = sum(_grad(o)[inner].sum() for o in out) / sum(_grad(c)[inner].sum() for c in clean)
+    assert psnr >= 35.0, psnr
+    assert 0.85 <= detail <= 1.15, detail
+    # outside the grown region nothing changes
+    far = cv2.dilate(mask, np.ones((15, 15), np.uint8)) == 0
+    assert all(np.array_equal(o[far], i[far]) for o, i in zip(out, inp))
+
+
+def test_moving_content_vetoes_the_camera_fill():
+    """A second source that disagrees (something moved there) takes the
+    camera model's confidence away."""
+    photo = skdata.astronaut()
+    frames, _ = _camera_clip(photo, n=16, zoom=0.0, pan=(80, 0))
+    mask = _blob_mask(320, 180, r=20)
+    holes = [mask > 0] * len(frames)
+    sel_clean = SourceSelector(frames, holes, CameraModel(frames, holes))
+    w_clean = sel_clean.fill(8).weight[sel_clean.fill(8).seen].mean()
+    # a dark square drifting through the scene at the hole's height: sources
+    # disagree where it passed
+    moving = []
+    for i, f in enumerate(frames):
+        g = f.copy()
+        x = 20 + 18 * i
+        g[70:110, x:x + 40] = (20, 240, 20)
+        moving.append(g)
+    sel = SourceSelector(moving, holes, CameraModel(moving, holes))
+    fill = sel.fill(8)
+    assert w_clean > 0.9
+    assert fill.weight[fill.seen].mean() < w_clean - 0.1
+
+
+def test_exemplar_fill_continues_structure_with_texture():
+    rng = np.random.default_rng(0)
+    img = np.zeros((160, 240, 3), np.float32)
+    img[:] = (160, 90, 60)
+    img[:, 100:130] = (170, 190, 200)
+    img[:, 110:114] = (40, 40, 40)
+    img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+    hole = np.zeros((160, 240), np.uint8)
+    cv2.circle(hole, (120, 80), 34, 1, -1)
+    hole = hole > 0
+    out = exemplar_fill(img, hole)
+    telea = cv2.inpaint(img, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+    assert np.array_equal(out[~hole], img[~hole])
+    # the dark line crosses the hole
+    col = out[60:100, 104:120].astype(float).mean(axis=(0, 2))
+    assert col.min() < 80
+    # as crisp as the surroundings, unlike a smooth fill
+    inner = cv2.erode(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    ratio = _grad(out)[inner].mean() / _grad(img)[inner].mean()
+    assert ratio > 0.7, ratio
+    assert ratio > 1.5 * _grad(telea)[inner].mean() / _grad(img)[inner].mean()
+
+
+def test_never_revealed_still_shot_is_stable_and_textured():
+    """A still camera over a static hole: nothing is ever revealed; the fill
+    must be the same in every frame (no flicker) and not a smear."""
+    photo = cv2.resize(skdata.coffee(), (320, 240))
+    mask = _blob_mask(320, 240, r=22)
+    inp = [np.where(mask[..., None] > 0, 0, photo).astype(np.uint8) for _ in range(12)]
+    out = list(PropagateInpaintEngine().inpaint(inp, [mask] * 12, total=12).frames)
+    m = mask > 0
+    assert max(np.abs(o.astype(int) - out[0])[m].mean() for o in out) < 0.5
+    inner = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
+    assert _grad(out[0])[inner].mean() / _grad(photo)[inner].mean() > 0.5
