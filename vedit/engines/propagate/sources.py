@@ -91,6 +91,20 @@ def _solid_box(b: np.ndarray) -> tuple[int, int, int, int] | None:
     return (y0 + cy - r, y0 + cy + r, x0 + cx - r, x0 + cx + r)
 
 
+def sample_points(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bicubic samples of ``img`` at scattered points (N x channels, float32).
+    The points are laid out as rows of 1024 (OpenCV maps are limited to
+    32767 columns)."""
+    n = x.size
+    cols = 1024
+    rows = max(1, -(-n // cols))
+    mx = np.zeros(rows * cols, np.float32)
+    my = np.zeros(rows * cols, np.float32)
+    mx[:n], my[:n] = x, y
+    v = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_CUBIC)
+    return v.reshape(rows * cols, -1)[:n].astype(np.float32)
+
+
 def _project(Hm: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2]
     d = np.where(np.abs(d) < 1e-9, 1e-9, d)
@@ -244,7 +258,7 @@ class SourceSelector:
             ok &= ~b[yi, xi]
         if ok.sum() < 20:
             return np.ones(3, np.float32), None, ok
-        v = cv2.remap(self.frames[s], x[None, ok], y[None, ok], cv2.INTER_CUBIC)[0].astype(np.float32)
+        v = sample_points(self.frames[s], x[ok], y[ok])
         ref = self.frames[t][ring_y[ok], ring_x[ok]].astype(np.float32)
         gain = np.clip((ref.mean(0) + 1.0) / (v.mean(0) + 1.0), 0.8, 1.25).astype(np.float32)
         res = np.abs(ref - v * gain).mean(1)
@@ -412,7 +426,7 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
                 ok &= holes[k][qi]
             if not ok.any():
                 continue
-            v = cv2.remap(key, qx[None, ok], qy[None, ok], cv2.INTER_CUBIC)[0].astype(np.float32)
+            v = sample_points(key, qx[ok], qy[ok])
             colours[j][yy[ok], xx[ok]] = v
             weights[j][yy[ok], xx[ok]] = fj.holds[yy[ok], xx[ok]] if j != i else 1.0
             u[yy[ok], xx[ok]] = False
