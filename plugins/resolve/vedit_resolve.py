@@ -24,6 +24,8 @@ import sys
 import time
 
 OPS = ("remove", "replace-bg", "matte")
+# read from the environment when the server's op list is not at hand
+COMMON_PARAMS = ("mask", "background", "matte", "prompt", "engine")
 
 
 # -- server client: vedit's one client (vedit/server/client.py, stdlib only) ------
@@ -43,7 +45,25 @@ VeditServer = VeditClient  # the name this script used before
 
 # -- options ---------------------------------------------------------------------
 
-def load_options(env=None) -> dict:
+def _env_value(text: str, schema: dict):
+    """An environment variable's text as the param's type (from ``GET /ops``)."""
+    kind = schema.get("type")
+    if kind == "array":
+        return [t for t in text.split(";") if t]  # repeatable: values separated by ';'
+    if kind == "integer":
+        return int(text)
+    if kind == "number":
+        return float(text)
+    if kind == "boolean":
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    return text
+
+
+def load_options(env=None, ops: dict | None = None) -> dict:
+    """Options from ``$VEDIT_HOME/resolve.json`` and ``VEDIT_RESOLVE_*``
+    variables: ``_OP``, ``_MODE`` and one per param of the op. ``ops`` is the
+    server's ``GET /ops``: with it every param of the op (``VEDIT_RESOLVE_DILATE``...)
+    is read and typed from the op's definition; without it the common ones."""
     env = os.environ if env is None else env
     opts = {"op": "matte", "mode": "track", "params": {}}
     path = os.path.join(vedit_home(), "resolve.json")
@@ -53,11 +73,16 @@ def load_options(env=None) -> dict:
     for key, name in (("op", "VEDIT_RESOLVE_OP"), ("mode", "VEDIT_RESOLVE_MODE")):
         if env.get(name):
             opts[key] = env[name]
-    for key in ("mask", "background", "matte", "prompt", "engine"):
-        if env.get(f"VEDIT_RESOLVE_{key.upper()}"):
-            opts["params"][key] = env[f"VEDIT_RESOLVE_{key.upper()}"]
-    if opts["op"] not in OPS:
-        raise ValueError(f"op {opts['op']!r}: choose one of {', '.join(OPS)}")
+    if opts["op"] not in (ops or OPS):
+        raise ValueError(f"op {opts['op']!r}: choose one of {', '.join(ops or OPS)}")
+    params = (ops or {}).get(opts["op"], {}).get("params") or {k: {} for k in COMMON_PARAMS}
+    for key, schema in params.items():
+        text = env.get(f"VEDIT_RESOLVE_{key.upper()}")
+        if text:
+            try:
+                opts["params"][key] = _env_value(text, schema)
+            except ValueError:
+                raise ValueError(f"VEDIT_RESOLVE_{key.upper()}={text!r}: expected {schema.get('type')}") from None
     if opts["mode"] not in ("track", "take"):
         raise ValueError(f"mode {opts['mode']!r}: use 'track' (new track above) or 'take'")
     return opts
@@ -141,7 +166,9 @@ def place_result(project, timeline, item, src: dict, path: str, mode: str = "tra
 def run(resolve, options: dict | None = None, server=None, poll_interval: float = 0.5,
         timeout: float = 3600.0, log=print) -> dict:
     """The whole round trip; returns what was placed (for scripts and tests)."""
-    options = options or load_options()
+    if options is None:
+        server = server or VeditServer()
+        options = load_options(ops=server.ops() if hasattr(server, "ops") else None)
     server = server or VeditServer(options.get("url"))
     project, timeline, item, mpi = current_item(resolve)
     src = source_range(timeline, item, mpi)

@@ -258,3 +258,20 @@ def _mask(tmp_path):
     m[:24] = 255  # keep the top half (the frame-number band)
     cv2.imwrite(str(tmp_path / "mask.png"), m)
     return tmp_path / "mask.png"
+
+
+def test_options_follow_the_op_definitions(tmp_path, helpers, monkeypatch):
+    """With the server's GET /ops, every param of the op can be set from the
+    environment, typed as the op defines it."""
+    from vedit.jobs import op_schema
+
+    mod = load_script(helpers)
+    monkeypatch.setenv("VEDIT_HOME", str(tmp_path))
+    env = {"VEDIT_RESOLVE_OP": "remove", "VEDIT_RESOLVE_MASK": "/shots/m.png", "VEDIT_RESOLVE_DILATE": "5",
+           "VEDIT_RESOLVE_VAE_TILING": "true", "VEDIT_RESOLVE_GUIDANCE": "6.5"}
+    opts = mod.load_options(env, ops=op_schema())
+    assert opts["params"] == {"mask": "/shots/m.png", "dilate": 5, "vae_tiling": True, "guidance": 6.5}
+    with pytest.raises(ValueError, match="VEDIT_RESOLVE_DILATE='lots': expected integer"):
+        mod.load_options({**env, "VEDIT_RESOLVE_DILATE": "lots"}, ops=op_schema())
+    # without the server's list: the common params only
+    assert mod.load_options(env)["params"] == {"mask": "/shots/m.png"}

@@ -164,9 +164,9 @@ def test_errors_are_clear(tmp_path, numbered_clips):
 
 def test_cli_timeline_with_real_remove_op(tmp_path, numbered_clips, helpers):
     """End to end through the CLI with the real ``remove`` op (propagate engine)."""
-    pytest.importorskip("vedit.ops.remove", reason="vedit.ops.remove not available yet")
     import cv2
     from click.testing import CliRunner
+
     from vedit_cli.main import main
 
     src = make_timeline(numbered_clips, tmp_path / "cut.otio")
@@ -189,6 +189,7 @@ def test_cli_timeline_with_real_remove_op(tmp_path, numbered_clips, helpers):
 
 def test_cli_errors_one_line(tmp_path):
     from click.testing import CliRunner
+
     from vedit_cli.main import main
 
     res = CliRunner().invoke(main, ["timeline", str(tmp_path / "none.otio"), "-o", str(tmp_path / "x.otio"),
@@ -199,9 +200,9 @@ def test_cli_errors_one_line(tmp_path):
 
 def test_cli_timeline_with_real_replace_bg_op(tmp_path, numbered_clips, helpers):
     """End to end through the CLI with the real ``replace-bg`` op and a file matte."""
-    pytest.importorskip("vedit.ops.replace_bg", reason="vedit.ops.replace_bg not available yet")
     import cv2
     from click.testing import CliRunner
+
     from vedit_cli.main import main
 
     src = make_timeline(numbered_clips, tmp_path / "cut.otio")
