@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import cpu_model  # noqa: E402
 

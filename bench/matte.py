@@ -22,6 +22,7 @@ from vedit.io import open_clip, open_writer  # noqa: E402
 from vedit.masks import matte_stream  # noqa: E402
 from vedit.masks.person import person_matte_stream  # noqa: E402
 from vedit.masks.refine import edge_instability  # noqa: E402
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import cpu_model  # noqa: E402
 

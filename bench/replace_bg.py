@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import cpu_model  # noqa: E402
 
@@ -96,6 +97,7 @@ def speed(n: int, repeat: int = 1, only=None, stages_table: bool = False, qualit
     # ran first would carry them; the cost is printed below
     t0 = time.perf_counter()
     import mediapipe  # noqa: F401
+
     import vedit.masks.person  # noqa: F401
     import_s = time.perf_counter() - t0
     floor, fcpu, fl = timed(floor_run)

@@ -8,8 +8,17 @@ import cv2
 import numpy as np
 import pytest
 
-from vedit.composite import (ColorMatcher, CameraTracker, blur_background, composite, fit_matrix,
-                             light_wrap, parse_color, path_bounds, suppress_spill)
+from vedit.composite import (
+    CameraTracker,
+    ColorMatcher,
+    blur_background,
+    composite,
+    fit_matrix,
+    light_wrap,
+    parse_color,
+    path_bounds,
+    suppress_spill,
+)
 from vedit.errors import InvalidInputError
 
 _spec = importlib.util.spec_from_file_location("composite_conftest", Path(__file__).with_name("conftest.py"))

@@ -16,7 +16,6 @@ from vedit.masks.person import CastShadow, add_shadow, check_margin, grow_soft, 
 from vedit.masks.refine import fill_holes, guided_refine, nonzero_box
 
 
-
 def _cli(args):
     from vedit_cli.main import main
 

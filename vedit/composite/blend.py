@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
 _ONE_BELOW = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
 _TINY = float(np.nextafter(np.float32(0.0), np.float32(1.0)))
 

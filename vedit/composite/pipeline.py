@@ -25,6 +25,7 @@ import numpy as np
 from vedit.errors import InvalidInputError
 from vedit.streams import ThreadedWriter, prefetch  # noqa: F401 - re-exported (one implementation)
 
+
 def roi_of(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
     """(y0, y1, x0, x1) box around the True pixels of ``mask`` grown by
     ``margin`` and clipped to the frame; None when nothing is set."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from vedit.errors import EngineNotFoundError, MissingDependencyError
 

@@ -49,8 +49,7 @@ def build_pipeline(size: str = "tiny", seed: int = 0, xl: bool = False, in_chann
     import tempfile
 
     import torch
-    from diffusers import (AutoencoderKL, StableDiffusionInpaintPipeline,
-                           StableDiffusionXLInpaintPipeline, UNet2DConditionModel)
+    from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, StableDiffusionXLInpaintPipeline, UNet2DConditionModel
 
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="vedit-tok-"))
     torch.manual_seed(seed)

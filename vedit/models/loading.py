@@ -10,9 +10,9 @@ import threading
 from dataclasses import dataclass
 
 from vedit.errors import InvalidInputError, MissingWeightsError, require
+from vedit.models.config import config_path
 from vedit.models.device import resolve_device
 from vedit.models.discovery import HOW_TO, ModelInfo, resolve_model
-from vedit.models.config import config_path
 
 # belt and braces: nothing here may reach the network
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -49,10 +49,10 @@ import numpy as np
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
 from vedit.engines.propagate.sources import complete_chunk
 from vedit.engines.sweep import step_kernel
-from vedit.runtime import release_memory
 from vedit.errors import InvalidInputError
-from vedit.flow import FlowEstimator, complete_flow, fb_consistency, warp_mask
+from vedit.flow import FlowEstimator, complete_flow
 from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, mask_bbox
+from vedit.runtime import release_memory
 
 KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
 
