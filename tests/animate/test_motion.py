@@ -231,3 +231,17 @@ def test_flow_maps_compose():
     assert np.abs(direct).max() > 8
     assert np.abs(stepped - direct).max() < 0.25
     assert np.abs(back).max() < 0.25  # out and back returns to the still
+
+
+def test_given_masks_pick_regions_and_missing_ones_fall_back():
+    """Masks from a segmenter (SAM at the arrow's start) are used where they
+    hold the start; otherwise GrabCut picks the region."""
+    img, disc, square = _two_objects()
+    arrows = ["80,100,100,100", "220,95,220,115"]
+    eng = MotionAnimateEngine()
+    sam_like = disc.copy()
+    sam_like[0:5, 0:5] = True  # a second, unrelated piece: only the one at the start counts
+    regions = eng.arrow_regions(img, arrows, [sam_like, np.zeros_like(square)])
+    assert regions[0].method == "sam" and np.array_equal(regions[0].mask, disc)
+    assert regions[1].method.startswith("grabcut") and "missed" in regions[1].method
+    assert (regions[1].mask & square).sum() / (regions[1].mask | square).sum() > 0.85

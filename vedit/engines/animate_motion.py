@@ -284,15 +284,36 @@ class MotionAnimateEngine:
             raise InvalidInputError("--region: the mask is empty (no pixel > 127); paint the area to animate white")
         return b
 
-    def arrow_regions(self, image: np.ndarray, arrows: Sequence) -> list[ArrowRegion]:
-        """One region per arrow: the segment under its start, with a soft band."""
+    def arrow_regions(self, image: np.ndarray, arrows: Sequence,
+                      masks: Sequence[np.ndarray | None] | None = None, source: str = "sam") -> list[ArrowRegion]:
+        """One region per arrow: the segment under its start, with a soft band.
+
+        ``masks`` (optional, one per arrow, e.g. Segment Anything prompted at
+        the arrow's start): used where they hold the start (their connected
+        piece there); an arrow without one, or whose mask misses its start,
+        falls back to GrabCut."""
         h, w = image.shape[:2]
         out = []
-        for a in (Arrow.parse(v) for v in arrows):
+        for i, a in enumerate(Arrow.parse(v) for v in arrows):
             if not (0 <= a.x0 < w and 0 <= a.y0 < h):
                 raise InvalidInputError(f"--motion {a.x0:g},{a.y0:g},{a.x1:g},{a.y1:g}: without --region the "
                                         f"arrow must start inside the {w}x{h} image (it picks what moves)")
-            mask, method = arrow_region(image, a)
+            given = masks[i] if masks is not None and i < len(masks) else None
+            mask, method = None, ""
+            if given is not None:
+                g = np.asarray(given)
+                g = g > (127 if g.dtype == np.uint8 else 0.5)
+                if g.shape != (h, w):
+                    raise InvalidInputError(f"region mask {i} is {g.shape[1]}x{g.shape[0]}, the image is {w}x{h}")
+                cx, cy = int(a.x0), int(a.y0)
+                if g[cy, cx]:
+                    lab = cv2.connectedComponents(g.astype(np.uint8), connectivity=8)[1]
+                    mask, method = lab == lab[cy, cx], source
+                else:
+                    method = f" ({source} mask missed the start)"
+            if mask is None:
+                mask, found = arrow_region(image, a)
+                method = found + method
             width = self.falloff if self.falloff is not None else \
                 min(MAX_FALLOFF, max(6.0, 0.04 * min(h, w), 0.75 * a.length))
             out.append(ArrowRegion(a, mask, falloff_outside(mask, width), float(width), method))

@@ -248,7 +248,8 @@ PARAMS = (
           help="Mask image (white = area). Parallax: one layer per mask, near to far; motion: where it moves."),
     Param("points", "nums", None, metavar="X,Y[,X,Y...]", engines=_P, help="SAM prompt for a parallax subject layer."),
     Param("box", "nums", None, count=4, metavar="X,Y,W,H", engines=_P, help="SAM prompt for a parallax subject layer."),
-    Param("sam_checkpoint", "path", None, engines=_P, help="Segment Anything checkpoint for --points/--box."),
+    Param("sam_checkpoint", "path", None, engines=("parallax", "motion"),
+          help="Segment Anything checkpoint: parallax --points/--box layers; motion: the region under each arrow."),
     Param("sam_model", "str", "vit_b", choices=("vit_b", "vit_l", "vit_h"), help="Segment Anything model size."),
     Param("depth_ratio", "float", 3.0, min=1.0, max=100, engines=_P,
           help="Background depth relative to the nearest subject (more = stronger parallax)."),
@@ -393,7 +394,13 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
         eng = spec.load()(loop_style=loop_style)
         found = None
         if reg is None:
-            found = eng.arrow_regions(image_f, arrows_f)  # printed before any progress line is drawn
+            masks = None
+            if sam_checkpoint:
+                from vedit.io import open_clip as _oc
+
+                masks = [_sam_on_image(image_f, [a.x0, a.y0], None, sam_checkpoint, sam_model, _oc)
+                         for a in arrows_f]
+            found = eng.arrow_regions(image_f, arrows_f, masks)  # printed before any progress line is drawn
             for i, r in enumerate(found):
                 sys.stderr.write(f"motion region {i + 1}: {r.describe()}\n")
             if save_regions:
