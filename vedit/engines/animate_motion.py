@@ -410,12 +410,17 @@ class MotionAnimateEngine:
         v_low[:, :, 0] *= sx / s
         v_low[:, :, 1] *= sy / s
         travel = float(np.hypot(v_low[:, :, 0], v_low[:, :, 1]).max()) / min(sx, sy)  # full-res pixels
-        cycles = 1
+        cycles, ghost = 1, 0.0
         if loop and self.loop_style == "flow":
-            cycles = max(1, math.ceil(travel / (2.0 * self.max_ghost)))
+            # short cycles keep the two copies close; at least 6 frames a cycle
+            # (a faster hand-over would pulse), so a very fast short clip may
+            # exceed max_ghost: the stats say by how much
+            cycles = max(1, min(math.ceil(travel / (2.0 * self.max_ghost)), n // 6))
+            ghost = travel / (2.0 * cycles)
         support = b_full > 0
         stats = {"region_fraction": float(support.mean()), "work_size": [lw, lh], "max_travel_px": travel,
-                 "loop_style": self.loop_style if loop else None, "cycles": cycles, "regions": described}
+                 "loop_style": self.loop_style if loop else None, "cycles": cycles, "ghost_px": ghost,
+                 "regions": described}
 
         def frames() -> Iterator[np.ndarray]:
             if self.render == "splat":
