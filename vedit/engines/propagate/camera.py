@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 #: longest side of the grey images the camera model is measured on
-_TRACK_SIDE = 960
+_TRACK_SIDE = 720
 _WIN = (21, 21)
 _CRIT = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 

@@ -57,6 +57,10 @@ from vedit.runtime import release_memory
 KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
 
 _KEYFRAME_PENALTY = 1000.0  # a hallucinated source loses against any real observation
+_FLOW_DILATE = 5            # extra growth of the hole where the first pass completes flow
+_FLOW_FILL = "auto"         # flow completion of the first pass (vedit.flow.complete_flow)
+_FILL_METHOD = "mix"        # the flow stage's keyframe fill (mean of ShiftMap and TELEA)
+_FILL_MAX_SIDE = 224        # working size of that fill
 
 
 def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: str = "shiftmap",
@@ -228,7 +232,7 @@ class _Prep:
         if t >= 0:
             g, fh, hw = self.grey, self.flow_holes, self.small_h
             self.pairs.append(self.pool.submit(eng._pair, g[t], g[t + 1], fh[t], fh[t + 1], hw[t], hw[t + 1],
-                                               eng.flow_fill, False, None))
+                                               _FLOW_FILL, False))
 
     def close(self) -> None:
         for f in self.pairs:  # unused when the chunk had no hole at all
@@ -251,33 +255,14 @@ class PropagateInpaintEngine:
             flicker; bmx/tennis 432x240 -0.05 dB) at ~14 % less time at 1080p.
         dilate: pixels the mask grows before filling (covers soft edges).
         feather: width of the blend band outside the filled region.
-        flow_dilate: extra growth of the hole for flow completion (flow near
-            an object's edge belongs partly to the object).
         max_keyframes: spatial fills per chunk before falling back to per-frame
             fills for anything left. With ``refine`` 1 and 2 measured equal on
             nine shared cases (mean -0.02 dB, the bench's six +0.01 dB; per
             case -0.35..+0.14 dB) and 3, 4 equal to 2 before; each ShiftMap
             fill costs ~1-1.6 s, i.e. ~7 % of a 1080p job per fill saved.
             Generative keyframe fills (the diffusion engine) choose their own.
-        fill_max_side: working size of the keyframe ShiftMap fill (measured:
-            160 loses 0.9 dB and 300 loses 0.2 dB on average against 224).
-        fill_method: keyframe spatial fill: ``shiftmap``, ``telea`` or ``mix``
-            (their mean: lower error where the patch guess is wrong).
         refine: extra passes with flow re-measured on the previous pass's
-            output (each roughly doubles the propagation cost).
-        refine_fill: flow completion in refinement passes (``none`` = use the
-            re-measured flow as is, or a ``flow_fill`` mode).
-        refine_reuse: never-seen pixels in a refinement pass take the previous
-            pass's fill instead of a new spatial fill (cheaper; measured -0.3 dB).
-        refine_direct: pixels a refinement pass cannot reach keep the previous
-            pass's fill directly (no keyframe iterations: faster; measured
-            +0.08 dB mean against new keyframe fills, flicker 1.46 vs 1.34).
-        refine_coarse_flow: refinement passes measure flow one pyramid level
-            coarser (4x cheaper DIS; measured +0.16 dB).
-        refine_crop: re-measure the flow only in a crop around the hole,
-            keeping the previous pass's flow elsewhere (cheaper; measured -0.3 dB
-            together with ``refine_reuse``).
-        jit: run the sweeps' inner step compiled (numba, when installed;
+            output (each roughly doubles the propagation cost).        jit: run the sweeps' inner step compiled (numba, when installed;
             identical results, ~10x faster).
     """
 
@@ -285,12 +270,9 @@ class PropagateInpaintEngine:
     family = "inpaint"
 
     def __init__(self, chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast",
-                 work_side: int = 384, dilate: int = 3, feather: int = 2, flow_dilate: int = 5,
-                 max_keyframes: int = 1, blend_seams: bool = True, fill_radius: int = 5,
-                 flow_fill: str = "auto", fill_method: str = "mix",
-                 temporal: float = 0.8, fill_max_side: int = 224, refine: int = 1, refine_fill: str = "none",
-                 refine_reuse: bool = False, refine_crop: bool = False, refine_direct: bool = True,
-                 refine_coarse_flow: bool = True, jit: bool = True, camera: bool = True, **_ignored):
+                 work_side: int = 384, dilate: int = 3, feather: int = 2, max_keyframes: int = 1,
+                 fill_radius: int = 5, temporal: float = 0.8, refine: int = 1, jit: bool = True,
+                 camera: bool = True, **_ignored):
         if chunk_size < 2:
             raise InvalidInputError(f"chunk_size {chunk_size} must be at least 2")
         if overlap < 0 or overlap >= chunk_size:
@@ -306,20 +288,10 @@ class PropagateInpaintEngine:
         self.work_side = int(work_side)
         self.dilate = max(0, int(dilate))
         self.feather = max(0, int(feather))
-        self.flow_dilate = int(flow_dilate)
         self.max_keyframes = int(max_keyframes)
-        self.blend_seams = blend_seams
         self.fill_radius = fill_radius
-        self.flow_fill = flow_fill
-        self.fill_method = fill_method
         self.temporal = float(temporal)
-        self.fill_max_side = int(fill_max_side)
         self.refine = max(0, int(refine))
-        self.refine_fill = refine_fill
-        self.refine_reuse = bool(refine_reuse)
-        self.refine_crop = bool(refine_crop)
-        self.refine_direct = bool(refine_direct)
-        self.refine_coarse_flow = bool(refine_coarse_flow)
         self.jit = bool(jit)
         self.camera = bool(camera)
 
@@ -399,14 +371,12 @@ class PropagateInpaintEngine:
                 prev = res.frames
                 res = self.fill_chunk(all_f, all_h,
                                       keyframe_fill=(lambda comp, miss, k, ctx, _p=prev: _p[k])
-                                      if self.refine_reuse or keyframe_fill is not None else None,
+                                      if keyframe_fill is not None else None,
                                       keyframe_every=keyframe_every, callback=cb,
                                       _masks=[None] * len(context) + cur_m,
                                       _flow_frames=res.stats.pop("_flow_frames", res.frames),
-                                      _prev_flows=res.stats.pop("_raw_flows", None),
-                                      _fallback=prev if self.refine_direct else None,
+                                      _fallback=prev,
                                       _hw=prep.small_h if prep is not None else None)
-            res.stats.pop("_raw_flows", None)
             self.stats["chunks"] += 1
             self.stats["keyframes"] += len(res.keyframes)
             out = res.frames[len(context):]
@@ -542,7 +512,7 @@ class PropagateInpaintEngine:
     # ---------------------------------------------------------- one chunk
     def fill_chunk(self, frames: list[np.ndarray], holes: list[np.ndarray], keyframe_fill: KeyframeFill | None = None,
                    keyframe_every: int | None = None, callback: ProgressCallback = None, _masks=None,
-                   _flow_frames: list[np.ndarray] | None = None, _prev_flows=None,
+                   _flow_frames: list[np.ndarray] | None = None,
                    _fallback: list[np.ndarray] | None = None, _prep: "_Prep | None" = None,
                    _hw: list[np.ndarray] | None = None) -> ChunkResult:
         """Fill ``holes`` (bool, already grown) in an in-memory list of frames."""
@@ -564,13 +534,15 @@ class PropagateInpaintEngine:
             ff = frames if _flow_frames is None else _flow_frames
             grey = [cv2.cvtColor(cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if f.shape[:2] != (h, w)
                                  else f, cv2.COLOR_RGB2GRAY) for f in ff]
-        fill_mode = self.flow_fill if _flow_frames is None else self.refine_fill
-        coarse = _flow_frames is not None and self.refine_coarse_flow
-        crop = _flow_frames is not None and _prev_flows is not None and self.refine_crop
+        # the first pass completes the flow in the hole; a refinement pass uses
+        # the flow re-measured on the previous fill as it is, one pyramid level
+        # coarser (4x cheaper DIS)
+        fill_mode = _FLOW_FILL if _flow_frames is None else "none"
+        coarse = _flow_frames is not None
 
         def pair(t):
             return self._pair(grey[t], grey[t + 1], flow_holes[t], flow_holes[t + 1], hw[t], hw[t + 1], fill_mode,
-                              coarse, (_prev_flows[0][t], _prev_flows[1][t]) if crop else None)
+                              coarse)
 
         # frame pairs in two threads (DIS and most of the completion release the
         # GIL), or already running since the frames were read (``_prep``)
@@ -586,7 +558,6 @@ class PropagateInpaintEngine:
                 ok_b.append(okb)
                 if callback:
                     callback(t + 1, n, "flow")
-        raw_flows = (fwd_raw, bwd_raw) if self.refine and self.refine_crop and _flow_frames is None else None
         del fwd_raw, bwd_raw
         xs, ys = _grid(h, w)
         known = [~x for x in hw]
@@ -640,8 +611,8 @@ class PropagateInpaintEngine:
                     # the spatial fill (ShiftMap: ~1 s) runs in the background: the
                     # next sweeps need only which pixels it covers, not its colours
                     def fill(k=k, comp=comp, u=unseen_full):
-                        filled = spatial_fill(comp, u, self.fill_radius, method=self.fill_method,
-                                              max_side=self.fill_max_side)
+                        filled = spatial_fill(comp, u, self.fill_radius, method=_FILL_METHOD,
+                                              max_side=_FILL_MAX_SIDE)
                         return self._keyframe_source(frames[k], holes[k], comp, u, filled)
 
                     pending[k] = fills.submit(fill)
@@ -678,8 +649,6 @@ class PropagateInpaintEngine:
                     if callback:
                         callback(t + 1, n, "compose")
         stats = {"work_size": (w, h)}
-        if raw_flows is not None:
-            stats["_raw_flows"] = raw_flows
         return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes, stats)
 
     @staticmethod
@@ -724,21 +693,19 @@ class PropagateInpaintEngine:
         _masked_copy(dst[y0:y1, x0:x1], up, where[y0:y1, x0:x1])
 
     def _flow_hole(self, hw: np.ndarray) -> np.ndarray:
-        """The working hole grown by ``flow_dilate``: where flow is completed."""
+        """The working hole grown by ``_FLOW_DILATE`` (flow near an object's
+        edge belongs partly to the object): where flow is completed."""
         if not hw.any():
             return hw
-        kf = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.flow_dilate + 1,) * 2)
+        kf = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _FLOW_DILATE + 1,) * 2)
         return cv2.dilate(hw.astype(np.uint8), kf) > 0
 
-    def _pair(self, g0, g1, fh0, fh1, hw0, hw1, fill_mode: str, coarse: bool, prev=None):
+    def _pair(self, g0, g1, fh0, fh1, hw0, hw1, fill_mode: str, coarse: bool):
         """Flows between two working frames (forward, backward; completed in
         the grown holes and as measured) and their consistency masks."""
         dis = self._dis(coarse=coarse)
-        if prev is not None:
-            f, b = self._refine_flow(dis, g0, g1, prev[0], prev[1], fh0 | fh1)
-        else:
-            f = dis.calc(g0, g1, None)
-            b = dis.calc(g1, g0, None)
+        f = dis.calc(g0, g1, None)
+        b = dis.calc(g1, g0, None)
         fc = complete_flow(f, fh0, fill_mode) if fill_mode != "none" else f
         bc = complete_flow(b, fh1, fill_mode) if fill_mode != "none" else b
         # consistency: a hole pixel's (completed) flow must be confirmed by the
@@ -762,26 +729,6 @@ class PropagateInpaintEngine:
             d = FlowEstimator(self.flow_preset, max_side=None, finest_scale=fs).dis
             setattr(self._local, key, d)
         return d
-
-    def _refine_flow(self, dis, g0, g1, f_prev, b_prev, region, margin: int = 32):
-        """Flow for the second pass: re-measured on the first-pass fill only in a
-        crop around ``region`` (the rest of the frame is unchanged, so the first
-        pass's measured flow is kept there)."""
-        if not region.any():
-            return f_prev, b_prev
-        h, w = region.shape
-        by0, by1, bx0, bx1 = mask_bbox(region)
-        y0, y1 = max(0, by0 - margin), min(h, by1 + margin)
-        x0, x1 = max(0, bx0 - margin), min(w, bx1 + margin)
-        c0, c1 = np.ascontiguousarray(g0[y0:y1, x0:x1]), np.ascontiguousarray(g1[y0:y1, x0:x1])
-        fc = dis.calc(c0, c1, None)
-        bc = dis.calc(c1, c0, None)
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (17, 17))
-        sel = cv2.dilate(region[y0:y1, x0:x1].astype(np.uint8), k) > 0
-        f, b = f_prev.copy(), b_prev.copy()
-        f[y0:y1, x0:x1][sel] = fc[sel]
-        b[y0:y1, x0:x1][sel] = bc[sel]
-        return f, b
 
     @staticmethod
     def _warp_prev(prev, hole, flow_small, ok_small, W, H):
@@ -1143,8 +1090,7 @@ class PropagateInpaintEngine:
                 w2 = np.where(sel2, WT2, 0.0).astype(np.float32)
                 col = cv2.blendLinear(col, col2.astype(np.float32), 1.0 - w2, w2)
             _masked_copy(patch, col, sel)
-        if self.blend_seams:
-            patch = self._seam_offset(patch, orig, region, sel)
+        patch = self._seam_offset(patch, orig, region, sel)
         a = self._alpha_for(hole, mask[y0:y1, x0:x1] if mask is not None else None, region)
         if a is not None:
             patch = cv2.blendLinear(orig, patch, 1.0 - a, a)

@@ -75,6 +75,20 @@ def _blur_coarse(a: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(cv2.GaussianBlur(sm, (0, 0), sigma / 4), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _grown(hole: np.ndarray, r: int) -> np.ndarray | None:
+    """``hole`` dilated by an r-pixel disc, computed around its box only;
+    None for an empty hole."""
+    bb = mask_bbox(hole)
+    if bb is None:
+        return None
+    H, W = hole.shape
+    y0, y1, x0, x1 = max(0, bb[0] - r), min(H, bb[1] + r), max(0, bb[2] - r), min(W, bb[3] + r)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    out = np.zeros((H, W), bool)
+    out[y0:y1, x0:x1] = cv2.dilate(np.ascontiguousarray(hole[y0:y1, x0:x1]).astype(np.uint8), k) > 0
+    return out
+
+
 def _solid_box(b: np.ndarray) -> tuple[int, int, int, int] | None:
     """A box (y0, y1, x0, x1, inclusive) entirely inside the True area of b,
     grown from the area's most interior point."""
@@ -127,9 +141,8 @@ class SourceSelector:
         H, W = frames[0].shape[:2]
         self.W, self.H = W, H
         self.direct = True
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
         # a source pixel is usable when its bicubic footprint avoids its own hole
-        self.blocked = [cv2.dilate(h.astype(np.uint8), k) > 0 if h.any() else None for h in holes]
+        self.blocked = [_grown(h, 3) for h in holes]
         # the largest axis-aligned box inside each blocked area is costly; the
         # box of the blocked area shrunk until it is solid is enough here
         self.solid = [None if b is None else _solid_box(b) for b in self.blocked]
@@ -379,8 +392,10 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
     unseen = [None if f is None else holes[nctx + i][f.box[0]:f.box[1], f.box[2]:f.box[3]] & ~f.seen
               for i, f in enumerate(fills)]
 
-    def blend(i: int) -> np.ndarray:
-        f, o = fills[i], outs[i]
+    def blend(i: int, o: np.ndarray) -> np.ndarray:
+        """Frame i's output: the camera fill over the flow fill by confidence
+        (written into ``o`` over the box)."""
+        f = fills[i]
         if f is None or not weights[i].any():
             return o
         y0, y1, x0, x1 = f.box
@@ -391,11 +406,9 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         orig = frames[t][y0:y1, x0:x1].astype(np.float32)
         cam_out = orig + a[..., None] * (colours[i] - orig)
         base = o[y0:y1, x0:x1].astype(np.float32)
-        o = o.copy()
         o[y0:y1, x0:x1] = np.clip(base + w[..., None] * (cam_out - base) + 0.5, 0, 255).astype(np.uint8)
         return o
 
-    res = [blend(i) for i in range(n)]
     # never-seen pixels: one exemplar fill on a keyframe, carried by the camera
     for _ in range(max_keyframes):
         areas = [0 if u is None else int(u.sum()) for u in unseen]
@@ -406,7 +419,7 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         y0, y1, x0, x1 = f.box
         full = np.zeros(holes[0].shape, bool)
         full[y0:y1, x0:x1] = unseen[i]
-        key = exemplar_fill(res[i], full, seed=i)
+        key = exemplar_fill(blend(i, outs[i].copy()), full, seed=i)
         k = nctx + i
         changed = False
         for j in range(n):
@@ -433,5 +446,4 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             changed = True
         if not changed:
             break
-        res = [blend(j) for j in range(n)]
-    return res
+    return [blend(i, o) for i, o in enumerate(outs)]
