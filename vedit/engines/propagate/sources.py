@@ -37,6 +37,8 @@ _RES_LO, _RES_HI = 5.0, 12.0
 #: disagreement between two independent sources (grey levels) that vetoes a pixel
 _DUAL_LO, _DUAL_HI = 10.0, 24.0
 _MAX_CANDIDATES = 400
+#: coarse disagreement with the flow fill (grey levels after a blur of this sigma at 640 px)
+_AGREE_SIGMA, _AGREE_LO, _AGREE_HI = 6.0, 12.0, 32.0
 #: chains of up to this many neighbour links are used as they are (no drift yet)
 _CHAIN_OK = 3
 #: sources of a frame (the ones covering most) re-fitted directly
@@ -402,10 +404,18 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         t = nctx + i
         a = alphas[i]
         a = holes[t][y0:y1, x0:x1].astype(np.float32) if a is None else a[y0:y1, x0:x1]
-        w = cv2.GaussianBlur(weights[i], (0, 0), 1.5) * (weights[i] > 0)
         orig = frames[t][y0:y1, x0:x1].astype(np.float32)
         cam_out = orig + a[..., None] * (colours[i] - orig)
         base = o[y0:y1, x0:x1].astype(np.float32)
+        # the flow fill follows what moves under the hole (a subject, smoke);
+        # where the two fills disagree even at a coarse scale, the camera model
+        # is explaining the wrong layer: the flow fill stays
+        sig = _AGREE_SIGMA * max(1.0, max(o.shape[:2]) / 640.0)
+        gc = cv2.GaussianBlur(cv2.cvtColor(cam_out, cv2.COLOR_RGB2GRAY), (0, 0), sig)
+        gf = cv2.GaussianBlur(cv2.cvtColor(base, cv2.COLOR_RGB2GRAY), (0, 0), sig)
+        agree = np.clip((_AGREE_HI - np.abs(gc - gf)) / (_AGREE_HI - _AGREE_LO), 0.0, 1.0)
+        wi = weights[i] * agree
+        w = cv2.GaussianBlur(wi, (0, 0), 1.5) * (wi > 0)
         o[y0:y1, x0:x1] = np.clip(base + w[..., None] * (cam_out - base) + 0.5, 0, 255).astype(np.uint8)
         return o
 
