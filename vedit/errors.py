@@ -36,7 +36,7 @@ class MissingDependencyError(VeditError, ImportError):
 
     def __init__(self, package: str, extra: str, what: str = ""):
         self.package, self.extra = package, extra
-        msg = f"{what or package} needs the '{package}' package: pip install \"vedit[{extra}]\""
+        msg = f"{what or package} needs the '{package}' package: pip install \"vedit-toolkit[{extra}]\""
         super().__init__(msg)
 
 

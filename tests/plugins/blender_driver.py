@@ -1,7 +1,9 @@
 """Run inside a fresh Python with the ``bpy`` wheel (a subprocess of
 test_blender.py): install + enable the extension zip headless, build a
-sequencer strip, run ``vedit.process_strip`` against the live server through
-the same timer callback the UI uses, and print a JSON report."""
+sequencer scene from the JSON config, run ``vedit.process_strip`` against the
+live server, pump the polling timer the way Blender's event loop would (call
+the registered function after its interval until it returns None), and print
+a JSON report."""
 import json
 import sys
 import time
@@ -20,37 +22,71 @@ import importlib  # noqa: E402
 
 ext = importlib.import_module("bl_ext.user_default.vedit_vse")
 
-scene = bpy.context.scene
+window_scene = bpy.context.scene
+window_scene.render.fps, window_scene.render.fps_base = 24, 1
+if cfg.get("sequencer_split"):
+    # Blender 5: the workspace's sequencer scene differs from the window's scene
+    scene = bpy.data.scenes.new("Edit")
+    bpy.context.workspace.sequencer_scene = scene
+    assert bpy.context.scene == window_scene and bpy.context.sequencer_scene == scene
+else:
+    scene = window_scene
 scene.render.fps, scene.render.fps_base = cfg["fps"], 1
 seq = scene.sequence_editor_create()
 strip = seq.strips.new_movie(name="shot", filepath=cfg["clip"], channel=2, frame_start=10)
-strip.frame_offset_start = cfg["trim_start"]
-strip.frame_offset_end = cfg["trim_end"]
+strip.frame_offset_start = cfg.get("trim_start", 0)
+strip.frame_offset_end = cfg.get("trim_end", 0)
+if cfg.get("mask_strip"):
+    ms = cfg["mask_strip"]
+    if ms["kind"] == "image":
+        m = seq.strips.new_image(name="mask", filepath=ms["files"][0], channel=4, frame_start=ms["frame_start"])
+        for f in ms["files"][1:]:
+            m.elements.append(f.rsplit("/", 1)[1])
+    else:
+        m = seq.strips.new_movie(name="mask", filepath=ms["path"], channel=4, frame_start=ms["frame_start"])
+    m.mute = True
 seq.active_strip = strip
 scene.vedit.server_url = cfg["url"]
 scene.vedit.output_dir = cfg["out_dir"]
-report["source"] = {"start": strip.frame_final_start, "duration": strip.frame_final_duration, "channel": strip.channel}
+report["source"] = {"start": strip.frame_final_start, "duration": strip.frame_final_duration, "channel": strip.channel,
+                    "strip_fps": strip.fps}
+report["poll"] = bpy.ops.vedit.process_strip.poll()
 
-res = bpy.ops.vedit.process_strip(op=cfg["op"], mask=cfg.get("mask", ""), background=cfg.get("background", ""))
+try:
+    res = bpy.ops.vedit.process_strip(op=cfg["op"], mask=cfg.get("mask", ""),
+                                      mask_strip=cfg.get("mask_strip_name", ""), background=cfg.get("background", ""))
+except RuntimeError as exc:  # bpy.ops raises what the operator reported as an error
+    res = {"CANCELLED"}
+    report["operator_error"] = str(exc)
 report["operator"] = sorted(res)
-job = ext.JOBS[-1]
-report["spec"] = job["spec"]
-# the UI registers ext.tick with bpy.app.timers; timers do not fire in a
-# background process, so drive the very same callback here
-report["timer_registered"] = bpy.app.timers.is_registered(ext.tick)
-progress_seen = []
-deadline = time.monotonic() + cfg.get("timeout", 240)
-while time.monotonic() < deadline:
-    nxt = ext.tick()
-    progress_seen.append((job["status"], job.get("progress")))
-    if nxt is None:
-        break
-    time.sleep(0.2)
-report["job"] = {k: job.get(k) for k in ("id", "status", "progress", "output", "error", "placed")}
-report["progress_seen"] = progress_seen[-5:]
+report["state_error"] = ext.STATE["error"]
+if "FINISHED" in res:
+    job = ext.JOBS[-1]
+    report["spec"] = job["spec"]
+    report["timer_registered"] = bpy.app.timers.is_registered(ext.tick)
+    # Blender's event loop: wait the interval, call the registered function,
+    # drop it when it returns None. Background mode has no event loop, so this
+    # loop stands in for it, calling only what the add-on registered.
+    calls, interval, progress_seen = 0, ext.POLL_INTERVAL, []
+    deadline = time.monotonic() + cfg.get("timeout", 240)
+    while bpy.app.timers.is_registered(ext.tick) and time.monotonic() < deadline:
+        time.sleep(min(interval, 0.25))
+        interval = ext.tick()
+        calls += 1
+        progress_seen.append((job["status"], job.get("progress")))
+        if interval is None:
+            bpy.app.timers.unregister(ext.tick)
+    report["timer_calls"] = calls
+    report["timer_finished"] = interval is None
+    report["job"] = {k: job.get(k) for k in ("id", "status", "progress", "output", "error", "placed")}
+    report["progress_seen"] = progress_seen[-5:]
+report["scene"] = scene.name
+report["window_scene_strips"] = len(window_scene.sequence_editor.strips) if window_scene.sequence_editor and \
+    window_scene != scene else None
 report["strips"] = [
     {"name": s.name, "channel": s.channel, "start": s.frame_final_start, "duration": s.frame_final_duration,
-     "filepath": bpy.path.abspath(s.filepath) if s.type == "MOVIE" else None, "type": s.type}
+     "filepath": bpy.path.abspath(s.filepath) if s.type == "MOVIE" else None, "type": s.type,
+     "blend_type": s.blend_type, "mute": s.mute}
     for s in seq.strips
 ]
 print("REPORT " + json.dumps(report))

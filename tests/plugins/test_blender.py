@@ -36,6 +36,11 @@ def test_build_zip_layout(tmp_path, helpers):
     assert not any("__pycache__" in n for n in names)
 
 
+def build_zip(tmp_path, helpers) -> str:
+    return subprocess.run([sys.executable, str(helpers.root / "plugins/blender/build_extension.py"), "-o",
+                           str(tmp_path / "dist")], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_process_strip_against_live_server(tmp_path, live_server, helpers):
     url, token, home = live_server
     clip = helpers.write_numbered_clip(tmp_path / "shot.mp4", n=20, fps=24)
@@ -43,14 +48,13 @@ def test_process_strip_against_live_server(tmp_path, live_server, helpers):
     matte = np.zeros((48, 64), np.uint8)
     matte[:24] = 255
     cv2.imwrite(str(tmp_path / "matte.png"), matte)
-    zip_path = subprocess.run([sys.executable, str(helpers.root / "plugins/blender/build_extension.py"), "-o",
-                               str(tmp_path / "dist")], capture_output=True, text=True, check=True).stdout.strip()
-    rep = run_blender({"zip": zip_path, "clip": str(clip), "fps": 24, "trim_start": 3, "trim_end": 2,
-                       "url": url, "out_dir": str(tmp_path / "renders"), "op": "replace-bg",
+    rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "trim_start": 3,
+                       "trim_end": 2, "url": url, "out_dir": str(tmp_path / "renders"), "op": "replace-bg",
                        "mask": str(tmp_path / "matte.png"), "background": "#00ff00"}, tmp_path, home)
     assert rep["install"] == ["FINISHED"] and rep["enabled"] and rep["has_operator"]
     assert rep["operator"] == ["FINISHED"]
-    assert rep["timer_registered"]
+    # the timer the UI registered was called by the (stand-in) event loop until it returned None
+    assert rep["timer_registered"] and rep["timer_finished"] and rep["timer_calls"] >= 1
     assert rep["spec"]["range"] == {"start": 3, "end": 18}
     assert rep["spec"]["op"] == "replace-bg"
     assert rep["spec"]["params"] == {"matte": str(tmp_path / "matte.png"), "background": "#00ff00"}
@@ -70,3 +74,236 @@ def test_process_strip_against_live_server(tmp_path, live_server, helpers):
     # the background (bottom rows) became the green plate
     bottom = np.stack(frames)[:, 34:, :].reshape(-1, 3).mean(0)
     assert bottom[1] > 200 and bottom[0] < 60 and bottom[2] < 60
+
+
+# -- a white square moving right over numbered frames, and its masks -----------------
+
+def square_x(i: int) -> int:
+    return 4 + i
+
+
+def write_square_clip(path, n, fps, helpers):
+    """Numbered frames (the top band encodes the frame number) with a white
+    8x8 square at x = 4 + i in the lower part: a removal must take it out."""
+    from vedit.io import open_writer
+
+    with open_writer(str(path), fps, (64, 48)) as wr:
+        for i in range(n):
+            f = helpers.numbered_frame(i)
+            f[30:38, square_x(i): square_x(i) + 8] = 255
+            wr.write(f)
+    return path
+
+
+def square_mask(i: int) -> np.ndarray:
+    m = np.zeros((48, 64), np.uint8)
+    m[28:40, square_x(i) - 2: square_x(i) + 10] = 255
+    return m
+
+
+def assert_square_removed(path, first: int, count: int, helpers):
+    """Every result frame comes from source frame first+k and has the square removed."""
+    from vedit.io import open_clip
+
+    frames = open_clip(str(path)).read_all()
+    assert len(frames) == count
+    # the band's grey level is 8 * frame number modulo 256
+    assert [helpers.frame_number(f) % 32 for f in frames] == [i % 32 for i in range(first, first + count)]
+    left = [float(f[31:37, square_x(first + k) + 1: square_x(first + k) + 7].mean()) for k, f in enumerate(frames)]
+    assert max(left) < 200, f"square still there in result frames {[k for k, v in enumerate(left) if v >= 200]}"
+
+
+def test_fps_mismatch_strip_with_one_picked_png_of_a_sequence(tmp_path, live_server, helpers):
+    """A 24 fps clip in a 30 fps scene shows its 48 frames on 48 scene frames:
+    all of them (less the trims) are processed. The mask is what a file browser
+    returns for a per-frame sequence: one of its PNGs; every frame's own mask
+    must be used (the square moves)."""
+    url, token, home = live_server
+    clip = write_square_clip(tmp_path / "shot.mp4", 48, 24, helpers)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for i in range(48):
+        cv2.imwrite(str(masks / f"mask_{i:04d}.png"), square_mask(i))
+    rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 30, "trim_start": 3,
+                       "trim_end": 2, "url": url, "out_dir": str(tmp_path / "renders"), "op": "remove",
+                       "mask": str(masks / "mask_0007.png")}, tmp_path, home)
+    assert rep["operator"] == ["FINISHED"], rep
+    assert rep["source"]["strip_fps"] == 24 and rep["source"]["duration"] == 43
+    assert rep["spec"]["range"] == {"start": 3, "end": 46}
+    assert rep["spec"]["params"]["mask"] == str(masks / "mask_%04d.png")
+    assert rep["timer_finished"] and rep["job"]["status"] == "done", rep["job"]
+    new = [s for s in rep["strips"] if s["name"] != "shot"]
+    assert len(new) == 1 and new[0]["start"] == rep["source"]["start"] and new[0]["duration"] == 43
+    assert new[0]["channel"] == rep["source"]["channel"] + 1
+    assert_square_removed(new[0]["filepath"], 3, 43, helpers)
+
+
+def test_video_mask_in_a_sequencer_scene_split(tmp_path, live_server, helpers):
+    """Blender 5: the workspace's sequencer scene ("Edit") is not the window's
+    scene; the operator works on the sequencer scene's strip (it is not greyed
+    out) and the result lands there. The mask is a video."""
+    from vedit.io import open_writer
+
+    url, token, home = live_server
+    clip = write_square_clip(tmp_path / "shot.mp4", 20, 24, helpers)
+    with open_writer(str(tmp_path / "mask.mp4"), 24, (64, 48)) as wr:
+        for i in range(20):
+            wr.write(cv2.cvtColor(square_mask(i), cv2.COLOR_GRAY2BGR))
+    rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "trim_start": 2,
+                       "url": url, "out_dir": str(tmp_path / "renders"), "op": "remove",
+                       "mask": str(tmp_path / "mask.mp4"), "sequencer_split": True}, tmp_path, home)
+    assert rep["poll"] is True
+    assert rep["operator"] == ["FINISHED"], rep
+    assert rep["scene"] == "Edit" and rep["window_scene_strips"] in (None, 0)
+    assert rep["spec"]["params"]["mask"] == str(tmp_path / "mask.mp4")
+    assert rep["spec"]["range"] == {"start": 2, "end": 20}
+    assert rep["job"]["status"] == "done", rep["job"]
+    new = [s for s in rep["strips"] if s["name"] != "shot"]
+    assert len(new) == 1 and new[0]["start"] == rep["source"]["start"] == 12 and new[0]["duration"] == 18
+    assert_square_removed(new[0]["filepath"], 2, 18, helpers)
+
+
+def test_mask_strip_and_matte_as_alpha(tmp_path, live_server, helpers):
+    """A mask strip already in the timeline (an image sequence lined up with
+    the source) drives a removal; then a matte comes back as the footage with
+    alpha, laid over the source with Alpha Over (not an opaque grey matte)."""
+    url, token, home = live_server
+    clip = write_square_clip(tmp_path / "shot.mp4", 16, 24, helpers)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    files = []
+    for i in range(16):
+        cv2.imwrite(str(masks / f"m{i:03d}.png"), square_mask(i))
+        files.append(str(masks / f"m{i:03d}.png"))
+    rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "trim_start": 1,
+                       "url": url, "out_dir": str(tmp_path / "renders"), "op": "remove",
+                       "mask_strip": {"kind": "image", "files": files, "frame_start": 10},
+                       "mask_strip_name": "mask"}, tmp_path, home)
+    assert rep["operator"] == ["FINISHED"], rep
+    assert rep["spec"]["params"]["mask"] == str(masks / "m%03d.png")
+    assert rep["job"]["status"] == "done", rep["job"]
+    new = [s for s in rep["strips"] if s["name"] not in ("shot", "mask")]
+    assert len(new) == 1 and new[0]["start"] == 11 and new[0]["duration"] == 15
+    assert_square_removed(new[0]["filepath"], 1, 15, helpers)
+
+    key = tmp_path / "key.png"
+    cv2.imwrite(str(key), square_mask(0))
+    rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "url": url,
+                       "out_dir": str(tmp_path / "renders"), "op": "matte", "mask": str(key)}, tmp_path, home)
+    assert rep["operator"] == ["FINISHED"], rep
+    assert rep["spec"]["params"] == {"mask": str(key), "alpha": True} and rep["spec"]["output"].endswith(".mov")
+    assert rep["job"]["status"] == "done", rep["job"]
+    new = [s for s in rep["strips"] if s["name"] != "shot"]
+    assert len(new) == 1 and new[0]["blend_type"] == "ALPHA_OVER" and new[0]["duration"] == 16
+    from vedit.io import open_clip
+
+    frames = list(open_clip(new[0]["filepath"]).frames(alpha=True))
+    assert len(frames) == 16 and frames[0].shape[-1] == 4
+    for i, f in enumerate(frames):
+        a = f[..., 3]
+        # mostly opaque on the square (the subject; tracking quality is the matte op's),
+        # transparent far from it: the source shows through there
+        assert a[32:36, square_x(i) + 2: square_x(i) + 6].mean() > (200 if i == 0 else 120), i
+        assert a[20:28, 40:].mean() < 30 if square_x(i) < 30 else a[20:28, :10].mean() < 30, i
+        # the colour kept is the footage's (white square), not a grey matte
+        assert f[32:36, square_x(i) + 2: square_x(i) + 6, :3].mean() > 200
+
+
+def test_submit_errors_are_kept_for_the_panel(tmp_path, helpers):
+    """A server that is not there: the operator is cancelled and the panel's
+    error holds the whole message (wrapped when drawn), not the last 'done'."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "token").write_text("x" * 32)
+    clip = helpers.write_numbered_clip(tmp_path / "shot.mp4", n=6, fps=24)
+    cv2.imwrite(str(tmp_path / "m.png"), square_mask(0))
+    rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24,
+                       "url": f"http://127.0.0.1:{port}", "out_dir": str(tmp_path / "renders"), "op": "remove",
+                       "mask": str(tmp_path / "m.png")}, tmp_path, home)
+    assert rep["operator"] == ["CANCELLED"] and "no vedit server at" in rep["operator_error"]
+    assert "no vedit server at" in rep["state_error"] and rep["state_error"].endswith("or pass --url")
+
+
+def _jobs_module(helpers):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vedit_vse_jobs", helpers.root / "plugins/blender/vedit_vse/jobs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_mask_file_resolution(tmp_path, helpers):
+    """A folder, a video, a still and any one image of a numbered sequence
+    (padded or not) resolve to what the server reads."""
+    jobs = _jobs_module(helpers)
+    m = square_mask(0)
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"a.{i:05d}.png"), m)
+        cv2.imwrite(str(tmp_path / f"b{i + 8}.png"), m)
+    cv2.imwrite(str(tmp_path / "still.png"), m)
+    (tmp_path / "clip.mov").write_bytes(b"")
+    assert jobs.resolve_mask_file(str(tmp_path / "a.00001.png")) == str(tmp_path / "a.%05d.png")
+    assert jobs.resolve_mask_file(str(tmp_path / "b9.png")) == str(tmp_path / "b%d.png")
+    assert jobs.resolve_mask_file(str(tmp_path / "a.00001.png"), sequence=False) == str(tmp_path / "a.00001.png")
+    assert jobs.resolve_mask_file(str(tmp_path / "still.png")) == str(tmp_path / "still.png")
+    assert jobs.resolve_mask_file(str(tmp_path / "clip.mov")) == str(tmp_path / "clip.mov")
+    assert jobs.resolve_mask_file(str(tmp_path)) == str(tmp_path)
+    with pytest.raises(jobs.StripError, match="mask not found"):
+        jobs.resolve_mask_file(str(tmp_path / "nope.png"))
+
+
+def test_retimed_or_extended_strips_are_refused(helpers):
+    jobs = _jobs_module(helpers)
+
+    class Strip:
+        type, name, filepath, channel, fps = "MOVIE", "shot", "/x/shot.mp4", 1, 24.0
+        frame_start, frame_final_start, frame_final_duration, frame_duration = 10, 13, 40, 48
+        animation_offset_start = 2
+        retiming_keys: tuple = ()
+
+    src = jobs.strip_source(Strip(), None)
+    assert (src["start"], src["end"]) == (5, 45)  # hold offset 2 + trim 3
+    retimed = Strip()
+    retimed.retiming_keys = (object(), object())
+    with pytest.raises(jobs.StripError, match="retimed"):
+        jobs.strip_source(retimed, None)
+    held = Strip()
+    held.frame_final_start = 8
+    with pytest.raises(jobs.StripError, match="held frames"):
+        jobs.strip_source(held, None)
+
+
+def test_polling_fails_at_once_on_a_refused_token(helpers):
+    """A token refused while polling fails the job on that poll with the
+    server's whole message; a server that stops answering gets a few polls."""
+    jobs = _jobs_module(helpers)
+
+    class AuthError(PermissionError):
+        pass
+
+    class ServerUnavailableError(ConnectionError):
+        pass
+
+    msg = "invalid or missing token: read it from /home/editor/.config/vedit/token " + "x" * 150
+
+    class Client:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def get(self, job_id):
+            raise self.exc
+
+    job = jobs.poll(Client(AuthError(msg)), {"id": "j1", "status": "running"})
+    assert job["status"] == "failed" and job["error"] == msg
+    job = {"id": "j2", "status": "running"}
+    for _ in range(jobs.UNAVAILABLE_POLLS - 1):
+        jobs.poll(Client(ServerUnavailableError("no vedit server")), job)
+        assert job["status"] == "running"
+    jobs.poll(Client(ServerUnavailableError("no vedit server")), job)
+    assert job["status"] == "failed" and "no vedit server" in job["error"]
