@@ -210,7 +210,15 @@ def write_results(res: dict) -> str:
     return path
 
 
+def _fresh(path: str) -> str:
+    """``path`` with no file there (the writers refuse to replace outputs)."""
+    if os.path.isfile(path):
+        os.remove(path)
+    return path
+
+
 def ours(inp, mask, out, extra=()):
+    _fresh(out)
     t = time.time()
     r = subprocess.run([sys.executable, "-m", "vedit_cli.main", "remove", inp, "--mask", mask, "-o", out, "--quiet",
                         *extra], check=False, capture_output=True, text=True)
@@ -250,6 +258,7 @@ def make_clip(path, size, frames):
 def floor(inp, out):
     from vedit.io import open_clip, open_writer
 
+    _fresh(out)
     t = time.time()
     c = open_clip(inp)
     with open_writer(out, c.fps, c.size, like=c) as w:
