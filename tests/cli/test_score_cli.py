@@ -7,10 +7,10 @@ import json
 import cv2
 import numpy as np
 from click.testing import CliRunner
-from vedit_cli.main import main
 
 from tests.conftest import make_pan_clip, write_sequence
 from vedit.quality import score_files
+from vedit_cli.main import main
 
 
 def _clip(tmp_path):
