@@ -5,7 +5,17 @@
 # then runs the main job on the bundled sample media.
 set -euo pipefail
 cd "$(dirname "$0")"
+# the distribution is vedit-toolkit; drop a checkout installed under its old name "vedit"
+# (or PyPI's unrelated "vedit"), which would shadow the `vedit` command
+if python -m pip show -q vedit >/dev/null 2>&1; then python -m pip uninstall -y -q vedit; fi
 python -m pip install -q -e ".[all]"
+# ComfyUI's own requirements (less torch*, already installed) for the real-ComfyUI
+# adapter test, when the ComfyUI source is beside the checkout (skipped otherwise)
+COMFY=../shared/hosts/comfyui-0.3.64.tar.gz
+if [ -f "$COMFY" ]; then
+  tar -xzOf "$COMFY" ComfyUI/requirements.txt | grep -vE '^(torch|torchvision|torchaudio)$' > /tmp/vedit_comfyui_req.txt
+  python -m pip install -q -r /tmp/vedit_comfyui_req.txt requests
+fi
 # the linter and type checker .ci/run runs (pinned: a new release must not break CI by itself)
 python -m pip install -q "ruff==0.17.6" "mypy==2.4.1"
 # Debian Chromium for the Premiere panel test (skipped with a reason if absent)

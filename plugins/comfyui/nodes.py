@@ -8,6 +8,7 @@ leaves untouched come back bit-identical to the input tensor (not re-quantised).
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
@@ -49,7 +50,11 @@ def masks_to_u8(masks, batch: int, size: tuple[int, int], name: str = "masks") -
     if m.ndim != 3:
         raise ValueError(f"{name}: expected a MASK tensor [B,H,W], got shape {tuple(m.shape)}")
     if m.shape[1:] != size:
-        raise ValueError(f"{name}: mask size {m.shape[2]}x{m.shape[1]} differs from the images' {size[1]}x{size[0]}")
+        hint = ("; Load Image gives an empty 64x64 MASK for an image without alpha: load the mask with "
+                "Load Image (as Mask), or use a mask image with alpha") if m.shape[1:] == (64, 64) else \
+            "; resize the mask to the images' size (or the images to the mask's)"
+        raise ValueError(f"{name}: mask size {m.shape[2]}x{m.shape[1]} differs from the images' "
+                         f"{size[1]}x{size[0]}{hint}")
     if m.shape[0] not in (1, batch):
         raise ValueError(f"{name}: {m.shape[0]} masks for {batch} frames; give one mask or one per frame")
     if m.shape[0] == 1 and batch > 1:
@@ -142,14 +147,14 @@ class VeditRemove:
             },
         }
 
-    def run(self, images, masks, engine="propagate", dilate=3, prompt="", model="", seed=0):
+    def run(self, images, masks, engine="propagate", dilate=None, prompt="", model="", seed=0):
         src_f, src_u8 = images_to_u8(images)
         m = masks_to_u8(masks, len(src_u8), src_u8.shape[1:3])
         with tempfile.TemporaryDirectory(prefix="vedit_comfy_") as tmp:
             inp = _write_pngs(os.path.join(tmp, "in"), src_u8)
             mk = _write_pngs(os.path.join(tmp, "mask"), m)
             out = _run_op("remove", inp, os.path.join(tmp, "out") + "/", len(src_u8), mask=mk, engine=engine,
-                          dilate=int(dilate), prompt=prompt or None, model=model or None,
+                          dilate=None if dilate is None else int(dilate), prompt=prompt or None, model=model or None,
                           seed=int(seed) if engine == "diffusion" else None)
             res = np.stack(_read_pngs(out))
         return (_from_u8(res, src_f, src_u8),)
@@ -208,11 +213,13 @@ class VeditReplaceBackground:
 
 class VeditMatte:
     """Alpha matte of the subject for every frame: person model, or a keyframe
-    mask tracked through the batch."""
+    mask tracked through the batch. A tracked matte also returns how sure the
+    tracker is on each frame (``confidence``, a JSON list, and its minimum),
+    so a workflow can show where to add a keyframe; a person matte reports 1."""
 
     CATEGORY = CATEGORY
-    RETURN_TYPES = ("MASK",)
-    RETURN_NAMES = ("matte",)
+    RETURN_TYPES = ("MASK", "FLOAT", "STRING")
+    RETURN_NAMES = ("matte", "min_confidence", "confidence")
     FUNCTION = "run"
 
     @classmethod
@@ -220,8 +227,9 @@ class VeditMatte:
         return {
             "required": {
                 "images": ("IMAGE",),
-                "source": (["person", "track"], {"default": "person"}),
-                "frame": ("INT", {"default": 0, "min": 0, "max": 100000}),
+                "source": (["person", "track"], {"default": "person",
+                                                 "tooltip": "person: the person model; track: follow keyframe_mask"}),
+                "frame": comfy_input("matte", "frame", max=100000),
             },
             "optional": {"keyframe_mask": ("MASK",)},
         }
@@ -248,7 +256,12 @@ class VeditMatte:
                 a = f[..., 3] if f.ndim == 3 and f.shape[-1] == 4 and f[..., 3].min() < 255 else \
                     (f[..., 0] if f.ndim == 3 else f)
                 alphas.append(a.astype(np.float32) / 255.0)
-        return (torch.from_numpy(np.stack(alphas)),)
+            conf = [1.0] * n
+            sidecar = out.rstrip("/" + os.sep) + ".confidence.json"
+            if os.path.isfile(sidecar):
+                with open(sidecar, encoding="utf-8") as f:
+                    conf = [float(c) for c in json.load(f).get("confidence", conf)]
+        return torch.from_numpy(np.stack(alphas)), float(min(conf)), json.dumps(conf)
 
 
 class VeditAnimate:

@@ -3,6 +3,7 @@ op must not touch come back exactly as given."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 
 import cv2
@@ -47,8 +48,11 @@ def test_mappings(nodes):
 
 def test_bad_tensors_are_clear(nodes):
     imgs = pan_batch(4)
-    with pytest.raises(ValueError, match="mask size"):
+    with pytest.raises(ValueError, match="mask size 10x10 differs from the images' 96x64; resize"):
         nodes.VeditRemove().run(imgs, torch.zeros(4, 10, 10))
+    # Load Image's MASK of an opaque image is an empty 64x64 mask: the message names the fix
+    with pytest.raises(ValueError, match=r"64x64 .*Load Image \(as Mask\)"):
+        nodes.VeditRemove().run(imgs, torch.zeros(1, 64, 64))
     with pytest.raises(ValueError, match="3 masks for 4 frames"):
         nodes.VeditRemove().run(imgs, torch.zeros(3, 64, 96))
     with pytest.raises(ValueError, match="IMAGE"):
@@ -95,8 +99,11 @@ def test_matte_track_shapes(nodes):
         frames[t, 20:44, 10 + 3 * t: 34 + 3 * t] = 0.95
     key = torch.zeros(h, w)
     key[20:44, 10:34] = 1.0
-    (m,) = nodes.VeditMatte().run(torch.from_numpy(frames), source="track", frame=0, keyframe_mask=key)
+    m, low, conf = nodes.VeditMatte().run(torch.from_numpy(frames), source="track", frame=0, keyframe_mask=key)
     assert tuple(m.shape) == (n, h, w) and m.dtype == torch.float32
+    # the tracker's per-frame confidence comes out with the matte (a keyframe is sure of itself)
+    conf = json.loads(conf)
+    assert len(conf) == n and conf[0] == 1.0 and low == min(conf) and all(0.0 <= c <= 1.0 for c in conf)
     last = m[-1].numpy()
     assert last[26:38, 10 + 3 * 7 + 4: 34 + 3 * 7 - 4].mean() > 0.8  # follows the square
     assert last[26:38, 0:8].mean() < 0.2
