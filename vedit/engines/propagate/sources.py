@@ -35,7 +35,11 @@ _SCALE_COST = 25.0
 #: ring residual (grey levels, mean abs) where the model is fully / not trusted
 _RES_LO, _RES_HI = 5.0, 12.0
 #: disagreement between two independent sources (grey levels) that vetoes a pixel
-_DUAL_LO, _DUAL_HI = 10.0, 24.0
+_DUAL_LO, _DUAL_HI = 6.0, 18.0
+#: how far (share of the hole box) a ring residual speaks for the pixels inside
+_SPREAD = 0.12
+#: frames on each side whose confidence is averaged in
+_SMOOTH = 2
 _MAX_CANDIDATES = 400
 #: coarse disagreement with the flow fill (grey levels after a blur of this sigma at 640 px)
 _AGREE_SIGMA, _AGREE_LO, _AGREE_HI = 6.0, 12.0, 32.0
@@ -324,7 +328,7 @@ class SourceSelector:
             c_img = np.zeros((h, w), np.float32)
             r_img[ry[ok], rx[ok]] = np.minimum(res, 40.0)
             c_img[ry[ok], rx[ok]] = 1.0
-            sig = max(4.0, 0.25 * max(h, w))
+            sig = max(4.0, _SPREAD * max(h, w))
             rs, cs = _blur_coarse(r_img, sig), _blur_coarse(c_img, sig)
             spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
             wv = np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0)
@@ -366,7 +370,7 @@ class SourceSelector:
                 c_img = np.zeros((h, w), np.float32)
                 r_img[ry[ok] - y0, rx[ok] - x0] = np.minimum(res, 40.0)
                 c_img[ry[ok] - y0, rx[ok] - x0] = 1.0
-                sig = max(4.0, 0.25 * max(h, w))
+                sig = max(4.0, _SPREAD * max(h, w))
                 rs, cs = _blur_coarse(r_img, sig), _blur_coarse(c_img, sig)
                 spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
                 return np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0).astype(np.float32)
@@ -456,4 +460,45 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             changed = True
         if not changed:
             break
+    weights = _smooth_weights(weights, fills, cam, nctx, holes)
     return [blend(i, o) for i, o in enumerate(outs)]
+
+
+def _smooth_weights(weights: list, fills: list, cam: CameraModel, nctx: int, holes: list) -> list:
+    """Each frame's confidence averaged with its neighbours' (carried by the
+    camera model): a pixel does not switch between the camera fill and the
+    flow fill from one frame to the next (that switch is a visible flicker)."""
+    n = len(weights)
+    out = []
+    for i in range(n):
+        f, w = fills[i], weights[i]
+        if f is None or w is None:
+            out.append(w)
+            continue
+        y0, y1, x0, x1 = f.box
+        hb = holes[nctx + i][y0:y1, x0:x1]
+        yy, xx = np.nonzero(hb)
+        acc = w[yy, xx].astype(np.float32).copy()
+        cnt = np.ones_like(acc)
+        for j in range(max(0, i - _SMOOTH), min(n, i + _SMOOTH + 1)):
+            g = fills[j]
+            if j == i or g is None or weights[j] is None:
+                continue
+            qx, qy = _project(cam.guess(nctx + i, nctx + j), (xx + x0).astype(np.float64),
+                              (yy + y0).astype(np.float64))
+            gy0, gy1, gx0, gx1 = g.box
+            jx, jy = np.round(qx).astype(np.int32) - gx0, np.round(qy).astype(np.int32) - gy0
+            ok = (jx >= 0) & (jx < gx1 - gx0) & (jy >= 0) & (jy < gy1 - gy0)
+            v = np.zeros_like(acc)
+            v[ok] = weights[j][jy[ok], jx[ok]]
+            # a neighbour whose hole does not cover the spot saw it for real:
+            # it says nothing about the fill there
+            cov = np.zeros(acc.shape, bool)
+            cov[ok] = holes[nctx + j][jy[ok] + gy0, jx[ok] + gx0]
+            acc[cov] += v[cov]
+            cnt[cov] += 1
+        wn = np.zeros_like(w)
+        wn[yy, xx] = acc / cnt
+        wn[w <= 0] = 0.0  # never more than the frame's own fill allows (unseen stays unseen)
+        out.append(wn)
+    return out
