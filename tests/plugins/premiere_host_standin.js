@@ -13,8 +13,8 @@
       window.__calls.push(["importAndPlace", path, clip]);
       return { trackIndex: clip.trackIndex + 1 };
     },
-    async readToken() {
-      window.__calls.push(["readToken"]);
+    async readToken(tokenFile) {
+      window.__calls.push(["readToken", tokenFile]);
       return cfg().token;
     },
   };

@@ -29,8 +29,12 @@ def test_manifest_v5():
     m = json.loads((PANEL / "manifest.json").read_text())
     assert m["manifestVersion"] == 5
     assert m["host"]["app"] == "premierepro"
+    # the premierepro calls host.js makes (getEndTime, SequenceEditor actions, ...) are documented from 25.6
+    assert m["host"]["minVersion"] == "25.6.0"
     doms = m["requiredPermissions"]["network"]["domains"]
     assert "http://127.0.0.1:8765" in doms and "ws://127.0.0.1:8765" in doms
+    # macOS Premiere allows only TLS from UXP: https/wss to the local server must be allowed too
+    assert "https://127.0.0.1:8765" in doms and "wss://127.0.0.1:8765" in doms
     assert (PANEL / m["main"]).is_file()
 
 
@@ -170,6 +174,7 @@ def test_panel_submit_progress_import(tmp_path, helpers, panel_site, live_server
     assert "ERROR" not in st["status"], st["status"]
     names = [c[0] for c in st["calls"]]
     assert names == ["getSelectedClip", "readToken", "importAndPlace"]
+    assert st["calls"][1] == ["readToken", ""]  # no token file set: the host's default file
     _, path, placed_clip = st["calls"][-1]
     assert placed_clip["trackIndex"] == 0 and placed_clip["startSeconds"] == 10.0
     assert os.path.dirname(path) == str(tmp_path) and path.endswith(".mp4")
@@ -186,3 +191,69 @@ def test_panel_submit_progress_import(tmp_path, helpers, panel_site, live_server
     bottom = np.stack(frames)[:, 34:, :].reshape(-1, 3).mean(0)
     assert bottom[1] > 200 and bottom[0] < 60 and bottom[2] < 60  # the green plate
     assert "Placed on video track 2" in st["status"]
+
+
+def _open_panel(b, site, cfg):
+    b.call("Page.enable")
+    b.call("Page.addScriptToEvaluateOnNewDocument", source=f"window.__veditTest = {json.dumps(cfg)};")
+    b.eval("window.__old = true")  # marks the page being left, so the wait below sees the new one
+    b.call("Page.navigate", url=site + "/index.html")
+    deadline = time.monotonic() + 30
+    while b.eval("document.readyState + ':' + (typeof window.veditPanel) + ':' + (window.__old === true)") \
+            != "complete:object:false":
+        assert time.monotonic() < deadline, "panel did not load"
+        time.sleep(0.1)
+
+
+def _wait_idle(b, timeout=240):
+    deadline = time.monotonic() + timeout
+    time.sleep(0.2)
+    while True:
+        st = json.loads(b.eval("JSON.stringify({calls: window.__calls, status: document.getElementById('status')"
+                               ".textContent, busy: document.getElementById('submit').disabled})"))
+        if not st["busy"]:
+            return st
+        assert time.monotonic() < deadline, f"panel stuck: {st}"
+        time.sleep(0.1)
+
+
+def test_settings_token_and_speed_changed_clip(tmp_path, helpers, panel_site, live_server, browser):
+    """The Settings section: a pasted token is saved (it survives a reload) and
+    used instead of the token file; a clip whose speed was changed is refused
+    before anything is sent."""
+    url, token, _ = live_server
+    clip = helpers.write_numbered_clip(tmp_path / "shot.mp4", n=20, fps=24)
+    normal = {"name": "shot", "path": str(clip), "inSeconds": 3 / 24, "outSeconds": 15 / 24, "fps": 24,
+              "startSeconds": 10.0, "endSeconds": 10.0 + 12 / 24, "trackIndex": 0}
+    slow = dict(normal, endSeconds=10.0 + 24 / 24)  # 12 source frames over 24 timeline frames: 50 %
+    b = browser
+    _open_panel(b, panel_site, {"clip": slow, "token": "not-the-token"})
+    b.eval(f"document.getElementById('server').value = {json.dumps(url)}")
+    b.eval(f"document.getElementById('token').value = {json.dumps(token)}")
+    b.eval("document.getElementById('settings').open = true")
+    b.click("#saveSettings")
+    assert b.eval("document.getElementById('status').textContent") == "Settings saved"
+    _open_panel(b, panel_site, {"clip": slow, "token": "not-the-token"})  # a new session of the panel
+    assert b.eval("document.getElementById('token').value") == token
+    assert b.eval("document.getElementById('server').value") == url
+
+    b.click("#submit")
+    st = _wait_idle(b)
+    assert "plays at 50%" in st["status"] and "100% speed" in st["status"]
+    assert [c[0] for c in st["calls"]] == ["getSelectedClip"]  # nothing sent, nothing imported
+
+    mask = np.zeros((48, 64), np.uint8)
+    mask[30:40, 20:40] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    b.eval(f"window.__veditTest.clip = {json.dumps(normal)}")
+    b.eval("(() => { const s = document.getElementById('op'); s.value = 'remove'; s.dispatchEvent(new Event('change'));"
+           f" document.getElementById('mask').value = {json.dumps(str(tmp_path / 'mask.png'))}; }})()")
+    b.click("#submit")
+    st = _wait_idle(b)
+    assert "ERROR" not in st["status"], st["status"]
+    # the pasted token was used: the host's token file (a wrong token here) was never read
+    assert [c[0] for c in st["calls"]] == ["getSelectedClip", "getSelectedClip", "importAndPlace"]
+    from vedit.io import open_clip
+
+    frames = open_clip(st["calls"][-1][1]).read_all()
+    assert [helpers.frame_number(f) for f in frames] == list(range(3, 15))

@@ -1,10 +1,12 @@
 /*
- * Premiere Pro host calls (UXP `premierepro` module, Premiere 25.1+). This is
+ * Premiere Pro host calls (UXP `premierepro` module, Premiere 25.6+). This is
  * the only file that touches the host; panel.js talks to it through
  * globalThis.veditHost:
- *   getSelectedClip() -> {name, path, inSeconds, outSeconds, fps, startSeconds, trackIndex}
+ *   getSelectedClip() -> {name, path, inSeconds, outSeconds, fps, startSeconds, endSeconds, speed?, trackIndex}
  *   importAndPlace(path, clip) -> {trackIndex}
- *   readToken() -> token text from $VEDIT_HOME/token (default ~/.config/vedit/token)
+ *   readToken(tokenFile) -> token text from tokenFile, default ~/.config/vedit/token
+ *     (UXP has no environment: VEDIT_HOME cannot be read here; the panel's
+ *     Settings take another file or a pasted token)
  * Tests replace this file with a stand-in that implements the same three calls.
  */
 (function () {
@@ -40,6 +42,11 @@
     const inPoint = await item.getInPoint();
     const outPoint = await item.getOutPoint();
     const start = await item.getStartTime();
+    const end = await item.getEndTime();
+    // the speed getter is used where this Premiere has it; otherwise the panel
+    // compares the source and timeline durations (a changed speed shows there)
+    let speed;
+    if (typeof item.getSpeed === "function") speed = Number(await item.getSpeed());
     return {
       name: await item.getName(),
       path: path,
@@ -47,22 +54,47 @@
       outSeconds: outPoint.seconds,
       fps: Number(fps),
       startSeconds: start.seconds,
+      endSeconds: end.seconds,
+      speed: speed,
       trackIndex: await item.getTrackIndex(),
     };
   }
 
+  function samePath(a, b) {
+    const norm = (p) => String(p || "").replace(/\\/g, "/").replace(/\/+$/, "");
+    const win = /^[A-Za-z]:\//.test(norm(a));
+    return win ? norm(a).toLowerCase() === norm(b).toLowerCase() : norm(a) === norm(b);
+  }
+
+  async function clipItems(bin, out) {
+    // every clip project item under `bin`, bins searched too (the import may land in any bin)
+    for (const it of (await bin.getItems()) || []) {
+      const cast = (cls) => { try { return cls && cls.cast ? cls.cast(it) : null; } catch (e) { return null; } };
+      const folder = cast(ppro().FolderItem);
+      if (folder && typeof folder.getItems === "function") { await clipItems(folder, out); continue; }
+      const c = cast(ppro().ClipProjectItem);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+
   async function importAndPlace(path, clip) {
     const { project, sequence } = await activeSequence();
+    const root = await project.getRootItem();
+    const before = new Set();
+    for (const c of await clipItems(root, [])) before.add(await c.getId?.() ?? c);
     const ok = await project.importFiles([path], true);
     if (!ok) throw new Error("Premiere could not import " + path);
-    const root = await project.getRootItem();
-    const items = await root.getItems();
+    // the item this import made: new since the import, with the result's media path
+    // (an older import of the same file is used only when Premiere reused it)
     let imported = null;
-    for (const it of items) {
-      const c = ppro().ClipProjectItem.cast(it);
-      if (c && (await c.getMediaFilePath()) === path) { imported = c; }
+    let reused = null;
+    for (const c of await clipItems(root, [])) {
+      if (!samePath(await c.getMediaFilePath(), path)) continue;
+      if (!before.has(await c.getId?.() ?? c)) imported = c; else reused = c;
     }
-    if (!imported) throw new Error("imported item not found in the project");
+    imported = imported || reused;
+    if (!imported) throw new Error("the imported result was not found in the project: " + path);
     const target = clip.trackIndex + 1;
     const count = await sequence.getVideoTrackCount();
     if (target >= count) throw new Error("add a video track above the clip's track, then run again");
@@ -76,12 +108,12 @@
     return { trackIndex: target };
   }
 
-  async function readToken() {
+  async function readToken(tokenFile) {
     const fs = require("fs");
     const os = require("os");
-    const home = os.homedir();
-    const base = (typeof process !== "undefined" && process.env && process.env.VEDIT_HOME) || home + "/.config/vedit";
-    return String(await fs.readFile(base + "/token", { encoding: "utf-8" })).trim();
+    let file = tokenFile || os.homedir() + "/.config/vedit/token";
+    if (file.startsWith("~/")) file = os.homedir() + file.slice(1);
+    return String(await fs.readFile(file, { encoding: "utf-8" })).trim();
   }
 
   globalThis.veditHost = { getSelectedClip, importAndPlace, readToken };

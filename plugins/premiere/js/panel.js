@@ -61,12 +61,62 @@
     return { op, params };
   }
 
+  function checkSpeed(clip) {
+    // vedit processes media frame for frame: a clip played faster or slower
+    // (Speed/Duration, time remapping) would come back the wrong length
+    const fps = clip.fps || 25;
+    const media = clip.outSeconds - clip.inSeconds;
+    const timeline = clip.endSeconds === undefined ? media : clip.endSeconds - clip.startSeconds;
+    const speed = clip.speed === undefined || clip.speed === null ? media / (timeline || media) : Number(clip.speed);
+    if (Math.abs(Math.abs(speed) - 1) > 1e-3 || Math.abs(media - timeline) > 0.5 / fps || speed < 0) {
+      throw new Error("clip \"" + clip.name + "\" plays at " + Math.round(Math.abs(speed) * 100) + "%" +
+        (speed < 0 ? " reversed" : "") + ": vedit processes clips at 100% speed; set its speed to 100% " +
+        "(or nest it and render the nest) and run again");
+    }
+  }
+
   function buildSpec(clip, op, params) {
+    checkSpeed(clip);
     const range = sourceRange(clip);
     return { op, input: clip.path, output: outputPath(clip, op, range), params, range };
   }
 
-  function serverUrl() { return ($("server").value || "http://127.0.0.1:8765").replace(/\/+$/, ""); }
+  // -- settings: UXP has no environment, so the server address and the token
+  // live in the panel (saved in its localStorage) --------------------------------
+  const SETTINGS_KEY = "vedit.settings";
+  const SETTING_IDS = ["server", "tokenFile", "token"];
+
+  function loadSettings() {
+    let saved = {};
+    try { saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}") || {}; } catch (e) { saved = {}; }
+    for (const id of SETTING_IDS) if (typeof saved[id] === "string" && saved[id]) $(id).value = saved[id];
+    return saved;
+  }
+
+  function saveSettings() {
+    const s = {};
+    for (const id of SETTING_IDS) s[id] = ($(id).value || "").trim();
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify(s));
+    setStatus("Settings saved");
+    return s;
+  }
+
+  function settings() {
+    return { server: serverUrl(), tokenFile: ($("tokenFile").value || "").trim(), token: ($("token").value || "").trim() };
+  }
+
+  async function getToken() {
+    const s = settings();
+    if (s.token) return s.token;
+    try {
+      return await host().readToken(s.tokenFile);
+    } catch (e) {
+      throw new Error("cannot read the vedit token" + (s.tokenFile ? " from " + s.tokenFile : "") + " (" +
+        (e && e.message ? e.message : e) + "): start `vedit serve` once, or paste the token in Settings");
+    }
+  }
+
+  function serverUrl() { return ($("server").value || "http://127.0.0.1:8765").trim().replace(/\/+$/, ""); }
 
   async function api(method, path, token, body) {
     const res = await fetch(serverUrl() + path, {
@@ -119,7 +169,7 @@
       setProgress(0, "reading the selected clip");
       const clip = await host().getSelectedClip();
       const { op, params } = readOptions();
-      const token = await host().readToken();
+      const token = await getToken();
       const spec = buildSpec(clip, op, params);
       const { id } = await api("POST", "/jobs", token, spec);
       current = { id, token, ws: null };
@@ -156,7 +206,9 @@
   $("op").addEventListener("change", showOptions);
   $("submit").addEventListener("click", () => { submit(); });
   $("cancel").addEventListener("click", () => { cancel(); });
+  $("saveSettings").addEventListener("click", () => { saveSettings(); });
+  loadSettings();
   showOptions();
 
-  globalThis.veditPanel = { sourceRange, outputPath, buildSpec, readOptions, submit };
+  globalThis.veditPanel = { sourceRange, outputPath, buildSpec, checkSpeed, readOptions, submit, saveSettings };
 })();
