@@ -112,6 +112,11 @@ PARAMS = (
     Param("margin", "int", None, min=0, max=1024,
           help="--person: grow the refined matte by N px (default 1.25% of the frame height: 3 px at 240p, "
                "9 px at 720p, 14 px at 1080p; 0 = the model's edge). Added to --dilate."),
+    Param("person_id", "int", None, min=1, max=10_000,
+          help="--person: only person N (numbered from 1 in order of appearance); default everybody."),
+    Param("with_props", "bool", True, cli_off="--no-props",
+          help="--person: also matte what a person holds or rides (found from motion and contact: racket, "
+               "ball, bag, bicycle); --no-props for the person alone."),
     Param("mask", "path", None,
           help="Keyframe mask image at --frame (tracked through the shot), or a mask sequence/video (used as is)."),
     Param("frame", "int", 0, min=0, max=10_000_000, help="Keyframe for --mask/--box/--points (from --start)."),
@@ -197,12 +202,12 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
         alphas = person_matte_stream(clip, person_model=person_model, include_shadow=include_shadow, margin=margin,
                                      refine=refine, smooth=smooth, dilate=dilate, feather_px=feather,
-                                     callback=callback)
+                                     person_id=v["person_id"], with_props=v["with_props"], callback=callback)
     else:
         alphas = matte_stream(clip, src, mask=mask, frame=int(frame or 0), box=box, points=points, chroma=chroma,
                               tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
                               sam_model=sam_model, refine=refine, smooth=smooth, dilate=dilate, feather=feather,
-                              callback=callback)
+                              confidence_path=output.rstrip("/" + os.sep) + ".confidence.json", callback=callback)
     need_frames = bool(alpha or preview)
     keyer = None
     if alpha and src == "chroma" and despill:
