@@ -18,6 +18,9 @@ import numpy as np
 
 #: longest side of the grey images the camera model is measured on
 _TRACK_SIDE = 720
+#: inlier share and residual (px) from which a link counts as weak / fully firm
+_STRONG_INLIERS = (0.45, 0.75)
+_STRONG_RESIDUAL = (0.2, 0.5)
 _WIN = (21, 21)
 _CRIT = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 
@@ -79,6 +82,23 @@ class CameraModel:
         if key not in self._pairs:
             self._pairs[key] = self._fit(t, s, self.guess(t, s))
         return self._pairs[key]
+
+    def strength(self, t: int) -> float:
+        """How firmly frame t's background follows one homography, 0..1: the
+        share of corners that follow it and how closely (its links to both
+        neighbours). A rigid scene under a moving camera is near 1; a scene
+        whose corners sit on moving things (a car the camera follows, smoke)
+        is near 0."""
+        vals = []
+        for key in ((t - 1, t), (t, t + 1)):
+            if key in self._pairs:
+                link = self._pairs[key]
+                if link is None:
+                    return 0.0
+                a = (link.inliers - _STRONG_INLIERS[0]) / (_STRONG_INLIERS[1] - _STRONG_INLIERS[0])
+                b = (_STRONG_RESIDUAL[1] - link.residual) / (_STRONG_RESIDUAL[1] - _STRONG_RESIDUAL[0])
+                vals.append(min(max(a, 0.0), 1.0) * min(max(b, 0.0), 1.0))
+        return float(min(vals)) if vals else 0.0
 
     def cached(self, t: int, s: int) -> Link | None:
         """The direct fit t -> s if one was made (never fits)."""

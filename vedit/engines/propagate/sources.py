@@ -398,6 +398,8 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
     unseen = [None if f is None else holes[nctx + i][f.box[0]:f.box[1], f.box[2]:f.box[3]] & ~f.seen
               for i, f in enumerate(fills)]
 
+    strength = [cam.strength(nctx + i) for i in range(n)]
+
     def blend(i: int, o: np.ndarray) -> np.ndarray:
         """Frame i's output: the camera fill over the flow fill by confidence
         (written into ``o`` over the box)."""
@@ -418,7 +420,10 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         gc = cv2.GaussianBlur(cv2.cvtColor(cam_out, cv2.COLOR_RGB2GRAY), (0, 0), sig)
         gf = cv2.GaussianBlur(cv2.cvtColor(base, cv2.COLOR_RGB2GRAY), (0, 0), sig)
         agree = np.clip((_AGREE_HI - np.abs(gc - gf)) / (_AGREE_HI - _AGREE_LO), 0.0, 1.0)
-        wi = weights[i] * agree
+        # ... unless the camera model is beyond doubt here (the background
+        # follows one homography closely: a weak flow fill is then the wrong one)
+        st = strength[i]
+        wi = weights[i] * (st + (1.0 - st) * agree)
         w = cv2.GaussianBlur(wi, (0, 0), 1.5) * (wi > 0)
         o[y0:y1, x0:x1] = np.clip(base + w[..., None] * (cam_out - base) + 0.5, 0, 255).astype(np.uint8)
         return o
