@@ -31,7 +31,7 @@ from vedit.engines.propagate.exemplar import exemplar_fill
 from vedit.flow.ops import mask_bbox
 
 #: a source that saw the spot at half the resolution costs this many frames
-_SCALE_COST = 25.0
+_SCALE_COST = 60.0
 #: ring residual (grey levels, mean abs) where the model is fully / not trusted
 _RES_LO, _RES_HI = 5.0, 12.0
 #: disagreement between two independent sources (grey levels) that vetoes a pixel
@@ -41,6 +41,8 @@ _SPREAD = 0.12
 #: frames on each side whose confidence is averaged in
 _SMOOTH = 2
 _MAX_CANDIDATES = 400
+#: the resampling kernel of every copied pixel
+_INTERP = cv2.INTER_LANCZOS4
 #: coarse disagreement with the flow fill (grey levels after a blur of this sigma at 640 px)
 _AGREE_SIGMA, _AGREE_LO, _AGREE_HI = 6.0, 12.0, 32.0
 #: chains of up to this many neighbour links are used as they are (no drift yet)
@@ -121,7 +123,7 @@ def sample_points(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     mx = np.zeros(rows * cols, np.float32)
     my = np.zeros(rows * cols, np.float32)
     mx[:n], my[:n] = x, y
-    v = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_CUBIC)
+    v = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), _INTERP)
     return v.reshape(rows * cols, -1)[:n].astype(np.float32)
 
 
@@ -259,7 +261,7 @@ class SourceSelector:
             mx = np.full((h, w), -10.0, np.float32)
             my = np.full((h, w), -10.0, np.float32)
             mx[sel], my[sel] = qx[sel], qy[sel]
-            v = cv2.remap(self.frames[int(s)], mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)
+            v = cv2.remap(self.frames[int(s)], mx, my, _INTERP, borderMode=cv2.BORDER_CONSTANT)
             out[sel] = v[sel]
             per[int(s)] = sel
         return out, per
