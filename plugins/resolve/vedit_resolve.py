@@ -1,25 +1,34 @@
 """vedit for DaVinci Resolve: Workspace > Scripts > vedit_resolve.
 
 Takes the current video item of the current timeline (the clip under the
-playhead on the highest enabled track), sends its file and source range to
-the local ``vedit serve``, waits for the job, imports the result into the
-media pool and places it on a new video track at the same record frame (or
-adds it as a take of the item with ``VEDIT_RESOLVE_MODE=take``).
+playhead on the highest enabled track; a vedit result found there is skipped
+for the source clip under it), sends its file and source range to the local
+``vedit serve``, waits for the job, imports the result into the media pool and
+places it on the timeline's "vedit" video track (made once, then reused) at
+the same record frame, or adds it as a take of the item (``"mode": "take"``).
 
-Options come from ``$VEDIT_HOME/resolve.json`` or environment variables
-(``VEDIT_RESOLVE_OP``, ``VEDIT_RESOLVE_MASK``, ``VEDIT_RESOLVE_BACKGROUND``,
-``VEDIT_RESOLVE_MODE``), so the script runs from the menu without a dialog.
+Settings (op, params, mode, url, token, output_dir) come from
+``vedit_resolve.json`` beside this script, then ``$VEDIT_HOME/resolve.json``
+(the config folder vedit reads), so the script runs from the menu without a
+dialog and without environment variables (a Resolve started from the macOS
+Dock sees none); ``VEDIT_RESOLVE_*`` variables still override them.
+Cancel a running job with Workspace > Scripts > vedit_resolve_cancel (or by
+creating ``vedit_resolve.cancel`` beside this script, or `vedit jobs cancel ID`).
+
 Only documented Resolve API calls are used (see the README of Resolve's
 Developer/Scripting folder): GetProjectManager, GetCurrentProject,
 GetCurrentTimeline, GetCurrentVideoItem, GetMediaPoolItem, GetClipProperty,
-GetLeftOffset, GetDuration, GetStart, GetSetting, GetMediaPool, ImportMedia,
-GetTrackCount, AddTrack, AppendToTimeline, AddTake, SelectTakeByIndex,
-GetTakesCount.
+GetSourceStartFrame, GetSourceEndFrame (Resolve 19+: the clip's source in/out;
+GetLeftOffset is the head handle, not the in-point), GetDuration, GetStart,
+GetEnd, GetSetting, GetTrackCount, GetTrackName, SetTrackName,
+GetItemListInTrack, GetMediaPool, ImportMedia, AddTrack, AppendToTimeline,
+AddTake, SelectTakeByIndex, GetTakesCount.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -59,17 +68,37 @@ def _env_value(text: str, schema: dict):
     return text
 
 
-def load_options(env=None, ops: dict | None = None) -> dict:
-    """Options from ``$VEDIT_HOME/resolve.json`` and ``VEDIT_RESOLVE_*``
-    variables: ``_OP``, ``_MODE`` and one per param of the op. ``ops`` is the
-    server's ``GET /ops``: with it every param of the op (``VEDIT_RESOLVE_DILATE``...)
-    is read and typed from the op's definition; without it the common ones."""
+HERE = os.path.dirname(os.path.abspath(__file__))
+SETTINGS_NAME = "vedit_resolve.json"
+CANCEL_NAME = "vedit_resolve.cancel"
+JOB_NAME = "vedit_resolve.job"
+RESULT_TRACK = "vedit"
+
+
+def settings_files() -> list[str]:
+    """Where settings are read, lowest priority first: the config folder vedit
+    reads, then the file beside this script."""
+    return [os.path.join(vedit_home(), "resolve.json"), os.path.join(HERE, SETTINGS_NAME)]
+
+
+def load_options(env=None, ops: dict | None = None, files: list[str] | None = None) -> dict:
+    """Options from the settings files (``settings_files()``) and
+    ``VEDIT_RESOLVE_*`` variables: ``_OP``, ``_MODE`` and one per param of the op.
+    ``ops`` is the server's ``GET /ops``: with it every param of the op
+    (``VEDIT_RESOLVE_DILATE``...) is read and typed from the op's definition;
+    without it the common ones."""
     env = os.environ if env is None else env
-    opts = {"op": "matte", "mode": "track", "params": {}}
-    path = os.path.join(vedit_home(), "resolve.json")
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            opts.update(json.load(f))
+    opts: dict = {"op": "matte", "mode": "track", "params": {}}
+    for path in settings_files() if files is None else files:
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                try:
+                    data = json.load(f)
+                except ValueError as exc:
+                    raise ValueError(f"settings file {path}: not valid JSON ({exc})") from None
+            params = dict(opts["params"], **(data.get("params") or {}))
+            opts.update(data)
+            opts["params"] = params
     for key, name in (("op", "VEDIT_RESOLVE_OP"), ("mode", "VEDIT_RESOLVE_MODE")):
         if env.get(name):
             opts[key] = env[name]
@@ -97,8 +126,32 @@ def _fps(value, fallback: float) -> float:
         return fallback
 
 
-def current_item(resolve):
-    """(project, timeline, item, media pool item) for the current video item."""
+_RESULT_NAME = re.compile(r"_(remove|replace-bg|matte|animate)_\d+-\d+(_\d+)?\.(mp4|mov|mkv|webm)$", re.I)
+
+
+def is_vedit_result(path: str, output_dir: str | None = None) -> bool:
+    """True for a file this script (or the Blender add-on) wrote: it sits in a
+    ``vedit_renders`` folder or the configured output folder and carries the
+    ``_<op>_<start>-<end>`` name vedit gives results."""
+    if not path:
+        return False
+    folder = os.path.normcase(os.path.abspath(os.path.dirname(path)))
+    dirs = [d for d in (output_dir,) if d]
+    in_dir = os.path.basename(folder) == "vedit_renders" or any(
+        folder == os.path.normcase(os.path.abspath(d)) for d in dirs)
+    return in_dir and bool(_RESULT_NAME.search(os.path.basename(path)))
+
+
+def _media_path(item) -> str:
+    mpi = item.GetMediaPoolItem() if item else None
+    return (mpi.GetClipProperty("File Path") or "") if mpi else ""
+
+
+def current_item(resolve, output_dir: str | None = None):
+    """(project, timeline, item, media pool item) for the clip under the
+    playhead. ``GetCurrentVideoItem`` answers with the topmost clip, which after
+    a first run is vedit's own result: then the clip under it (the highest
+    track holding a non-result clip at that record frame) is the source."""
     project = resolve.GetProjectManager().GetCurrentProject()
     if not project:
         raise RuntimeError("no project is open")
@@ -108,6 +161,21 @@ def current_item(resolve):
     item = timeline.GetCurrentVideoItem()
     if not item:
         raise RuntimeError("no video clip under the playhead; move the playhead over a clip")
+    if is_vedit_result(_media_path(item), output_dir):
+        at = int(item.GetStart())
+        below = None
+        for track in range(int(timeline.GetTrackCount("video")), 0, -1):
+            for cand in timeline.GetItemListInTrack("video", track) or []:
+                if int(cand.GetStart()) <= at < int(cand.GetEnd()) and \
+                        not is_vedit_result(_media_path(cand), output_dir) and cand.GetMediaPoolItem():
+                    below = cand
+                    break
+            if below is not None:
+                break
+        if below is None:
+            raise RuntimeError(f"the clip under the playhead ({item.GetName()!r}) is a vedit result and no source "
+                               "clip lies under it; move the playhead over the clip to process")
+        item = below
     mpi = item.GetMediaPoolItem()
     if not mpi:
         raise RuntimeError(f"timeline item {item.GetName()!r} has no media (generator or title?)")
@@ -117,17 +185,33 @@ def current_item(resolve):
 def source_range(timeline, item, mpi) -> dict:
     """File path and source range in media frames (end exclusive).
 
-    GetLeftOffset/GetDuration count timeline frames; media frames follow from
-    the clip's own FPS when it differs from the timeline's."""
+    The in-point is ``GetSourceStartFrame`` (the clip's first source frame,
+    counted from the media's first frame number, its clip property "Start");
+    ``GetLeftOffset`` is the head handle, which differs. The frame count is
+    the timeline duration in the media's own frame rate; a clip whose source
+    span disagrees with it (a speed change) is refused."""
     path = mpi.GetClipProperty("File Path")
     if not path:
         raise RuntimeError(f"clip {mpi.GetName()!r} has no file path")
+    if not hasattr(item, "GetSourceStartFrame"):
+        raise RuntimeError("this Resolve has no TimelineItem.GetSourceStartFrame (DaVinci Resolve 19 or later "
+                           "is needed to read the clip's source in-point)")
     tl_fps = _fps(timeline.GetSetting("timelineFrameRate"), 24.0)
     clip_fps = _fps(mpi.GetClipProperty("FPS"), tl_fps)
     ratio = clip_fps / tl_fps
-    start = int(round(item.GetLeftOffset() * ratio))
+    try:
+        first = int(float(mpi.GetClipProperty("Start") or 0))
+    except ValueError:
+        first = 0
+    src_in = int(item.GetSourceStartFrame())
+    start = src_in - first if src_in >= first else src_in
     dur = int(item.GetDuration())
-    return {"path": path, "start": start, "end": start + max(1, int(round(dur * ratio))),
+    count = max(1, int(round(dur * ratio)))
+    span = int(item.GetSourceEndFrame()) - src_in
+    if abs(abs(span) - count) > 1 or span < 0:
+        raise RuntimeError(f"clip {item.GetName()!r} plays {abs(span)} source frames over {dur} timeline frames "
+                           "(a speed change): vedit processes clips at 100% speed; reset its speed and run again")
+    return {"path": path, "start": start, "end": start + count,
             "record": int(item.GetStart()), "duration": dur, "name": item.GetName()}
 
 
@@ -136,11 +220,29 @@ def output_path(src: dict, op: str, out_dir: str | None = None) -> str:
     os.makedirs(folder, exist_ok=True)
     stem = os.path.splitext(os.path.basename(src["path"]))[0]
     ext = ".mov" if op == "matte" else ".mp4"
-    return os.path.join(folder, f"{stem}_{op}_{src['start']}-{src['end']}{ext}")
+    base = os.path.join(folder, f"{stem}_{op}_{src['start']}-{src['end']}")
+    path, n = base + ext, 1
+    while os.path.exists(path):
+        n += 1
+        path = f"{base}_{n}{ext}"
+    return path
+
+
+def result_track(timeline) -> int:
+    """Index of the timeline's "vedit" video track, made (and named) the first time."""
+    count = int(timeline.GetTrackCount("video"))
+    for i in range(count, 0, -1):
+        if timeline.GetTrackName("video", i) == RESULT_TRACK:
+            return i
+    if not timeline.AddTrack("video"):
+        raise RuntimeError("Resolve refused to add a video track")
+    track = int(timeline.GetTrackCount("video"))
+    timeline.SetTrackName("video", track, RESULT_TRACK)
+    return track
 
 
 def place_result(project, timeline, item, src: dict, path: str, mode: str = "track") -> dict:
-    """Import ``path`` and put it above the item (new track) or add it as a take."""
+    """Import ``path`` and put it on the "vedit" track or add it as a take."""
     pool = project.GetMediaPool()
     imported = pool.ImportMedia([path])
     if not imported:
@@ -151,9 +253,7 @@ def place_result(project, timeline, item, src: dict, path: str, mode: str = "tra
             raise RuntimeError("Resolve refused AddTake")
         item.SelectTakeByIndex(item.GetTakesCount())
         return {"mode": "take", "media_pool_item": new_mpi}
-    if not timeline.AddTrack("video"):
-        raise RuntimeError("Resolve refused to add a video track")
-    track = int(timeline.GetTrackCount("video"))
+    track = result_track(timeline)
     placed = pool.AppendToTimeline([{
         "mediaPoolItem": new_mpi, "startFrame": 0, "endFrame": src["end"] - src["start"] - 1,
         "mediaType": 1, "trackIndex": track, "recordFrame": src["record"],
@@ -163,14 +263,26 @@ def place_result(project, timeline, item, src: dict, path: str, mode: str = "tra
     return {"mode": "track", "track": track, "timeline_item": placed[0], "media_pool_item": new_mpi}
 
 
+def request_cancel(folder: str = HERE) -> str:
+    """Ask the running script to cancel its job (what vedit_resolve_cancel does)."""
+    path = os.path.join(folder, CANCEL_NAME)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("cancel\n")
+    return path
+
+
 def run(resolve, options: dict | None = None, server=None, poll_interval: float = 0.5,
-        timeout: float = 3600.0, log=print) -> dict:
-    """The whole round trip; returns what was placed (for scripts and tests)."""
+        timeout: float = 3600.0, log=print, state_dir: str = HERE) -> dict:
+    """The whole round trip; returns what was placed (for scripts and tests).
+
+    While it waits, ``vedit_resolve.cancel`` appearing in ``state_dir`` (or
+    Ctrl+C in the console) cancels the job on the server."""
     if options is None:
-        server = server or VeditServer()
+        base = load_options()
+        server = server or VeditServer(base.get("url"), base.get("token"))
         options = load_options(ops=server.ops() if hasattr(server, "ops") else None)
-    server = server or VeditServer(options.get("url"))
-    project, timeline, item, mpi = current_item(resolve)
+    server = server or VeditServer(options.get("url"), options.get("token"))
+    project, timeline, item, mpi = current_item(resolve, options.get("output_dir"))
     src = source_range(timeline, item, mpi)
     op = options.get("op", "matte")
     params = dict(options.get("params") or {})
@@ -178,21 +290,43 @@ def run(resolve, options: dict | None = None, server=None, poll_interval: float 
         params.setdefault("person", True)
     spec = {"op": op, "input": src["path"], "output": output_path(src, op, options.get("output_dir")),
             "params": params, "range": {"start": src["start"], "end": src["end"]}}
+    cancel_file = os.path.join(state_dir, CANCEL_NAME)
+    if os.path.exists(cancel_file):
+        os.remove(cancel_file)  # a request left from an earlier run
     job_id = server.submit(spec)
-    log(f"vedit: job {job_id} {op} {os.path.basename(src['path'])} [{src['start']}, {src['end']})")
+    job_file = os.path.join(state_dir, JOB_NAME)
+    try:
+        with open(job_file, "w", encoding="utf-8") as f:
+            json.dump({"id": job_id, "url": getattr(server, "url", None)}, f)
+    except OSError:
+        job_file = ""
+    log(f"vedit: job {job_id} {op} {os.path.basename(src['path'])} [{src['start']}, {src['end']}); "
+        "cancel with Workspace > Scripts > vedit_resolve_cancel")
     end = time.monotonic() + timeout
     last = -1
-    while True:
-        job = server.get(job_id)
-        pct = int(100 * float(job.get("progress") or 0))
-        if pct != last:
-            log(f"vedit: {job.get('status')} {pct}% {job.get('stage') or ''}")
-            last = pct
-        if job.get("status") in ("done", "failed", "cancelled"):
-            break
-        if time.monotonic() > end:
-            raise RuntimeError(f"vedit job {job_id} not finished after {timeout:.0f}s")
-        time.sleep(poll_interval)
+    try:
+        while True:
+            job = server.get(job_id)
+            pct = int(100 * float(job.get("progress") or 0))
+            if pct != last:
+                log(f"vedit: {job.get('status')} {pct}% {job.get('stage') or ''}")
+                last = pct
+            if job.get("status") in ("done", "failed", "cancelled"):
+                break
+            if os.path.exists(cancel_file):
+                os.remove(cancel_file)
+                server.cancel(job_id)
+                log(f"vedit: cancelling job {job_id}")
+            if time.monotonic() > end:
+                server.cancel(job_id)
+                raise RuntimeError(f"vedit job {job_id} not finished after {timeout:.0f}s; cancelled it")
+            time.sleep(poll_interval)
+    except KeyboardInterrupt:
+        server.cancel(job_id)
+        raise RuntimeError(f"vedit job {job_id} cancelled") from None
+    finally:
+        if job_file and os.path.exists(job_file):
+            os.remove(job_file)
     if job["status"] != "done":
         raise RuntimeError(f"vedit job {job_id} {job['status']}: {job.get('error')}")
     out = job.get("output") or spec["output"]

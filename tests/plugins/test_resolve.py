@@ -39,9 +39,25 @@ class MediaPoolItem(Strict):
 
 
 class TimelineItem(Strict):
-    def __init__(self, log, mpi, left, dur, start):
-        super().__init__(log, "TimelineItem")
+    def __init__(self, log, mpi, left, dur, start, src_in=None, src_span=None, name="TimelineItem"):
+        super().__init__(log, name)
         self.mpi, self.left, self.dur, self.start, self.takes = mpi, left, dur, start, []
+        # source in-point (media frames from the clip's "Start") and span; the head
+        # handle GetLeftOffset reports is deliberately different
+        self.src_in = left if src_in is None else src_in
+        self.src_span = dur if src_span is None else src_span
+
+    def GetSourceStartFrame(self):
+        self._rec("GetSourceStartFrame")
+        return self.src_in
+
+    def GetSourceEndFrame(self):
+        self._rec("GetSourceEndFrame")
+        return self.src_in + self.src_span
+
+    def GetEnd(self):
+        self._rec("GetEnd")
+        return self.start + self.dur
 
     def GetMediaPoolItem(self):
         self._rec("GetMediaPoolItem")
@@ -80,10 +96,29 @@ class Timeline(Strict):
     def __init__(self, log, item, fps="24"):
         super().__init__(log, "Timeline")
         self.item, self.fps, self.tracks = item, fps, 1
+        self.names = {1: "Video 1"}
+        self.items = {1: [item]}  # track -> items
 
     def GetCurrentVideoItem(self):
+        # the clip under the playhead on the highest track
         self._rec("GetCurrentVideoItem")
-        return self.item
+        for t in sorted(self.items, reverse=True):
+            if self.items[t]:
+                return self.items[t][-1]
+        return None
+
+    def GetItemListInTrack(self, kind, index):
+        self._rec("GetItemListInTrack", kind, index)
+        return list(self.items.get(index, []))
+
+    def GetTrackName(self, kind, index):
+        self._rec("GetTrackName", kind, index)
+        return self.names.get(index, f"Video {index}")
+
+    def SetTrackName(self, kind, index, name):
+        self._rec("SetTrackName", kind, index, name)
+        self.names[index] = name
+        return True
 
     def GetSetting(self, key):
         self._rec("GetSetting", key)
@@ -92,6 +127,7 @@ class Timeline(Strict):
     def AddTrack(self, kind):
         self._rec("AddTrack", kind)
         self.tracks += 1
+        self.items[self.tracks] = []
         return True
 
     def GetTrackCount(self, kind):
@@ -100,9 +136,9 @@ class Timeline(Strict):
 
 
 class MediaPool(Strict):
-    def __init__(self, log):
+    def __init__(self, log, timeline):
         super().__init__(log, "MediaPool")
-        self.log = log
+        self.log, self.timeline = log, timeline
 
     def ImportMedia(self, paths):
         self._rec("ImportMedia", list(paths))
@@ -110,13 +146,19 @@ class MediaPool(Strict):
 
     def AppendToTimeline(self, infos):
         self._rec("AppendToTimeline", infos)
-        return [object() for _ in infos]
+        out = []
+        for d in infos:  # the placed clip now covers the source on its track
+            n = d["endFrame"] - d["startFrame"] + 1
+            it = TimelineItem(self.log, d["mediaPoolItem"], 0, n, d["recordFrame"], name="ResultItem")
+            self.timeline.items.setdefault(d["trackIndex"], []).append(it)
+            out.append(it)
+        return out
 
 
 class Project(Strict):
     def __init__(self, log, timeline):
         super().__init__(log, "Project")
-        self.timeline, self.pool = timeline, MediaPool(log)
+        self.timeline, self.pool = timeline, MediaPool(log, timeline)
 
     def GetCurrentTimeline(self):
         self._rec("GetCurrentTimeline")
@@ -140,16 +182,17 @@ class Resolve(Strict):
 
 
 DOCUMENTED = {"GetProjectManager", "GetCurrentProject", "GetCurrentTimeline", "GetCurrentVideoItem",
-              "GetMediaPoolItem", "GetClipProperty", "GetLeftOffset", "GetDuration", "GetStart", "GetSetting",
-              "GetMediaPool", "ImportMedia", "GetTrackCount", "AddTrack", "AppendToTimeline", "AddTake",
-              "SelectTakeByIndex", "GetTakesCount"}
+              "GetMediaPoolItem", "GetClipProperty", "GetSourceStartFrame", "GetSourceEndFrame", "GetDuration",
+              "GetStart", "GetEnd", "GetSetting", "GetMediaPool", "ImportMedia", "GetTrackCount", "GetTrackName",
+              "SetTrackName", "GetItemListInTrack", "AddTrack", "AppendToTimeline", "AddTake", "SelectTakeByIndex",
+              "GetTakesCount"}
 
 
-def build(tmp_path, helpers, clip_fps="24", tl_fps="24", left=4, dur=10):
+def build(tmp_path, helpers, clip_fps="24", tl_fps="24", left=4, dur=10, src_in=None, src_span=None, first=0):
     log = []
     clip = helpers.write_numbered_clip(tmp_path / "shot.mp4", n=20, fps=24)
-    mpi = MediaPoolItem(log, "shot.mp4", {"File Path": str(clip), "FPS": clip_fps})
-    item = TimelineItem(log, mpi, left=left, dur=dur, start=86400 + 50)
+    mpi = MediaPoolItem(log, "shot.mp4", {"File Path": str(clip), "FPS": clip_fps, "Start": str(first)})
+    item = TimelineItem(log, mpi, left=left, dur=dur, start=86400 + 50, src_in=src_in, src_span=src_span)
     tl = Timeline(log, item, fps=tl_fps)
     proj = Project(log, tl)
     return log, Resolve(log, proj), clip
@@ -162,6 +205,11 @@ class FakeServer:
     def __init__(self):
         self.specs = []
         self.polls = 0
+        self.cancelled = []
+
+    def cancel(self, job_id):
+        self.cancelled.append(job_id)
+        return {"id": job_id, "status": "cancelled"}
 
     def submit(self, spec):
         self.specs.append(spec)
@@ -182,10 +230,11 @@ class FakeServer:
 
 def test_new_track_calls_and_arguments(tmp_path, helpers):
     mod = load_script(helpers)
-    log, resolve, clip = build(tmp_path, helpers)
+    # the head handle (GetLeftOffset) is 99 frames: the in-point comes from GetSourceStartFrame
+    log, resolve, clip = build(tmp_path, helpers, left=99, src_in=86404, first=86400)
     srv = FakeServer()
     res = mod.run(resolve, {"op": "remove", "mode": "track", "params": {"mask": "/m.png"}}, server=srv,
-                  poll_interval=0.01, log=lambda *_: None)
+                  poll_interval=0.01, log=lambda *_: None, state_dir=str(tmp_path))
     assert {c[1] for c in log} <= DOCUMENTED
     spec = srv.specs[0]
     assert spec["input"] == str(clip) and spec["op"] == "remove" and spec["params"] == {"mask": "/m.png"}
@@ -212,9 +261,10 @@ def test_new_track_calls_and_arguments(tmp_path, helpers):
 def test_take_mode_and_fps_conversion(tmp_path, helpers):
     mod = load_script(helpers)
     # 24 fps media on a 12 fps timeline: 1 timeline frame = 2 media frames
-    log, resolve, clip = build(tmp_path, helpers, clip_fps="24.000", tl_fps="12", left=3, dur=6)
+    log, resolve, clip = build(tmp_path, helpers, clip_fps="24.000", tl_fps="12", left=3, dur=6, src_in=6, src_span=12)
     srv = FakeServer()
-    mod.run(resolve, {"op": "matte", "mode": "take"}, server=srv, poll_interval=0.01, log=lambda *_: None)
+    mod.run(resolve, {"op": "matte", "mode": "take"}, server=srv, poll_interval=0.01, log=lambda *_: None,
+            state_dir=str(tmp_path))
     assert srv.specs[0]["range"] == {"start": 6, "end": 18}
     assert srv.specs[0]["params"] == {"person": True}
     assert not any(c[1] in ("AddTrack", "AppendToTimeline") for c in log)
@@ -226,9 +276,9 @@ def test_take_mode_and_fps_conversion(tmp_path, helpers):
 def test_clear_errors(tmp_path, helpers, monkeypatch):
     mod = load_script(helpers)
     log, resolve, _ = build(tmp_path, helpers)
-    resolve.project.timeline.item = None
+    resolve.project.timeline.items = {1: []}
     with pytest.raises(RuntimeError, match="playhead"):
-        mod.run(resolve, {"op": "matte"}, server=FakeServer(), log=lambda *_: None)
+        mod.run(resolve, {"op": "matte"}, server=FakeServer(), log=lambda *_: None, state_dir=str(tmp_path))
     monkeypatch.setenv("VEDIT_RESOLVE_OP", "explode")
     monkeypatch.setenv("VEDIT_HOME", str(tmp_path))
     with pytest.raises(ValueError, match="explode"):
@@ -241,7 +291,8 @@ def test_against_live_server(tmp_path, helpers, live_server):
     log, resolve, clip = build(tmp_path, helpers)
     res = mod.run(resolve, {"op": "replace-bg", "mode": "track",
                             "params": {"matte": str(_mask(tmp_path)), "background": "#00ff00"}},
-                  server=mod.VeditServer(url, token), poll_interval=0.2, timeout=240, log=lambda *_: None)
+                  server=mod.VeditServer(url, token), poll_interval=0.2, timeout=240, log=lambda *_: None,
+                  state_dir=str(tmp_path))
     assert res["job"]["status"] == "done"
     from vedit.io import open_clip
 
@@ -275,3 +326,73 @@ def test_options_follow_the_op_definitions(tmp_path, helpers, monkeypatch):
         mod.load_options({**env, "VEDIT_RESOLVE_DILATE": "lots"}, ops=op_schema())
     # without the server's list: the common params only
     assert mod.load_options(env)["params"] == {"mask": "/shots/m.png"}
+
+
+def test_second_run_processes_the_source_not_the_result_and_reuses_the_track(tmp_path, helpers):
+    """After a first run the topmost clip under the playhead is vedit's result:
+    the script takes the source under it and places the new result on the same
+    "vedit" track instead of adding another."""
+    mod = load_script(helpers)
+    log, resolve, clip = build(tmp_path, helpers)
+    quiet = {"poll_interval": 0.01, "log": lambda *_: None, "state_dir": str(tmp_path)}
+    first = mod.run(resolve, {"op": "remove", "params": {"mask": "/m.png"}}, server=FakeServer(), **quiet)
+    srv = FakeServer()
+    second = mod.run(resolve, {"op": "remove", "params": {"mask": "/m.png"}}, server=srv, **quiet)
+    assert srv.specs[0]["input"] == str(clip) and srv.specs[0]["range"] == {"start": 4, "end": 14}
+    assert first["track"] == second["track"] == 2
+    assert [c for c in log if c[1] == "AddTrack"] == [("Timeline", "AddTrack", ("video",))]
+    assert ("Timeline", "SetTrackName", ("video", 2, "vedit")) in log
+    assert srv.specs[0]["output"] != first["spec"]["output"]  # a new file, the first result kept
+    assert {c[1] for c in log} <= DOCUMENTED
+
+
+def test_speed_changed_clip_is_refused(tmp_path, helpers):
+    mod = load_script(helpers)
+    # 20 source frames played over 10 timeline frames: 200 %
+    log, resolve, _ = build(tmp_path, helpers, src_in=0, src_span=20, dur=10)
+    srv = FakeServer()
+    with pytest.raises(RuntimeError, match="20 source frames over 10 timeline frames.*100% speed"):
+        mod.run(resolve, {"op": "matte"}, server=srv, log=lambda *_: None, state_dir=str(tmp_path))
+    assert srv.specs == []
+
+
+def test_settings_files_beside_the_script_and_in_the_config_folder(tmp_path, helpers, monkeypatch):
+    mod = load_script(helpers)
+    monkeypatch.setenv("VEDIT_HOME", str(tmp_path / "home"))
+    files = mod.settings_files()
+    assert files == [str(tmp_path / "home" / "resolve.json"),
+                     str(helpers.root / "plugins" / "resolve" / "vedit_resolve.json")]
+    home_file, script_file = tmp_path / "home.json", tmp_path / "script.json"
+    home_file.write_text('{"op": "remove", "params": {"mask": "/a.png", "dilate": 4}, "url": "http://127.0.0.1:9"}')
+    script_file.write_text('{"params": {"mask": "/b.png"}, "token": "tok", "mode": "take"}')
+    opts = mod.load_options({}, files=[str(home_file), str(script_file)])
+    # the file beside the script wins; params merge
+    assert opts["op"] == "remove" and opts["mode"] == "take" and opts["token"] == "tok"
+    assert opts["params"] == {"mask": "/b.png", "dilate": 4} and opts["url"] == "http://127.0.0.1:9"
+    script_file.write_text("{not json")
+    with pytest.raises(ValueError, match="script.json: not valid JSON"):
+        mod.load_options({}, files=[str(script_file)])
+
+
+def test_cancel_from_the_cancel_script(tmp_path, helpers):
+    """vedit_resolve_cancel leaves a request the waiting script sees on its
+    next poll: the job is cancelled on the server and nothing is placed."""
+    mod = load_script(helpers)
+    log, resolve, _ = build(tmp_path, helpers)
+
+    class SlowServer(FakeServer):
+        def get(self, job_id):
+            self.polls += 1
+            if self.cancelled:
+                return {"id": job_id, "status": "cancelled", "progress": 0.2}
+            if self.polls == 2:  # the editor runs the cancel script meanwhile
+                mod.request_cancel(str(tmp_path))
+            return {"id": job_id, "status": "running", "progress": 0.1 * self.polls}
+
+    srv = SlowServer()
+    with pytest.raises(RuntimeError, match="job1 cancelled"):
+        mod.run(resolve, {"op": "matte"}, server=srv, poll_interval=0.01, log=lambda *_: None,
+                state_dir=str(tmp_path))
+    assert srv.cancelled == ["job1"]
+    assert not any(c[1] in ("ImportMedia", "AppendToTimeline") for c in log)
+    assert not (tmp_path / mod.CANCEL_NAME).exists() and not (tmp_path / mod.JOB_NAME).exists()

@@ -1,0 +1,41 @@
+"""Cancel the vedit job vedit_resolve is waiting for: Workspace > Scripts >
+vedit_resolve_cancel (copy it beside vedit_resolve.py).
+
+It leaves ``vedit_resolve.cancel`` beside the scripts, which the waiting script
+sees on its next poll (it cancels the job on the server and stops), and also
+cancels the job on the server directly, from ``vedit_resolve.job``."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main() -> int:
+    with open(os.path.join(HERE, "vedit_resolve.cancel"), "w", encoding="utf-8") as f:
+        f.write("cancel\n")
+    try:
+        with open(os.path.join(HERE, "vedit_resolve.job"), encoding="utf-8") as f:
+            job = json.load(f)
+    except (OSError, ValueError):
+        print("vedit: no running vedit_resolve job found")
+        return 0
+    sys.path.insert(0, HERE)
+    try:
+        from vedit.server.client import VeditClient
+    except ImportError:
+        from vedit_client import VeditClient  # type: ignore[no-redef]
+    finally:
+        sys.path.pop(0)
+    try:
+        VeditClient(job.get("url")).cancel(job["id"])
+        print(f"vedit: cancelled job {job['id']}")
+    except Exception as exc:  # the waiting script still sees the cancel file
+        print(f"vedit: could not reach the server ({exc}); the running script will cancel on its next poll")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
