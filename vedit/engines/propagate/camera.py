@@ -45,17 +45,19 @@ class CameraModel:
     def __init__(self, frames: list[np.ndarray], holes: list[np.ndarray]):
         H, W = frames[0].shape[:2]
         self.size = (W, H)
-        self.scale = min(1.0, _TRACK_SIDE / max(W, H))
-        s = self.scale
-        w, h = max(8, int(round(W * s))), max(8, int(round(H * s)))
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
-        self.grey = [cv2.cvtColor(cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) if s < 1 else f,
-                                  cv2.COLOR_RGB2GRAY) for f in frames]
+        # an integer reduction (OpenCV's area resize is exact and fast there)
+        red = max(1, int(round(max(W, H) / _TRACK_SIDE)))
+        w, h = max(8, W // red), max(8, H // red)
+        self.sx, self.sy = w / W, h / H
+        grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+        self.grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (w, h), interpolation=cv2.INTER_AREA)
+                     if red > 1 else cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
         self.valid = []
         for hole in holes:
-            m = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) if s < 1 \
-                else hole.astype(np.uint8)
-            self.valid.append((cv2.dilate(m, k) == 0).astype(np.uint8) * 255)
+            m = hole.astype(np.uint8)
+            if red > 1:
+                m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
+            self.valid.append((cv2.dilate(m, grow) == 0).astype(np.uint8) * 255)
         self._corners: dict[int, np.ndarray | None] = {}
         self._pairs: dict[tuple[int, int], Link | None] = {}
         n = len(frames)
@@ -120,12 +122,12 @@ class CameraModel:
         p0 = self.corners(t)
         if p0 is None:
             return None
-        sc = self.scale
+        S = np.diag([self.sx, self.sy, 1.0])
+        Si = np.diag([1.0 / self.sx, 1.0 / self.sy, 1.0])
         flags = 0
         p1 = None
         if guess is not None:
-            S = np.diag([sc, sc, 1.0])
-            Hs = S @ guess @ np.linalg.inv(S)
+            Hs = S @ guess @ Si
             p1 = cv2.perspectiveTransform(p0, Hs).astype(np.float32)
             flags = cv2.OPTFLOW_USE_INITIAL_FLOW
         # neighbours may move far (pyramid of 4 levels); a direct fit starts
@@ -148,8 +150,10 @@ class CameraModel:
         ok_idx = np.nonzero(ok)[0][self.valid[s][qi[:, 1], qi[:, 0]] > 0]
         if len(ok_idx) < 12:
             return None
-        a, b = p0[ok_idx, 0] / sc, p1[ok_idx, 0] / sc
-        Hm, inl = cv2.findHomography(a, b, cv2.USAC_MAGSAC, 1.0 / sc, maxIters=2000, confidence=0.999)
+        a = p0[ok_idx, 0] / np.array([self.sx, self.sy], np.float32)
+        b = p1[ok_idx, 0] / np.array([self.sx, self.sy], np.float32)
+        Hm, inl = cv2.findHomography(a, b, cv2.USAC_MAGSAC, 1.0 / min(self.sx, self.sy), maxIters=2000,
+                                     confidence=0.999)
         if Hm is None or inl is None:
             return None
         inl = inl[:, 0] > 0

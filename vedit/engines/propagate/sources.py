@@ -40,6 +40,8 @@ _DUAL_LO, _DUAL_HI = 6.0, 18.0
 _SPREAD = 0.12
 #: frames on each side whose confidence is averaged in
 _SMOOTH = 2
+#: median camera-model strength of a chunk below which the camera stage is skipped
+_MIN_STRENGTH = 0.1
 _MAX_CANDIDATES = 400
 #: the resampling kernel of every copied pixel
 _INTERP = cv2.INTER_LANCZOS4
@@ -392,15 +394,18 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
     if not any(h.any() for h in holes[nctx:]):
         return outs
     cam = CameraModel(frames, holes)
-    sel = SourceSelector(frames, holes, cam)
     n = len(outs)
+    strength = [cam.strength(nctx + i) for i in range(n)]
+    if float(np.median(strength)) < _MIN_STRENGTH:
+        # no rigid background to speak of (the camera follows a moving
+        # subject through smoke, water...): the flow fill stands
+        return outs
+    sel = SourceSelector(frames, holes, cam)
     fills = [sel.fill(nctx + i) for i in range(n)]
     colours = [None if f is None else f.colour.astype(np.float32) for f in fills]
     weights = [None if f is None else f.weight.copy() for f in fills]
     unseen = [None if f is None else holes[nctx + i][f.box[0]:f.box[1], f.box[2]:f.box[3]] & ~f.seen
               for i, f in enumerate(fills)]
-
-    strength = [cam.strength(nctx + i) for i in range(n)]
 
     def blend(i: int, o: np.ndarray) -> np.ndarray:
         """Frame i's output: the camera fill over the flow fill by confidence
