@@ -28,11 +28,12 @@ def command():
 @command.command("list")
 @click.option("--status", type=click.Choice(["queued", "running", "done", "failed", "cancelled"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500), help="Jobs shown.")
 @_url
 @_token
-def list_cmd(status, as_json, url, token):
+def list_cmd(status, as_json, limit, url, token):
     """Jobs, newest first."""
-    jobs = _client(url, token).list(status=status)
+    jobs = _client(url, token).list(status=status, limit=limit)
     if as_json:
         click.echo(json.dumps(jobs, indent=2))
         return
@@ -54,6 +55,16 @@ def show_cmd(job_id, as_json, url, token):
         return
     for k, v in j.items():
         click.echo(f"{k:>16}: {v}")
+
+
+@command.command("delete")
+@click.argument("job_id")
+@_url
+@_token
+def delete_cmd(job_id, url, token):
+    """Forget a finished job (its output file stays)."""
+    _client(url, token).delete(job_id)
+    click.echo(f"deleted {job_id}")
 
 
 @command.command("cancel")

@@ -155,8 +155,8 @@ def test_bad_requests(client, clip_dir, h, tmp_path):
 def test_allowed_roots_and_queue_limit(make_client, clip_dir, h, tmp_path):
     out = tmp_path / "renders"
     out.mkdir()
-    c, auth, app = make_client(allowed_roots=[str(out)], max_queue=1)
     root, seq, _, _ = clip_dir
+    c, auth, app = make_client(allowed_roots=[str(out)], read_roots=[str(root)], max_queue=1)
     assert_error(c.post("/jobs", headers=auth, json=h.spec(seq, root / "x.mp4")), 400)
     app.state.runner.stop()  # keep jobs queued
     assert c.post("/jobs", headers=auth, json=h.spec(seq, out / "a.mp4")).status_code == 202

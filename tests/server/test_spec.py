@@ -65,7 +65,7 @@ def test_output_policy(clip_dir, tmp_path, h):
     with pytest.raises(PathNotAllowedError, match="outside"):
         validate_spec({**base, "output": str(root / "dangling.mp4")})
     # allowed roots replace the default; relative outputs go to output_dir
-    pol = PathPolicy(allowed_roots=[str(outside)])
+    pol = PathPolicy(allowed_roots=[str(outside)], read_roots=[str(root)])
     assert validate_spec({**base, "output": str(outside / "o.mp4")}, pol).output == str(outside / "o.mp4")
     with pytest.raises(PathNotAllowedError):
         validate_spec({**base, "output": str(root / "o.mp4")}, pol)
@@ -108,7 +108,7 @@ def test_root_folder_itself_is_not_an_output(clip_dir, tmp_path, h):
     root, seq, _, _ = clip_dir
     renders = tmp_path / "renders"
     renders.mkdir()
-    pol = PathPolicy(allowed_roots=[str(renders)])
+    pol = PathPolicy(allowed_roots=[str(renders)], read_roots=[str(root)])
     with pytest.raises(PathNotAllowedError, match="allowed folder itself"):
         validate_spec({"op": h.OP, "input": str(seq), "output": str(renders) + "/"}, pol)
     (renders / "shot").mkdir()

@@ -16,17 +16,21 @@
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import glob
 import logging
 import os
 import shutil
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
 
 from vedit.errors import JobCancelled, VeditError
-from vedit.jobs.spec import PathPolicy, get_op_func, unique_output, validate_spec
+from vedit.jobs.spec import PathNotAllowedError, PathPolicy, SpecError, get_op_func, unique_output, validate_spec
 from vedit.jobs.store import JobStore
+from vedit.ops import get_def
 
 log = logging.getLogger("vedit.jobs")
 
@@ -38,6 +42,12 @@ class JobNotFoundError(VeditError, LookupError):
     """No job with that id (HTTP 404)."""
 
     status = 404
+
+
+class JobActiveError(VeditError):
+    """The job is queued or running; it cannot be deleted (HTTP 409)."""
+
+    status = 409
 
 
 class QueueFullError(VeditError):
@@ -59,6 +69,7 @@ class _Live:
     eta: float | None = None
     stage_t0: float = field(default_factory=time.monotonic)
     persisted: float = 0.0
+    abandoned: bool = False
 
 
 class Runner:
@@ -66,13 +77,17 @@ class Runner:
 
     def __init__(self, store: JobStore, *, workers: int = 1, max_queue: int = 100,
                  policy: PathPolicy | None = None, requeue_interrupted: bool = False,
-                 persist_interval: float = 0.5):
+                 persist_interval: float = 0.5, keep_jobs: int | None = 200, keep_days: float | None = 30.0,
+                 cancel_grace: float = 5.0):
         self.store = store
         self.workers = max(1, int(workers))
         self.max_queue = max(1, int(max_queue))
         self.policy = policy or PathPolicy()
         self.requeue_interrupted = requeue_interrupted
         self.persist_interval = persist_interval
+        self.keep_jobs = keep_jobs
+        self.keep_days = keep_days
+        self.cancel_grace = cancel_grace
         self._queue: collections.deque[str] = collections.deque()
         self._cond = threading.Condition()
         self._submit_lock = threading.Lock()
@@ -84,11 +99,19 @@ class Runner:
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
         self.recover()
+        self.prune()
         self._stopping = False
-        for i in range(self.workers):
-            t = threading.Thread(target=self._work, name=f"vedit-job-worker-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        for _ in range(self.workers):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        t = threading.Thread(target=self._work, name=f"vedit-job-worker-{len(self._threads)}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def prune(self) -> int:
+        """Apply the retention: finished jobs beyond ``keep_jobs`` or older than ``keep_days`` go."""
+        return self.store.prune(self.keep_jobs, None if self.keep_days is None else self.keep_days * 86400)
 
     def recover(self) -> None:
         """Settle jobs left by a previous process, then queue the waiting ones."""
@@ -125,11 +148,17 @@ class Runner:
 
         Raises SpecError (422), PathNotAllowedError (400) or QueueFullError (429).
         """
+        if self.store.count(("queued",)) >= self.max_queue:
+            raise QueueFullError(f"the job queue is full ({self.max_queue} queued); wait for jobs to finish")
+        # the slow part (probing the input, with a timeout) runs outside the lock
+        validate_spec(spec, self.policy, taken=self.store.active_outputs())
         with self._submit_lock:  # output names are claimed one job at a time
             if self.store.count(("queued",)) >= self.max_queue:
                 raise QueueFullError(f"the job queue is full ({self.max_queue} queued); wait for jobs to finish")
-            job = validate_spec(spec, self.policy, taken=self.store.active_outputs())
-            row = self.store.add(job.as_dict() | {"requested_output": job.requested_output}, job.output)
+            job = validate_spec(spec, self.policy, taken=self.store.active_outputs(), probe=False)
+            row = self.store.add(job.as_dict() | {"requested_output": job.requested_output, "claims": job.claims,
+                                                  "real_parents": job.real_parents}, job.output)
+        self.prune()
         with self._cond:
             self._queue.append(row["id"])
             self._cond.notify()
@@ -141,8 +170,26 @@ class Runner:
             raise JobNotFoundError(f"no job with id {job_id!r}; list jobs with GET /jobs")
         return self.public(row)
 
-    def list(self, status: str | None = None, limit: int | None = None) -> list[dict]:
-        return [self.public(r) for r in self.store.list(status=status, limit=limit)]
+    def list(self, status: str | None = None, limit: int | None = None, before: int | None = None) -> list[dict]:
+        return [self.public(r) for r in self.store.list(status=status, limit=limit, before=before)]
+
+    def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+        """One page of jobs, newest first, and the cursor of the next page (None at the end)."""
+        before = None
+        if cursor:
+            if not cursor.isdigit() or len(cursor) > 18:
+                raise JobNotFoundError(f"cursor {cursor[:40]!r} is not one this server gave; start without it")
+            before = int(cursor)
+        rows = self.store.list(status=status, limit=limit + 1, before=before)
+        nxt = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
+        return [self.public(r) for r in rows[:limit]], nxt
+
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job (its output stays). An active job must be cancelled first (409)."""
+        job = self.get(job_id)
+        if job["status"] not in TERMINAL or not self.store.delete(job_id):
+            raise JobActiveError(f"job {job_id} is {job['status']}; cancel it first, then delete it")
+        self._versions.pop(job_id, None)
 
     def cancel(self, job_id: str) -> dict:
         """Cancel a job (idempotent). A queued job is cancelled at once; a running
@@ -163,7 +210,27 @@ class Runner:
                 live.cancel.set()
                 live.stage = "cancelling"
                 self._bump(job_id)
+                timer = threading.Timer(self.cancel_grace, self._abandon, (job_id, live))
+                timer.daemon = True
+                timer.start()
         return self.get(job_id)
+
+    def _abandon(self, job_id: str, live: _Live) -> None:
+        """A worker that did not stop within ``cancel_grace`` seconds of a cancel
+        (stuck in a read, a library call): the job is marked cancelled now and a
+        new worker takes the queue; the stuck thread exits when it returns and
+        never writes the job again."""
+        if self._live.get(job_id) is not live or self._stopping:
+            return
+        live.abandoned = True
+        self._live.pop(job_id, None)
+        self.store.update_if(job_id, ("running",), status="cancelled", stage="cancelled",
+                             error=f"cancelled by user (the worker did not stop within {self.cancel_grace:g} s "
+                                   "and was replaced)", error_type="JobCancelled", tmp_output=None,
+                             finished=time.time())
+        log.warning("job %s: worker did not answer a cancel; replaced", job_id)
+        self._spawn()
+        self._bump(job_id)
 
     def version(self, job_id: str) -> int:
         """A counter that changes whenever the job's public state may have changed."""
@@ -224,11 +291,14 @@ class Runner:
                     self._execute(job_id, live)
             except Exception:  # noqa: BLE001 - a worker must survive anything
                 log.exception("job %s: runner error", job_id)
-                self.store.update(job_id, status="failed", error="internal runner error; see the server log",
+                self.store.update_if(job_id, ("running",), status="failed", error="internal runner error; see the server log",
                                   error_type="InternalError", finished=time.time())
             finally:
-                self._live.pop(job_id, None)
+                if self._live.get(job_id) is live:
+                    self._live.pop(job_id, None)
                 self._bump(job_id)
+            if live.abandoned:
+                return  # a replacement worker took over
 
     def _callback(self, job_id: str, live: _Live):
         def callback(done: int, total: int | None = None, stage: str = "") -> None:
@@ -247,8 +317,8 @@ class Runner:
             self._versions[job_id] += 1
             if now - live.persisted >= self.persist_interval:
                 live.persisted = now
-                self.store.update(job_id, progress=live.progress, stage=live.stage, done=live.done,
-                                  total=live.total)
+                self.store.update_if(job_id, ("running",), progress=live.progress, stage=live.stage,
+                                     done=live.done, total=live.total)
         return callback
 
     def _execute(self, job_id: str, live: _Live) -> None:
@@ -256,62 +326,225 @@ class Runner:
         if row is None:
             raise JobNotFoundError(f"job {job_id} is gone")
         spec = row["spec"]
-        final = row["output"]
-        # the target may have appeared since submission: never overwrite it
-        taken = self.store.active_outputs() - {os.path.abspath(final.rstrip("/")), os.path.realpath(final.rstrip("/"))}
-        final = unique_output(final, taken)
-        tmp = _temp_name(final, job_id)
-        self.store.update(job_id, output=final, tmp_output=tmp)
-        rng = spec.get("range") or {}
-        produced = tmp
+        if spec.get("unreadable") or "op" not in spec:
+            raise SpecError("the stored job spec cannot be read; submit the job again")
+        params = dict(spec.get("params", {}))
+        opdef = get_def(spec["op"])
+        # every path the job writes: the output and each path_out param (a preview...)
+        targets: dict[str | None, str] = {None: row["output"]}
+        for name, value in params.items():
+            if name in opdef._by_name and opdef[name].type == "path_out" and isinstance(value, str):
+                targets[name] = value
+        real_parents = spec.get("real_parents") or {}
+        finals: dict[str | None, str] = {}
+        temps: dict[str | None, str] = {}
+        dirs: dict[str | None, _Dir] = {}
+        produced = ""
+        update = functools.partial(self.store.update_if, job_id, ("running",))
         try:
+            taken = self.store.active_outputs() - _claims_of(row)
+            for key, want in targets.items():
+                # re-resolved now: the folder must still be the one checked at submit, with no
+                # symlink on the way; names that appeared since are never overwritten
+                final = unique_output(want, taken | {_occupied(f) for f in finals.values()})
+                recorded = real_parents.get(want) or (real_parents.get(row["output"]) if key is None else None)
+                d = _Dir.open(final, recorded)
+                finals[key], dirs[key] = final, d
+                temps[key] = _rebase(_temp_name(final, job_id), d.real)
+            update(output=finals[None], tmp_output=temps[None])
+            for key in targets:
+                if key is not None:
+                    params[key] = temps[key]
+            rng = spec.get("range") or {}
             fn = get_op_func(spec["op"])
-            result = fn(spec["input"], tmp, start=rng.get("start"), end=rng.get("end"),
-                        callback=self._callback(job_id, live), **spec.get("params", {}))
-            produced = result if isinstance(result, str) and result else tmp
+            result = fn(spec["input"], temps[None], start=rng.get("start"), end=rng.get("end"),
+                        callback=self._callback(job_id, live), **params)
+            produced = result if isinstance(result, str) and result else temps[None]
             if live.cancel.is_set():
                 raise JobCancelled(live.reason)
             live.stage = "finishing"
-            final = _commit(produced, final)
-            self.store.update(job_id, status="done", progress=1.0, stage="done", output=final,
-                              done=live.done, total=live.total, tmp_output=None, finished=time.time())
+            done_paths: dict[str | None, str] = {}
+            for key in targets:
+                src = produced if key is None else temps[key]
+                if key is not None and not os.path.lexists(_occupied(src)):
+                    continue  # the op chose not to write this one
+                done_paths[key] = dirs[key].commit(src, finals[key])
+            if len(targets) > 1:
+                spec["params"] = {**spec.get("params", {}), **{k: v for k, v in done_paths.items() if k}}
+                update(spec=spec)
+            update(status="done", progress=1.0, stage="done", output=done_paths[None],
+                   done=live.done, total=live.total, tmp_output=None, finished=time.time())
         except JobCancelled:
             if live.reason == "shutdown":
                 if self.requeue_interrupted:
-                    self.store.update(job_id, status="queued", progress=0.0, stage="re-queued after shutdown",
-                                      tmp_output=None, started=None)
+                    update(status="queued", progress=0.0, stage="re-queued after shutdown",
+                           tmp_output=None, started=None)
                 else:
-                    self.store.update(job_id, status="failed", error=INTERRUPTED, error_type="Interrupted",
-                                      stage="interrupted", tmp_output=None, finished=time.time())
+                    update(status="failed", error=INTERRUPTED, error_type="Interrupted",
+                           stage="interrupted", tmp_output=None, finished=time.time())
             else:
-                self.store.update(job_id, status="cancelled", stage="cancelled", error=live.reason,
-                                  error_type="JobCancelled", tmp_output=None, finished=time.time())
+                update(status="cancelled", stage="cancelled", error=live.reason,
+                       error_type="JobCancelled", tmp_output=None, finished=time.time())
         except VeditError as exc:
-            self.store.update(job_id, status="failed", stage="failed", error=str(exc),
-                              error_type=type(exc).__name__, tmp_output=None, finished=time.time())
+            update(status="failed", stage="failed", error=str(exc),
+                   error_type=type(exc).__name__, tmp_output=None, finished=time.time())
         except Exception as exc:  # noqa: BLE001 - reported on the job, logged in full
             log.exception("job %s failed", job_id)
-            self.store.update(job_id, status="failed", stage="failed",
-                              error=f"{type(exc).__name__}: {exc}", error_type="InternalError",
-                              tmp_output=None, finished=time.time())
+            update(status="failed", stage="failed", error=f"{type(exc).__name__}: {exc}",
+                   error_type="InternalError", tmp_output=None, finished=time.time())
         finally:
-            for p in {produced, tmp}:
-                if f"vedit-job-{job_id}" in p:  # never delete anything but our own temporaries
+            for p in {produced, *temps.values()}:
+                if p and f"vedit-job-{job_id}" in p:  # never delete anything but our own temporaries
                     _remove(p)
-            self._remove_temps({"id": job_id, "output": final})
+            for d in dirs.values():
+                d.close()
+            self._remove_temps({"id": job_id, "output": finals.get(None, row["output"]),
+                                "claims": list(finals.values())})
 
     def _remove_temps(self, row: dict) -> None:
-        """Delete whatever a job left under temporary names beside its output."""
-        out = row.get("output")
+        """Delete whatever a job left under temporary names beside its output and
+        every other path it writes (a preview...), in the folders as checked at
+        submit (their real paths) and as named."""
         if row.get("tmp_output"):
             _remove(row["tmp_output"])
-        if not out:
+        spec = row.get("spec") if isinstance(row.get("spec"), dict) else {}
+        paths = [row.get("output"), *(row.get("claims") or []), *(spec.get("claims") or [])]
+        folders = {os.path.dirname(_occupied(p)) for p in paths if isinstance(p, str) and p}
+        folders |= {f for f in (spec.get("real_parents") or {}).values() if isinstance(f, str)}
+        for folder in folders:
+            for p in glob.glob(os.path.join(glob.escape(folder), f".*vedit-job-{row['id']}*")):
+                _remove(p)
+
+
+def _claims_of(row: dict) -> set[str]:
+    """The absolute and real forms of every path a job row claims."""
+    spec = row.get("spec") if isinstance(row.get("spec"), dict) else {}
+    out: set[str] = set()
+    for p in [row.get("output"), *(spec.get("claims") or [])]:
+        if isinstance(p, str) and p:
+            p = _occupied(p)
+            out |= {os.path.abspath(p), os.path.realpath(p)}
+    return out
+
+
+def _rebase(path: str, real_dir: str) -> str:
+    """``path`` (an output or temporary name, maybe a folder or a frame pattern) moved
+    into ``real_dir``: what it occupies keeps its name, the pattern part stays."""
+    occ = _occupied(path)
+    return os.path.join(real_dir, os.path.basename(occ)) + path[len(occ):]
+
+
+_NOFOLLOW_DIRS = os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
+
+
+def _open_nofollow(real: str) -> int:
+    """A descriptor of folder ``real`` opened one component at a time without
+    following any symlink (OSError when one is a symlink now, or gone)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in real.strip("/").split("/"):
+            if part:
+                nfd = os.open(part, flags, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class _Dir:
+    """The folder an output goes into, pinned when the job starts: the folder whose
+    real path was checked at submit, reached without following symlinks. The
+    finished output is moved into it relative to that descriptor, after checking
+    the path still leads to the same folder, so a folder swapped for a symlink
+    meanwhile makes the job fail and nothing is written outside the roots."""
+
+    def __init__(self, real: str, fd: int | None, shown: str):
+        self.real, self.fd, self.shown = real, fd, shown
+
+    @classmethod
+    def open(cls, final: str, recorded: str | None) -> _Dir:
+        parent = os.path.dirname(_occupied(final))
+        now = os.path.realpath(parent)
+        if recorded and now != recorded:
+            raise PathNotAllowedError(f"output folder {parent} now resolves to {now}, not to {recorded} as when "
+                                      "the job was submitted (replaced by a symlink?); nothing was written")
+        real = recorded or now
+        fd = None
+        if _NOFOLLOW_DIRS:
+            try:
+                fd = _open_nofollow(real)
+            except OSError as exc:
+                raise PathNotAllowedError(f"output folder {real}: {exc.strerror} (a folder on the way was "
+                                          "replaced by a symlink or removed); nothing was written") from None
+        return cls(real, fd, parent)
+
+    def verify(self) -> None:
+        """The path still leads, symlink-free, to the pinned folder."""
+        if self.fd is None:
+            if os.path.realpath(self.shown) != self.real:
+                raise PathNotAllowedError(f"output folder {self.shown} changed while the job ran; "
+                                          "its output was not written")
             return
-        folder = os.path.dirname(out.rstrip("/"))
-        if "%" in os.path.basename(out.rstrip("/")):
-            folder = os.path.dirname(folder)
-        for p in glob.glob(os.path.join(glob.escape(folder), f".*vedit-job-{row['id']}*")):
-            _remove(p)
+        try:
+            fd = _open_nofollow(self.real)
+        except OSError:
+            fd = None
+        try:
+            same = fd is not None and (os.fstat(fd).st_dev, os.fstat(fd).st_ino) == \
+                (os.fstat(self.fd).st_dev, os.fstat(self.fd).st_ino)
+        finally:
+            if fd is not None:
+                os.close(fd)
+        if not same:
+            raise PathNotAllowedError(f"output folder {self.shown} was replaced while the job ran (a symlink?); "
+                                      "its output was not written")
+
+    def commit(self, produced: str, final: str) -> str:
+        """Move ``produced`` (in this folder) to ``final`` without replacing anything;
+        a unique name is taken if ``final`` appeared. Returns the path written."""
+        self.verify()
+        src = _occupied(produced)
+        if self.fd is None or os.path.dirname(src) != self.real:
+            return _commit(produced, final)
+        if not _lexists_at(os.path.basename(src), self.fd):
+            from vedit.errors import MediaError
+
+            raise MediaError(f"the operation reported success but wrote nothing at {produced}")
+        suffix = final[len(_occupied(final)):]
+        name = os.path.basename(src)
+        for _ in range(100):
+            occ = _occupied(final)
+            dst = os.path.basename(occ)
+            try:
+                if stat.S_ISDIR(os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(dst, dir_fd=self.fd)  # only an empty folder goes
+                    if _lexists_at(dst, self.fd):
+                        raise FileExistsError(dst)
+                    os.rename(name, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+                else:
+                    os.link(name, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd, follow_symlinks=False)
+                    os.unlink(name, dir_fd=self.fd)
+                return occ + suffix
+            except FileExistsError:
+                final = unique_output(final)
+        raise FileExistsError(f"cannot find a free name for {final}")
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _lexists_at(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _temp_name(final: str, job_id: str) -> str:

@@ -12,6 +12,7 @@ Two error kinds, so a server can answer with the right status:
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -66,6 +67,8 @@ class JobSpec:
     end: int | None = None
     requested_output: str = ""
     inputs: list[str] = field(default_factory=list)  # every path the job reads
+    claims: list[str] = field(default_factory=list)  # every path the job writes (output, previews...)
+    real_parents: dict[str, str] = field(default_factory=dict)  # written path -> its folder's realpath
 
     def as_dict(self) -> dict:
         return {"op": self.op, "input": self.input, "output": self.output, "params": dict(self.params),
@@ -87,6 +90,16 @@ class PathPolicy:
     allowed_roots: list[str] = field(default_factory=list)
     output_dir: str | None = None
     require_absolute: bool = False
+    read_roots: list[str] = field(default_factory=list)
+    probe_timeout: float = 5.0
+
+    def input_roots(self) -> list[str]:
+        """Folders inputs may be read from: none (anywhere) when no root is set,
+        else the allowed roots, the output folder and the ``--allow-read`` roots."""
+        if not self.allowed_roots and not self.read_roots:
+            return []
+        roots = [*self.allowed_roots, *self.read_roots, *([self.output_dir] if self.output_dir else [])]
+        return [os.path.realpath(r) for r in roots]
 
 
 # -- validation helpers ----------------------------------------------------------------
@@ -94,6 +107,83 @@ class PathPolicy:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+MAX_NAME = 200  # bytes of one file name: 255 on most file systems, less the room temporary names need
+MAX_SPEC = 16 * 1024  # bytes of a stored spec (JSON)
+
+
+def check_text(value: Any, where: str = "spec") -> None:
+    """Every string inside ``value`` must be proper Unicode (no lone surrogates):
+    such text cannot be stored, shown or used as a file name (SpecError)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SpecError(f"{where or 'spec'}: text with an invalid character (a lone UTF-16 surrogate); "
+                            "send proper Unicode") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_text(k, where or "spec")
+            named = isinstance(k, str) and k.isidentifier()
+            check_text(v, (f"{where}.{k}" if where else k) if named else where)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_text(v, where)
+
+
+def check_readable(path: str, label: str, policy: PathPolicy) -> None:
+    """A path the job reads: a regular file or a folder (never a FIFO, device or
+    socket: reading one can block forever or never end), inside the input roots."""
+    import stat
+
+    from vedit.io.clip import is_sequence_path
+
+    bare = path.rstrip("/") or "/"
+    try:
+        st = os.stat(bare)  # stat never blocks, even on a FIFO
+    except OSError:
+        if is_sequence_path(bare) and os.path.isdir(os.path.dirname(bare)):
+            st = os.stat(os.path.dirname(bare))
+        else:
+            raise SpecError(f"{label} {path!r}: no such file or folder") from None
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise SpecError(f"{label} {path!r}: not a regular file or folder (a pipe, device or socket "
+                        "cannot be a job input)")
+    roots = policy.input_roots()
+    if roots:
+        real = os.path.realpath(bare)
+        if not any(_under(real, r) for r in roots):
+            raise PathNotAllowedError(f"{label} {path!r} resolves to {real}, outside the allowed roots "
+                                      f"{', '.join(roots)}; start the server with --allow-read FOLDER to read there")
+
+
+def probe_frames(path: str, timeout: float) -> int:
+    """The input's frame count, read in a helper thread: a file that does not
+    answer within ``timeout`` seconds is refused instead of stalling the caller."""
+    import threading
+
+    from vedit.io import open_clip
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["n"] = open_clip(path).frame_count
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["exc"] = exc
+
+    t = threading.Thread(target=run, name="vedit-probe", daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise SpecError(f"input {path!r}: could not be read within {timeout:g} s")
+    if "exc" in box:
+        exc = box["exc"]
+        if isinstance(exc, VeditError):
+            raise SpecError(f"input {path!r}: {exc}") from None
+        raise SpecError(f"input {path!r}: cannot be read ({type(exc).__name__})") from None
+    return int(box["n"])
 
 
 def _under(path: str, root: str) -> bool:
@@ -152,6 +242,10 @@ def check_output(output: str, input_path: str, inputs: list[str], policy: PathPo
         base = policy.output_dir or os.path.dirname(os.path.abspath(input_path.rstrip("/")))
         output = os.path.join(base, output)
     output = os.path.abspath(output) + trailing
+    for part in output.split("/"):
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME:
+            raise SpecError(f"output {output[:80]!r}...: a file or folder name longer than {MAX_NAME} bytes; "
+                            "use a shorter name")
     try:
         kind, target = _output_target(output)
     except InvalidInputError as exc:
@@ -246,6 +340,13 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
     # 1. shape
     if not isinstance(spec, dict):
         raise SpecError(f"job spec must be a JSON object, got {type(spec).__name__}")
+    check_text(spec, "")
+    try:
+        size = len(json.dumps(spec, allow_nan=False))
+    except (TypeError, ValueError):
+        raise SpecError("spec: only JSON values (finite numbers, text, lists, objects) are allowed") from None
+    if size > MAX_SPEC:
+        raise SpecError(f"spec: {size} bytes of JSON, over the {MAX_SPEC}-byte limit for a job")
     extra = set(spec) - _KEYS
     if extra:
         raise SpecError(f"unknown job spec field(s) {', '.join(sorted(extra))}; allowed: {', '.join(sorted(_KEYS))}")
@@ -270,15 +371,15 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
     if policy.require_absolute and not os.path.isabs(inp):
         raise SpecError(f"input {inp!r}: use an absolute path")
     inp = os.path.abspath(inp) + ("/" if inp.endswith("/") and len(inp) > 1 else "")
-    from vedit.io.clip import is_sequence_path
-
-    if not os.path.exists(inp) and not (is_sequence_path(inp) and os.path.isdir(os.path.dirname(inp))):
-        raise SpecError(f"input {spec['input']!r}: no such file or folder")
+    check_readable(inp, "input", policy)
 
     # 3. params: the op's own definition checks types, ranges, paths and combinations
     clean = _check_params(opdef, params, policy)
     inputs = [inp] + [v for k, v in clean.items() if opdef[k].type in ("path", "path_or_word")
                       and isinstance(v, str) and os.path.isabs(v)]
+    for k, v in clean.items():
+        if opdef[k].type in ("path", "path_or_word") and isinstance(v, str) and os.path.isabs(v):
+            check_readable(v, f"params.{k}", policy)
 
     # 4. range
     start, end = rng.get("start"), rng.get("end")
@@ -291,23 +392,22 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
         raise SpecError(f"range.end: op {op!r} takes a still image (range.start picks the frame of a video); "
                         "leave range.end out")
     if probe and (start is not None or end is not None):
-        try:
-            from vedit.io import open_clip
-
-            n = open_clip(inp).frame_count
-        except VeditError as exc:
-            raise SpecError(f"input {spec['input']!r}: {exc}") from None
+        n = probe_frames(inp, policy.probe_timeout)
         if start is not None and start >= n:
             raise SpecError(f"range.start = {start}: the input has {n} frames (0..{n - 1})")
         if end is not None and end > n:
             raise SpecError(f"range.end = {end}: the input has {n} frames; end is at most {n}")
 
-    # 5. outputs
+    # 5. outputs, claimed together: no two paths of this job or of other active jobs coincide
     out = check_output(spec["output"], inp, inputs, policy, taken)
+    claims = [out]
     for name, value in list(clean.items()):
         if opdef[name].type == "path_out" and value is not None:
             if not isinstance(value, str):
                 raise SpecError(f"params.{name} = {value!r}: expected an output path")
-            clean[name] = check_output(value, inp, inputs, policy, set(taken) | {os.path.abspath(out.rstrip("/"))})
+            mine = {os.path.abspath(_output_target(c)[1]) for c in claims}
+            clean[name] = check_output(value, inp, inputs, policy, set(taken) | mine)
+            claims.append(clean[name])
+    parents = {c: os.path.realpath(os.path.dirname(_output_target(c)[1])) for c in claims}
     return JobSpec(op=op, input=inp, output=out, params=clean, start=start, end=end,
-                   requested_output=spec["output"], inputs=inputs)
+                   requested_output=spec["output"], inputs=inputs, claims=claims, real_parents=parents)

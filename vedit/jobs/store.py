@@ -1,16 +1,21 @@
 """Job state in SQLite (WAL), so queued and finished jobs survive a restart.
 
 One connection guarded by a lock: the server has one writer (the runner) and
-readers that are cheap; WAL keeps a crash from corrupting the file.
+readers that are cheap; WAL keeps a crash from corrupting the file. The database
+and its WAL/SHM files are private (0600): specs name the user's files. Every
+row reads back whatever it holds (text that is not valid UTF-8 or JSON, lone
+surrogates): one bad row never breaks the job list.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
 import uuid
+from typing import Any
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
@@ -46,12 +51,23 @@ class JobStore:
     def __init__(self, path: str):
         self.path = os.fspath(path)
         if self.path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), mode=0o700, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # created private, before sqlite
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.text_factory = _text
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self.secure()
+
+    def secure(self) -> None:
+        """The database, its WAL/SHM files and their folder readable by the owner only."""
+        if self.path == ":memory:":
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                os.chmod(self.path + suffix, 0o600)
 
     def close(self) -> None:
         with self._lock:
@@ -59,8 +75,12 @@ class JobStore:
 
     @staticmethod
     def _row(r) -> dict:
-        d = dict(zip(_COLS, r))
-        d["spec"] = json.loads(d["spec"])
+        d = {k: _clean(v) for k, v in zip(_COLS, r)}
+        try:
+            spec = _clean(json.loads(d["spec"]))
+        except (TypeError, ValueError, RecursionError):
+            spec = None
+        d["spec"] = spec if isinstance(spec, dict) else {"unreadable": True}
         return d
 
     def add(self, spec: dict, output: str) -> dict:
@@ -80,12 +100,18 @@ class JobStore:
             r = self._db.execute(f"SELECT {', '.join(_COLS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._row(r) if r else None
 
-    def list(self, status: str | None = None, limit: int | None = None) -> list[dict]:
+    def list(self, status: str | None = None, limit: int | None = None, before: int | None = None) -> list[dict]:
+        """Jobs newest first; ``before``: only jobs older than this ``seq`` (paging)."""
         q = f"SELECT {', '.join(_COLS)} FROM jobs"
-        args: list = []
+        where, args = [], []  # type: ignore[var-annotated]
         if status:
-            q += " WHERE status = ?"
+            where.append("status = ?")
             args.append(status)
+        if before is not None:
+            where.append("seq < ?")
+            args.append(int(before))
+        if where:
+            q += " WHERE " + " AND ".join(where)
         q += " ORDER BY seq DESC"
         if limit:
             q += " LIMIT ?"
@@ -118,13 +144,67 @@ class JobStore:
                                    (*fields.values(), job_id, *statuses))
             return cur.rowcount > 0
 
-    def active_outputs(self) -> set[str]:
-        """Outputs claimed by queued or running jobs (real paths)."""
+    def delete(self, job_id: str, statuses: tuple[str, ...] = ("done", "failed", "cancelled")) -> bool:
+        """Delete a job while it is in one of ``statuses``; True when it was."""
+        marks = ", ".join("?" * len(statuses))
         with self._lock:
-            rows = self._db.execute("SELECT output FROM jobs WHERE status IN ('queued', 'running')").fetchall()
+            cur = self._db.execute(f"DELETE FROM jobs WHERE id = ? AND status IN ({marks})", (job_id, *statuses))
+            return cur.rowcount > 0
+
+    def prune(self, keep: int | None = None, max_age_s: float | None = None) -> int:
+        """Delete finished jobs beyond the newest ``keep`` and those finished more
+        than ``max_age_s`` ago; returns how many went."""
+        n = 0
+        with self._lock:
+            if max_age_s is not None:
+                n += self._db.execute("DELETE FROM jobs WHERE status IN ('done', 'failed', 'cancelled') "
+                                      "AND COALESCE(finished, created) < ?", (time.time() - max_age_s,)).rowcount
+            if keep is not None:
+                n += self._db.execute(
+                    "DELETE FROM jobs WHERE status IN ('done', 'failed', 'cancelled') AND seq <= COALESCE(("
+                    "SELECT seq FROM jobs WHERE status IN ('done', 'failed', 'cancelled') "
+                    "ORDER BY seq DESC LIMIT 1 OFFSET ?), -1)", (max(0, int(keep)),)).rowcount
+        return n
+
+    def active_outputs(self) -> set[str]:
+        """Paths claimed by queued or running jobs (outputs and previews; absolute and real)."""
+        with self._lock:
+            rows = self._db.execute("SELECT output, spec FROM jobs WHERE status IN ('queued', 'running')").fetchall()
         out = set()
-        for (o,) in rows:
-            if o:
-                o = o.rstrip("/")
-                out |= {os.path.abspath(o), os.path.realpath(o)}
+        for o, spec in rows:
+            paths = [o] if o else []
+            try:
+                claims = json.loads(spec).get("claims") or []
+                paths += [c for c in claims if isinstance(c, str)]
+            except (TypeError, ValueError, AttributeError):
+                pass
+            for p in paths:
+                p = _occupied(p)
+                out |= {os.path.abspath(p), os.path.realpath(p)}
         return out
+
+
+def _occupied(path: str) -> str:
+    """The file or folder an output path occupies (a frame pattern's folder)."""
+    path = path.rstrip("/")
+    return os.path.dirname(path) if "%" in os.path.basename(path) else path
+
+
+def _text(raw: bytes) -> str:
+    """sqlite text as str even when the bytes are not UTF-8."""
+    return raw.decode("utf-8", "replace")
+
+
+def _clean(value: Any) -> Any:
+    """``value`` with every string made encodable (lone surrogates escaped)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value

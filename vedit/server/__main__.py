@@ -21,11 +21,19 @@ def parse_args(argv=None) -> ServerConfig:
     p.add_argument("--max-body", type=int, default=64 * 1024)
     p.add_argument("--requeue-interrupted", action="store_true")
     p.add_argument("--home", default=None, help="config folder (default $VEDIT_HOME or ~/.config/vedit)")
+    p.add_argument("--allow-read", action="append", default=[], help="folder inputs may also be read from")
+    p.add_argument("--keep-jobs", type=int, default=200)
+    p.add_argument("--keep-days", type=float, default=30.0)
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (needs TLS)")
+    p.add_argument("--tls-cert", default=None)
+    p.add_argument("--tls-key", default=None)
     a = p.parse_args(argv)
     return ServerConfig(home=a.home or vedit_home(), host=a.host, port=a.port, allowed_roots=a.allowed_root,
                         output_dir=a.output_dir, origins=a.origin, allowed_hosts=a.allow_host,
                         workers=a.workers, max_queue=a.max_queue, max_body=a.max_body,
-                        requeue_interrupted=a.requeue_interrupted)
+                        requeue_interrupted=a.requeue_interrupted, read_roots=a.allow_read,
+                        keep_jobs=a.keep_jobs, keep_days=a.keep_days, allow_remote=a.allow_remote,
+                        tls_cert=a.tls_cert, tls_key=a.tls_key)
 
 
 def main(argv=None) -> int:

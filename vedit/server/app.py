@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -37,9 +37,9 @@ class ErrorOut(BaseModel):
 
 
 class RangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    start: int | None = Field(None, ge=0, description="first frame, from 0")
-    end: int | None = Field(None, ge=1, description="last frame, exclusive")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "3" and true are not frame numbers
+    start: int | None = Field(None, ge=0, le=2**31, description="first frame, from 0")
+    end: int | None = Field(None, ge=1, le=2**31, description="last frame, exclusive")
 
 
 class JobOut(BaseModel):
@@ -121,8 +121,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     token = config.token or ensure_token(config.home)
     store = JobStore(config.db_path)
     runner = Runner(store, workers=config.workers, max_queue=config.max_queue,
-                    policy=PathPolicy(list(config.allowed_roots), config.output_dir, require_absolute=True),
-                    requeue_interrupted=config.requeue_interrupted)
+                    policy=PathPolicy(list(config.allowed_roots), config.output_dir, require_absolute=True,
+                                      read_roots=list(config.read_roots)),
+                    requeue_interrupted=config.requeue_interrupted, keep_jobs=config.keep_jobs,
+                    keep_days=config.keep_days)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -200,9 +202,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @app.get("/jobs", response_model=list[JobOut], dependencies=deps, responses=_ERRORS, tags=["jobs"])
     def list_jobs(status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
-                  limit: int | None = Query(None, ge=1, le=10000)):
-        """Jobs, newest first."""
-        return JSONResponse(runner.list(status=status, limit=limit))
+                  limit: int = Query(50, ge=1, le=500), cursor: str | None = Query(None, max_length=20)):
+        """Jobs, newest first, ``limit`` at a time (50 by default). When more are
+        left, the ``X-Next-Cursor`` header holds the ``cursor`` for the next page."""
+        jobs, nxt = runner.page(status=status, limit=limit, cursor=cursor)
+        headers = {"X-Next-Cursor": nxt} if nxt else {}
+        return JSONResponse(jobs, headers=headers)
 
     @app.get("/jobs/{job_id}", response_model=JobOut, dependencies=deps, responses=_ERRORS, tags=["jobs"])
     async def get_job(job_id: str):
@@ -217,6 +222,13 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         """Cancel (idempotent). A running job stops at its next progress step and
         leaves no output."""
         return runner.cancel(job_id)
+
+    @app.delete("/jobs/{job_id}", status_code=204, dependencies=deps, responses=_ERRORS | {409: {"model": ErrorOut}},
+                tags=["jobs"])
+    def delete_job(job_id: str):
+        """Forget a finished job (its output file stays). 409 while it is queued or running."""
+        runner.delete(job_id)
+        return Response(status_code=204)
 
     @app.websocket("/jobs/{job_id}/events")
     async def job_events(ws: WebSocket, job_id: str):
@@ -277,12 +289,69 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def _protocol(header_timeout: float):
+    """uvicorn's h11 protocol with a header timeout: a connection must send a
+    complete request head within ``header_timeout`` seconds of opening (or of its
+    previous response), else it is closed; half-open connections cannot pile up."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(header_timeout, self._head_timeout)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timeout(self) -> None:
+            self._head_timer = None  # still armed: no request head within the limit
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport):  # type: ignore[no-untyped-def]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc):  # type: ignore[no-untyped-def]
+            self._disarm()
+            super().connection_lost(exc)
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.conn.their_state != h11.IDLE:
+                self._disarm()  # the request head is in
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+    return Protocol
+
+
+def uvicorn_config(app: Any, config: ServerConfig) -> Any:
+    """uvicorn settings: TLS when configured, idle (keep-alive) and header
+    timeouts, small header limits."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False,
+                          lifespan="on", http=_protocol(config.header_timeout),
+                          timeout_keep_alive=int(max(1, config.idle_timeout)),
+                          h11_max_incomplete_event_size=16 * 1024, limit_concurrency=512,
+                          ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key)
+
+
 def serve(config: ServerConfig, echo=print) -> None:
     """Run the server until interrupted (the ``vedit serve`` body)."""
     import uvicorn
 
     config.validate()
-    ensure_token(config.home)
+    ensure_token(config.home, echo=echo)
     if config.port and not port_free(config.host, config.port):
         raise InvalidInputError(f"--port {config.port}: already in use on {config.host} "
                                 "(another vedit serve?); choose another port")
@@ -293,8 +362,6 @@ def serve(config: ServerConfig, echo=print) -> None:
     echo(f"vedit server {__version__} at {config.url}")
     echo(f"token file: {config.token_file} (send 'Authorization: Bearer <token>')")
     echo(f"jobs database: {config.db_path}")
-    if config.host not in ("127.0.0.1", "localhost", "::1"):
-        echo(f"warning: listening on {config.host}; only Host names {', '.join(config.allowed_hosts) or '(loopback)'}"
-             " are accepted")
-    uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
-                                  access_log=False, lifespan="on")).run()
+    if config.allow_remote:
+        echo(f"listening on {config.host} over TLS: any machine that reaches it and holds the token can run jobs")
+    uvicorn.Server(uvicorn_config(app, config)).run()

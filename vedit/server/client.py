@@ -144,10 +144,18 @@ class VeditClient:
         result: dict[str, Any] = self._request("GET", f"/jobs/{urllib.parse.quote(job_id, safe='')}")
         return result
 
-    def list(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        q = urllib.parse.urlencode({k: v for k, v in (("status", status), ("limit", limit)) if v})
+    def list(self, status: str | None = None, limit: int | None = None,
+             cursor: str | None = None) -> list[dict[str, Any]]:
+        """Jobs, newest first (the server's default page size unless ``limit``);
+        ``cursor``: the page after the one whose ``next_cursor`` it was."""
+        q = urllib.parse.urlencode({k: v for k, v in (("status", status), ("limit", limit), ("cursor", cursor))
+                                    if v})
         result: list[dict[str, Any]] = self._request("GET", "/jobs" + (f"?{q}" if q else ""))
         return result
+
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job (its output stays); ServerError 409 while it is active."""
+        self._request("DELETE", f"/jobs/{urllib.parse.quote(job_id, safe='')}")
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._request("POST", f"/jobs/{urllib.parse.quote(job_id, safe='')}/cancel", {})
