@@ -77,15 +77,18 @@ def test_held_racket_joins_the_removal_matte(shared_media):
 
 
 def test_box_track_survives_the_tree(shared_media, tmp_path, capsys):
-    """bmx-trees, box at frame 0: the rider is found again after the tree
-    (lost for good before), the low-confidence frames are reported."""
+    """bmx-trees, box at frame 0: the matte stays tight (mean IoU >= 0.5
+    against the labelled rider and bike), the rider is found again after the
+    tree (lost for good before), the low-confidence frames are reported.
+    Frames 67-68, where the rider passes behind the trunk and speeds up, stay
+    below 0.3 (the issue's bar there is not met)."""
     clip = open_clip(str(shared_media / "bmx-trees"))
     gts = _gts(shared_media / "bmx-trees_mask")
     side = tmp_path / "conf.json"
     out = [a > 0.5 for a in matte_stream(clip, "grabcut", box=(182, 58, 100, 130), confidence_path=str(side))]
     iou = np.array([(a & g).sum() / max(1, (a | g).sum()) for a, g in zip(out, gts)])
     print(f"bmx mIoU {iou.mean():.3f}, from 66 on min {iou[66:].min():.3f}, 70+ mean {iou[70:].mean():.3f}")
-    assert iou.mean() >= 0.4
+    assert iou.mean() >= 0.5
     assert iou[70:].mean() >= 0.4  # found again after the tree
     data = json.loads(side.read_text())
     assert len(data["confidence"]) == 80 and data["low"]

@@ -152,6 +152,7 @@ class MaskTracker:
         self.diff_threshold = diff_threshold
         self.unit = max(2, round(s / 60))       # a length scale for rings and margins
         self.grow = self.unit                   # evidence is dilated like the keyframe mask (measured)
+        self.close = round(2.5 * self.unit)     # bridges the gaps in a moving object's evidence
         self.reach = max(3, round(s / 40))      # evidence this near the prediction is the object
         self.band = max(2, round(s / 48))       # colour decides this near the static part's edge
         self.sigma = max(4.0, s / 24)           # spread of the object's own motion
@@ -259,7 +260,8 @@ class MaskTracker:
         """How far the keyframe mask reaches beyond the moving pixels (drawn and
         dataset masks are often dilated): the dilation of the evidence that
         best matches the mask near the evidence."""
-        e = self._moving() & cv2.dilate(m.astype(np.uint8), _disk(self.reach))
+        e = cv2.morphologyEx(self._moving(), cv2.MORPH_CLOSE, _disk(self.close))
+        e = e & cv2.dilate(m.astype(np.uint8), _disk(self.reach))
         self.fit = 0.0
         if e.sum() < 20:
             return self.grow
@@ -275,11 +277,19 @@ class MaskTracker:
         self.fit = float(best)
         return arg
 
-    def _object_evidence(self, near: np.ndarray) -> np.ndarray:
-        """Moving regions (against the camera) that touch ``near``."""
-        e = self._moving()
+    def _evidence(self) -> np.ndarray:
+        """The moving pixels closed over the object's inside (frame differences
+        fire on a uniform region's edges only; closing fills between them
+        without spreading past the outline as a dilation would), then grown
+        like the keyframe mask."""
+        e = cv2.morphologyEx(self._moving(), cv2.MORPH_CLOSE, _disk(self.close))
         if self.grow:
             e = cv2.dilate(e, _disk(self.grow))
+        return e
+
+    def _object_evidence(self, near: np.ndarray) -> np.ndarray:
+        """Moving regions (against the camera) that touch ``near``."""
+        e = self._evidence()
         n, lab = cv2.connectedComponents(e)
         if n < 2:
             return np.zeros(e.shape, bool)
@@ -347,9 +357,7 @@ class MaskTracker:
         """The object found again near its predicted place: a region moving
         against the camera whose colours match the keyframe's and whose
         size matches the recent mask's; None when nothing fits."""
-        e = self._moving()
-        if self.grow:
-            e = cv2.dilate(e, _disk(self.grow))
+        e = self._evidence()
         n, lab, stats, cents = cv2.connectedComponentsWithStats(e)
         if n < 2:
             return None
