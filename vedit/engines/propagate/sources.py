@@ -406,6 +406,7 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
     weights = [None if f is None else f.weight.copy() for f in fills]
     unseen = [None if f is None else holes[nctx + i][f.box[0]:f.box[1], f.box[2]:f.box[3]] & ~f.seen
               for i, f in enumerate(fills)]
+    guessed = [None if u is None else u.copy() for u in unseen]
 
     def blend(i: int, o: np.ndarray) -> np.ndarray:
         """Frame i's output: the camera fill over the flow fill by confidence
@@ -429,7 +430,9 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         agree = np.clip((_AGREE_HI - np.abs(gc - gf)) / (_AGREE_HI - _AGREE_LO), 0.0, 1.0)
         # ... unless the camera model is beyond doubt here (the background
         # follows one homography closely: a weak flow fill is then the wrong one)
-        st = strength[i]
+        # (never-seen pixels are a guess either way: there the coarse shape
+        # of the flow fill, a smooth and therefore safer guess, always counts)
+        st = np.where(guessed[i], 0.0, strength[i])
         wi = weights[i] * (st + (1.0 - st) * agree)
         w = cv2.GaussianBlur(wi, (0, 0), 1.5) * (wi > 0)
         o[y0:y1, x0:x1] = np.clip(base + w[..., None] * (cam_out - base) + 0.5, 0, 255).astype(np.uint8)
