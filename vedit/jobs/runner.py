@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import builtins
 import collections
 import contextlib
 import functools
@@ -173,7 +174,8 @@ class Runner:
     def list(self, status: str | None = None, limit: int | None = None, before: int | None = None) -> list[dict]:
         return [self.public(r) for r in self.store.list(status=status, limit=limit, before=before)]
 
-    def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def page(self, status: str | None = None, limit: int = 50,
+             cursor: str | None = None) -> tuple[builtins.list[dict], str | None]:
         """One page of jobs, newest first, and the cursor of the next page (None at the end)."""
         before = None
         if cursor:
@@ -203,6 +205,7 @@ class Runner:
                 except ValueError:
                     pass
             self._bump(job_id)
+            self.prune()
         else:
             live = self._live.get(job_id)
             if live is not None and not live.cancel.is_set():
@@ -299,6 +302,7 @@ class Runner:
                 self._bump(job_id)
             if live.abandoned:
                 return  # a replacement worker took over
+            self.prune()
 
     def _callback(self, job_id: str, live: _Live):
         def callback(done: int, total: int | None = None, stage: str = "") -> None:
@@ -396,7 +400,8 @@ class Runner:
             for p in {produced, *temps.values()}:
                 if p and f"vedit-job-{job_id}" in p:  # never delete anything but our own temporaries
                     _remove(p)
-            for d in dirs.values():
+            for key, d in dirs.items():
+                d.discard(temps.get(key))  # in the pinned folder, wherever it is now
                 d.close()
             self._remove_temps({"id": job_id, "output": finals.get(None, row["output"]),
                                 "claims": list(finals.values())})
@@ -407,7 +412,7 @@ class Runner:
         submit (their real paths) and as named."""
         if row.get("tmp_output"):
             _remove(row["tmp_output"])
-        spec = row.get("spec") if isinstance(row.get("spec"), dict) else {}
+        spec: dict = row["spec"] if isinstance(row.get("spec"), dict) else {}
         paths = [row.get("output"), *(row.get("claims") or []), *(spec.get("claims") or [])]
         folders = {os.path.dirname(_occupied(p)) for p in paths if isinstance(p, str) and p}
         folders |= {f for f in (spec.get("real_parents") or {}).values() if isinstance(f, str)}
@@ -418,7 +423,7 @@ class Runner:
 
 def _claims_of(row: dict) -> set[str]:
     """The absolute and real forms of every path a job row claims."""
-    spec = row.get("spec") if isinstance(row.get("spec"), dict) else {}
+    spec: dict = row["spec"] if isinstance(row.get("spec"), dict) else {}
     out: set[str] = set()
     for p in [row.get("output"), *(spec.get("claims") or [])]:
         if isinstance(p, str) and p:
@@ -532,6 +537,19 @@ class _Dir:
             except FileExistsError:
                 final = unique_output(final)
         raise FileExistsError(f"cannot find a free name for {final}")
+
+    def discard(self, temp: str | None) -> None:
+        """Remove a temporary name (a file or folder) from the pinned folder."""
+        if self.fd is None or not temp:
+            return
+        name = os.path.basename(_occupied(temp))
+        if not name.startswith("."):
+            return  # temporaries are hidden names; never anything else
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode):
+                shutil.rmtree(name, dir_fd=self.fd)
+            else:
+                os.unlink(name, dir_fd=self.fd)
 
     def close(self) -> None:
         if self.fd is not None:

@@ -342,8 +342,8 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
         raise SpecError(f"job spec must be a JSON object, got {type(spec).__name__}")
     check_text(spec, "")
     try:
-        size = len(json.dumps(spec, allow_nan=False))
-    except (TypeError, ValueError):
+        size = len(json.dumps(spec))  # NaN and Infinity are refused with the param that holds them
+    except (TypeError, ValueError, RecursionError):
         raise SpecError("spec: only JSON values (finite numbers, text, lists, objects) are allowed") from None
     if size > MAX_SPEC:
         raise SpecError(f"spec: {size} bytes of JSON, over the {MAX_SPEC}-byte limit for a job")

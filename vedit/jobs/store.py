@@ -103,7 +103,8 @@ class JobStore:
     def list(self, status: str | None = None, limit: int | None = None, before: int | None = None) -> list[dict]:
         """Jobs newest first; ``before``: only jobs older than this ``seq`` (paging)."""
         q = f"SELECT {', '.join(_COLS)} FROM jobs"
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[object] = []
         if status:
             where.append("status = ?")
             args.append(status)
@@ -137,6 +138,8 @@ class JobStore:
 
     def update_if(self, job_id: str, statuses: tuple[str, ...], **fields) -> bool:
         """Update only while the job is in one of ``statuses``; True when it was."""
+        if "spec" in fields:
+            fields["spec"] = json.dumps(fields["spec"])
         sets = ", ".join(f"{k} = ?" for k in fields)
         marks = ", ".join("?" * len(statuses))
         with self._lock:
@@ -196,7 +199,10 @@ def _text(raw: bytes) -> str:
 
 
 def _clean(value: Any) -> Any:
-    """``value`` with every string made encodable (lone surrogates escaped)."""
+    """``value`` with every string made encodable (lone surrogates escaped) and
+    bytes (a BLOB where text belongs) decoded."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
     if isinstance(value, str):
         try:
             value.encode("utf-8")

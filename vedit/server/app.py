@@ -193,7 +193,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
               tags=["jobs"])
     def submit(spec: JobSpecIn):  # type: ignore[valid-type]
         """Queue a job. 422: bad spec; 400: output path not allowed; 429: queue full."""
-        body = BaseModel.model_dump(spec, mode="json", exclude_none=False)
+        # python mode: the JSON mode would turn NaN and Infinity into null (a silent default)
+        body = BaseModel.model_dump(spec, mode="python", exclude_none=False)
+        body["op"] = getattr(body["op"], "value", body["op"])
         if body.get("range") is None:
             body.pop("range")
         job = runner.submit(body)
@@ -313,11 +315,11 @@ def _protocol(header_timeout: float):
             if not self.transport.is_closing():
                 self.transport.close()
 
-        def connection_made(self, transport):  # type: ignore[no-untyped-def]
+        def connection_made(self, transport):
             super().connection_made(transport)
             self._arm()
 
-        def connection_lost(self, exc):  # type: ignore[no-untyped-def]
+        def connection_lost(self, exc):
             self._disarm()
             super().connection_lost(exc)
 
