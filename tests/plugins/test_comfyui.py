@@ -70,9 +70,21 @@ def test_remove_shapes_and_untouched_pixels(nodes):
     far[14:54, 26:70] = False  # well outside the dilated, feathered hole
     o, i = out.numpy(), imgs.numpy()
     assert np.array_equal(o[:, far], i[:, far])
-    # the hole is filled with the pan's texture, not left as is: compare to the next frames that saw it
+    # the hole is filled with the pan's texture: where another frame saw the
+    # spot (the pan moves the world 2 px a frame) it is copied back exactly;
+    # the strip no frame saw is a plausible guess
     inside = (mask[0].numpy() > 0)
-    assert np.abs(o[:, inside] - i[:, inside]).mean() < 0.15
+    err = np.abs(o - i).mean(-1)
+    xs = np.arange(96)
+    seen = np.zeros((10, 96), bool)
+    for t in range(10):
+        for s in range(10):
+            x = xs + 2 * (t - s)  # where frame s shows what frame t shows at xs
+            seen[t] |= ((x < 32) | (x >= 64)) & (x >= 0) & (x < 96)
+    rev = inside[None] & seen[:, None, :]
+    assert rev.sum() > 500
+    assert err[rev].mean() < 0.02
+    assert err[:, inside].mean() < 0.2
 
 
 def test_replace_background_with_matte(nodes):

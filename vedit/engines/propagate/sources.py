@@ -151,8 +151,10 @@ class SourceSelector:
         H, W = frames[0].shape[:2]
         self.W, self.H = W, H
         self.direct = True
-        # a source pixel is usable when its bicubic footprint avoids its own hole
-        self.blocked = [_grown(h, 3) for h in holes]
+        # a source pixel is usable outside its own hole (the hole is the mask
+        # grown by dilate + feather, so the resampling kernel's reach into the
+        # hole's outer band still reads background, not the removed object)
+        self.blocked = [_grown(h, 0) for h in holes]
         # the largest axis-aligned box inside each blocked area is costly; the
         # box of the blocked area shrunk until it is solid is enough here
         self.solid = [None if b is None else _solid_box(b) for b in self.blocked]
