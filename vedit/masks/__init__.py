@@ -37,7 +37,7 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
                  chroma=None, tolerance=None, person_model: str = "auto", sam_checkpoint=None,
                  sam_model: str = "vit_b", refine: bool = True, smooth: bool = True, dilate: int = 0,
                  feather: float = 0, include_shadow: bool = False, person_id=None, with_props: bool = False,
-                 confidence_path=None, callback=None) -> Iterator[np.ndarray]:
+                 confidence_path=None, add_mask=None, subtract_mask=None, callback=None) -> Iterator[np.ndarray]:
     """Stream a matte for every frame of ``clip``'s selected range: float32
     HxW alpha in [0, 1] at the clip's size.
 
@@ -56,20 +56,36 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
     A tracked source (``track``, ``grabcut``, ``sam``) prints a warning line
     with the frames where its confidence drops and, with
     ``confidence_path``, writes the per-frame confidence there as JSON.
-    Parameters are checked before the first frame is produced.
+    ``track`` takes several keyframes as lists (``mask=[a, b]``,
+    ``frame=[0, 60]``), tracked from both sides between them.
+    ``add_mask`` / ``subtract_mask`` (paths: an image for every frame, a
+    sequence or video frame for frame) are joined to / taken from the
+    final matte. Parameters are checked before the first frame is produced.
     """
+    from vedit.masks.keyframes import edit_mattes, open_edit_masks
+
+    n = clip.frame_count
+    frames = [0] if frame is None else list(frame) if isinstance(frame, (list, tuple)) else [frame]
+    masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+    if (len(frames) > 1 or len(masks) > 1) and source != "track":
+        raise InvalidInputError("several --mask/--frame keyframes need keyframe mask images (the tracked matte); "
+                                f"the {source} matte takes one")
+    for f in frames:
+        if not isinstance(f, (int, np.integer)) or not 0 <= int(f) < n:
+            raise InvalidInputError(f"--frame {f} is outside the selected range (0..{n - 1})")
+    if source != "track":
+        frame, mask = frames[0], masks[0]
+
     src = make_source(source, mask=mask, frame=frame, box=box, points=points, chroma=chroma,
                       tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
                       sam_model=sam_model, include_shadow=include_shadow, person_id=person_id,
                       with_props=with_props)
-    n = clip.frame_count
-    if not isinstance(frame, (int, np.integer)) or not 0 <= int(frame) < n:
-        raise InvalidInputError(f"--frame {frame} is outside the selected range (0..{n - 1})")
     src.check(clip)
+    adds, subs = open_edit_masks(clip, add_mask, subtract_mask)
     if source in ("track", "grabcut", "sam"):
         src.confidence_path = confidence_path
-    return matte_pipeline(clip, src, refine=bool(refine), smooth=bool(smooth), dilate=int(dilate or 0),
-                          feather_px=float(feather or 0), callback=callback)
+    return edit_mattes(matte_pipeline(clip, src, refine=bool(refine), smooth=bool(smooth), dilate=int(dilate or 0),
+                                      feather_px=float(feather or 0), callback=callback), adds, subs)
 
 
 __all__ = ["matte_stream", "make_source", "MatteSource"]

@@ -538,7 +538,8 @@ class PersonMatteSource(MatteSource):
 
 def person_matte_stream(clip: Clip, *, person_model: str = "auto", include_shadow: bool = True, margin=None,
                         refine: bool = True, smooth: bool = True, dilate: int = 0, feather_px: float = 0,
-                        person_id=None, with_props: bool = True, callback=None) -> Iterator[np.ndarray]:
+                        person_id=None, with_props: bool = True, add_mask=None, subtract_mask=None,
+                        callback=None) -> Iterator[np.ndarray]:
     """The person matte ``vedit matte --person`` writes: one float32 HxW alpha
     in [0, 1] per frame of ``clip``'s selected range, at the clip's size.
 
@@ -547,16 +548,22 @@ def person_matte_stream(clip: Clip, *, person_model: str = "auto", include_shado
        (:class:`PersonMatteSource`);
     2. the rest is :func:`matte_pipeline`: refinement, smoothing, ``margin``
        pixels of safety margin (``None``: :func:`default_margin`, 1.25% of
-       the frame height; 0: the refined edge), ``dilate`` and ``feather_px``.
+       the frame height; 0: the refined edge), ``dilate`` and ``feather_px``;
+    3. ``add_mask`` / ``subtract_mask`` (paths) joined to / taken from it
+       (:func:`vedit.masks.keyframes.edit_mattes`).
 
     Parameters are checked before the first frame.
     """
+    from vedit.masks.keyframes import edit_mattes, open_edit_masks
+
     m = check_margin(margin, clip.height)
     src = PersonMatteSource(person_model=person_model or "auto", include_shadow=include_shadow,
                             person_id=person_id, with_props=with_props)
     src.check(clip)
-    return matte_pipeline(clip, src, margin=m, refine=bool(refine), smooth=bool(smooth), dilate=int(dilate or 0),
-                          feather_px=float(feather_px or 0), callback=callback)
+    adds, subs = open_edit_masks(clip, add_mask, subtract_mask)
+    return edit_mattes(matte_pipeline(clip, src, margin=m, refine=bool(refine), smooth=bool(smooth),
+                                      dilate=int(dilate or 0), feather_px=float(feather_px or 0), callback=callback),
+                       adds, subs)
 
 
 def matte_pipeline(clip: Clip, src: MatteSource, *, margin: float = 0, refine: bool = True, smooth: bool = True,

@@ -44,7 +44,7 @@ from vedit.errors import InvalidInputError
 from vedit.flow import fit_global_motion, homography_flow, warp
 from vedit.flow.ops import consistency_from_sampled
 from vedit.io import Clip
-from vedit.masks.base import MatteSource
+from vedit.masks.base import MatteSource, work_size
 from vedit.masks.refine import fill_holes
 
 _BINS = 16
@@ -502,34 +502,45 @@ def track_frames(frames: list[np.ndarray] | Iterator[np.ndarray], key_index: int
 class TrackMatteSource(MatteSource):
     """A keyframe mask (image) at ``frame`` tracked forward and backward
     through the clip's selected range with flow and colour (no model).
+    ``mask``/``frame`` may be lists: several keyframes of the same object,
+    tracked from both sides between them (:mod:`vedit.masks.keyframes`).
 
-    Frames before the keyframe are buffered at working resolution to be
-    tracked backwards (memory grows with the keyframe index, not the clip)."""
+    Frames before the (first) keyframe are buffered at working resolution to
+    be tracked backwards (memory grows with the keyframe index, or with the
+    span between two keyframes, not with the clip)."""
 
     name = "track"
     description = "keyframe mask tracked with optical flow and colour"
 
-    def __init__(self, mask: str | None = None, frame: int = 0, **_):
+    def __init__(self, mask: str | list[str] | None = None, frame: int | list[int] | None = 0, **_):
+        from vedit.masks.keyframes import pair_keyframes
+
         if not mask:
             raise InvalidInputError("the tracked matte needs --mask KEYFRAME_MASK (an image)")
-        self.path = os.fspath(mask)
-        self.frame = int(frame)
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        frames = None if frame is None else list(frame) if isinstance(frame, (list, tuple)) else [frame]
+        self.keys = pair_keyframes(masks, frames)
+        self.frame, self.path = self.keys[0]
 
     def check(self, clip: Clip) -> None:
         from vedit.masks.sources import read_alpha_image
 
-        if not os.path.isfile(self.path):
-            raise InvalidInputError(f"--mask {self.path}: keyframe mask file not found")
-        a = read_alpha_image(self.path)
-        if (a.shape[1], a.shape[0]) != (clip.width, clip.height):
-            raise InvalidInputError(
-                f"--mask {self.path} is {a.shape[1]}x{a.shape[0]} but the input is "
-                f"{clip.width}x{clip.height}; the keyframe mask must match the footage size")
-        if not (a > 0.5).any():
-            raise InvalidInputError(f"--mask {self.path} is empty (no white pixels): nothing to track")
-        if not 0 <= self.frame < clip.frame_count:
-            raise InvalidInputError(f"--frame {self.frame} is outside the selected range (0..{clip.frame_count - 1})")
-        self.key_alpha = a
+        alphas = []
+        for frame, path in self.keys:
+            if not os.path.isfile(path):
+                raise InvalidInputError(f"--mask {path}: keyframe mask file not found")
+            a = read_alpha_image(path)
+            if (a.shape[1], a.shape[0]) != (clip.width, clip.height):
+                raise InvalidInputError(
+                    f"--mask {path} is {a.shape[1]}x{a.shape[0]} but the input is "
+                    f"{clip.width}x{clip.height}; the keyframe mask must match the footage size")
+            if not (a > 0.5).any():
+                raise InvalidInputError(f"--mask {path} is empty (no white pixels): nothing to track")
+            if not 0 <= frame < clip.frame_count:
+                raise InvalidInputError(f"--frame {frame} is outside the selected range (0..{clip.frame_count - 1})")
+            alphas.append(a)
+        self.key_alpha = alphas[0]
+        self.key_alphas = alphas
 
     def keyframe_alpha(self, frame: np.ndarray, clip: Clip) -> np.ndarray:
         from vedit.masks.refine import resize_alpha
@@ -537,9 +548,21 @@ class TrackMatteSource(MatteSource):
         return resize_alpha(self.key_alpha, (frame.shape[1], frame.shape[0]))
 
     def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        if not hasattr(self, "key_alpha") and hasattr(self, "path"):
+        if not hasattr(self, "key_alphas"):
             self.check(clip)
-        yield from _track_stream(self, clip)
+        if len(self.keys) == 1:
+            yield from _track_stream(self, clip)
+            return
+        from vedit.masks.keyframes import track_keyframes
+        from vedit.masks.refine import resize_alpha
+
+        size = work_size(clip.width, clip.height)
+        keys = [(f, resize_alpha(a, size)) for (f, _), a in zip(self.keys, self.key_alphas)]
+        self.confidence = []
+        for f, a, c in track_keyframes(self.work_frames(clip), keys):
+            self.confidence.append(c)
+            yield f, a
+        report_confidence(self.confidence, clip.start, getattr(self, "confidence_path", None))
 
 
 def _track_stream(src, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:

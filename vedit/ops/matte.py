@@ -40,8 +40,13 @@ def choose_source(source=None, person=False, mask=None, box=None, points=None, c
     if box is not None:
         return "grabcut"
     if mask:
-        m = os.fspath(mask)
-        return "track" if os.path.isfile(m) and m.lower().endswith(IMAGE_EXTS) else "file"
+        masks = [os.fspath(m) for m in (mask if isinstance(mask, (list, tuple)) else [mask])]
+        still = [os.path.isfile(m) and m.lower().endswith(IMAGE_EXTS) for m in masks]
+        if len(masks) > 1 and not all(still):
+            bad = next(m for m, s in zip(masks, still) if not s)
+            raise InvalidInputError(f"--mask {bad}: several --mask keyframes must each be one image "
+                                    "(a mask sequence or video is used alone, frame for frame)")
+        return "track" if still[0] else "file"
     raise InvalidInputError("say what to matte: --person, --mask PATH, --box X,Y,W,H, --points X,Y or --chroma COLOUR")
 
 
@@ -117,9 +122,17 @@ PARAMS = (
     Param("with_props", "bool", True, cli_off="--no-props",
           help="--person: also matte what a person holds or rides (found from motion and contact: racket, "
                "ball, bag, bicycle); --no-props for the person alone."),
-    Param("mask", "path", None,
-          help="Keyframe mask image at --frame (tracked through the shot), or a mask sequence/video (used as is)."),
-    Param("frame", "int", 0, min=0, max=10_000_000, help="Keyframe for --mask/--box/--points (from --start)."),
+    Param("mask", "path", None, repeat=True,
+          help="Keyframe mask image at --frame (tracked through the shot), or a mask sequence/video (used as is). "
+               "Several keyframes of the object: --mask A.png --frame 0 --mask B.png --frame 60 (tracked from "
+               "both sides between them)."),
+    Param("frame", "int", None, min=0, max=10_000_000, repeat=True,
+          help="Keyframe for --mask/--box/--points (from --start; default 0); one after each --mask."),
+    Param("add_mask", "path", None, repeat=True,
+          help="Join this mask to the matte: an image (the same region on every frame) or a mask sequence/video "
+               "(frame for frame, e.g. an object matted with --box). Repeatable."),
+    Param("subtract_mask", "path", None, repeat=True,
+          help="Take this mask out of the matte (image, sequence or video, like --add-mask). Repeatable."),
     Param("box", "nums", None, count=4, metavar="X,Y,W,H",
           help="Box around the object on --frame (GrabCut, or SAM prompt)."),
     Param("points", "nums", None, metavar="X,Y[,X,Y...]", help="Points on the object on --frame (SAM prompt)."),
@@ -178,7 +191,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     if margin is not None and src != "person":
         raise InvalidInputError("--margin applies to --person only; use --dilate to grow other mattes")
     clip = open_clip(input, start=start, end=end)
-    kind = check_output_path(output, [input] + ([mask] if mask else []), overwrite=v["overwrite"],
+    inputs = [input] + list(mask or []) + list(v["add_mask"] or []) + list(v["subtract_mask"] or [])
+    kind = check_output_path(output, inputs, overwrite=v["overwrite"],
                              frames=clip.frame_count)
     if preview:
         pkind = check_output_path(preview, [input, output], overwrite=v["overwrite"])
@@ -202,12 +216,14 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
         alphas = person_matte_stream(clip, person_model=person_model, include_shadow=include_shadow, margin=margin,
                                      refine=refine, smooth=smooth, dilate=dilate, feather_px=feather,
-                                     person_id=v["person_id"], with_props=v["with_props"], callback=callback)
+                                     person_id=v["person_id"], with_props=v["with_props"],
+                                     add_mask=v["add_mask"], subtract_mask=v["subtract_mask"], callback=callback)
     else:
-        alphas = matte_stream(clip, src, mask=mask, frame=int(frame or 0), box=box, points=points, chroma=chroma,
+        alphas = matte_stream(clip, src, mask=mask, frame=frame, box=box, points=points, chroma=chroma,
                               tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
                               sam_model=sam_model, refine=refine, smooth=smooth, dilate=dilate, feather=feather,
-                              confidence_path=output.rstrip("/" + os.sep) + ".confidence.json", callback=callback)
+                              confidence_path=output.rstrip("/" + os.sep) + ".confidence.json",
+                              add_mask=v["add_mask"], subtract_mask=v["subtract_mask"], callback=callback)
     need_frames = bool(alpha or preview)
     keyer = None
     if alpha and src == "chroma" and despill:
