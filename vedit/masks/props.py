@@ -106,11 +106,13 @@ class PropFinder:
             pick = (i + k, min(i + 2 * k, n_win - 1))
         else:
             pick = (i - k, max(i - 2 * k, 0))
+        blur = cv2.GaussianBlur(cur, (3, 3), 0).astype(np.float32)
         for j in dict.fromkeys(pick):
             if 0 <= j < n_win and j != i:
                 nb = self._aligned(cur, np.ascontiguousarray(win[j][0][:, :, :3]), anyone)
                 if nb is not None:
-                    diffs.append(np.abs(nb - cv2.GaussianBlur(cur, (3, 3), 0).astype(np.float32)).max(axis=2))
+                    c0, c1, c2 = cv2.split(cv2.absdiff(nb, blur))  # NaN outside stays NaN
+                    diffs.append(cv2.max(cv2.max(c0, c1), c2))
         if not diffs:
             return frame, people
         d = diffs[0] if len(diffs) == 1 else np.fmin(diffs[0], diffs[1])
@@ -132,7 +134,9 @@ class PropFinder:
             hit[0] = False
             if not hit.any():
                 continue
-            near = cv2.dilate(m.astype(np.uint8), _disk(max(3, int(self.reach * height)))) > 0
+            # within reach of the body (a distance transform: a dilation by a
+            # disk this large costs a hundred times more)
+            near = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, 5) <= max(3, int(self.reach * height))
             others = np.zeros_like(m)
             for q, mq in masks.items():
                 if q != pid:

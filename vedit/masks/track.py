@@ -396,7 +396,7 @@ class MaskTracker:
         big = int(np.argmax(overlap))
         ys, xs = np.nonzero(lab == big)
         size = max(int(np.ptp(xs)), int(np.ptp(ys)), 1)
-        near = cv2.dilate((lab == big).astype(np.uint8), _disk(max(2 * self.unit, size // 2))) > 0
+        near = cv2.distanceTransform((lab != big).astype(np.uint8), cv2.DIST_L2, 5) <= max(2 * self.unit, size // 2)
         keep = np.zeros(n, bool)
         keep[np.unique(lab[near])] = True
         keep[0] = False
