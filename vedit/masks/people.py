@@ -261,6 +261,7 @@ class PeopleTracker:
         h, w = frame.shape[:2]
         ow, oh = out_size or (w, h)
         sx, sy = ow / w, oh / h
+        scan = None
         if self._tiles is None:
             self._tiles = scan_tiles(w, h)
             self._adopt(self._detect(frame, self._tiles), frame.shape)
@@ -268,15 +269,22 @@ class PeopleTracker:
             n = len(self._tiles)
             pick = [self._tiles[(self._cursor + i) % n] for i in range(min(self.scan_per_frame, n))]
             self._cursor = (self._cursor + len(pick)) % n
-            self._adopt(self._detect(frame, pick), frame.shape)
+            if self._pool is not None:
+                # the scan runs beside the crops (its own landmarker); people it
+                # finds are adopted after them and segmented from the next frame
+                scan = self._pool.submit(self._detect, frame, pick)
+            else:
+                self._adopt(self._detect(frame, pick), frame.shape)
         self.frames += 1
         tracks = list(self.tracks)
-        if self._pool is not None and len(tracks) > 1:
+        if self._pool is not None and (len(tracks) > 1 or scan is not None):
             futs = [self._pool.submit(self._segment, self._models[i % len(self._models)], frame, t)
                     for i, t in enumerate(tracks)]
             results = [f.result() for f in futs]
         else:
             results = [self._segment(self._models[0], frame, t) for t in tracks]
+        if scan is not None:
+            self._adopt(scan.result(), frame.shape)
         out: dict[int, np.ndarray] = {}
         for t, r in zip(tracks, results):
             if r is None:
