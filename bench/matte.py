@@ -1,7 +1,13 @@
 """Matte benchmark: person precision/recall on DAVIS tennis, edge stability
 with and without temporal smoothing, keyframe tracking IoU (tennis,
-bmx-trees), and person-matte speed at 1280x720.   python bench/matte.py
-(tracking only: python bench/matte.py track)"""
+bmx-trees: one keyframe, three keyframes, the bmx box prompt), and
+person-matte speed at 1280x720 for one person and for four (the synthetic
+crowd of tests/masks/crowd.py).
+
+    python bench/matte.py          # everything
+    python bench/matte.py track    # tracking only
+    python bench/matte.py speed    # 1280x720 speed only (one person, four people)
+"""
 from __future__ import annotations
 
 import glob
@@ -70,6 +76,58 @@ def bench_tracking(names=("tennis", "bmx-trees")):
               f"(last 10: {np.mean(ious[-10:]):.3f}, min {np.min(ious):.3f}), {len(ious) / dt:.1f} fps; "
               f"tracker alone (no refine/smooth): mean IoU {raw_iou:.3f}, {dt_raw:.1f} s for "
               f"{len(frames)} frames at {frames[0].shape[1]}x{frames[0].shape[0]}")
+        masks = sorted(glob.glob(os.path.join(MEDIA, name + "_mask", "*.png")))
+        keys = [0, len(masks) // 2, len(masks) - 1]
+        ious = [((a > 0.5) & m).sum() / max(((a > 0.5) | m).sum(), 1)
+                for a, m in zip(matte_stream(c, "track", mask=[masks[k] for k in keys], frame=keys), gg)]
+        print(f"{name} keyframes {keys}: mean IoU {np.mean(ious):.3f}, min {np.min(ious):.3f}")
+    c = open_clip(os.path.join(MEDIA, "bmx-trees"))
+    ious = np.array([((a > 0.5) & m).sum() / max(((a > 0.5) | m).sum(), 1)
+                     for a, m in zip(matte_stream(c, "grabcut", box=(182, 58, 100, 130)), gts("bmx-trees"))])
+    print(f"bmx-trees --box 182,58,100,130 --frame 0: mean IoU {ious.mean():.3f}, from frame 66 on min "
+          f"{ious[66:].min():.3f} (frames below 0.3: {np.flatnonzero(ious < 0.3).tolist()})")
+
+
+def bench_speed(frames=None):
+    """Person matte speed at 1280x720: one person (tennis upscaled) and four
+    (the synthetic crowd), with the load average next to each number."""
+    import importlib.util
+
+    if frames is None:
+        frames = open_clip(os.path.join(MEDIA, "tennis")).read_all()
+    spec = importlib.util.spec_from_file_location("crowd", os.path.join(ROOT, "tests", "masks", "crowd.py"))
+    crowd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(crowd)
+    from pathlib import Path
+
+    four, _ = crowd.build(Path(MEDIA), n=40)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "tennis720.mp4")
+        with open_writer(src, 25, (1280, 720)) as w:
+            for f in frames:
+                w.write(cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC))
+        src4 = os.path.join(tmp, "crowd720.mp4")
+        with open_writer(src4, 25, (1280, 720)) as w:
+            for f in four:
+                w.write(cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC))
+        c720, c4 = open_clip(src), open_clip(src4)
+        n, dt, cpu = timed(c720.frames())
+        print(f"1280x720 decode only: {n / dt:.1f} fps, {1000 * cpu / n:.1f} ms CPU a frame ({load()})")
+        for label, stream in (("one person, person matte (shadow, props)", lambda: person_matte_stream(c720)),
+                              ("one person, --no-shadow --no-props",
+                               lambda: person_matte_stream(c720, include_shadow=False, with_props=False)),
+                              ("one person, without refine/smooth",
+                               lambda: person_matte_stream(c720, refine=False, smooth=False)),
+                              ("four people, person matte (shadow, props)", lambda: person_matte_stream(c4))):
+            n, dt, cpu = timed(stream())
+            # CPU ms a frame (all threads) barely depends on the load; fps does
+            print(f"1280x720 {label}: {n / dt:.1f} fps, {1000 * cpu / n:.1f} ms CPU a frame ({load()})")
+        from vedit.ops.matte import run
+
+        t = time.perf_counter()
+        run(src, os.path.join(tmp, "m") + "/", person=True)
+        print(f"1280x720 end to end (vedit matte --person, PNG writing): "
+              f"{c720.frame_count / (time.perf_counter() - t):.1f} fps ({load()})")
 
 
 def main():
@@ -105,31 +163,15 @@ def main():
     # 3. tracking from the frame-0 mask only
     bench_tracking()
     # 4. speed at 1280x720
-    with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "tennis720.mp4")
-        with open_writer(src, 25, (1280, 720)) as w:
-            for f in frames:
-                w.write(cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC))
-        c720 = open_clip(src)
-        n, dt, cpu = timed(c720.frames())
-        print(f"1280x720 decode only: {n / dt:.1f} fps, {1000 * cpu / n:.1f} ms CPU a frame ({load()})")
-        for label, stream in (("person matte", lambda: person_matte_stream(c720)),
-                              ("without refine/smooth", lambda: person_matte_stream(c720, refine=False, smooth=False)),
-                              ("--no-shadow", lambda: person_matte_stream(c720, include_shadow=False))):
-            n, dt, cpu = timed(stream())
-            # CPU ms a frame (all threads) barely depends on the load; fps does
-            print(f"1280x720 {label}: {n / dt:.1f} fps, {1000 * cpu / n:.1f} ms CPU a frame ({load()})")
-        from vedit.ops.matte import run
-
-        t = time.perf_counter()
-        run(src, os.path.join(tmp, "m") + "/", person=True)
-        print(f"1280x720 end to end (vedit matte --person, PNG writing): {n / (time.perf_counter() - t):.1f} fps "
-              f"({load()})")
+    bench_speed(frames)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; machine: {machine()}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["track"]:
         bench_tracking()
+    elif sys.argv[1:] == ["speed"]:
+        print("machine:", machine())
+        bench_speed()
     else:
         main()

@@ -12,7 +12,7 @@ Each found person becomes a track: every frame the landmarker runs on a
 crop around the track's predicted box (constant-velocity motion), so the
 segmentation is computed at crop scale, not at the frame's, and small
 people get the model's full 256 px. The tile scan runs fully on the first
-frame and then a few tiles a frame (round robin), so people who walk in are
+frame and then one tile every other frame (round robin), so people who walk in are
 picked up within a second or two at a fixed cost per frame.
 """
 from __future__ import annotations
@@ -162,15 +162,16 @@ class PeopleTracker:
     predicted) in that frame. Ids count from 1 in order of appearance (left
     to right among those found on the same frame).
 
-    ``scan_per_frame`` detection tiles are scanned each frame after the
-    first (which scans them all); ``patience`` frames without the model
+    ``scan_per_frame`` detection tiles are scanned every ``scan_every``-th
+    frame after the first (which scans them all); ``patience`` frames without the model
     finding a track's person end the track (its matte is carried along its
     motion meanwhile). ``workers`` landmarkers run the per-person crops side
     by side (MediaPipe releases the GIL)."""
 
     def __init__(self, scan_per_frame: int = 1, patience: int = 8, workers: int | None = None,
-                 crop_scale: float = 1.6):
+                 crop_scale: float = 1.6, scan_every: int = 2):
         self.scan_per_frame = max(0, int(scan_per_frame))
+        self.scan_every = max(1, int(scan_every))
         self.patience = max(0, int(patience))
         n = max(1, min(2, int(workers) if workers else (os.cpu_count() or 1)))
         self._models = [PoseModel(num_poses=2) for _ in range(n)]
@@ -265,7 +266,7 @@ class PeopleTracker:
         if self._tiles is None:
             self._tiles = scan_tiles(w, h)
             self._adopt(self._detect(frame, self._tiles), frame.shape)
-        elif self.scan_per_frame:
+        elif self.scan_per_frame and self.frames % self.scan_every == 0:
             n = len(self._tiles)
             pick = [self._tiles[(self._cursor + i) % n] for i in range(min(self.scan_per_frame, n))]
             self._cursor = (self._cursor + len(pick)) % n
