@@ -192,6 +192,67 @@ class PersonSegmenter:
     __call__ = segment
 
 
+class PeopleSegmenter:
+    """The person model of every person matte (``vedit matte --person`` and
+    replace-bg's): per frame, everybody's alpha by person id.
+
+    ``person_model`` ``auto`` and ``pose``: every person, each segmented on a
+    crop around them (:class:`vedit.masks.people.PeopleTracker`), ``auto``
+    falling back to the single-person models for a frame where it finds
+    nobody (a close-up the pose detector misses); ``selfie``: the selfie
+    segmenter alone (one id). Frames must come in shot order (people are
+    tracked). ``model`` is the model that found people last."""
+
+    def __init__(self, person_model: str = "auto", person_id: int | None = None, workers: int | None = None):
+        if person_model not in MODELS:
+            raise InvalidInputError(f"--person-model {person_model!r}: choose one of {', '.join(MODELS)}")
+        self.requested = person_model
+        self.person_id = person_id
+        self.workers = workers
+        self.model: str | None = "selfie" if person_model == "selfie" else None
+        self._tracker = None
+        self._single: PersonSegmenter | None = None
+
+    def people(self, frame: np.ndarray, size: tuple[int, int]) -> dict[int, np.ndarray]:
+        """{person id: float32 alpha at ``size`` (width, height)} for ``frame``
+        (RGB uint8, any size: the full frame gives small people more pixels)."""
+        frame = frame[:, :, :3]
+        if self.requested == "selfie":
+            self._single = self._single or PersonSegmenter("selfie")
+            return {1: self._single.segment(to_work(frame, size))}
+        if self._tracker is None:
+            from vedit.masks.people import PeopleTracker
+
+            self._tracker = PeopleTracker(workers=self.workers)
+        found = self._tracker.step(frame, size)
+        if found:
+            self.model = "pose"
+        elif self.requested == "auto" and self.person_id in (None, 1):
+            self._single = self._single or PersonSegmenter("auto")
+            a = self._single.segment(to_work(frame, size))
+            if (a > 0.5).mean() >= _EMPTY:
+                found = {1: a}
+                self.model = self._single.model
+        return found
+
+    def segment(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Everybody (or ``person_id``) in one alpha at ``size`` (default the frame's)."""
+        size = size or (frame.shape[1], frame.shape[0])
+        out = np.zeros((size[1], size[0]), np.float32)
+        for pid, a in self.people(frame, size).items():
+            if self.person_id is None or pid == self.person_id:
+                np.maximum(out, a, out=out)
+        return out
+
+    def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
+        if self._single is not None:
+            self._single.close()
+            self._single = None
+
+
 def _holes(binary: np.ndarray):
     """The 4-connected background components of ``binary`` (uint8 0/1): their
     labels, ``connectedComponentsWithStats`` stats, and a flag per label,
@@ -443,39 +504,16 @@ class PersonMatteSource(MatteSource):
         """(working frame, {person id: alpha at working size}) per frame."""
         wsize = work_size(clip.width, clip.height)
         frames = prefetch(clip.frames(), depth=3)
-        if self.person_model == "selfie":
-            seg = PersonSegmenter("selfie")
-            try:
-                for f in frames:
-                    wf = to_work(f[:, :, :3], wsize)
-                    yield wf, {1: seg.segment(wf)}
-            finally:
-                frames.close()
-                seg.close()
-            self.chosen_model = "selfie"
-            return
-        from vedit.masks.people import PeopleTracker
-
-        tracker = PeopleTracker(workers=self.instances)
-        fallback: PersonSegmenter | None = None
-        self.chosen_model = "pose"
+        seg = PeopleSegmenter(self.person_model, self.person_id, self.instances)
         try:
             for f in frames:
                 f = f[:, :, :3]
-                wf = to_work(f, wsize)
-                found = tracker.step(f, wsize)
-                if not found and self.person_model == "auto" and self.person_id in (None, 1):
-                    fallback = fallback or PersonSegmenter("auto")
-                    a = fallback.segment(wf)
-                    if (a > 0.5).mean() >= _EMPTY:
-                        found = {1: a}
-                        self.chosen_model = fallback.model
-                yield wf, found
+                found = seg.people(f, wsize)
+                self.chosen_model = seg.model
+                yield to_work(f, wsize), found
         finally:
             frames.close()
-            tracker.close()
-            if fallback is not None:
-                fallback.close()
+            seg.close()
 
     def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         shadows: dict[int, CastShadow] = {}
