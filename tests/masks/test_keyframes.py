@@ -116,3 +116,39 @@ def test_add_and_subtract_masks(disk_clip, tmp_path):
     r = _cli(["matte", str(seq), "--mask", str(key), "--subtract-mask", str(small), "-o", str(tmp_path / "x") + "/"])
     assert r.exit_code == 1 and "--subtract-mask" in r.output and "must match the footage size" in r.output
     assert not os.path.exists(tmp_path / "x")
+
+
+def test_replace_bg_add_and_subtract_masks(shared_media, tmp_path):
+    """replace-bg keeps what --add-mask names (a corner of the court) and
+    drops what --subtract-mask names (a patch of the player's shirt), on the
+    person matte's path."""
+    from vedit.ops.replace_bg import run
+
+    n = 6
+    gts = [cv2.imread(str(shared_media / "tennis_mask" / f"{i:05d}.png"), 0) > 127 for i in range(n)]
+    inside = np.logical_and.reduce(gts).astype(np.uint8)
+    y, x = np.unravel_index(np.argmax(cv2.distanceTransform(inside, cv2.DIST_L2, 5)), inside.shape)
+    patch = np.zeros(inside.shape, np.uint8)
+    patch[y - 5:y + 6, x - 5:x + 6] = 255
+    corner = np.zeros(inside.shape, np.uint8)
+    corner[0:30, 0:40] = 255
+    assert not np.logical_or.reduce(gts)[0:30, 0:40].any()
+    cv2.imwrite(str(tmp_path / "patch.png"), patch)
+    cv2.imwrite(str(tmp_path / "corner.png"), corner)
+    src = str(shared_media / "tennis")
+    frames = open_clip(src, 0, n).read_all()
+    blue = np.array([0, 0, 255])
+
+    def composite(name, **kw):
+        out = run(src, str(tmp_path / name) + "/", end=n, background="#0000ff", **kw)
+        return [cv2.imread(p)[:, :, ::-1].astype(int) for p in sorted(glob.glob(os.path.join(out, "*.png")))]
+
+    plain = composite("plain")
+    edited = composite("edited", add_mask=[str(tmp_path / "corner.png")], subtract_mask=[str(tmp_path / "patch.png")])
+    assert len(edited) == n
+    for f, p, e in zip(frames, plain, edited):
+        c, s = corner > 0, patch > 0
+        assert np.abs(p[c] - blue).max(axis=1).mean() < 10          # the court went blue ...
+        assert np.abs(e[c] - f[c].astype(int)).max(axis=1).mean() < 12  # ... unless added
+        assert np.abs(p[s] - blue).max(axis=1).mean() > 60          # the shirt stays ...
+        assert np.abs(e[s] - blue).max(axis=1).mean() < 10          # ... unless subtracted

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError
@@ -162,19 +163,41 @@ def open_edit_masks(clip: Clip, add: Sequence[str] | None, subtract: Sequence[st
     return one(add, "--add-mask"), one(subtract, "--subtract-mask")
 
 
+class MatteEdit:
+    """``--add-mask`` / ``--subtract-mask`` applied one frame at a time:
+    ``edit(alpha)`` for each frame of the clip in order → the matte with the
+    ``add`` masks joined (maximum) and the ``subtract`` masks taken out
+    (multiplied by 1 - mask). A matte at another size than the masks (a
+    working-size matte) gets them resized."""
+
+    def __init__(self, add: Sequence[MaskSource], subtract: Sequence[MaskSource]):
+        self._add = [iter(m) for m in add]
+        self._sub = [iter(m) for m in subtract]
+
+    def __bool__(self) -> bool:
+        return bool(self._add or self._sub)
+
+    @staticmethod
+    def _fit(m: np.ndarray, a: np.ndarray) -> np.ndarray:
+        if m.shape == a.shape:
+            return m
+        return cv2.resize(m, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+
+    def __call__(self, alpha: np.ndarray) -> np.ndarray:
+        out = alpha
+        for it in self._add:
+            out = np.maximum(out, self._fit(next(it), alpha))
+        for it in self._sub:
+            out = out * (1.0 - self._fit(next(it), alpha))
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
 def edit_mattes(alphas: Iterable[np.ndarray], add: Sequence[MaskSource],
                 subtract: Sequence[MaskSource]) -> Iterator[np.ndarray]:
-    """Each matte of ``alphas`` with the ``add`` masks joined (maximum) and
-    the ``subtract`` masks taken out (multiplied by 1 - mask)."""
-    if not add and not subtract:
+    """:class:`MatteEdit` over a stream of mattes."""
+    edit = MatteEdit(add, subtract)
+    if not edit:
         yield from alphas
         return
-    adds = [iter(m) for m in add]
-    subs = [iter(m) for m in subtract]
     for a in alphas:
-        out = a
-        for m in adds:
-            out = np.maximum(out, next(m))
-        for m in subs:
-            out = out * (1.0 - next(m))
-        yield np.ascontiguousarray(out, dtype=np.float32)
+        yield edit(a)

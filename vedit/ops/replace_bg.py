@@ -84,6 +84,13 @@ PARAMS = (
     Param("frame", "int", None, min=0, max=10_000_000,
           help="With --matte MASK: it is a keyframe mask at this frame, tracked through the shot; "
                "with sam/grabcut: the prompt frame."),
+    Param("add_mask", "path", None, repeat=True,
+          help="Keep this too: a mask joined to the subject matte (an image: the same region on every frame; "
+               "a mask sequence/video: frame for frame, e.g. `vedit matte --box` of something the subject "
+               "holds). Repeatable."),
+    Param("subtract_mask", "path", None, repeat=True,
+          help="Do not keep this: a mask taken out of the subject matte (image, sequence or video, like "
+               "--add-mask). Repeatable."),
     Param("box", "nums", None, count=4, metavar="X,Y,W,H", help="Subject box for --matte sam|grabcut."),
     Param("points", "nums", None, metavar="X,Y[,X,Y...]", help="Subject points for --matte sam."),
     Param("sam_checkpoint", "path", None, help="Segment Anything checkpoint for --matte sam."),
@@ -158,6 +165,8 @@ class _Opts:
     box: object = None
     points: object = None
     frame: int | None = None
+    add_mask: list[str] | None = None
+    subtract_mask: list[str] | None = None
     sam_checkpoint: str | None = None
     sam_model: str = "vit_b"
     refine: bool = True
@@ -211,6 +220,17 @@ def _matte_args(o: _Opts) -> tuple[str, dict]:
     kw.update(person_model=o.person_model, refine=o.refine, smooth=smooth, dilate=o.dilate,
               feather=o.feather)
     return source, kw
+
+
+def _edited(items: Iterator[Any], adds: list, subs: list) -> Iterator[Any]:
+    """The person matter's items with ``--add-mask``/``--subtract-mask``
+    applied to their (working-size) mattes."""
+    from vedit.masks.keyframes import MatteEdit
+
+    edit = MatteEdit(adds, subs)
+    for it in items:
+        it.alpha = edit(it.alpha)
+        yield it
 
 
 def _work_size(clip, o: _Opts) -> tuple[int, int]:
@@ -351,7 +371,11 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     clip = open_clip(input, start, end)
     bg = parse_background(o.background) if o.background else None
     inputs = [input] + ([o.background] if o.background and bg is not None and bg.kind in ("image", "video") else [])
+    inputs += list(o.add_mask or []) + list(o.subtract_mask or [])
     kind = check_output_path(output, inputs, overwrite=o.overwrite, frames=clip.frame_count)
+    from vedit.masks.keyframes import edit_mattes, open_edit_masks
+
+    adds, subs = open_edit_masks(clip, o.add_mask, o.subtract_mask)
     transparent = bg is not None and bg.kind == "transparent"
     if transparent and kind not in ALPHA_OUTPUTS:
         raise InvalidInputError(
@@ -390,7 +414,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         return prefetch(clip.frames(), depth=4)
 
     def mattes() -> Iterator[np.ndarray]:
-        yield from matte_stream(clip, source, **mkw)
+        yield from edit_mattes(matte_stream(clip, source, **mkw), adds, subs)
 
     def person_items(keep: bool):
         pm = PersonMatter(o.person_model, work, refine=bool(mkw["refine"]), smooth=bool(mkw["smooth"]),
@@ -403,7 +427,10 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
             # with two cores, two model instances on alternating frames
             two = (os.cpu_count() or 1) > 1
             src = prefetch(pm.models(src), depth=2) if two else prefetch(src, depth=2, fn=pm.model)
-        return prefetch(pm.stream(src), depth=3)
+        items = pm.stream(src)
+        if adds or subs:
+            items = _edited(items, adds, subs)
+        return prefetch(items, depth=3)
 
     shape_matte = person and bool(o.dilate or o.feather)  # matte_stream does these for the other sources
     # the compositor takes the matte at any size and upsamples only the box
