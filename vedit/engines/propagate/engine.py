@@ -69,9 +69,9 @@ def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: s
 
     ``shiftmap`` (default): patch rearrangement (OpenCV xphoto ShiftMap) on a
     crop around the hole with context, worked at most ``max_side`` pixels and
-    scaled back; it continues texture and straight structure far better than
-    diffusion-style fills (measured on a DAVIS keyframe: 26.6 dB vs 23.1 dB
-    for TELEA). ``telea``: fast, smooth, for thin holes.
+    scaled back; it continues texture and straight structure where
+    diffusion-style fills smear. ``telea``: fast, smooth, for thin holes.
+    ``mix``: the mean of the two (a hedge where the patch guess is wrong).
     """
     hole = np.asarray(hole, bool)
     if not hole.any():
@@ -241,29 +241,32 @@ class _Prep:
 
 
 class PropagateInpaintEngine:
-    """Flow-guided propagation with keyframe spatial fill.
+    """The ``propagate`` engine: flow-guided propagation per chunk, then the
+    camera stage (``propagate.sources``) over it.
 
     Args:
         chunk_size: frames processed together (memory bound).
         overlap: filled frames carried into the next chunk as known context.
         flow_preset: DIS preset (``ultrafast``, ``fast``, ``medium``).
         work_side: longest side of the working resolution for flow and
-            propagation; colours are always sampled at full resolution.
-            384 (an integer scale of 5 from 1080p and 10 from UHD, where the
-            maps are upsampled by exact resizes) measured +0.2 dB mean over
-            480 on the shared cases (running_car 972x540 +0.3 dB, less
-            flicker; bmx/tennis 432x240 -0.05 dB) at ~14 % less time at 1080p.
+            propagation; colours are always sampled at full resolution. 384
+            is an integer scale of 5 from 1080p and 10 from UHD, where the
+            maps are upsampled by exact resizes.
         dilate: pixels the mask grows before filling (covers soft edges).
         feather: width of the blend band outside the filled region.
-        max_keyframes: spatial fills per chunk before falling back to per-frame
-            fills for anything left. With ``refine`` 1 and 2 measured equal on
-            nine shared cases (mean -0.02 dB, the bench's six +0.01 dB; per
-            case -0.35..+0.14 dB) and 3, 4 equal to 2 before; each ShiftMap
-            fill costs ~1-1.6 s, i.e. ~7 % of a 1080p job per fill saved.
-            Generative keyframe fills (the diffusion engine) choose their own.
-        refine: extra passes with flow re-measured on the previous pass's
-            output (each roughly doubles the propagation cost).        jit: run the sweeps' inner step compiled (numba, when installed;
+        max_keyframes: spatial fills per chunk in the flow stage before
+            falling back to per-frame fills for anything left (each ShiftMap
+            fill costs about a second at 1080p). Generative keyframe fills
+            (the diffusion engine) choose their own.
+        fill_radius: TELEA radius of the smooth fills.
+        temporal: weight of the previous output in the flow stage's
+            recursive blend along the flow (damps source switches).
+        refine: extra flow-stage passes with flow re-measured on the previous
+            pass's output (each roughly doubles the propagation cost).
+        jit: run the sweeps' inner step compiled (numba, when installed;
             identical results, ~10x faster).
+        camera: run the camera stage (direct samples where the camera model
+            holds, exemplar fill of never-seen pixels).
     """
 
     name = "propagate"
