@@ -138,3 +138,14 @@ def test_never_revealed_still_shot_is_stable_and_textured():
     assert max(np.abs(o.astype(int) - out[0])[m].mean() for o in out) < 0.5
     inner = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
     assert _grad(out[0])[inner].mean() / _grad(photo)[inner].mean() > 0.5
+
+
+def test_sample_points_beyond_opencv_map_width():
+    """Large holes hold more than 32767 pixels (OpenCV's map width limit)."""
+    from vedit.engines.propagate.sources import sample_points
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    xi, yi = rng.integers(0, 400, 50000), rng.integers(0, 300, 50000)
+    v = sample_points(img, xi.astype(np.float32), yi.astype(np.float32))
+    assert v.shape == (50000, 3)
+    assert np.abs(v - img[yi, xi]).max() < 1e-3
