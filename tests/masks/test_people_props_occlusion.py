@@ -73,7 +73,7 @@ def test_held_racket_joins_the_removal_matte(shared_media):
         hit += (region & p).sum()
     prec = np.mean([(p & g).sum() / max(1, p.sum()) for p, g in zip(withp, gts)])
     print(f"held-object recall {hit / tot:.3f} (region {tot} px), precision {prec:.3f}")
-    assert hit / tot >= 0.45 and prec >= 0.95
+    assert hit / tot >= 0.55 and prec >= 0.95
 
 
 def test_box_track_survives_the_tree(shared_media, tmp_path, capsys):

@@ -44,13 +44,20 @@ class PropFinder:
     each person's props added, ``k`` frames behind.
 
     ``threshold``: colour difference (0-255) that counts as motion;
+    ``touch``: how near (a fraction of the person's height) a moving region
+    must come to the person to be theirs;
+    ``link``: the fraction of it through which moving regions connect
+    (hysteresis: a racket's thin, blurred handle joins its head to the hand);
     ``reach``: how far from the person (a fraction of their height) a prop
     may extend."""
 
-    def __init__(self, k: int = 2, threshold: float = 22.0, reach: float = 0.45, flow_side: int = 256):
+    def __init__(self, k: int = 2, threshold: float = 16.0, reach: float = 0.45, flow_side: int = 256,
+                 touch: float = 1 / 40, link: float = 0.6):
         self.k = max(1, int(k))
         self.threshold = float(threshold)
         self.reach = float(reach)
+        self.touch = float(touch)
+        self.link = float(link)
         self.flow_side = int(flow_side)
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
@@ -116,10 +123,14 @@ class PropFinder:
         if not diffs:
             return frame, people
         d = diffs[0] if len(diffs) == 1 else np.fmin(diffs[0], diffs[1])
-        moving = (np.nan_to_num(d, nan=0.0) > self.threshold).astype(np.uint8)
+        d = np.nan_to_num(d, nan=0.0)
+        moving = (d > self.threshold).astype(np.uint8)
         moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, _disk(1))
         moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, _disk(2))
-        n, lab = cv2.connectedComponents(moving, connectivity=8)
+        # components are joined through weaker motion (hysteresis): a racket's
+        # thin, blurred handle links its head to the hand
+        link = (d > self.link * self.threshold).astype(np.uint8) | moving
+        n, lab = cv2.connectedComponents(link, connectivity=8)
         if n < 2:
             return frame, people
         out = dict(people)
@@ -128,7 +139,7 @@ class PropFinder:
             if not len(rows):
                 continue
             height = rows[-1] - rows[0] + 1
-            touch = cv2.dilate(m.astype(np.uint8), _disk(max(2, height // 40))) > 0
+            touch = cv2.dilate(m.astype(np.uint8), _disk(max(2, round(self.touch * height)))) > 0
             hit = np.zeros(n, bool)
             hit[lab[touch & (moving > 0)]] = True
             hit[0] = False
@@ -141,7 +152,7 @@ class PropFinder:
             for q, mq in masks.items():
                 if q != pid:
                     others |= mq
-            prop = hit[lab] & near & ~others & ~m
+            prop = hit[lab] & (moving > 0) & near & ~others & ~m
             if prop.any():
                 # soft edge like the model's, and the gap to the body closed
                 p = cv2.morphologyEx(prop.astype(np.uint8), cv2.MORPH_CLOSE, _disk(2)).astype(np.float32)
