@@ -143,8 +143,8 @@ def track_keyframes(frames: Iterable[np.ndarray], keys: Sequence[tuple[int, np.n
     while rest:
         f = rest.pop(0)
         fill()
-        a = anchor(f, tr) if anchor is not None else None
-        yield f, tr.step(f, anchor=a, ahead=rest[:n]), float(tr.confidence)
+        hint = anchor(f, tr) if anchor is not None else None
+        yield f, tr.step(f, anchor=hint, ahead=rest[:n]), float(tr.confidence)
 
 
 def open_edit_masks(clip: Clip, add: Sequence[str] | None, subtract: Sequence[str] | None
