@@ -129,6 +129,21 @@ def sample_points(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return v.reshape(rows * cols, -1)[:n].astype(np.float32)
 
 
+def _ring_confidence(res: np.ndarray, ry: np.ndarray, rx: np.ndarray, shape) -> np.ndarray:
+    """Confidence in [0, 1] over a box: the ring residuals (grey levels at
+    box pixels ry, rx) spread into the hole by a normalised wide blur, low
+    residual = the camera model explains the surroundings there."""
+    h, w = shape
+    r_img = np.zeros((h, w), np.float32)
+    c_img = np.zeros((h, w), np.float32)
+    r_img[ry, rx] = np.minimum(res, 40.0)
+    c_img[ry, rx] = 1.0
+    sig = max(4.0, _SPREAD * max(h, w))
+    rs, cs = _blur_coarse(r_img, sig), _blur_coarse(c_img, sig)
+    spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
+    return np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0).astype(np.float32)
+
+
 def _project(Hm: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2]
     d = np.where(np.abs(d) < 1e-9, 1e-9, d)
@@ -193,14 +208,21 @@ class SourceSelector:
         px, py = _project(Hm, cx, cy)
         return bool(px.min() >= bb[2] and px.max() <= bb[3] and py.min() >= bb[0] and py.max() <= bb[1])
 
+    def _on_real(self, s: int, x: np.ndarray, y: np.ndarray, margin: int) -> np.ndarray:
+        """Which points of frame s are real pixels: inside the frame by
+        ``margin`` and outside its own hole."""
+        ok = (x >= margin) & (x <= self.W - 1 - margin) & (y >= margin) & (y <= self.H - 1 - margin)
+        b = self.blocked[s]
+        if b is not None:
+            xi = np.clip(np.round(x).astype(np.int32), 0, self.W - 1)
+            yi = np.clip(np.round(y).astype(np.int32), 0, self.H - 1)
+            ok &= ~b[yi, xi]
+        return ok
+
     def _lands(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
         """Whether any of these pixels lands on a usable pixel of frame s."""
         x, y = _project(Hm, xs, ys)
-        ok = (x >= 2) & (x <= self.W - 3) & (y >= 2) & (y <= self.H - 3)
-        b = self.blocked[s]
-        if b is not None and ok.any():
-            ok[ok] = ~b[np.round(y[ok]).astype(np.int32), np.round(x[ok]).astype(np.int32)]
-        return bool(ok.any())
+        return bool(self._on_real(s, x, y, 2).any())
 
     def _assign(self, t: int, xs: np.ndarray, ys: np.ndarray, order: list[int],
                 exclude: np.ndarray | None = None, direct: bool = True):
@@ -231,12 +253,7 @@ class SourceSelector:
             if idx.size > 512 and not self._lands(Hm, s, xs[idx[::idx.size // 256]], ys[idx[::idx.size // 256]]):
                 continue  # a sample of the pixels finds nothing here (a still camera: most frames)
             x, y = _project(Hm, xs[idx], ys[idx])
-            ok = (x >= 2) & (x <= self.W - 3) & (y >= 2) & (y <= self.H - 3)
-            b = self.blocked[s]
-            if b is not None:
-                xi = np.clip(np.round(x).astype(np.int32), 0, self.W - 1)
-                yi = np.clip(np.round(y).astype(np.int32), 0, self.H - 1)
-                ok &= ~b[yi, xi]
+            ok = self._on_real(s, x, y, 2)
             if ok.sum() < min(least, idx.size):
                 continue
             sel = idx[ok]
@@ -274,13 +291,9 @@ class SourceSelector:
         """Per-channel gain of source ``s`` against frame ``t`` on the ring, and
         the per-ring-pixel residual (grey levels) after that gain."""
         link = self.cam.cached(t, s)
-        x, y = _project(link.H if link is not None else self.cam.guess(t, s), ring_x.astype(np.float64), ring_y.astype(np.float64))
-        ok = (x >= 1) & (x <= self.W - 2) & (y >= 1) & (y <= self.H - 2)
-        b = self.blocked[s]
-        if b is not None:
-            xi = np.clip(np.round(x).astype(np.int32), 0, self.W - 1)
-            yi = np.clip(np.round(y).astype(np.int32), 0, self.H - 1)
-            ok &= ~b[yi, xi]
+        x, y = _project(link.H if link is not None else self.cam.guess(t, s), ring_x.astype(np.float64),
+                        ring_y.astype(np.float64))
+        ok = self._on_real(s, x, y, 1)
         if ok.sum() < 20:
             return np.ones(3, np.float32), None, ok
         v = sample_points(self.frames[s], x[ok], y[ok])
@@ -329,15 +342,7 @@ class SourceSelector:
             colf[sel] *= gain
             if res is None:
                 continue
-            # the ring residual of this source spread into the hole
-            r_img = np.zeros((h, w), np.float32)
-            c_img = np.zeros((h, w), np.float32)
-            r_img[ry[ok], rx[ok]] = np.minimum(res, 40.0)
-            c_img[ry[ok], rx[ok]] = 1.0
-            sig = max(4.0, _SPREAD * max(h, w))
-            rs, cs = _blur_coarse(r_img, sig), _blur_coarse(c_img, sig)
-            spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
-            wv = np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0)
+            wv = _ring_confidence(res, ry[ok], rx[ok], (h, w))
             weight[sel] = wv[sel]
             if s == used:
                 holds = wv.astype(np.float32)
@@ -372,14 +377,7 @@ class SourceSelector:
                 _, res, ok = self._ring_fit(t, s, box, ry, rx)
                 if res is None:
                     continue
-                r_img = np.zeros((h, w), np.float32)
-                c_img = np.zeros((h, w), np.float32)
-                r_img[ry[ok] - y0, rx[ok] - x0] = np.minimum(res, 40.0)
-                c_img[ry[ok] - y0, rx[ok] - x0] = 1.0
-                sig = max(4.0, _SPREAD * max(h, w))
-                rs, cs = _blur_coarse(r_img, sig), _blur_coarse(c_img, sig)
-                spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
-                return np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0).astype(np.float32)
+                return _ring_confidence(res, ry[ok] - y0, rx[ok] - x0, (h, w))
         return np.zeros((h, w), np.float32)
 
 
