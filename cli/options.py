@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from vedit.ops.params import OpDef, Param
+from vedit.runtime import set_quiet
 from vedit_cli.common import Progress
 
 
@@ -69,6 +70,7 @@ def op_command(op: OpDef, name: str, *, argument: str = "INPUT", frames: str = "
         run = op.run
         assert run is not None
         progress = Progress(1, quiet=quiet, label=name)
+        set_quiet(quiet)
         try:
             path = run(input_path, output, start=start, end=end, callback=progress, **params)
         finally:

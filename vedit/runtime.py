@@ -162,3 +162,19 @@ def _stop_filter(terminal: int) -> None:
         return
     if _filter_thread is not None:
         _filter_thread.join(timeout=1.0)
+
+
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """Front ends with a ``--quiet`` switch turn informational lines off."""
+    global _quiet
+    _quiet = bool(quiet)
+
+
+def info(message: str) -> None:
+    """An informational line on stderr (what an op chose), unless quiet.
+    Warnings and errors do not go through here: they always show."""
+    if not _quiet:
+        sys.stderr.write(message.rstrip("\n") + "\n")

@@ -170,10 +170,14 @@ def test_cli_motion_arrow_picks_and_saves_its_region(tmp_path):
     cv2.imwrite(str(src), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     out, saved = tmp_path / "m", tmp_path / "regions.png"
     r = CliRunner().invoke(main, ["animate", str(src), "-o", f"{out}/", "--engine", "motion", "--motion",
-                                  "70,80,90,80", "--loop", "--frames", "12", "--save-regions", str(saved), "-q"],
+                                  "70,80,90,80", "--loop", "--frames", "12", "--save-regions", str(saved)],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "motion region 1" in r.output and "grabcut" in r.output
+    # -q: errors only
+    q = CliRunner().invoke(main, ["animate", str(src), "-o", f"{tmp_path / 'q'}/", "--engine", "motion", "--motion",
+                                  "70,80,90,80", "--loop", "--frames", "4", "-q"], catch_exceptions=False)
+    assert q.exit_code == 0 and "motion region" not in q.output
     area = cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE)
     assert area[80, 70] == 255
     truth = disc > 0
@@ -206,8 +210,8 @@ def test_cli_motion_regions_from_sam(still, tmp_path):
     torch.save(sam.state_dict(), ckpt)
     out = tmp_path / "m"
     r = CliRunner().invoke(main, ["animate", str(still["img_path"]), "-o", f"{out}/", "--engine", "motion",
-                                  "--motion", "120,75,140,75", "--sam-checkpoint", str(ckpt), "--frames", "4",
-                                  "-q"], catch_exceptions=False)
+                                  "--motion", "120,75,140,75", "--sam-checkpoint", str(ckpt), "--frames", "4"],
+                           catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "motion region 1" in r.output and ("(sam," in r.output or "sam mask missed" in r.output)
     assert len(os.listdir(out)) == 4

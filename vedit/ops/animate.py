@@ -20,6 +20,7 @@ from vedit.engines.base import report
 from vedit.errors import InvalidInputError
 from vedit.ops.params import OpDef, Param, ParamError, final_path
 from vedit.ops.progress import OverallProgress
+from vedit.runtime import info
 
 DEFAULT_DURATION = 3.0
 DEFAULT_FPS = 25.0
@@ -402,7 +403,7 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
                          for a in arrows_f]
             found = eng.arrow_regions(image_f, arrows_f, masks)  # printed before any progress line is drawn
             for i, r in enumerate(found):
-                sys.stderr.write(f"motion region {i + 1}: {r.describe()}\n")
+                info(f"motion region {i + 1}: {r.describe()}")
             if save_regions:
                 area = np.maximum.reduce([r.weight for r in found])
                 if not cv2.imwrite(os.fspath(save_regions), np.clip(area * 255 + 0.5, 0, 255).astype(np.uint8)):
