@@ -149,3 +149,25 @@ def test_sample_points_beyond_opencv_map_width():
     v = sample_points(img, xi.astype(np.float32), yi.astype(np.float32))
     assert v.shape == (50000, 3)
     assert np.abs(v - img[yi, xi]).max() < 1e-3
+
+
+def test_progress_is_one_monotone_count_spread_over_the_stages():
+    """A panel's bar: never back, and not at 100 % while passes remain."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (60, 80, 3), dtype=np.uint8) for _ in range(60)]
+    m = np.zeros((60, 80), np.uint8)
+    m[20:40, 30:50] = 255
+    seen = []
+    list(PropagateInpaintEngine(chunk_size=30).inpaint(frames, [m] * 60, total=60,
+                                                      callback=lambda d, t, s: seen.append((d, t, s))).frames)
+    done = [d for d, _, _ in seen]
+    assert all(b >= a for a, b in zip(done, done[1:]))
+    assert done[-1] == 60 and all(t == 60 for _, t, _ in seen)
+    # within the first chunk (30 frames) the count climbs through the stages
+    # instead of reaching the chunk's end with its first stage
+    first = {}
+    for d, _, s in seen:
+        first.setdefault(s, d)
+    assert first["compose"] <= 12
+    assert 20 <= first["camera"] < 30
+    assert {"flow", "compose", "camera"} <= {s for _, _, s in seen}

@@ -63,6 +63,28 @@ _FILL_METHOD = "mix"        # the flow stage's keyframe fill (mean of ShiftMap a
 _FILL_MAX_SIDE = 224        # working size of that fill
 
 
+#: share of a chunk's progress per stage (first pass, refinement passes, camera stage)
+_STAGE_SHARE = {0: {"flow": 0.25, "compose": 0.1}, 1: {"flow": 0.25, "compose": 0.25}}
+_CAMERA_SHARE = 0.15
+
+
+def _stage_slice(passno: int, stage: str, camera: bool) -> tuple[float, float]:
+    """(start, width) of a stage's slice of a chunk's progress, in [0, 1]."""
+    scale = 1.0 - (_CAMERA_SHARE if camera else 0.0)
+    if stage == "camera":
+        return scale, _CAMERA_SHARE
+    total = sum(sum(v.values()) for v in _STAGE_SHARE.values())
+    lo = 0.0
+    for p in (0, 1):
+        for name, share in _STAGE_SHARE[p].items():
+            if p == min(passno, 1) and name == stage:
+                return lo / total * scale, share / total * scale
+            lo += share
+    # a stage without a slice of its own (keyframe fill) sits after its pass's flow
+    lo = _STAGE_SHARE[0]["flow"] if passno == 0 else sum(_STAGE_SHARE[0].values()) + _STAGE_SHARE[1]["flow"]
+    return lo / total * scale, 0.0
+
+
 def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: str = "shiftmap",
                  max_side: int = 224) -> np.ndarray:
     """Fill ``hole`` (bool) of an RGB uint8 frame from its own surroundings.
@@ -350,8 +372,16 @@ class PropagateInpaintEngine:
             if not cur_f:
                 return
 
-            def cb(i, n, stage, _base=done, _nctx=len(context)):
-                report(callback, _base + max(0, i - _nctx), n_total, stage)
+            new = len(cur_f)
+            passno, shown = [0], [done]
+
+            def cb(i, n, stage, _base=done, _nctx=len(context), _new=new):
+                # one monotone count over the whole job: each pass and stage
+                # owns a slice of this chunk's share (see _STAGE_SHARE)
+                lo, width = _stage_slice(passno[0], stage, bool(self.camera))
+                frac = lo + width * (max(0, i - _nctx) / max(1, n - _nctx))
+                shown[0] = max(shown[0], _base + min(_new, int(frac * _new)))
+                report(callback, shown[0], n_total, stage)
 
             all_f, all_h = context + cur_f, ctx_holes + holes
             if prep is not None:
@@ -367,6 +397,7 @@ class PropagateInpaintEngine:
                 res = self.fill_chunk(all_f, all_h, keyframe_fill=keyframe_fill,
                                       keyframe_every=keyframe_every, callback=cb, _masks=[None] * len(context) + cur_m)
             for _ in range(self.refine):
+                passno[0] += 1
                 # flow re-measured on the filled frames (the removed object is
                 # gone, so the flow follows the content under it), propagate again;
                 # a caller's (generative) keyframe fill is never run twice: the
@@ -384,8 +415,8 @@ class PropagateInpaintEngine:
             self.stats["keyframes"] += len(res.keyframes)
             out = res.frames[len(context):]
             if self.camera:
-                if callback:
-                    report(callback, done, n_total, "camera")
+                lo, _w = _stage_slice(passno[0], "camera", True)
+                report(callback, done + int(lo * new), n_total, "camera")
                 out = self._camera_pass(all_f, all_h, cur_m, len(context), out, keyframe_fill is None)
             for o in out:
                 yield o
