@@ -40,6 +40,8 @@ _DUAL_LO, _DUAL_HI = 6.0, 18.0
 _SPREAD = 0.12
 #: frames on each side whose confidence is averaged in
 _SMOOTH = 2
+#: scale (px) below which a never-seen pixel takes the exemplar fill's texture over a smoother fill's shape
+_DETAIL_SIGMA = 2.0
 #: median camera-model strength of a chunk below which the camera stage is skipped
 _MIN_STRENGTH = 0.1
 _MAX_CANDIDATES = 400
@@ -435,7 +437,16 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         st = np.where(guessed[i], 0.0, strength[i])
         wi = weights[i] * (st + (1.0 - st) * agree)
         w = cv2.GaussianBlur(wi, (0, 0), 1.5) * (wi > 0)
-        o[y0:y1, x0:x1] = np.clip(base + w[..., None] * (cam_out - base) + 0.5, 0, 255).astype(np.uint8)
+        mixed = base + w[..., None] * (cam_out - base)
+        g = guessed[i]
+        if g is not None and g.any():
+            # where a never-seen pixel keeps the flow fill's shape, it still
+            # takes the exemplar fill's fine texture (the flow fill is smooth
+            # there): the shape of the safer guess, the crispness of the real one
+            hf = colours[i] - cv2.GaussianBlur(colours[i], (0, 0), _DETAIL_SIGMA)
+            keep = (g * (1.0 - w) * a)[..., None]
+            mixed += keep * hf
+        o[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
         return o
 
     # never-seen pixels: one exemplar fill on a keyframe, carried by the camera
