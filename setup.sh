@@ -24,5 +24,5 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
     || echo "note: chromium not installed; the Premiere panel test will be skipped"
 fi
 mkdir -p out
-vedit remove sample_media/pan.mp4 --mask sample_media/pan_mask -o out/pan_removed.mp4
+vedit remove sample_media/pan.mp4 --mask sample_media/pan_mask -o out/pan_removed.mp4 --overwrite
 vedit probe out/pan_removed.mp4
