@@ -370,3 +370,15 @@ def test_probe_reports_the_truth(tmp_path):
         "scale=out_range=pc,setparams=range=pc:colorspace=bt709", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(full))
     info = probe(str(full))
     assert info["color_range"] == "full" and info["bit_depth"] == 8 and info["color_tagged"]
+
+
+def test_changed_pixels_rule_matches_any_channel():
+    """The writer's fast changed-pixel test equals 'any channel differs', 8 and 16 bit."""
+    from vedit.io.writer import _changed
+    rng = np.random.default_rng(0)
+    for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
+        a = rng.integers(0, top, (40, 50, 3)).astype(dtype)
+        b = a.copy()
+        b[3, 4, 2] = a[3, 4, 2] ^ 1
+        b[10, 20, 0] = top - a[10, 20, 0]
+        assert np.array_equal(_changed(a, b), np.any(a != b, axis=2))
