@@ -41,7 +41,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import cv2
 import numpy as np
@@ -209,6 +209,23 @@ def _frozen(a: np.ndarray) -> bool:
     Work derived from such an array may be reused while the same object
     comes back."""
     return not a.flags.writeable and a.flags.owndata
+
+
+class Sources(NamedTuple):
+    """What the sweeps found for one frame's hole pixels (working grid): the
+    source frame and its coordinates along the best chain (-1: none), that
+    chain's length-based distance, whether any source exists, and the
+    second-best candidate with its blend weight."""
+
+    src: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    dist: np.ndarray
+    has: np.ndarray
+    src2: np.ndarray
+    cx2: np.ndarray
+    cy2: np.ndarray
+    wt2: np.ndarray
 
 
 @dataclass
@@ -611,11 +628,11 @@ class PropagateInpaintEngine:
                 # the sweeps continue from the previous state on those pixels
                 result, state = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys,
                                              state=state if it else None, new_key=keyframes[-1] if it else None)
-                unseen = [hw[t] & ~result[t][4] for t in range(n)]
+                unseen = [hw[t] & ~result[t].has for t in range(n)]
                 if keyframe_every:
                     # a keyframe's fill may not travel further than K frames
                     for t in range(n):
-                        far = hw[t] & result[t][4] & (result[t][3] >= _KEYFRAME_PENALTY + keyframe_every)
+                        far = hw[t] & result[t].has & (result[t].dist >= _KEYFRAME_PENALTY + keyframe_every)
                         unseen[t] |= far
                 if first_unseen is None:
                     first_unseen = [u.copy() for u in unseen]
@@ -841,9 +858,8 @@ class PropagateInpaintEngine:
         Each sweep starts from the best candidates found so far, so a chain may
         turn around (a pixel reaches frame t-1, whose fill came from t+5). Per
         pixel the best and second-best candidates (by chain length, keyframe
-        fills penalised) are kept; returns per frame
-        (src, cx, cy, dist, has, src2, cx2, cy2, wt2), and the state to continue
-        from.
+        fills penalised) are kept; returns per frame a :class:`Sources`, and
+        the state to continue from.
 
         With ``state`` (the previous call's) and ``new_key`` (a frame whose
         ``key_known`` pixels just became sources), only pixels no real
@@ -963,7 +979,7 @@ class PropagateInpaintEngine:
                 gap[both] = D2[t][c][both] - D[t][c][both]
                 e = np.exp(-np.minimum(gap, 60.0) / tau).astype(np.float32)
                 wt2[c] = np.where(both, e / (1.0 + e), 0.0)
-            out.append((S[t], CX[t], CY[t], D[t], has, S2[t], CX2[t], CY2[t], wt2))
+            out.append(Sources(S[t], CX[t], CY[t], D[t], has, S2[t], CX2[t], CY2[t], wt2))
         return out, (S, CX, CY, D, AV, S2, CX2, CY2, D2)
 
     # --------------------------------------------------------- compositing
