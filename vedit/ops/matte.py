@@ -4,8 +4,6 @@ PNG RGBA sequence, VP9 .webm), optionally with a preview video."""
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from typing import Any
 
 import cv2
@@ -13,7 +11,7 @@ import numpy as np
 
 from vedit.engines import names
 from vedit.errors import InvalidInputError, MediaError
-from vedit.io import check_output_path, open_clip, open_writer
+from vedit.io import Writer, check_output_path, open_clip, open_writer
 from vedit.io.clip import IMAGE_EXTS
 from vedit.ops.params import OpDef, Param, ParamError, final_path
 from vedit.ops.progress import OverallProgress
@@ -50,40 +48,21 @@ def choose_source(source=None, person=False, mask=None, box=None, points=None, c
     raise InvalidInputError("say what to matte: --person, --mask PATH, --box X,Y,W,H, --points X,Y or --chroma COLOUR")
 
 
-class _Png16Sequence:
-    """16-bit grey PNG sequence written into a temporary folder and renamed
-    into place when complete (like vedit.io's writer)."""
+class _Png16Sequence(Writer):
+    """16-bit grey PNG sequence: the vedit.io writer (atomic placement, the
+    source's names and numbers, ``overwrite`` rules, timestamps beside VFR
+    frames) with each matte written as one 16-bit grey channel."""
 
-    def __init__(self, path: str):
-        self.final = path.rstrip("/" + os.sep)
-        parent = os.path.dirname(os.path.abspath(self.final))
-        self.tmp = os.path.join(parent, f".{os.path.basename(self.final)}.tmp-{uuid.uuid4().hex[:8]}")
-        os.makedirs(self.tmp)
-        self.count = 0
-
-    def write(self, alpha: np.ndarray) -> None:
+    def write(self, frame: np.ndarray) -> None:
+        if self.closed:
+            raise MediaError("writer already closed")
+        alpha = np.asarray(frame, np.float32)
         img = np.clip(alpha * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
-        name = os.path.join(self.tmp, f"{self.count:05d}.png")
+        number = self._numbers[self.count] if self._numbers and self.count < len(self._numbers) else self.count
+        name = os.path.join(self._tmp, self._pattern % number)
         if not cv2.imwrite(name, img):
             raise MediaError(f"cannot write {name}")
         self.count += 1
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, et, ev, tb):
-        if et is not None or self.count == 0:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            if et is None:
-                raise MediaError(f"no frames were written to {self.final}")
-            return False
-        if os.path.isdir(self.final):
-            for f in sorted(os.listdir(self.tmp)):
-                os.replace(os.path.join(self.tmp, f), os.path.join(self.final, f))
-            os.rmdir(self.tmp)
-        else:
-            os.replace(self.tmp, self.final)
-        return False
 
 
 def _checker(h: int, w: int, cell: int = 16) -> np.ndarray:
@@ -150,6 +129,10 @@ PARAMS = (
     Param("bit_depth", "int", 8, choices=(8, 16), help="PNG matte bit depth (16 for a grey PNG folder only)."),
     Param("preview", "path_out", None, help="Also write a preview video here."),
     Param("preview_style", "str", "overlay", choices=("overlay", "checker"), help="Preview look."),
+    Param("cfr", "float", None, min=0.001, max=1000,
+          help="Write a constant frame rate (frames repeated/dropped by time) instead of keeping a VFR input's timing."),
+    Param("fill_gaps", "str", None, choices=("hold",),
+          help="Missing frames of a numbered input sequence: hold the frame before each gap (default: error)."),
 )
 
 
@@ -190,7 +173,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     src = choose_source(source, person, mask, box, points, chroma, sam_checkpoint)
     if margin is not None and src != "person":
         raise InvalidInputError("--margin applies to --person only; use --dilate to grow other mattes")
-    clip = open_clip(input, start=start, end=end)
+    clip = open_clip(input, start=start, end=end, fill_gaps=v["fill_gaps"])
     inputs = [input] + list(mask or []) + list(v["add_mask"] or []) + list(v["subtract_mask"] or [])
     kind = check_output_path(output, inputs, overwrite=v["overwrite"],
                              frames=clip.frame_count)
@@ -234,12 +217,17 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     # 3. write
     size = (clip.width, clip.height)
     out_ctx: Any
+    # like=clip: the source's sequence names and numbers, timing, timecode and
+    # colour tags; a grey matte is 8-bit data (or the 16-bit PNG below), so it
+    # never takes the footage's own high-bit samples (bit_depth=8)
     if int(bit_depth) == 16:
-        out_ctx = _Png16Sequence(output)
+        out_ctx = _Png16Sequence(output, clip.fps, size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"],
+                                 bit_depth=8)
     else:
-        out_ctx = open_writer(output, clip.fps, size, alpha=bool(alpha), like=clip if kind != "sequence" else None,
-                              overwrite=v["overwrite"])
-    prev_ctx = open_writer(preview, clip.fps, size, like=clip, overwrite=v["overwrite"]) if preview else None
+        out_ctx = open_writer(output, clip.fps, size, alpha=bool(alpha), like=clip, overwrite=v["overwrite"],
+                              cfr=v["cfr"], bit_depth=None if alpha else 8)
+    prev_ctx = (open_writer(preview, clip.fps, size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"])
+                if preview else None)
     checker = _checker(clip.height, clip.width) if preview and preview_style == "checker" else None
     frames = clip.frames() if need_frames else None
     try:

@@ -127,6 +127,10 @@ PARAMS = (
     Param("track_refine", "str", "lk", choices=("lk", "fast", "medium"),
           help="Keyframe residual of the camera tracker: lk (sparse Lucas-Kanade) or a DIS preset."),
     Param("plate_size", "int", 768, min=64, max=8192, help="Long side of a generated (--prompt) plate."),
+    Param("cfr", "float", None, min=0.001, max=1000,
+          help="Write a constant frame rate (frames repeated/dropped by time) instead of keeping a VFR input's timing."),
+    Param("fill_gaps", "str", None, choices=("hold",),
+          help="Missing frames of a numbered input sequence: hold the frame before each gap (default: error)."),
 )
 
 
@@ -186,6 +190,8 @@ class _Opts:
     track_model: str = "homography"
     track_refine: str = "lk"  # keyframe residual: lk (sparse Lucas-Kanade) or a DIS preset (fast|medium)
     plate_size: int = 768
+    cfr: float | None = None
+    fill_gaps: str | None = None
     overwrite: bool = False
 
 
@@ -368,7 +374,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
     # 1. check inputs: everything that can be wrong fails here, before work
     o = _options(params)
-    clip = open_clip(input, start, end)
+    clip = open_clip(input, start, end, fill_gaps=o.fill_gaps)
     bg = parse_background(o.background) if o.background else None
     inputs = [input] + ([o.background] if o.background and bg is not None and bg.kind in ("image", "video") else [])
     inputs += list(o.add_mask or []) + list(o.subtract_mask or [])
@@ -532,7 +538,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
                 plate = renderer(t, f, a)
                 yield f, a, plate, renderer.fresh
 
-        with open_writer(output, clip.fps, size, alpha=transparent, like=clip, overwrite=o.overwrite) as wr0:
+        with open_writer(output, clip.fps, size, alpha=transparent, like=clip, overwrite=o.overwrite,
+                         cfr=o.cfr) as wr0:
             with ThreadedWriter(wr0) as wr:
                 for f, a, plate, fresh in prefetch(prepared(), depth=3):
                     if isinstance(a, Prepared):
