@@ -4,10 +4,13 @@ script carry), and the config-folder lookup is the same everywhere."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 import vedit.server.client as client
 
@@ -51,3 +54,106 @@ def test_blender_extension_carries_the_client(tmp_path):
     with zipfile.ZipFile(out) as z:
         assert z.read("_vedit_client.py") == Path(client.__file__).read_bytes()
         assert b"vedit.server.client" in z.read("client.py")
+
+
+# -- against a live loopback server --------------------------------------------------
+
+def _submit_n(c, seq, tmp_path, n):
+    return [c.submit({"op": "test-invert", "input": str(seq), "output": str(seq.parent / f"out{i}.mp4")})
+            for i in range(n)]
+
+
+def test_list_all_follows_the_next_cursor(live_server, clip_dir, tmp_path):
+    url, token, _ = live_server
+    _, seq, _, _ = clip_dir
+    c = client.VeditClient(url, token=token)
+    ids = _submit_n(c, seq, tmp_path, 5)
+    first, cursor = c.page(limit=2)
+    assert [j["id"] for j in first] == ids[::-1][:2] and cursor  # newest first, more to come
+    assert c.list(limit=2) == first
+    everything = c.list_all(page_size=2)  # three requests: 2 + 2 + 1
+    assert [j["id"] for j in everything] == ids[::-1]
+    assert c.page(limit=10)[1] is None  # one page holds them all: no cursor
+    assert [j["id"] for j in c.list_all()] == ids[::-1]
+
+
+def test_rotated_token_is_read_again_after_a_401(home, request, clip_dir, tmp_path):
+    """The real rotation: a token file found readable by others is replaced when
+    the server starts; a client that read the old one retries with the new one."""
+    home.mkdir(parents=True)
+    old = "o" * 64
+    (home / "token").write_text(old + "\n")
+    (home / "token").chmod(0o644)
+    c = client.VeditClient()  # reads the token file ($VEDIT_HOME is home)
+    assert c.token == old
+    url, new, _ = request.getfixturevalue("live_server")
+    assert new != old and (home / "token").stat().st_mode & 0o077 == 0
+    c.url = url
+    assert c.list() == []
+    assert c.token == new
+    _, seq, _, _ = clip_dir
+    assert c.wait(_submit_n(c, seq, tmp_path, 1)[0], timeout=60)["status"] == "done"
+
+    # a token given explicitly is the caller's choice: a 401 is reported, not retried
+    stale = client.VeditClient(url, token=old)
+    with pytest.raises(client.AuthError) as exc:
+        stale.list()
+    assert exc.value.status == 401 and stale.token == old
+    # a token file that still holds a refused token: one 401, no loop
+    (home / "token").write_text(old + "\n")
+    c.token = old
+    with pytest.raises(client.AuthError):
+        c.list()
+
+
+@pytest.fixture
+def tls_server(home, tmp_path):
+    """A real server over TLS on loopback with a self-signed pair (vedit's make_cert)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from vedit.server import ServerConfig, create_app
+    from vedit.server.app import uvicorn_config
+    from vedit.server.tls import make_cert
+
+    cert, key = make_cert(str(home / "tls"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = ServerConfig(home=str(home), port=port, tls_cert=cert, tls_key=key).validate()
+    server = uvicorn.Server(uvicorn_config(create_app(cfg), cfg))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and t.is_alive(), "TLS server did not start"
+        time.sleep(0.02)
+    yield f"https://127.0.0.1:{port}", cert
+    server.should_exit = True
+    t.join(15)
+
+
+def test_https_with_the_servers_ca_file(tls_server, clip_dir, tmp_path, monkeypatch):
+    url, cert = tls_server
+    _, seq, _, _ = clip_dir
+    c = client.VeditClient(url, cafile=cert)
+    assert c.health()["ok"] is True
+    job = c.wait(_submit_n(c, seq, tmp_path, 1)[0], timeout=60)
+    assert job["status"] == "done" and (seq.parent / "out0.mp4").stat().st_size > 0
+    monkeypatch.setenv("VEDIT_CA_FILE", cert)
+    assert [j["id"] for j in client.VeditClient(url).list_all()] == [job["id"]]
+    monkeypatch.delenv("VEDIT_CA_FILE")
+
+    # the self-signed certificate is not trusted without its CA file: one clear error
+    with pytest.raises(client.ServerUnavailableError, match="TLS to https://127.0.0.1") as exc:
+        client.VeditClient(url).health()
+    assert exc.value.type == "TLS"
+    # plain http to the TLS port is no server
+    with pytest.raises(client.ServerUnavailableError):
+        client.VeditClient(url.replace("https", "http"), timeout=5).health()
+    with pytest.raises(ValueError, match="CA file"):
+        client.VeditClient(url, cafile=str(tmp_path / "missing.pem"))
+    with pytest.raises(ValueError, match="http:// or https://"):
+        client.VeditClient("ftp://127.0.0.1:1")
