@@ -109,7 +109,8 @@ CHROMA_COLOURS = KEY_COLOURS
 
 
 def parse_colour(text: object, name: str = "--chroma") -> tuple[int, int, int]:
-    """A key colour: green, blue, #RRGGBB or an (R, G, B) tuple."""
+    """A key colour: green or blue (the screen colours of KEY_COLOURS), another
+    CSS colour name (``lime``, ``purple`` ...), #RRGGBB or an (R, G, B) tuple."""
     if isinstance(text, (tuple, list)) and len(text) == 3:
         return tuple(int(v) for v in text)  # type: ignore[return-value]
     t = str(text).strip().lower()
@@ -120,7 +121,11 @@ def parse_colour(text: object, name: str = "--chroma") -> tuple[int, int, int]:
             return tuple(int(t[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
         except ValueError:
             pass
-    raise InvalidInputError(f"{name} {text!r}: use green, blue or #RRGGBB")
+    from vedit.composite.plate import COLOR_NAMES  # here: vedit.composite imports this module
+
+    if t.replace(" ", "") in COLOR_NAMES:
+        return COLOR_NAMES[t.replace(" ", "")]
+    raise InvalidInputError(f"{name} {text!r}: use green, blue, a CSS colour name (e.g. lime) or #RRGGBB")
 
 
 def despill(frame: np.ndarray, key: object = "green", amount: float = 1.0, name: str = "--chroma") -> np.ndarray:

@@ -117,7 +117,7 @@ PARAMS = (
     Param("points", "nums", None, metavar="X,Y[,X,Y...]", help="Points on the object on --frame (SAM prompt)."),
     Param("sam_checkpoint", "path", None, help="segment-anything checkpoint (local file)."),
     Param("sam_model", "str", "vit_b", choices=("vit_b", "vit_l", "vit_h"), help="Segment Anything model size."),
-    Param("chroma", "str", None, help="Chroma key: green, blue or #RRGGBB."),
+    Param("chroma", "str", None, help="Chroma key: green, blue (screen colours), a CSS colour name or #RRGGBB."),
     Param("tolerance", "float", None, min=0, max=1, help="Chroma key tolerance 0..1 (default 0.18)."),
     Param("refine", "bool", True, help="Hole filling + guided-filter edges."),
     Param("smooth", "bool", True, help="Temporal smoothing along optical flow."),

@@ -67,7 +67,7 @@ _MATTES = ("person", "chroma", "sam", "grabcut")
 
 PARAMS = (
     Param("background", "path_or_word", None, cli=("-b",), words=("blur", "transparent"),
-          help="IMAGE, VIDEO, folder of frames, a colour (#RRGGBB, R,G,B, name), 'blur' or 'transparent'."),
+          help="IMAGE, VIDEO, folder of frames, a colour (#RRGGBB, R,G,B, CSS name), 'blur' or 'transparent'."),
     Param("prompt", "str", None, help="Generate the new background from this text (needs a diffusion model)."),
     Param("negative_prompt", "str", "", help="What the generated background should not show."),
     Param("model", "str", None, help="Local diffusers inpainting model (path or cached id) for --prompt."),
@@ -101,7 +101,8 @@ PARAMS = (
           help="Run the person model every N frames and carry the matte along optical flow between "
                "(faster, slightly looser edges on fast motion)."),
     Param("chroma", "str", None, cli=("--key",), aliases=("key",),
-          help="Chroma key colour: green, blue or #RRGGBB; keys the subject off a screen (as in matte; "
+          help="Chroma key colour: green, blue (screen colours), a CSS colour name or #RRGGBB; keys the subject "
+               "off a screen (as in matte; "
                "implies --matte chroma unless --matte names a mask or another source). Default green "
                "with --matte chroma."),
     Param("tolerance", "float", None, min=0, max=1, help="Chroma key tolerance 0..1."),
