@@ -39,7 +39,7 @@ _DUAL_LO, _DUAL_HI = 6.0, 18.0
 #: how far (share of the hole box) a ring residual speaks for the pixels inside
 _SPREAD = 0.12
 #: frames on each side whose confidence is averaged in
-_SMOOTH = 2
+_SMOOTH = 5
 #: scale (px) below which a never-seen pixel takes the exemplar fill's texture over a smoother fill's shape
 _DETAIL_SIGMA = 2.0
 #: median camera-model strength of a chunk below which the camera stage is skipped
