@@ -107,7 +107,7 @@ def get_engine(family: str, name: str, **kwargs):
 
 # -- built-in engines ---------------------------------------------------------
 register(EngineSpec("propagate", "inpaint", "vedit.engines.propagate:PropagateInpaintEngine",
-                    "classical flow-guided propagation + keyframe spatial fill (default, no weights)"))
+                    "camera-model direct sampling + flow-guided propagation + exemplar fill (default, no weights)"))
 register(EngineSpec("diffusion", "inpaint", "vedit.engines.inpaint_diffusion:DiffusionInpaintEngine",
                     "latent diffusion inpainting on keyframes, propagated (flow-warped noise, cross-frame attention)",
                     needs=("torch", "diffusers", "transformers"), extra="ml",
