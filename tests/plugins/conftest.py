@@ -61,31 +61,47 @@ def server_origins():
 
 
 @pytest.fixture
-def live_server(tmp_path, server_origins):
+def server_tls():
+    """Whether the live server runs over TLS with a pair from ``vedit serve
+    --make-cert`` (a test module may override this)."""
+    return False
+
+
+@pytest.fixture
+def live_server(tmp_path, server_origins, server_tls):
     """A real ``vedit serve`` on a free loopback port, with its own VEDIT_HOME.
-    Yields (url, token, home)."""
+    Yields (url, token, home); over TLS the certificate is home/tls/cert.pem."""
     try:
         import vedit.server  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"vedit.server is not available yet ({exc})")
+    import ssl
+    import urllib.request
+
     home = tmp_path / "vedit_home"
     home.mkdir()
     port = free_port()
     env = dict(os.environ, VEDIT_HOME=str(home), PYTHONUNBUFFERED="1")
+    serve = [sys.executable, "-m", "vedit_cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    tls: list[str] = []
+    ctx = None
+    if server_tls:
+        subprocess.run(serve + ["--make-cert"], env=env, cwd=str(ROOT), check=True, capture_output=True, timeout=120)
+        cert, key = home / "tls" / "cert.pem", home / "tls" / "key.pem"
+        tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
+        ctx = ssl.create_default_context(cafile=str(cert))
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vedit_cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--allowed-root", str(tmp_path)] + [a for o in server_origins for a in ("--origin", o)],
+        serve + tls + ["--allowed-root", str(tmp_path)] + [a for o in server_origins for a in ("--origin", o)],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
     )
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
+    url = f"{'https' if server_tls else 'http'}://127.0.0.1:{port}"
 
     deadline = time.monotonic() + 60
     ok = False
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as r:
+            with urllib.request.urlopen(url + "/health", timeout=1, context=ctx) as r:
                 ok = r.status == 200
                 break
         except OSError:

@@ -15,7 +15,9 @@
     },
     async readToken(tokenFile) {
       window.__calls.push(["readToken", tokenFile]);
-      return cfg().token;
+      // cfg().tokens: what the token file holds at each read (a rotation), then cfg().token
+      const seq = cfg().tokens;
+      return Array.isArray(seq) && seq.length ? seq.shift() : cfg().token;
     },
   };
 })();

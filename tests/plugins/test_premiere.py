@@ -106,7 +106,9 @@ def browser(tmp_path):
         pytest.skip("Chromium not found (install Debian's chromium or set VEDIT_CHROMIUM)")
     profile = tmp_path / "chrome"
     proc = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--disable-dev-shm-usage", "--remote-debugging-port=0", f"--user-data-dir={profile}",
+                             "--disable-dev-shm-usage", "--remote-debugging-port=0",
+                             # the TLS test's server has a self-signed certificate (trusting it is the OS's part)
+                             "--ignore-certificate-errors", f"--user-data-dir={profile}",
                              "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         port_file = profile / "DevToolsActivePort"
@@ -253,6 +255,60 @@ def test_settings_token_and_speed_changed_clip(tmp_path, helpers, panel_site, li
     assert "ERROR" not in st["status"], st["status"]
     # the pasted token was used: the host's token file (a wrong token here) was never read
     assert [c[0] for c in st["calls"]] == ["getSelectedClip", "getSelectedClip", "importAndPlace"]
+    from vedit.io import open_clip
+
+    frames = open_clip(st["calls"][-1][1]).read_all()
+    assert [helpers.frame_number(f) for f in frames] == list(range(3, 15))
+
+
+@pytest.mark.parametrize("server_tls", [True])
+def test_https_server_used_as_given_with_wss_and_a_rotated_token(tmp_path, helpers, panel_site, live_server,
+                                                                  browser, server_tls):
+    """Over TLS (the server's pair from ``vedit serve --make-cert``): an https://
+    address is used as given, "Use HTTPS" upgrades an http:// one, progress comes
+    over wss://, and a token file rewritten by a rotation is read again after a 401."""
+    url, token, home = live_server
+    assert url.startswith("https://")
+    clip = helpers.write_numbered_clip(tmp_path / "shot.mp4", n=20, fps=24)
+    mask = np.zeros((48, 64), np.uint8)
+    mask[30:40, 20:40] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    selected = {"name": "shot", "path": str(clip), "inSeconds": 3 / 24, "outSeconds": 15 / 24, "fps": 24,
+                "startSeconds": 10.0, "endSeconds": 10.0 + 12 / 24, "trackIndex": 0}
+    b = browser
+    b.call("Page.enable")
+    b.call("Page.addScriptToEvaluateOnNewDocument", source=(
+        "window.__sockets = []; const W = window.WebSocket;"
+        " window.WebSocket = function (u, p) { const w = new W(u, p);"
+        " const rec = {url: u, messages: 0}; window.__sockets.push(rec);"
+        " w.addEventListener('message', () => { rec.messages += 1; }); return w; };"))
+    stale = "s" * 64  # what the token file held before the server rotated it
+    _open_panel(b, panel_site, {"clip": selected, "token": token, "tokens": [stale]})
+    port = url.rsplit(":", 1)[1]
+    b.eval(f"document.getElementById('server').value = {json.dumps(url)}")
+    assert b.eval("document.getElementById('https').checked") is False
+    assert b.eval("veditPanel.serverUrl()") == url  # as given, not downgraded
+    assert b.eval("veditPanel.socketUrl('/x')") == f"wss://127.0.0.1:{port}/x"
+    b.eval(f"document.getElementById('server').value = 'http://127.0.0.1:{port}'")
+    b.eval("document.getElementById('https').checked = true")
+    assert b.eval("veditPanel.serverUrl()") == url  # the option upgrades http:// to https://
+    b.eval("document.getElementById('settings').open = true")
+    b.click("#saveSettings")
+    assert b.eval("document.getElementById('status').textContent") == "Settings saved"
+    _open_panel(b, panel_site, {"clip": selected, "token": token, "tokens": [stale]})  # saved across sessions
+    assert b.eval("document.getElementById('https').checked") is True
+    assert b.eval("veditPanel.serverUrl()") == url
+
+    b.eval("(() => { const s = document.getElementById('op'); s.value = 'remove'; s.dispatchEvent(new Event('change'));"
+           f" document.getElementById('mask').value = {json.dumps(str(tmp_path / 'mask.png'))}; }})()")
+    b.click("#submit")
+    st = _wait_idle(b)
+    assert "ERROR" not in st["status"], st["status"]
+    # the stale token got a 401, the file was read again and the job went through
+    assert [c[0] for c in st["calls"]] == ["getSelectedClip", "readToken", "readToken", "importAndPlace"]
+    sockets = json.loads(b.eval("JSON.stringify(window.__sockets)"))
+    assert sockets and all(s["url"].startswith(f"wss://127.0.0.1:{port}/jobs/") for s in sockets)
+    assert sum(s["messages"] for s in sockets) > 0  # progress came over wss
     from vedit.io import open_clip
 
     frames = open_clip(st["calls"][-1][1]).read_all()

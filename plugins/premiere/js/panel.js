@@ -9,7 +9,8 @@
 
   const $ = (id) => document.getElementById(id);
   const host = () => globalThis.veditHost;
-  let current = null; // {id, ws}
+  let current = null; // {id, token, ws}
+  let activeToken = null; // the token that last worked (a 401 retry replaces it)
 
   function setStatus(text, isError) {
     const s = $("status");
@@ -81,21 +82,24 @@
     return { op, input: clip.path, output: outputPath(clip, op, range), params, range };
   }
 
-  // -- settings: UXP has no environment, so the server address and the token
-  // live in the panel (saved in its localStorage) --------------------------------
+  // -- settings: UXP has no environment, so the server address, HTTPS and the
+  // token live in the panel (saved in its localStorage) -------------------------
   const SETTINGS_KEY = "vedit.settings";
   const SETTING_IDS = ["server", "tokenFile", "token"];
+  const SETTING_CHECKS = ["https"];
 
   function loadSettings() {
     let saved = {};
     try { saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}") || {}; } catch (e) { saved = {}; }
     for (const id of SETTING_IDS) if (typeof saved[id] === "string" && saved[id]) $(id).value = saved[id];
+    for (const id of SETTING_CHECKS) if (typeof saved[id] === "boolean") $(id).checked = saved[id];
     return saved;
   }
 
   function saveSettings() {
     const s = {};
     for (const id of SETTING_IDS) s[id] = ($(id).value || "").trim();
+    for (const id of SETTING_CHECKS) s[id] = !!$(id).checked;
     localStorage.setItem(SETTINGS_KEY, JSON.stringify(s));
     setStatus("Settings saved");
     return s;
@@ -116,18 +120,49 @@
     }
   }
 
-  function serverUrl() { return ($("server").value || "http://127.0.0.1:8765").trim().replace(/\/+$/, ""); }
+  // The server address: an https:// address is used as given; "Use HTTPS"
+  // turns an http:// one (or a bare host:port) into https://. WebSockets follow
+  // the same scheme (wss:// over TLS).
+  function serverUrl() {
+    let u = ($("server").value || "127.0.0.1:8765").trim().replace(/\/+$/, "");
+    if (!/^https?:\/\//i.test(u)) u = "http://" + u;
+    if ($("https").checked) u = u.replace(/^http:\/\//i, "https://");
+    return u;
+  }
 
+  function socketUrl(path) { return serverUrl().replace(/^http/i, "ws") + path; }
+
+  // A 401 with the token from the file may mean the server rotated it (it
+  // rewrites the file): read the file once more and retry with the new token.
   async function api(method, path, token, body) {
-    const res = await fetch(serverUrl() + path, {
-      method,
-      headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let res = await send(method, path, token, body);
+    if (res.status === 401 && !settings().token) {
+      const fresh = await getToken();
+      if (fresh && fresh !== token) {
+        if (current && current.token === token) current.token = fresh;
+        activeToken = fresh;
+        res = await send(method, path, fresh, body);
+      }
+    }
     let data = {};
     try { data = await res.json(); } catch (e) { /* empty body */ }
     if (!res.ok) throw new Error((data && data.error) || ("HTTP " + res.status));
     return data;
+  }
+
+  async function send(method, path, token, body) {
+    try {
+      return await fetch(serverUrl() + path, {
+        method,
+        headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      const tls = serverUrl().startsWith("https:");
+      throw new Error("no vedit server at " + serverUrl() + " (" + (e && e.message ? e.message : e) + "): " +
+        (tls ? "start `vedit serve` with --tls-cert/--tls-key and trust its certificate (plugins/README.md)"
+             : "start `vedit serve`" + " (on macOS Premiere needs HTTPS: tick Use HTTPS in Settings)"));
+    }
   }
 
   function follow(id, token) {
@@ -138,7 +173,7 @@
       const poll = async () => {
         while (!settled) {
           try {
-            const job = await api("GET", "/jobs/" + id, token);
+            const job = await api("GET", "/jobs/" + id, (current && current.token) || token);
             setProgress(job.progress, job.stage || job.status);
             if (["done", "failed", "cancelled"].includes(job.status)) return finish(job);
           } catch (e) { settled = true; return reject(e); }
@@ -147,7 +182,7 @@
       };
       let ws;
       try {
-        ws = new WebSocket(serverUrl().replace(/^http/, "ws") + "/jobs/" + id + "/events?token=" + encodeURIComponent(token));
+        ws = new WebSocket(socketUrl("/jobs/" + id + "/events?token=" + encodeURIComponent(token)));
       } catch (e) { return poll(); }
       current.ws = ws;
       let gotMessage = false;
@@ -169,9 +204,10 @@
       setProgress(0, "reading the selected clip");
       const clip = await host().getSelectedClip();
       const { op, params } = readOptions();
-      const token = await getToken();
+      activeToken = await getToken();
       const spec = buildSpec(clip, op, params);
-      const { id } = await api("POST", "/jobs", token, spec);
+      const { id } = await api("POST", "/jobs", activeToken, spec);
+      const token = activeToken; // the re-read one when the POST met a rotated token
       current = { id, token, ws: null };
       $("cancel").disabled = false;
       setProgress(0, "queued");
@@ -210,5 +246,6 @@
   loadSettings();
   showOptions();
 
-  globalThis.veditPanel = { sourceRange, outputPath, buildSpec, checkSpeed, readOptions, submit, saveSettings };
+  globalThis.veditPanel = { sourceRange, outputPath, buildSpec, checkSpeed, readOptions, submit, saveSettings,
+    serverUrl, socketUrl };
 })();
