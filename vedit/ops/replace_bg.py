@@ -26,6 +26,7 @@ just warps the plate, blends and encodes.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import zlib
 from collections import deque
@@ -362,6 +363,30 @@ def _aligned(frames: Iterator[np.ndarray], alphas: Iterator[np.ndarray], n: int,
         yield f, a
 
 
+def plate_upscale(bg: Any, box: tuple[float, float, float, float], fit: str) -> float:
+    """How many times the plate's pixels are enlarged to fill ``box`` (the
+    frame, or the area the whole camera path sees); 0 for plates without
+    pixels of their own (colour, blur, transparent)."""
+    from vedit.composite.fit import fit_matrix
+
+    if bg.size is None:
+        return 0.0
+    F = fit_matrix(bg.size, box, fit)
+    return float(max(F[0, 0], F[1, 1]))
+
+
+def _warn_upscale(bg: Any, box: tuple[float, float, float, float], fit: str, generated: bool) -> None:
+    """One stderr line when the plate is enlarged more than 2x (it will look
+    soft next to the subject), as animate does for a small still."""
+    s = plate_upscale(bg, box, fit)
+    if s > 2.0:
+        w, h = bg.size
+        bw, bh = box[2] - box[0], box[3] - box[1]
+        hint = "raise --plate-size" if generated else "use a larger plate"
+        sys.stderr.write(f"warning: the {w}x{h} background plate is upscaled {s:.1f}x to cover "
+                         f"{bw:.0f}x{bh:.0f}; it will look soft ({hint})\n")
+
+
 def run(input: str, output: str, *, start: int | None = None, end: int | None = None,
         callback: Any = None, **params: Any) -> str:
     """Replace the background of ``input`` (frames ``start``..``end``) and
@@ -501,6 +526,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
             bg = Background("prompt", o.prompt, image=plate_img)
         assert bg is not None
+        _warn_upscale(bg, box, o.fit, o.prompt is not None)
         renderer = PlateRenderer(bg, size, clip.fps, n, fit=o.fit, box=box, paths=paths,
                                  loop=o.plate_loop, blur=o.blur)
 
