@@ -157,3 +157,22 @@ def test_https_with_the_servers_ca_file(tls_server, clip_dir, tmp_path, monkeypa
         client.VeditClient(url, cafile=str(tmp_path / "missing.pem"))
     with pytest.raises(ValueError, match="http:// or https://"):
         client.VeditClient("ftp://127.0.0.1:1")
+
+
+def test_blender_zips_client_copy_over_https_without_vedit(tls_server, home, tmp_path):
+    """The copy the Blender build vendors, run with no site-packages (no vedit),
+    talks to the TLS server: its CA file from $VEDIT_CA_FILE, the token from
+    $VEDIT_HOME, every page of the job list."""
+    url, cert = tls_server
+    out = subprocess.run([sys.executable, str(ROOT / "plugins/blender/build_extension.py"), "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    with zipfile.ZipFile(out) as z:
+        z.extract("_vedit_client.py", tmp_path / "copy")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import _vedit_client as c; k = c.VeditClient(sys.argv[2]); "
+            "print(k.health()['ok'], k.list_all(page_size=1), "
+            "[m for m in sys.modules if m.split('.')[0] == 'vedit'])")
+    r = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path / "copy"), url], capture_output=True, text=True,
+                       env={"VEDIT_HOME": str(home), "VEDIT_CA_FILE": cert, "PATH": "/usr/bin:/bin"}, cwd=tmp_path,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "[]", "[]"]
