@@ -425,3 +425,15 @@ def test_tls_and_header_timeout(tls_server, home):
             pass
         s.close()
     assert time.monotonic() - t0 < 3
+
+
+def test_made_certificate_is_for_tls_servers(tmp_path):
+    """macOS refuses a server certificate without the serverAuth usage."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from vedit.server.tls import make_cert
+    cert, _key = make_cert(str(tmp_path))
+    c = x509.load_pem_x509_certificate(open(cert, "rb").read())
+    eku = c.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.SERVER_AUTH in list(eku)

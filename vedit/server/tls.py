@@ -36,7 +36,7 @@ def _with_cryptography(cert: str, key: str, names: list[str], days: int) -> None
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     pk = ec.generate_private_key(ec.SECP256R1())
     alt: list[x509.GeneralName] = []
@@ -52,6 +52,8 @@ def _with_cryptography(cert: str, key: str, names: list[str], days: int) -> None
          .not_valid_after(now + datetime.timedelta(days=days))
          .add_extension(x509.SubjectAlternativeName(alt), critical=False)
          .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+         # macOS (10.15+) accepts a TLS server certificate only with this usage
+         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
          .sign(pk, hashes.SHA256()))
     fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -69,7 +71,8 @@ def _with_openssl(cert: str, key: str, names: list[str], days: int) -> None:
     san = ",".join(f"IP:{n}" if _is_ip(n) else f"DNS:{n}" for n in names)
     r = subprocess.run([exe, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                         "-nodes", "-keyout", key, "-out", cert, "-days", str(days), "-subj", "/CN=vedit serve",
-                        "-addext", f"subjectAltName={san}"], capture_output=True, text=True, check=False)
+                        "-addext", f"subjectAltName={san}", "-addext", "extendedKeyUsage=serverAuth"],
+                       capture_output=True, text=True, check=False)
     if r.returncode != 0:
         raise InvalidInputError(f"openssl could not make a certificate: {r.stderr.strip().splitlines()[-1:]}")
 
