@@ -167,7 +167,6 @@ class SourceSelector:
         self.frames, self.holes, self.cam = frames, holes, camera
         H, W = frames[0].shape[:2]
         self.W, self.H = W, H
-        self.direct = True
         # a source pixel is usable outside its own hole (the hole is the mask
         # grown by dilate + feather, so the resampling kernel's reach into the
         # hole's outer band still reads background, not the removed object)
@@ -267,7 +266,7 @@ class SourceSelector:
         top = set(used[np.argsort(-counts)][:_DIRECT_FITS].tolist())
         for s in used:
             sel = src == s
-            fit = self.direct and direct and abs(int(s) - t) > _CHAIN_OK and int(s) in top
+            fit = direct and abs(int(s) - t) > _CHAIN_OK and int(s) in top
             link = self.cam.link(t, int(s)) if fit else None
             Hm = link.H if link is not None and link.inliers >= 0.2 and link.residual <= 1.5 \
                 else self.cam.guess(t, int(s))
