@@ -154,3 +154,31 @@ def h():
 
     return SimpleNamespace(OP=OP, spec=spec, wait_status=wait_status, leftovers=leftovers,
                            free_port=free_port, make_frames=make_frames, invert_op=invert_op)
+
+
+@pytest.fixture
+def tls_server(home):
+    """A real server over TLS on 127.0.0.1 with a self-signed pair (vedit's
+    make_cert) and short header/idle timeouts: yields (port, url, cert)."""
+    import uvicorn
+
+    from vedit.server import ServerConfig, create_app
+    from vedit.server.app import uvicorn_config
+    from vedit.server.tls import make_cert
+
+    cert, key = make_cert(str(home / "tls"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = ServerConfig(home=str(home), port=port, tls_cert=cert, tls_key=key, header_timeout=0.5,
+                       idle_timeout=1).validate()
+    server = uvicorn.Server(uvicorn_config(create_app(cfg), cfg))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and t.is_alive(), "TLS server did not start"
+        time.sleep(0.02)
+    yield port, f"https://127.0.0.1:{port}", cert
+    server.should_exit = True
+    t.join(15)

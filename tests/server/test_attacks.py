@@ -376,34 +376,8 @@ def test_remote_binding_needs_allow_remote_and_tls(tmp_path):
     ServerConfig(home=str(tmp_path), host="127.0.0.2").validate()  # any loopback address is fine
 
 
-@pytest.fixture
-def tls_server(home, tmp_path):
-    """A real server with TLS and short timeouts on 127.0.0.1."""
-    import uvicorn
-
-    from vedit.server import create_app
-    from vedit.server.app import uvicorn_config
-    from vedit.server.tls import make_cert
-
-    cert, key = make_cert(str(tmp_path / "tls"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cfg = ServerConfig(home=str(home), port=port, tls_cert=cert, tls_key=key, header_timeout=0.5, idle_timeout=1)
-    server = uvicorn.Server(uvicorn_config(create_app(cfg), cfg))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and t.is_alive(), "server did not start"
-        time.sleep(0.02)
-    yield port, cert
-    server.should_exit = True
-    t.join(15)
-
-
 def test_tls_and_header_timeout(tls_server, home):
-    port, cert = tls_server
+    port, _url, cert = tls_server
     ctx = ssl.create_default_context(cafile=cert)
     tok = (home / "token").read_text().strip()
     req = urllib.request.Request(f"https://127.0.0.1:{port}/jobs", headers={"Authorization": f"Bearer {tok}"})

@@ -4,7 +4,6 @@ script carry), and the config-folder lookup is the same everywhere."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import zipfile
@@ -106,37 +105,8 @@ def test_rotated_token_is_read_again_after_a_401(home, request, clip_dir, tmp_pa
         c.list()
 
 
-@pytest.fixture
-def tls_server(home, tmp_path):
-    """A real server over TLS on loopback with a self-signed pair (vedit's make_cert)."""
-    import threading
-    import time
-
-    import uvicorn
-
-    from vedit.server import ServerConfig, create_app
-    from vedit.server.app import uvicorn_config
-    from vedit.server.tls import make_cert
-
-    cert, key = make_cert(str(home / "tls"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cfg = ServerConfig(home=str(home), port=port, tls_cert=cert, tls_key=key).validate()
-    server = uvicorn.Server(uvicorn_config(create_app(cfg), cfg))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and t.is_alive(), "TLS server did not start"
-        time.sleep(0.02)
-    yield f"https://127.0.0.1:{port}", cert
-    server.should_exit = True
-    t.join(15)
-
-
 def test_https_with_the_servers_ca_file(tls_server, clip_dir, tmp_path, monkeypatch):
-    url, cert = tls_server
+    _port, url, cert = tls_server
     _, seq, _, _ = clip_dir
     c = client.VeditClient(url, cafile=cert)
     assert c.health()["ok"] is True
@@ -163,7 +133,7 @@ def test_blender_zips_client_copy_over_https_without_vedit(tls_server, home, tmp
     """The copy the Blender build vendors, run with no site-packages (no vedit),
     talks to the TLS server: its CA file from $VEDIT_CA_FILE, the token from
     $VEDIT_HOME, every page of the job list."""
-    url, cert = tls_server
+    _port, url, cert = tls_server
     out = subprocess.run([sys.executable, str(ROOT / "plugins/blender/build_extension.py"), "-o", str(tmp_path)],
                          capture_output=True, text=True, timeout=60, check=True).stdout.strip()
     with zipfile.ZipFile(out) as z:
