@@ -59,7 +59,7 @@ class ColorMatcher:
 
 
 def key_channel(key) -> int:
-    """Which RGB channel a key colour (green, blue, #RRGGBB or RGB tuple) lives in."""
+    """Which RGB channel a key colour (green, blue, a CSS name, #RRGGBB or RGB tuple) lives in."""
     return int(np.argmax(parse_colour(key, "--key")))
 
 

@@ -132,6 +132,6 @@ register(EngineSpec("sam", "matte", "vedit.masks.sam:SamMatteSource",
 register(EngineSpec("grabcut", "matte", "vedit.masks.sources:GrabCutMatteSource",
                     "box prompt segmented with GrabCut, tracked by flow"))
 register(EngineSpec("chroma", "matte", "vedit.masks.sources:ChromaMatteSource",
-                    "chroma key (green/blue/#RRGGBB) with tolerance and spill suppression"))
+                    "chroma key (green, blue, a CSS colour name or #RRGGBB) with tolerance and spill suppression"))
 register(EngineSpec("track", "matte", "vedit.masks.track:TrackMatteSource",
                     "keyframe mask tracked through the shot with optical flow and colour"))

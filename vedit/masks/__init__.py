@@ -43,8 +43,8 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
 
     ``source``: ``file`` (``mask`` = image/sequence/video), ``person``,
     ``sam`` (``sam_checkpoint`` + ``box``/``points`` at ``frame``), ``grabcut``
-    (``box`` at ``frame``), ``chroma`` (``chroma`` = green|blue|#RRGGBB,
-    ``tolerance``), ``track`` (``mask`` = keyframe mask at ``frame``).
+    (``box`` at ``frame``), ``chroma`` (``chroma`` = green, blue, a CSS colour name
+    such as ``purple``, or #RRGGBB; ``tolerance``), ``track`` (``mask`` = keyframe mask at ``frame``).
     ``frame`` is relative to the selected range. ``refine``: hole filling and
     guided-filter edges; ``smooth``: temporal smoothing along flow;
     ``dilate`` (px, negative erodes) and ``feather`` (px) apply last.

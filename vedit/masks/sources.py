@@ -156,11 +156,11 @@ class ChromaMatteSource(MatteSource):
     backing colour's spill removed (for compositing the keyed footage)."""
 
     name = "chroma"
-    description = "chroma key (green/blue/#RRGGBB) with tolerance and spill suppression"
+    description = "chroma key (green, blue, a CSS colour name or #RRGGBB) with tolerance and spill suppression"
 
     def __init__(self, chroma=None, tolerance=None, **_):
         if chroma is None:
-            raise InvalidInputError("the chroma matte needs --chroma green|blue|#RRGGBB")
+            raise InvalidInputError("the chroma matte needs --chroma green, blue, a CSS colour name (e.g. purple) or #RRGGBB")
         self.rgb = parse_colour(chroma)
         self.tolerance = 0.18 if tolerance is None else float(tolerance)
         if not 0.0 < self.tolerance < 1.0:
