@@ -28,18 +28,39 @@ def command():
 @command.command("list")
 @click.option("--status", type=click.Choice(["queued", "running", "done", "failed", "cancelled"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500), help="Jobs shown.")
+@click.option("--limit", default=None, type=click.IntRange(1), help="Show at most N jobs (default: every job kept).")
+@click.option("--page-size", default=100, show_default=True, type=click.IntRange(1, 500),
+              help="Jobs fetched per request.")
 @_url
 @_token
-def list_cmd(status, as_json, limit, url, token):
-    """Jobs, newest first."""
-    jobs = _client(url, token).list(status=status, limit=limit)
+def list_cmd(status, as_json, limit, page_size, url, token):
+    """Every job the server keeps, newest first (all pages; --limit to stop early)."""
+    jobs = _all_jobs(_client(url, token), status, limit, page_size)
     if as_json:
         click.echo(json.dumps(jobs, indent=2))
         return
     click.echo(f"{'id':<13} {'status':<10} {'done':>6} {'op':<10} {'stage':<16} output / error")
     for j in jobs:
         click.echo(_line(j))
+
+
+def _all_jobs(client, status, limit, page_size) -> list:
+    """Jobs newest first, following the server's pages until ``limit`` (or the end);
+    a job seen on two pages (one submitted while walking) is listed once."""
+    jobs: list = []
+    seen_ids: set = set()
+    seen_cursors: set = set()
+    cursor = None
+    while True:
+        want = page_size if limit is None else min(page_size, limit - len(jobs))
+        page, cursor = client.page(status=status, limit=want, cursor=cursor)
+        for j in page:
+            if j.get("id") not in seen_ids:
+                seen_ids.add(j.get("id"))
+                jobs.append(j)
+        if not cursor or cursor in seen_cursors or (limit is not None and len(jobs) >= limit):
+            return jobs if limit is None else jobs[:limit]
+        seen_cursors.add(cursor)
 
 
 @command.command("show")
