@@ -244,6 +244,7 @@ def make_clip(path, size, frames):
     """running_car resized to ``size`` (looped to ``frames``), lossless-ish H.264."""
     from vedit.io import open_clip, open_writer
 
+    _fresh(path)
     src = open_clip(os.path.join(SHARED, "media", "running_car", "running_car.mp4"))
     fr = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in src.frames()]
     with open_writer(path, src.fps, size, crf=18) as w:
@@ -253,6 +254,21 @@ def make_clip(path, size, frames):
     mpath = path + ".mask.png"
     cv2.imwrite(mpath, cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST))
     return mpath
+
+
+def make_blob_masks(folder, size, frames):
+    """A moving disc 12 % of the frame height across the frame (the issue's speed
+    case), one PNG a frame."""
+    os.makedirs(folder, exist_ok=True)
+    w, h = size
+    r = int(round(0.06 * h))
+    for i in range(frames):
+        m = np.zeros((h, w), np.uint8)
+        x = int(w * (0.2 + 0.6 * i / max(1, frames - 1)))
+        y = int(h * (0.55 + 0.05 * np.sin(i / 7.0)))
+        cv2.circle(m, (x, y), r, 255, -1)
+        cv2.imwrite(os.path.join(folder, f"{i:05d}.png"), m)
+    return folder
 
 
 def floor(inp, out):
@@ -302,6 +318,13 @@ def speed(tmp, quick, memory, repeat=1):
         r, fps, fl = runs[len(runs) // 2]
         extra = f" (runs: {', '.join(f'{x[0]:.2f}' for x in runs)})" if repeat > 1 else ""
         print(f"| running_car {size[0]}x{size[1]}, logo mask | {nfr} | {fps:.1f} | {fl:.1f} | {r:.2f}{extra} |")
+        if size[1] == 1080:
+            blob = make_blob_masks(os.path.join(tmp, "blob_1080"), size, nfr)
+            dt = ours(clip, blob, os.path.join(tmp, "out_blob_1080.mp4"))
+            fls.append(floor(clip, os.path.join(tmp, f"floor_{size[0]}.mp4")))
+            fl = (fls[-2] + fls[-1]) / 2
+            print(f"| running_car {size[0]}x{size[1]}, moving disc 12 % of height | {nfr} | {nfr / dt:.1f} "
+                  f"| {fl:.1f} | {nfr / dt / fl:.2f} |")
     if memory:
         print("\n## Peak memory at 1920x1080 vs clip length")
         print("| frames | peak RSS MB |")
