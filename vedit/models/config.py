@@ -56,13 +56,14 @@ def model_dirs() -> list[Path]:
     """Folders searched for local models, in order: VEDIT_MODEL_DIR entries,
     the config's ``model_dirs``, then ``$VEDIT_HOME/models``."""
     out: list[Path] = []
-    for p in os.environ.get("VEDIT_MODEL_DIR", "").split(os.pathsep):
-        if p.strip():
-            out.append(Path(p).expanduser())
-    for p in diffusion_defaults().get("model_dirs", []) or []:
-        out.append(Path(str(p)).expanduser())
+    for entry in os.environ.get("VEDIT_MODEL_DIR", "").split(os.pathsep):
+        if entry.strip():
+            out.append(Path(entry).expanduser())
+    for entry in diffusion_defaults().get("model_dirs", []) or []:
+        out.append(Path(str(entry)).expanduser())
     out.append(vedit_home() / "models")
-    seen, uniq = set(), []
+    seen: set[str] = set()
+    uniq: list[Path] = []
     for p in out:
         if str(p) not in seen:
             seen.add(str(p))
