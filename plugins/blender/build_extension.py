@@ -4,7 +4,9 @@
 
 Produces ``vedit_vse-<version>.zip`` with ``blender_manifest.toml`` at the zip
 root, the layout ``blender --command extension build`` makes (that command
-needs a Blender binary; this script needs only Python)."""
+needs a Blender binary; this script needs only Python). The panel's op schema
+(``ops_schema.json``) is made afresh from vedit's op definitions when vedit can
+be imported, so the zip's forms match the vedit it was built with."""
 from __future__ import annotations
 
 import argparse
@@ -28,10 +30,26 @@ def manifest_field(text: str, key: str) -> str:
     return m.group(1)
 
 
+def fresh_schema() -> str | None:
+    """The panel's op schema made now from vedit's op definitions
+    (``make_ops_schema.py``), or None where vedit cannot be imported (then the
+    committed ``vedit_vse/ops_schema.json`` is packed)."""
+    sys.path.insert(0, os.path.dirname(HERE))
+    try:
+        import make_ops_schema
+    finally:
+        sys.path.pop(0)
+    try:
+        return make_ops_schema.render()[make_ops_schema.BLENDER]
+    except ImportError:
+        return None
+
+
 def build(out_dir: str) -> str:
     with open(os.path.join(SRC, "blender_manifest.toml"), encoding="utf-8") as f:
         text = f.read()
     ext_id, version = manifest_field(text, "id"), manifest_field(text, "version")
+    schema_text = fresh_schema()
     os.makedirs(out_dir, exist_ok=True)
     target = os.path.join(out_dir, f"{ext_id}-{version}.zip")
     tmp = target + ".part"
@@ -42,8 +60,12 @@ def build(out_dir: str) -> str:
                 if name.endswith(SKIP_EXT):
                     continue
                 full = os.path.join(root, name)
+                if full == os.path.join(SRC, "ops_schema.json") and schema_text is not None:
+                    continue
                 z.write(full, os.path.relpath(full, SRC))
         z.write(CLIENT, "_vedit_client.py")
+        if schema_text is not None:
+            z.writestr("ops_schema.json", schema_text)
     os.replace(tmp, target)
     return target
 

@@ -51,10 +51,33 @@ scene.vedit.output_dir = cfg["out_dir"]
 report["source"] = {"start": strip.frame_final_start, "duration": strip.frame_final_duration, "channel": strip.channel,
                     "strip_fps": strip.fps}
 report["poll"] = bpy.ops.vedit.process_strip.poll()
+if cfg.get("dump_fields"):
+    # what Blender made of the panel's generated properties
+    props = scene.vedit.bl_rna.properties
+    report["fields"] = {}
+    for f in ext.FIELDS:
+        p = props[f.prop]
+        d = {"type": p.type, "default": p.default if p.type != "STRING" else p.default, "subtype": p.subtype}
+        if p.type == "ENUM":
+            d["items"] = [i.identifier for i in p.enum_items]
+        if p.type in ("INT", "FLOAT"):
+            d.update(min=p.hard_min, max=p.hard_max)
+        report["fields"][f.prop] = d
+if cfg.get("ca_file") is not None:
+    bpy.context.preferences.addons["bl_ext.user_default.vedit_vse"].preferences.ca_file = cfg["ca_file"]
 
 try:
-    res = bpy.ops.vedit.process_strip(op=cfg["op"], mask=cfg.get("mask", ""),
-                                      mask_strip=cfg.get("mask_strip_name", ""), background=cfg.get("background", ""))
+    if cfg.get("panel"):
+        # the editor's way: the panel's fields, then the panel's button
+        vs = scene.vedit
+        vs.op = cfg["op"]
+        for k, v in cfg["panel"].items():
+            setattr(vs, k, v)
+        res = bpy.ops.vedit.process_strip(use_scene_settings=True)
+    else:
+        res = bpy.ops.vedit.process_strip(op=cfg["op"], mask=cfg.get("mask", ""),
+                                          mask_strip=cfg.get("mask_strip_name", ""),
+                                          background=cfg.get("background", ""), params=cfg.get("params", ""))
 except RuntimeError as exc:  # bpy.ops raises what the operator reported as an error
     res = {"CANCELLED"}
     report["operator_error"] = str(exc)

@@ -307,3 +307,65 @@ def test_polling_fails_at_once_on_a_refused_token(helpers):
         assert job["status"] == "running"
     jobs.poll(Client(ServerUnavailableError("no vedit server")), job)
     assert job["status"] == "failed" and "no vedit server" in job["error"]
+
+
+@pytest.mark.parametrize("server_tls", [True])
+def test_panel_fields_and_the_ca_file_preference(tmp_path, live_server, helpers, server_tls, monkeypatch):
+    """The editor's route: the panel's fields (generated from the op
+    definitions: Blender holds the definitions' defaults and choices) and its
+    button, against an https:// server with a self-signed certificate. Without
+    the add-on's CA-file preference the submit is refused with the fix named;
+    with it the job runs, sending only the field the editor changed."""
+    monkeypatch.delenv("VEDIT_CA_FILE", raising=False)
+    url, token, home = live_server
+    clip = write_square_clip(tmp_path / "shot.mp4", 12, 24, helpers)
+    still = np.zeros((48, 64), np.uint8)
+    still[28:40, 2:34] = 255  # covers the square's whole path
+    cv2.imwrite(str(tmp_path / "still.png"), still)
+    cfg = {"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "url": url,
+           "out_dir": str(tmp_path / "renders"), "op": "remove", "dump_fields": True,
+           "panel": {"mask": str(tmp_path / "still.png"), "remove__dilate": 6}}
+    rep = run_blender(dict(cfg, ca_file=""), tmp_path, home)
+    assert rep["operator"] == ["CANCELLED"], rep
+    assert rep["state_error"].startswith(f"TLS to {url} failed") and "CA file" in rep["state_error"]
+
+    rep = run_blender(dict(cfg, ca_file=str(home / "tls" / "cert.pem")), tmp_path, home)
+    assert rep["operator"] == ["FINISHED"], rep
+    assert rep["spec"]["params"] == {"mask": str(tmp_path / "still.png"), "dilate": 6}
+    assert rep["job"]["status"] == "done", rep["job"]
+    new = [s for s in rep["strips"] if s["name"] != "shot"]
+    assert len(new) == 1 and new[0]["duration"] == 12
+    assert_square_removed(new[0]["filepath"], 0, 12, helpers)
+
+    # what Blender registered for each field is the op definition's
+    from vedit.ops import get_def
+
+    forms = _forms_module(helpers)
+    fields = forms.fields()
+    assert set(rep["fields"]) == {f.prop for f in fields}
+    for f in fields:
+        got, p = rep["fields"][f.prop], get_def(f.op)[f.param]
+        choices = p.choice_values()
+        if choices is not None:
+            assert got["type"] == "ENUM", f.prop
+            assert [i for i in got["items"] if i != forms.DEFAULT_ITEM] == [str(c) for c in choices], f.prop
+            assert got["default"] == (forms.DEFAULT_ITEM if p.default is None else str(p.default)), f.prop
+        elif p.type in ("int", "float") and p.default is not None:
+            assert got["type"] == p.type.upper() and got["default"] == pytest.approx(p.default), f.prop
+            if p.min is not None:
+                assert got["min"] == pytest.approx(p.min), f.prop
+        elif p.type == "bool" and p.default is not None:
+            assert got["type"] == "BOOLEAN" and got["default"] is p.default, f.prop
+        else:
+            assert got["type"] in ("STRING", "ENUM"), f.prop
+    assert rep["fields"]["remove__engine"]["default"] == "propagate"
+
+
+def _forms_module(helpers):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vedit_vse_forms_b", helpers.root / "plugins/blender/vedit_vse/forms.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -9,16 +9,16 @@ from the window's scene."""
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import client as vclient
-from . import jobs
+from . import forms, jobs
 
-OP_ITEMS = [
-    ("remove", "Remove", "Remove what the mask covers and fill it through the shot"),
-    ("replace-bg", "Replace background", "Keep the subject, replace the background"),
-    ("matte", "Matte", "Build an alpha matte of the subject"),
-]
+OP_LABELS = {"remove": "Remove", "replace-bg": "Replace background", "matte": "Matte"}
+# the option fields, from the op definitions (ops_schema.json, see forms.py)
+SCHEMA = forms.load_schema()
+FIELDS = forms.fields(SCHEMA)
+OP_ITEMS = [(op, OP_LABELS.get(op, op), (SCHEMA.get(op) or {}).get("help", "")) for op in forms.PANEL_OPS]
 MASK_SOURCE_ITEMS = [
     ("FILE", "File", "A mask image (one picked image of a numbered sequence means the whole sequence), "
                      "a folder of masks or a mask video"),
@@ -34,8 +34,20 @@ JOBS: list[dict] = []
 STATE: dict = {"error": ""}
 
 
-def _client(url: str | None = None):
-    return vclient.Client(url or None)
+def ca_file() -> str:
+    """The add-on preference "CA file" (a certificate to trust for an
+    https:// server with a self-signed certificate), or ""."""
+    try:
+        prefs = bpy.context.preferences.addons[__package__].preferences
+    except (KeyError, AttributeError):
+        return ""
+    return jobs.abspath(prefs.ca_file) if getattr(prefs, "ca_file", "") else ""
+
+
+def _client(url: str | None = None, cafile: str | None = None):
+    """vedit's client for ``url``; ``cafile`` (default: the add-on preference,
+    then ``$VEDIT_CA_FILE``) verifies an https:// server."""
+    return vclient.Client(url or None, cafile=(ca_file() if cafile is None else cafile) or None)
 
 
 def _redraw():
@@ -52,7 +64,7 @@ def _step(client=None) -> bool:
     for job in JOBS:
         if job["status"] in jobs.TERMINAL and job.get("placed") is not None:
             continue
-        jobs.poll(client or _client(job.get("url")), job)
+        jobs.poll(client or _client(job.get("url"), job.get("cafile")), job)
         if job["status"] == "done" and job.get("placed") is None:
             scene = bpy.data.scenes.get(job["scene"])
             try:
@@ -101,31 +113,72 @@ def wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-class VeditSettings(bpy.types.PropertyGroup):
-    op: EnumProperty(name="Operation", items=OP_ITEMS, default="matte")
-    mask_source: EnumProperty(name="Mask from", items=MASK_SOURCE_ITEMS, default="FILE")
-    mask: StringProperty(name="Mask", subtype="FILE_PATH",
-                         description="Mask image (any one image of a numbered sequence means the sequence), "
-                                     "folder of masks or mask video; white = region")
-    mask_strip: StringProperty(name="Mask strip", description="A mask/matte strip in the timeline")
-    background: StringProperty(name="Background", description="Image, video, colour (#rrggbb) or 'blur'")
-    bg_file: StringProperty(name="Background file", subtype="FILE_PATH")
-    prompt: StringProperty(name="Prompt", description="Generate the background from text")
-    person: BoolProperty(name="Person matte", default=True, description="Find the person automatically")
-    engine: StringProperty(name="Engine", description="Engine name (empty = default)")
-    output_dir: StringProperty(name="Output folder", subtype="DIR_PATH",
-                               description="Where results go (default: vedit_renders next to the media)")
-    server_url: StringProperty(name="Server", default="http://127.0.0.1:8765")
+_PROPS = {"bool": BoolProperty, "int": IntProperty, "float": FloatProperty, "enum": EnumProperty,
+          "text": StringProperty}
+
+
+def _settings_class() -> type:
+    """The scene's ``vedit`` property group: the add-on's own fields (op, mask
+    picker, output folder, server) and one property per op param from
+    ``FIELDS`` (``remove__dilate``...), with the definition's default,
+    choices, range and help."""
+    ann = {
+        "op": EnumProperty(name="Operation", items=OP_ITEMS, default="matte"),
+        "mask_source": EnumProperty(name="Mask from", items=MASK_SOURCE_ITEMS, default="FILE"),
+        "mask": StringProperty(name="Mask", subtype="FILE_PATH",
+                               description="Mask image (any one image of a numbered sequence means the sequence), "
+                                           "folder of masks or mask video; white = region"),
+        "mask_strip": StringProperty(name="Mask strip", description="A mask/matte strip in the timeline"),
+        "output_dir": StringProperty(name="Output folder", subtype="DIR_PATH",
+                                     description="Where results go (default: vedit_renders next to the media)"),
+        "server_url": StringProperty(name="Server", default="http://127.0.0.1:8765"),
+        "show_more": BoolProperty(name="More options", default=False),
+    }
+    for f in FIELDS:
+        ann[f.prop] = _PROPS[f.kind](**f.bpy_kwargs())
+    return type("VeditSettings", (bpy.types.PropertyGroup,), {"__annotations__": ann})
+
+
+VeditSettings = _settings_class()
+
+
+class VeditPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    ca_file: StringProperty(
+        name="CA file", subtype="FILE_PATH",
+        description="Certificate to trust for an https:// server with a self-signed certificate "
+                    "(vedit serve --make-cert writes ~/.config/vedit/tls/cert.pem); empty = $VEDIT_CA_FILE or "
+                    "the system's trusted certificates")
+
+    def draw(self, context):
+        self.layout.prop(self, "ca_file")
+
+
+def engine_of(s, op: str) -> str | None:
+    """The engine chosen in the panel for ``op`` (the definition's default when unset)."""
+    f = next((f for f in FIELDS if f.op == op and f.param == "engine"), None)
+    if f is None:
+        return None
+    v = getattr(s, f.prop)
+    return f.schema.get("default") if v == forms.DEFAULT_ITEM else v
 
 
 def _options(op: str, s) -> dict:
+    """Job params from the panel: the fields the editor changed from the op's
+    defaults, plus the mask picked (file; a strip is resolved by ``jobs.submit``)."""
+    opts = forms.params_from(lambda prop: getattr(s, prop), op, flist=FIELDS)
     mask = s.mask if s.mask_source == "FILE" else ""
     if op == "remove":
-        return {"mask": mask, "engine": s.engine}
-    if op == "replace-bg":
-        bg = s.bg_file or s.background
-        return {"background": bg, "prompt": s.prompt, "matte": mask or "person", "engine": s.engine}
-    return {"mask": mask} if mask else {"person": s.person}
+        opts["mask"] = mask
+    elif op == "replace-bg":
+        if mask:
+            opts["matte"] = mask
+    elif mask:
+        opts["mask"] = mask
+    elif not opts.get("source") and not opts.get("person"):
+        opts["person"] = True  # no keyframe mask and no other source: the person matte
+    return opts
 
 
 class VEDIT_OT_process_strip(bpy.types.Operator):
@@ -142,6 +195,8 @@ class VEDIT_OT_process_strip(bpy.types.Operator):
     prompt: StringProperty(name="Prompt")
     person: BoolProperty(name="Person matte", default=True)
     engine: StringProperty(name="Engine")
+    params: StringProperty(name="Params", default="",
+                           description="Other job params as JSON, e.g. {\"dilate\": 5} (names as on GET /ops)")
     use_scene_settings: BoolProperty(name="Use panel settings", default=False,
                                      description="Take the options from the vedit panel")
     wait: BoolProperty(name="Wait", default=False,
@@ -177,6 +232,16 @@ class VEDIT_OT_process_strip(bpy.types.Operator):
                         "matte": self.mask or "person", "engine": self.engine}
             else:
                 opts = {"mask": self.mask} if self.mask else {"person": self.person}
+            if self.params:
+                import json
+
+                try:
+                    extra = json.loads(self.params)
+                except ValueError as exc:
+                    return self._fail(f"params is not JSON: {exc}")
+                if not isinstance(extra, dict):
+                    return self._fail("params must be a JSON object ({\"name\": value, ...})")
+                opts.update(extra)
         mask_strip = None
         if strip_name:
             mask_strip = seq.strips.get(strip_name)
@@ -186,9 +251,12 @@ class VEDIT_OT_process_strip(bpy.types.Operator):
             cl = _client(s.server_url)
             job = jobs.submit(cl, scene, strip, op, opts, s.output_dir, mask_strip=mask_strip)
         except Exception as exc:
-            return self._fail(str(exc) or type(exc).__name__)
+            msg = str(exc) or type(exc).__name__
+            if msg.startswith("TLS to "):
+                msg += " (in Blender: Edit > Preferences > Add-ons > vedit > CA file)"
+            return self._fail(msg)
         STATE["error"] = ""
-        job["url"] = cl.url
+        job["url"], job["cafile"] = cl.url, getattr(cl, "cafile", None) or ""
         JOBS[:] = [j for j in JOBS if j["status"] not in jobs.TERMINAL]
         JOBS.append(job)
         if self.wait:
@@ -217,7 +285,7 @@ class VEDIT_OT_cancel_jobs(bpy.types.Operator):
             if job["status"] in jobs.TERMINAL or (self.job_id and job["id"] != self.job_id):
                 continue
             try:
-                _client(job.get("url")).cancel(job["id"])
+                _client(job.get("url"), job.get("cafile")).cancel(job["id"])
                 job["stage"] = "cancelling"
             except Exception as exc:
                 job.update(status="failed", error=f"cancel failed: {exc}", placed="")
@@ -258,14 +326,20 @@ class VEDIT_PT_panel(bpy.types.Panel):
         if s.op == "remove":
             mask_row("Mask")
         elif s.op == "replace-bg":
-            col.prop(s, "background")
-            col.prop(s, "bg_file")
-            col.prop(s, "prompt")
             mask_row("Matte (empty = person)")
         else:
-            col.prop(s, "person")
-            col.prop(s, "mask", text="Keyframe mask")
-        col.prop(s, "engine")
+            col.prop(s, "mask", text="Keyframe mask (empty = person)")
+        engine = engine_of(s, s.op)
+        mine = [f for f in FIELDS if f.op == s.op and forms.applies(f, engine)]
+        for f in mine:
+            if f.main:
+                col.prop(s, f.prop)
+        more = col.box()
+        more.prop(s, "show_more", icon="TRIA_DOWN" if s.show_more else "TRIA_RIGHT", emboss=False)
+        if s.show_more:
+            for f in mine:
+                if not f.main:
+                    more.prop(s, f.prop)
         col.prop(s, "output_dir")
         col.prop(s, "server_url")
         col.operator(VEDIT_OT_process_strip.bl_idname, text="Process active strip").use_scene_settings = True
@@ -283,7 +357,7 @@ class VEDIT_PT_panel(bpy.types.Panel):
                 _error_box(box, job["error"], width)
 
 
-CLASSES = (VeditSettings, VEDIT_OT_process_strip, VEDIT_OT_cancel_jobs, VEDIT_PT_panel)
+CLASSES = (VeditSettings, VeditPreferences, VEDIT_OT_process_strip, VEDIT_OT_cancel_jobs, VEDIT_PT_panel)
 
 
 def register():
