@@ -41,6 +41,17 @@ def test_hf_cache_id_resolves_offline(tiny_model_dir, tmp_path, monkeypatch):
     assert any(m.name == "acme/tiny-inpaint" for m in find_models())
 
 
+def test_hf_cache_snapshot_with_unreadable_index_is_missing_weights(tiny_model_dir, tmp_path):
+    # the snapshot has a model_index.json, but it is not a JSON object
+    snap = tmp_path / "hf-cache" / "models--acme--broken" / "snapshots" / "0123abcd"
+    shutil.copytree(tiny_model_dir, snap)
+    (snap / "model_index.json").write_text("[]")
+    with pytest.raises(MissingWeightsError, match="acme/broken.*cannot be read") as ei:
+        resolve_model("acme/broken")
+    assert "\n" not in str(ei.value)
+    assert not any(m.name == "acme/broken" for m in find_models())
+
+
 def test_missing_model_is_one_clear_line():
     with pytest.raises(MissingWeightsError) as ei:
         resolve_model("acme/not-here")

@@ -161,7 +161,11 @@ def resolve_model(model: str | os.PathLike | None = None) -> ModelInfo:
         looked.append(str(repo))
         snap = _snapshot(repo) if repo.is_dir() else None
         if snap is not None:
-            return _usable(inspect_model(snap, text, "hf-cache"), how)
+            info = inspect_model(snap, text, "hf-cache")
+            if info is None:  # model_index.json is there but is not a JSON object
+                raise MissingWeightsError(f"--model {text!r}: {snap / 'model_index.json'} in the Hugging Face "
+                                          f"cache cannot be read; fetch the model again; {how}")
+            return _usable(info, how)
     raise MissingWeightsError(f"--model {text!r}: not found locally (looked in {', '.join(looked[:6])}"
                               f"{' ...' if len(looked) > 6 else ''}); {how}")
 
