@@ -229,6 +229,70 @@ def test_folder_swapped_while_the_job_runs(make_client, clip_dir, h, tmp_path):
     assert os.listdir(outside) == [] and os.listdir(root / "sub_old") == []
 
 
+@pytest.mark.parametrize("out_name", ["x.mp4", "frames/"])
+def test_folders_swapped_mid_write_nothing_lands_outside(make_client, clip_dir, h, tmp_path, out_name):
+    """The output's and the preview's folders are swapped for symlinks to folders
+    outside the root while the op is writing: every file it creates after the
+    swap (a video, a frame sequence, a preview) stays in the pinned folders, the
+    job fails, and nothing ever appears outside — also mid-write."""
+    from vedit.io import open_writer
+    from vedit.jobs import register_op, unregister_op
+
+    root, seq, _, _ = clip_dir
+    outside, outside_pv = tmp_path / "outside", tmp_path / "outside_pv"
+    for d in (outside, outside_pv, root / "sub", root / "pv"):
+        d.mkdir()
+    ready, go, written, release = (threading.Event() for _ in range(4))
+    seen: dict = {}
+
+    def pausing(input, output, *, preview=None, callback=None, start=None, end=None, **_):
+        clip = open_clip(input)
+        ready.set()
+        assert go.wait(20)
+        # after the swap: the writer creates its files by the path it was given
+        with open_writer(output, clip.fps, clip.size, like=clip) as w:
+            for f in clip.frames():
+                w.write(f)
+            with open(preview, "x", encoding="utf-8") as fh:
+                fh.write("preview")
+            written.set()
+            assert release.wait(20)
+        return w.path
+
+    register_op("test-pause", pausing, params={"preview": "path_out"})
+    try:
+        c, auth, _ = make_client(allowed_roots=[str(root)])
+        r = post(c, auth, {"op": "test-pause", "input": str(seq), "output": f"{root}/sub/{out_name}",
+                           "params": {"preview": str(root / "pv" / "p.mp4")}})
+        assert r.status_code == 202, r.text
+        assert ready.wait(20)
+        for name, away in (("sub", outside), ("pv", outside_pv)):
+            os.rename(root / name, root / f"{name}_old")
+            os.symlink(away, root / name)
+        go.set()
+        assert written.wait(20)
+        # mid-write: the files are inside the root (in the pinned folders), none outside
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the encoder opens its file once it has read a frame
+            seen["inside"] = [p.name for d in ("sub_old", "pv_old") for p in (root / d).rglob("*") if p.is_file()]
+            if len(seen["inside"]) > 1:
+                break
+            time.sleep(0.05)
+        seen["outside"] = [p.name for d in (outside, outside_pv) for p in d.rglob("*")]
+        release.set()
+        job = h.wait_status(lambda i: c.get(f"/jobs/{i}", headers=auth).json(), r.json()["id"])
+    finally:
+        go.set()
+        release.set()
+        unregister_op("test-pause")
+    assert seen["outside"] == []
+    assert "p.mp4" in seen["inside"] and any(n.endswith((".mp4", ".png")) for n in seen["inside"] if n != "p.mp4")
+    assert job["status"] == "failed" and job["error_type"] == "PathNotAllowedError"
+    assert "was replaced while the job ran" in job["error"] and "/proc/" not in job["error"]
+    assert os.listdir(outside) == [] and os.listdir(outside_pv) == []
+    assert os.listdir(root / "sub_old") == [] and os.listdir(root / "pv_old") == []
+
+
 def _preview_op(input, output, *, preview=None, tag="", callback=None, start=None, end=None, **_):
     from vedit.io import open_clip, open_writer
 

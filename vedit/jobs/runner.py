@@ -5,10 +5,12 @@
   and written to the store at most every ``persist_interval`` seconds.
 * Cancellation is cooperative: the callback raises ``JobCancelled`` once a
   cancel was asked for; a queued job is cancelled at once.
-* Outputs are atomic twice over: the op writes to a hidden temporary name beside
-  the target (ops themselves also write atomically), and only a finished,
+* Outputs are atomic twice over: the op writes into a private hidden staging
+  folder made inside the output's folder, pinned by descriptor when the job
+  starts (ops themselves also write atomically), and only a finished,
   uncancelled job is moved to its final name — never over an existing file
-  (a unique name is taken instead), never onto an input.
+  (a unique name is taken instead), never onto an input, never outside the
+  folder checked at submit (see :class:`_Dir`).
 * State lives in a :class:`~vedit.jobs.store.JobStore`; on start, jobs that were
   running when the process died are marked failed with the reason (or
   re-queued), their temporary files removed, and queued jobs resume in order.
@@ -26,6 +28,7 @@ import shutil
 import stat
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vedit.errors import JobCancelled, VeditError
@@ -347,15 +350,16 @@ class Runner:
         update = functools.partial(self.store.update_if, job_id, ("running",))
         try:
             taken = self.store.active_outputs() - _claims_of(row)
-            for key, want in targets.items():
+            for n, (key, want) in enumerate(targets.items()):
                 # re-resolved now: the folder must still be the one checked at submit, with no
                 # symlink on the way; names that appeared since are never overwritten
                 final = unique_output(want, taken | {_occupied(f) for f in finals.values()})
                 recorded = real_parents.get(want) or (real_parents.get(row["output"]) if key is None else None)
                 d = _Dir.open(final, recorded)
                 finals[key], dirs[key] = final, d
-                temps[key] = _rebase(_temp_name(final, job_id), d.real)
-            update(output=finals[None], tmp_output=temps[None])
+                # the op writes only inside a private folder made in the pinned one
+                temps[key] = _staged_name(final, d.stage(job_id, n))
+            update(output=finals[None], tmp_output=dirs[None].stage_real)
             for key in targets:
                 if key is not None:
                     params[key] = temps[key]
@@ -370,9 +374,9 @@ class Runner:
             done_paths: dict[str | None, str] = {}
             for key in targets:
                 src = produced if key is None else temps[key]
-                if key is not None and not os.path.lexists(_occupied(src)):
+                if key is not None and not dirs[key].staged_exists(src):
                     continue  # the op chose not to write this one
-                done_paths[key] = dirs[key].commit(src, finals[key])
+                done_paths[key] = dirs[key].commit(src, temps[key], finals[key])
             if len(targets) > 1:
                 spec["params"] = {**spec.get("params", {}), **{k: v for k, v in done_paths.items() if k}}
                 update(spec=spec)
@@ -390,21 +394,16 @@ class Runner:
                 update(status="cancelled", stage="cancelled", error=live.reason,
                        error_type="JobCancelled", tmp_output=None, finished=time.time())
         except VeditError as exc:
-            update(status="failed", stage="failed", error=str(exc),
+            update(status="failed", stage="failed", error=_shown(str(exc), dirs.values()),
                    error_type=type(exc).__name__, tmp_output=None, finished=time.time())
         except Exception as exc:  # noqa: BLE001 - reported on the job, logged in full
             log.exception("job %s failed", job_id)
-            update(status="failed", stage="failed", error=f"{type(exc).__name__}: {exc}",
+            update(status="failed", stage="failed", error=_shown(f"{type(exc).__name__}: {exc}", dirs.values()),
                    error_type="InternalError", tmp_output=None, finished=time.time())
         finally:
-            for p in {produced, *temps.values()}:
-                if p and f"vedit-job-{job_id}" in p:  # never delete anything but our own temporaries
-                    _remove(p)
-            for key, d in dirs.items():
-                d.discard(temps.get(key))  # in the pinned folder, wherever it is now
+            for d in dirs.values():
+                d.discard()  # the staging folder, in the pinned folder wherever it is now
                 d.close()
-            self._remove_temps({"id": job_id, "output": finals.get(None, row["output"]),
-                                "claims": list(finals.values())})
 
     def _remove_temps(self, row: dict) -> None:
         """Delete whatever a job left under temporary names beside its output and
@@ -432,13 +431,6 @@ def _claims_of(row: dict) -> set[str]:
     return out
 
 
-def _rebase(path: str, real_dir: str) -> str:
-    """``path`` (an output or temporary name, maybe a folder or a frame pattern) moved
-    into ``real_dir``: what it occupies keeps its name, the pattern part stays."""
-    occ = _occupied(path)
-    return os.path.join(real_dir, os.path.basename(occ)) + path[len(occ):]
-
-
 _NOFOLLOW_DIRS = os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
 
 
@@ -459,15 +451,32 @@ def _open_nofollow(real: str) -> int:
     return fd
 
 
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0)
+
+
 class _Dir:
     """The folder an output goes into, pinned when the job starts: the folder whose
-    real path was checked at submit, reached without following symlinks. The
-    finished output is moved into it relative to that descriptor, after checking
-    the path still leads to the same folder, so a folder swapped for a symlink
-    meanwhile makes the job fail and nothing is written outside the roots."""
+    real path was checked at submit, reached without following symlinks.
+
+    The op never writes there by path: :meth:`stage` makes a private (0700)
+    staging folder inside the pinned one, relative to its descriptor, and the op
+    writes under ``/proc/PID/fd/N`` of that folder — a name the kernel resolves
+    to the folder itself, whatever its path has become — so a folder swapped
+    for a symlink mid-write cannot send a byte outside the roots. The finished
+    output is moved from the staging folder into the pinned one, descriptor to
+    descriptor, after checking the path still leads to the same folder; if not,
+    the job fails and the staging folder is removed."""
 
     def __init__(self, real: str, fd: int | None, shown: str):
         self.real, self.fd, self.shown = real, fd, shown
+        self.stage_fd: int | None = None
+        self.stage_name = ""
+        self.stage_root = ""  # the path the op writes under
+
+    @property
+    def stage_real(self) -> str | None:
+        """The staging folder by its real path (what a later start cleans up)."""
+        return os.path.join(self.real, self.stage_name) if self.stage_name else None
 
     @classmethod
     def open(cls, final: str, recorded: str | None) -> _Dir:
@@ -486,8 +495,44 @@ class _Dir:
                                           "replaced by a symlink or removed); nothing was written") from None
         return cls(real, fd, parent)
 
+    def stage(self, job_id: str, n: int) -> str:
+        """Make the job's private staging folder; returns the path the op writes under."""
+        self.stage_name = f".vedit-job-{job_id}.{n}"
+        if self.fd is None:  # no descriptor-relative calls here: by path, checked at commit
+            self.stage_root = os.path.join(self.real, self.stage_name)
+            shutil.rmtree(self.stage_root, ignore_errors=True)
+            os.mkdir(self.stage_root, 0o700)
+            return self.stage_root
+        self._remove_stage()  # a leftover of this job (re-queued after a shutdown)
+        try:
+            os.mkdir(self.stage_name, 0o700, dir_fd=self.fd)
+            self.stage_fd = os.open(self.stage_name, _O_DIR, dir_fd=self.fd)
+        except OSError as exc:
+            raise PathNotAllowedError(f"output folder {self.shown}: cannot make the job's staging folder "
+                                      f"({exc.strerror})") from None
+        proc = f"/proc/{os.getpid()}/fd/{self.stage_fd}"
+        # where /proc is missing the op writes by path; the move is still descriptor-relative
+        self.stage_root = proc if os.path.isdir(proc) else os.path.join(self.real, self.stage_name)
+        return self.stage_root
+
+    def _staged(self, path: str) -> str | None:
+        """The name inside the staging folder of an output path the op gave, or None."""
+        occ = _occupied(path)
+        if self.stage_root and os.path.dirname(os.path.abspath(occ)) == self.stage_root:
+            return os.path.basename(occ)
+        return None
+
+    def staged_exists(self, path: str) -> bool:
+        name = self._staged(path)
+        if name is None:
+            return False
+        if self.stage_fd is None:
+            return os.path.lexists(os.path.join(self.stage_root, name))
+        return _lexists_at(name, self.stage_fd)
+
     def verify(self) -> None:
-        """The path still leads, symlink-free, to the pinned folder."""
+        """The path still leads, symlink-free, to the pinned folder, and the staging
+        folder is still in it."""
         if self.fd is None:
             if os.path.realpath(self.shown) != self.real:
                 raise PathNotAllowedError(f"output folder {self.shown} changed while the job ran; "
@@ -498,63 +543,94 @@ class _Dir:
         except OSError:
             fd = None
         try:
-            same = fd is not None and (os.fstat(fd).st_dev, os.fstat(fd).st_ino) == \
-                (os.fstat(self.fd).st_dev, os.fstat(self.fd).st_ino)
+            same = fd is not None and _same(os.fstat(fd), os.fstat(self.fd))
         finally:
             if fd is not None:
                 os.close(fd)
         if not same:
             raise PathNotAllowedError(f"output folder {self.shown} was replaced while the job ran (a symlink?); "
                                       "its output was not written")
+        if self.stage_fd is not None:
+            try:
+                here = _same(os.stat(self.stage_name, dir_fd=self.fd, follow_symlinks=False),
+                             os.fstat(self.stage_fd))
+            except OSError:
+                here = False
+            if not here:
+                raise PathNotAllowedError(f"the job's staging folder in {self.shown} was moved or replaced while "
+                                          "the job ran; its output was not written")
 
-    def commit(self, produced: str, final: str) -> str:
-        """Move ``produced`` (in this folder) to ``final`` without replacing anything;
-        a unique name is taken if ``final`` appeared. Returns the path written."""
+    def commit(self, produced: str, staged: str, final: str) -> str:
+        """Move the op's output (in the staging folder) to ``final`` without replacing
+        anything; a unique name is taken if ``final`` appeared. ``produced`` is what
+        the op returned, ``staged`` the name it was asked to write. Returns the path written."""
+        from vedit.errors import MediaError
+
         self.verify()
-        src = _occupied(produced)
-        if self.fd is None or os.path.dirname(src) != self.real:
-            return _commit(produced, final)
-        if not _lexists_at(os.path.basename(src), self.fd):
-            from vedit.errors import MediaError
-
-            raise MediaError(f"the operation reported success but wrote nothing at {produced}")
+        name = self._staged(produced) or self._staged(staged)
+        if name is None or not self.staged_exists(os.path.join(self.stage_root, name)):
+            raise MediaError(f"the operation reported success but wrote nothing at {_occupied(final)}")
+        if self.fd is None or self.stage_fd is None:
+            return _commit(os.path.join(self.stage_root, name) + staged[len(_occupied(staged)):], final)
         suffix = final[len(_occupied(final)):]
-        name = os.path.basename(src)
+        is_dir = stat.S_ISDIR(os.stat(name, dir_fd=self.stage_fd, follow_symlinks=False).st_mode)
         for _ in range(100):
             occ = _occupied(final)
             dst = os.path.basename(occ)
             try:
-                if stat.S_ISDIR(os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode):
+                if is_dir:
                     with contextlib.suppress(OSError):
                         os.rmdir(dst, dir_fd=self.fd)  # only an empty folder goes
                     if _lexists_at(dst, self.fd):
                         raise FileExistsError(dst)
-                    os.rename(name, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+                    os.rename(name, dst, src_dir_fd=self.stage_fd, dst_dir_fd=self.fd)
                 else:
-                    os.link(name, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd, follow_symlinks=False)
-                    os.unlink(name, dir_fd=self.fd)
+                    os.link(name, dst, src_dir_fd=self.stage_fd, dst_dir_fd=self.fd, follow_symlinks=False)
+                    os.unlink(name, dir_fd=self.stage_fd)
                 return occ + suffix
             except FileExistsError:
                 final = unique_output(final)
         raise FileExistsError(f"cannot find a free name for {final}")
 
-    def discard(self, temp: str | None) -> None:
-        """Remove a temporary name (a file or folder) from the pinned folder."""
-        if self.fd is None or not temp:
+    def _remove_stage(self) -> None:
+        if self.fd is None or not self.stage_name.startswith("."):
             return
-        name = os.path.basename(_occupied(temp))
-        if not name.startswith("."):
-            return  # temporaries are hidden names; never anything else
         with contextlib.suppress(OSError):
-            if stat.S_ISDIR(os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode):
-                shutil.rmtree(name, dir_fd=self.fd)
+            if stat.S_ISDIR(os.stat(self.stage_name, dir_fd=self.fd, follow_symlinks=False).st_mode):
+                shutil.rmtree(self.stage_name, dir_fd=self.fd)
             else:
-                os.unlink(name, dir_fd=self.fd)
+                os.unlink(self.stage_name, dir_fd=self.fd)
+
+    def discard(self) -> None:
+        """Remove the staging folder (and whatever the op left in it) from the pinned folder."""
+        if self.stage_fd is not None:
+            os.close(self.stage_fd)
+            self.stage_fd = None
+        if self.fd is None:
+            if self.stage_root:
+                shutil.rmtree(self.stage_root, ignore_errors=True)
+            return
+        self._remove_stage()
 
     def close(self) -> None:
+        if self.stage_fd is not None:
+            os.close(self.stage_fd)
+            self.stage_fd = None
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _shown(message: str, dirs: Iterable[_Dir]) -> str:
+    """An error message with staging paths written as the folders the user named."""
+    for d in dirs:
+        if d.stage_root:
+            message = message.replace(d.stage_root, d.shown.rstrip("/") or "/")
+    return message
 
 
 def _lexists_at(name: str, dir_fd: int) -> bool:
@@ -565,19 +641,14 @@ def _lexists_at(name: str, dir_fd: int) -> bool:
     return True
 
 
-def _temp_name(final: str, job_id: str) -> str:
-    """A hidden name beside ``final`` that keeps its kind (extension / folder / pattern)."""
-    trail = final.endswith("/")
-    path = final.rstrip("/")
-    pattern = ""
-    if "%" in os.path.basename(path):
-        path, pattern = os.path.split(path)
-    d, b = os.path.split(path)
-    if trail or pattern or os.path.isdir(path):
-        tmp = os.path.join(d, f".{b}.vedit-job-{job_id}")
-        return os.path.join(tmp, pattern) if pattern else tmp + "/"
-    stem, ext = os.path.splitext(b)
-    return os.path.join(d, f".{stem}.vedit-job-{job_id}{ext}")
+def _staged_name(final: str, stage_root: str) -> str:
+    """Where the op writes ``final`` inside the staging folder: the same name, so
+    its kind (extension / folder / pattern) is kept."""
+    occ = _occupied(final)
+    suffix = final[len(occ):]
+    if not suffix and os.path.isdir(occ):
+        suffix = "/"  # an existing empty folder: a frame sequence goes there
+    return os.path.join(stage_root, os.path.basename(occ)) + suffix
 
 
 def _occupied(path: str) -> str:
