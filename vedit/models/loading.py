@@ -36,7 +36,7 @@ _LOCK = threading.Lock()
 
 
 def _from_pretrained(cls, path: str, dtype):
-    kw = {"local_files_only": True}
+    kw: dict[str, object] = {"local_files_only": True}
     params = inspect.signature(cls.__init__).parameters
     if "safety_checker" in params:
         # removal/background fills are not filtered images; skip loading the checker at all
