@@ -91,7 +91,8 @@ class CDP:
         return r["result"].get("value")
 
     def click(self, selector):
-        box = self.eval(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+        box = self.eval(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
+                        " const r = e.getBoundingClientRect();"
                         " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
@@ -152,10 +153,10 @@ def test_panel_submit_progress_import(tmp_path, helpers, panel_site, live_server
     # fill the form the way a user does: pick the op (change event shows its fields), type the mask path
     b.eval("(() => { const s = document.getElementById('op'); s.value = 'replace-bg';"
            " s.dispatchEvent(new Event('change')); })()")
-    assert b.eval("getComputedStyle(document.getElementById('mask').parentElement).display") == "block"
-    b.eval("document.getElementById('mask').focus()")
+    assert b.eval("getComputedStyle(document.getElementById('p-replace-bg-matte').parentElement).display") == "block"
+    b.eval("document.getElementById('p-replace-bg-matte').focus()")
     b.call("Input.insertText", text=str(tmp_path / "matte.png"))
-    b.eval("document.getElementById('background').focus()")
+    b.eval("document.getElementById('p-replace-bg-background').focus()")
     b.call("Input.insertText", text="#00ff00")
     b.eval(f"document.getElementById('server').value = {json.dumps(url)}")
     b.click("#submit")
@@ -249,7 +250,7 @@ def test_settings_token_and_speed_changed_clip(tmp_path, helpers, panel_site, li
     cv2.imwrite(str(tmp_path / "mask.png"), mask)
     b.eval(f"window.__veditTest.clip = {json.dumps(normal)}")
     b.eval("(() => { const s = document.getElementById('op'); s.value = 'remove'; s.dispatchEvent(new Event('change'));"
-           f" document.getElementById('mask').value = {json.dumps(str(tmp_path / 'mask.png'))}; }})()")
+           f" document.getElementById('p-remove-mask').value = {json.dumps(str(tmp_path / 'mask.png'))}; }})()")
     b.click("#submit")
     st = _wait_idle(b)
     assert "ERROR" not in st["status"], st["status"]
@@ -300,7 +301,7 @@ def test_https_server_used_as_given_with_wss_and_a_rotated_token(tmp_path, helpe
     assert b.eval("veditPanel.serverUrl()") == url
 
     b.eval("(() => { const s = document.getElementById('op'); s.value = 'remove'; s.dispatchEvent(new Event('change'));"
-           f" document.getElementById('mask').value = {json.dumps(str(tmp_path / 'mask.png'))}; }})()")
+           f" document.getElementById('p-remove-mask').value = {json.dumps(str(tmp_path / 'mask.png'))}; }})()")
     b.click("#submit")
     st = _wait_idle(b)
     assert "ERROR" not in st["status"], st["status"]
@@ -313,3 +314,69 @@ def test_https_server_used_as_given_with_wss_and_a_rotated_token(tmp_path, helpe
 
     frames = open_clip(st["calls"][-1][1]).read_all()
     assert [helpers.frame_number(f) for f in frames] == list(range(3, 15))
+
+
+def test_panel_fields_come_from_the_op_definitions(panel_site, browser):
+    """Every param of remove, replace-bg and matte has a field built from
+    js/ops_schema.js with the definition's default, choices and range; an
+    untouched form sends nothing but what is required; engine-specific
+    params show only with their engine."""
+    from vedit.ops import get_def
+
+    b = browser
+    _open_panel(b, panel_site, {"clip": {}, "token": "x"})
+    assert b.eval("Array.from(document.getElementById('op').options).map(o => o.value)") == \
+        ["remove", "replace-bg", "matte"]
+    dump = b.eval("Array.from(document.querySelectorAll('#fields [id][data-param]')).map(e => ({op: e.dataset.op,"
+                  " param: e.dataset.param, tag: e.tagName, type: e.type, value: e.value, checked: e.checked,"
+                  " options: e.tagName === 'SELECT' ? Array.from(e.options).map(o => o.value) : null,"
+                  " min: e.min, max: e.max}))")
+    hidden = {"overwrite", "preview", "preview_style", "preview_size"}
+    for op in ("remove", "replace-bg", "matte"):
+        d = get_def(op)
+        mine = {f["param"]: f for f in dump if f["op"] == op}
+        assert set(mine) == {p.name for p in d.params if p.name not in hidden and p.type != "path_out"}, op
+        for name, f in mine.items():
+            p = d[name]
+            choices = p.choice_values()
+            if choices is not None and not p.repeat:
+                assert f["tag"] == "SELECT" and [o for o in f["options"] if o] == [str(c) for c in choices], name
+                assert f["value"] == ("" if p.default is None else str(p.default)), name
+            elif p.type == "bool" and p.default is not None:
+                assert f["type"] == "checkbox" and f["checked"] is p.default, (op, name)
+            elif p.type == "bool":
+                assert f["options"] == ["", "on", "off"] and f["value"] == "", name
+            elif p.type in ("int", "float") and p.default is not None and not p.repeat:
+                assert f["type"] == "number" and float(f["value"]) == p.default, (op, name)
+                if p.min is not None:
+                    assert float(f["min"]) == p.min, (op, name)
+            else:
+                assert f["type"] == "text" and f["value"] == "", (op, name)
+
+    def read(op):
+        return b.eval(f"(() => {{ const s = document.getElementById('op'); s.value = {json.dumps(op)};"
+                      " s.dispatchEvent(new Event('change'));"
+                      " try { return veditPanel.readOptions(); } catch (e) { return 'ERROR ' + e.message; } })()")
+
+    assert read("remove").startswith("ERROR remove needs mask:")
+    assert read("matte") == {"op": "matte", "params": {"person": True}}
+    assert read("replace-bg") == {"op": "replace-bg", "params": {}}
+    b.eval("document.getElementById('p-remove-mask').value = '/shots/m.png';"
+           " document.getElementById('p-remove-dilate').value = '6';"
+           " document.getElementById('p-remove-fps').value = '12.5';"
+           " document.getElementById('p-remove-steps').value = '30'")
+    # steps applies to the diffusion engine only: hidden and not sent with the default engine
+    assert read("remove") == {"op": "remove", "params": {"mask": "/shots/m.png", "dilate": 6, "fps": 12.5}}
+    shown = "getComputedStyle(document.getElementById('p-remove-steps').parentElement).display"
+    assert b.eval(shown) == "none"
+    b.eval("(() => { const e = document.getElementById('p-remove-engine'); e.value = 'diffusion';"
+           " e.dispatchEvent(new Event('change')); })()")
+    assert b.eval(shown) == "block"
+    assert read("remove")["params"] == {"mask": "/shots/m.png", "engine": "diffusion", "dilate": 6, "fps": 12.5,
+                                        "steps": 30}
+    b.eval("document.getElementById('p-matte-mask').value = '/k/a.png; /k/b.png';"
+           " document.getElementById('p-matte-frame').value = '0;20';"
+           " document.getElementById('p-matte-smooth').checked = false;"
+           " document.getElementById('p-matte-bit_depth').value = '16'")
+    assert read("matte")["params"] == {"mask": ["/k/a.png", "/k/b.png"], "frame": [0, 20], "smooth": False,
+                                       "bit_depth": 16}

@@ -43,22 +43,186 @@
     return { start, end };
   }
 
+  // -- the op's fields, generated from the op definitions ------------------------
+  // js/ops_schema.js (plugins/make_ops_schema.py) holds what the server's GET /ops
+  // answers: per op its params with type, default, choices, range and help. Every
+  // param gets a field with that default; only values changed from it are sent.
+  const OP_LABELS = { "remove": "Remove object", "replace-bg": "Replace background", "matte": "Matte" };
+  const PANEL_OPS = ["remove", "replace-bg", "matte"]; // animate takes a still, not a clip
+  const HIDDEN = ["overwrite", "preview", "preview_style", "preview_size"];
+  const MAIN = {
+    "remove": ["mask", "engine", "dilate", "feather"],
+    "replace-bg": ["background", "prompt", "matte", "engine", "fit", "light_wrap"],
+    "matte": ["mask", "frame", "source", "person", "person_model", "alpha", "dilate", "feather"],
+  };
+  const DEFAULT_CHOICE = ""; // a select's "(default)" entry: the op decides
+
+  function schemaOps() { return (globalThis.veditOpsSchema && globalThis.veditOpsSchema.ops) || {}; }
+  function textOf(v) { return Array.isArray(v) ? v.join(";") : String(v); }
+  function fieldId(op, name) { return "p-" + op + "-" + name; }
+  function kindOf(s) { return s["x-kind"] || "string"; }
+  function oneOf(s) { return s["x-repeat"] && s.items ? s.items : s; }
+
+  function shownParams(op) {
+    const params = (schemaOps()[op] || {}).params || {};
+    return Object.keys(params).filter((n) => !HIDDEN.includes(n) && kindOf(params[n]) !== "path_out");
+  }
+
+  function makeField(op, name, s) {
+    const one = oneOf(s);
+    const kind = kindOf(s);
+    const label = document.createElement("label");
+    label.className = "field";
+    label.dataset.param = name;
+    label.dataset.engines = (s["x-engines"] || []).join(" ");
+    label.title = s.description || "";
+    const text = name.replace(/_/g, " ");
+    let el;
+    const hasDefault = s.default !== null && s.default !== undefined;
+    if (Array.isArray(one.enum) && !s["x-repeat"]) {
+      el = document.createElement("select");
+      const choices = (hasDefault ? [] : [DEFAULT_CHOICE]).concat(one.enum.map(String));
+      for (const c of choices) {
+        const o = document.createElement("option");
+        o.value = c;
+        o.textContent = c === DEFAULT_CHOICE ? "(default)" : c;
+        el.appendChild(o);
+      }
+      el.value = hasDefault ? String(s.default) : DEFAULT_CHOICE;
+    } else if (kind === "bool" && !s["x-repeat"]) {
+      if (hasDefault) {
+        el = document.createElement("input");
+        el.type = "checkbox";
+        el.checked = !!s.default;
+        label.className = "field check";
+      } else {
+        el = document.createElement("select");
+        for (const [v, t] of [[DEFAULT_CHOICE, "(default)"], ["on", "on"], ["off", "off"]]) {
+          const o = document.createElement("option");
+          o.value = v;
+          o.textContent = t;
+          el.appendChild(o);
+        }
+        el.value = DEFAULT_CHOICE;
+      }
+    } else if ((kind === "int" || kind === "float") && !s["x-repeat"] && hasDefault) {
+      el = document.createElement("input");
+      el.type = "number";
+      if (one.minimum !== undefined) el.min = String(one.minimum);
+      if (one.maximum !== undefined) el.max = String(one.maximum);
+      el.step = kind === "int" ? "1" : "any";
+      el.value = String(s.default);
+    } else {
+      el = document.createElement("input");
+      el.type = "text";
+      // empty = the definition's default, shown as the placeholder
+      el.value = "";
+      const hints = [];
+      if (hasDefault && String(s.default) !== "") hints.push("default: " + textOf(s.default));
+      else hints.push(s["x-required"] ? "required" : "empty = default");
+      if (kind === "nums") hints.push("x,y,...");
+      if (s["x-repeat"]) hints.push("several: separate with ;");
+      el.placeholder = hints.join(", ");
+    }
+    el.id = fieldId(op, name);
+    el.dataset.op = op;
+    el.dataset.param = name;
+    if (el.type === "checkbox") { label.appendChild(el); label.appendChild(document.createTextNode(" " + text)); }
+    else { label.appendChild(document.createTextNode(text)); label.appendChild(el); }
+    return label;
+  }
+
+  function buildForm() {
+    const ops = schemaOps();
+    const select = $("op");
+    const fields = $("fields");
+    for (const op of PANEL_OPS) {
+      if (!ops[op]) continue;
+      const o = document.createElement("option");
+      o.value = op;
+      o.textContent = OP_LABELS[op] || op;
+      o.title = ops[op].help || "";
+      select.appendChild(o);
+      const box = document.createElement("div");
+      box.className = "opform";
+      box.dataset.op = op;
+      const more = document.createElement("details");
+      more.className = "more";
+      const summary = document.createElement("summary");
+      summary.textContent = "More options";
+      more.appendChild(summary);
+      const names = shownParams(op);
+      const main = (MAIN[op] || []).filter((n) => names.includes(n));
+      for (const n of main) box.appendChild(makeField(op, n, ops[op].params[n]));
+      for (const n of names) if (!main.includes(n)) more.appendChild(makeField(op, n, ops[op].params[n]));
+      box.appendChild(more);
+      fields.appendChild(box);
+      const engine = $(fieldId(op, "engine"));
+      if (engine) engine.addEventListener("change", showOptions);
+    }
+    select.value = ops.matte ? "matte" : select.options[0].value;
+  }
+
+  function engineOf(op) {
+    const el = $(fieldId(op, "engine"));
+    const s = ((schemaOps()[op] || {}).params || {}).engine;
+    if (!el) return null;
+    return el.value === DEFAULT_CHOICE ? (s && s.default) : el.value;
+  }
+
+  function applies(op, s) {
+    const engines = s["x-engines"] || [];
+    return !engines.length || engines.includes(engineOf(op));
+  }
+
+  function number(text, kind) {
+    // anything that is not exactly a number goes as typed: the server names the param
+    const t = String(text).trim();
+    const n = Number(t);
+    if (t === "" || !Number.isFinite(n) || (kind === "int" && !Number.isInteger(n))) return text;
+    return n;
+  }
+
+  // the param value of field `name` of `op`, or undefined when it is the default
+  function fieldValue(op, name) {
+    const s = schemaOps()[op].params[name];
+    const el = $(fieldId(op, name));
+    const kind = kindOf(s);
+    const hasDefault = s.default !== null && s.default !== undefined;
+    if (el.tagName === "SELECT") {
+      if (el.value === DEFAULT_CHOICE || (hasDefault && el.value === String(s.default))) return undefined;
+      if (kind === "bool") return el.value === "on";
+      return kind === "int" || kind === "float" ? number(el.value, kind) : el.value;
+    }
+    if (el.type === "checkbox") return el.checked === !!s.default ? undefined : el.checked;
+    const text = (el.value || "").trim();
+    if (!text || (hasDefault && text === textOf(s.default))) return undefined;
+    if (s["x-repeat"]) {
+      return text.split(";").map((t) => t.trim()).filter((t) => t)
+        .map((t) => (kind === "int" || kind === "float" ? number(t, kind) : t));
+    }
+    if (kind === "int" || kind === "float") return number(text, kind);
+    return text;
+  }
+
   function readOptions() {
     const op = $("op").value;
-    const v = (id) => ($(id).value || "").trim();
+    const schema = schemaOps()[op];
     const params = {};
-    if (v("engine")) params.engine = v("engine");
-    if (op === "remove") {
-      if (!v("mask")) throw new Error("remove needs a mask file");
-      params.mask = v("mask");
-    } else if (op === "replace-bg") {
-      if (v("prompt")) params.prompt = v("prompt");
-      else params.background = v("background") || "blur";
-      params.matte = v("mask") || "person";
-    } else {
-      if (v("mask")) { params.mask = v("mask"); params.frame = parseInt(v("frame") || "0", 10); }
-      else params.person = true;
+    for (const name of shownParams(op)) {
+      const s = schema.params[name];
+      if (!applies(op, s)) continue;
+      const v = fieldValue(op, name);
+      if (v !== undefined) params[name] = v;
     }
+    for (const name of schema.required || []) {
+      if (params[name] === undefined) {
+        throw new Error(op + " needs " + name.replace(/_/g, " ") + ": " + (schema.params[name].description || ""));
+      }
+    }
+    // a matte with no keyframe mask and no other source is the person matte
+    if (op === "matte" && !params.mask && !params.source && !params.person && !params.box && !params.points &&
+        !params.chroma) params.person = true;
     return { op, params };
   }
 
@@ -234,8 +398,12 @@
 
   function showOptions() {
     const op = $("op").value;
-    document.querySelectorAll(".opt").forEach((el) => {
-      el.style.display = el.dataset.ops.split(" ").includes(op) ? "block" : "none";
+    document.querySelectorAll(".opform").forEach((box) => {
+      box.classList.toggle("hidden", box.dataset.op !== op);
+    });
+    document.querySelectorAll('.opform[data-op="' + op + '"] .field').forEach((label) => {
+      const engines = label.dataset.engines ? label.dataset.engines.split(" ") : [];
+      label.classList.toggle("hidden", engines.length > 0 && !engines.includes(engineOf(op)));
     });
   }
 
@@ -243,9 +411,10 @@
   $("submit").addEventListener("click", () => { submit(); });
   $("cancel").addEventListener("click", () => { cancel(); });
   $("saveSettings").addEventListener("click", () => { saveSettings(); });
+  buildForm();
   loadSettings();
   showOptions();
 
   globalThis.veditPanel = { sourceRange, outputPath, buildSpec, checkSpeed, readOptions, submit, saveSettings,
-    serverUrl, socketUrl };
+    serverUrl, socketUrl, fieldId };
 })();
