@@ -25,7 +25,7 @@ class FlowEstimator:
     def __init__(self, preset: str = "fast", max_side: int | None = 640, finest_scale: int | None = None):
         if preset not in _PRESETS:
             raise ValueError(f"unknown flow preset {preset!r}; choose {', '.join(_PRESETS)}")
-        self.dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+        self.dis = cv2.DISOpticalFlow.create(_PRESETS[preset])
         self.dis.setUseSpatialPropagation(True)
         if finest_scale is not None:
             # FAST stops at 1/4 resolution; small fast objects then take the
