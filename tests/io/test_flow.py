@@ -62,3 +62,25 @@ def test_complete_flow_auto_uses_background_motion_in_a_noisy_ring():
     smooth = np.linalg.norm(complete_flow(f, hole, "smooth")[hole] - bg[hole], axis=1).mean()
     assert smooth > 0.3, smooth  # what "auto" avoids
 
+
+
+def test_membrane_fill_smooth_fills_a_hole_at_any_level_count():
+    from vedit.flow.ops import _membrane_fill
+
+    # a linear ramp outside the hole: the fill must continue it smoothly and leave known pixels alone
+    h, w = 96, 128
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    flow = np.dstack([xs * 0.05, ys * -0.03]).astype(np.float32)
+    hole = np.zeros((h, w), bool)
+    hole[30:60, 40:80] = True
+    holed = flow.copy()
+    holed[hole] = 50.0
+    edge = hole & ~cv2.erode(hole.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    for levels in (6, 0, -1):  # levels < 0: full size only (used to crash on an unset accumulator)
+        out = _membrane_fill(holed, hole, levels=levels, smooth=True)
+        assert np.array_equal(out[~hole], flow[~hole])
+        assert np.abs(out[edge] - flow[edge]).max() < 0.2  # continues the ramp at the hole's border
+    # with the pyramid, the middle of the hole is reached too
+    assert np.abs(_membrane_fill(holed, hole, levels=6, smooth=True)[hole] - flow[hole]).max() < 2.0
+    assert np.array_equal(_membrane_fill(holed, hole, levels=-1, smooth=True),
+                          _membrane_fill(holed, hole, levels=0, smooth=True))

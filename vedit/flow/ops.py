@@ -157,21 +157,24 @@ def _membrane_fill_full(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -> 
         nf = cv2.resize(pyr_f[-1], sz, interpolation=cv2.INTER_AREA)
         pyr_f.append(nf[:, :, None] if nf.ndim == 2 else nf)
         pyr_k.append(cv2.resize(pyr_k[-1], sz, interpolation=cv2.INTER_AREA))
-    acc = None
-    for f, k in zip(reversed(pyr_f), reversed(pyr_k)):
-        lh, lw = k.shape
+    def estimate(f: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # normalised convolution: blurred known values / blurred known weight
         fb = cv2.blur(f, (5, 5))
         fb = fb[:, :, None] if fb.ndim == 2 else fb
         kb = cv2.blur(k, (5, 5))
-        est = fb / np.maximum(kb, 1e-6)[:, :, None]
-        if acc is None:
-            acc = np.where((kb > 1e-6)[:, :, None], est, 0).astype(np.float32)
-        else:
-            up = cv2.resize(acc, (lw, lh), interpolation=cv2.INTER_LINEAR)
-            up = up[:, :, None] if up.ndim == 2 else up
-            wgt = np.minimum(kb * 4.0, 1.0)
-            acc = cv2.blendLinear(est, up, wgt, 1.0 - wgt)  # wgt * est + (1 - wgt) * up
-            acc = acc[:, :, None] if acc.ndim == 2 else acc
+        return fb / np.maximum(kb, 1e-6)[:, :, None], kb
+
+    # the coarsest level starts the estimate; each finer one overrides it where it has support
+    est, kb = estimate(pyr_f[-1], pyr_k[-1])
+    acc = np.where((kb > 1e-6)[:, :, None], est, 0).astype(np.float32)
+    for f, k in zip(reversed(pyr_f[:-1]), reversed(pyr_k[:-1])):
+        lh, lw = k.shape
+        est, kb = estimate(f, k)
+        up = cv2.resize(acc, (lw, lh), interpolation=cv2.INTER_LINEAR)
+        up = up[:, :, None] if up.ndim == 2 else up
+        wgt = np.minimum(kb * 4.0, 1.0)
+        acc = cv2.blendLinear(est, up, wgt, 1.0 - wgt)  # wgt * est + (1 - wgt) * up
+        acc = acc[:, :, None] if acc.ndim == 2 else acc
     out = flow.copy()
     src = np.ascontiguousarray(acc[:, :, 0] if two_d else acc, dtype=out.dtype)
     r = cv2.copyTo(src, np.ascontiguousarray(hole).view(np.uint8), out)  # out[hole] = src[hole]
@@ -187,8 +190,9 @@ def _membrane_fill_smooth(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -
     f3 = f3[:, :, None] if f3.ndim == 2 else f3
     fk = f3 * known[:, :, None]
     h, w = hole.shape
-    acc = None
-    for lev in range(levels, -1, -1):
+
+    def level(lev: int) -> tuple[np.ndarray, np.ndarray]:
+        """Level ``lev``'s normalised-convolution estimate and its support, at full size."""
         s = 2 ** lev
         sw, sh = max(1, w // s), max(1, h // s)
         if (sw, sh) == (w, h):
@@ -201,14 +205,18 @@ def _membrane_fill_smooth(flow: np.ndarray, hole: np.ndarray, levels: int = 6) -
         num = cv2.resize(fb, (w, h), interpolation=cv2.INTER_LINEAR)
         conf = cv2.resize(kb, (w, h), interpolation=cv2.INTER_LINEAR)
         num = num[:, :, None] if num.ndim == 2 else num
-        up = num / np.maximum(conf, 1e-6)[:, :, None]
-        if acc is None:
-            acc = np.where((conf > 1e-6)[:, :, None], up, 0).astype(np.float32)
-        else:
-            # acc = wgt * up + (1 - wgt) * acc, in one OpenCV pass
-            wgt = np.minimum(conf * 4.0, 1.0)
-            acc = cv2.blendLinear(up, acc, wgt, 1.0 - wgt)
-            acc = acc[:, :, None] if acc.ndim == 2 else acc
+        return num / np.maximum(conf, 1e-6)[:, :, None], conf
+
+    # coarsest first; levels < 0 means full size only, like the coarse-to-fine variant
+    top = max(levels, 0)
+    up, conf = level(top)
+    acc = np.where((conf > 1e-6)[:, :, None], up, 0).astype(np.float32)
+    for lev in range(top - 1, -1, -1):
+        up, conf = level(lev)
+        # acc = wgt * up + (1 - wgt) * acc, in one OpenCV pass
+        wgt = np.minimum(conf * 4.0, 1.0)
+        acc = cv2.blendLinear(up, acc, wgt, 1.0 - wgt)
+        acc = acc[:, :, None] if acc.ndim == 2 else acc
     out = flow.copy()
     hole_px = acc[:, :, 0] if flow.ndim == 2 else acc
     out[hole] = hole_px[hole]
