@@ -585,6 +585,8 @@ def _probe_video(path: str) -> Clip:
         vfr = _irregular(times)
         has_alpha = pix.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")) or _vpx_alpha(vs)
         fo = _FIELD_ORDERS.get(int(cc.field_order or 0), "unknown") if hasattr(cc, "field_order") else "unknown"
+        if fo in ("tt", "bb", "tb", "bt"):
+            fo = _checked_field_order(path, fo)
         return Clip(
             path=path,
             kind="video",
@@ -607,6 +609,28 @@ def _probe_video(path: str) -> Clip:
             timecode=timecode,
             count_source=source,
         )
+
+
+def _checked_field_order(path: str, order: str) -> str:
+    """``order`` as the container states it, corrected by the first decoded
+    frame's own field dominance: H.264 in MP4 has no container field and its
+    parser reports "tt" even for bottom-field-first pictures."""
+    import subprocess
+
+    from vedit.io.ffmpeg import ffmpeg_exe
+
+    try:
+        res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path, "-map", "0:v:0", "-frames:v", "1",
+                              "-vf", "showinfo", "-f", "null", "-"], capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return order
+    m = re.search(rb"\bi:([TBP])\b", res.stderr)
+    if m is None or m.group(1) == b"P":
+        return order
+    top_first = m.group(1) == b"T"
+    if top_first == (order in ("tt", "tb")):
+        return order
+    return {"tt": "bb", "tb": "bt", "bb": "tt", "bt": "tb"}[order]
 
 
 TIMESTAMP_FILE = "timestamps_v2.txt"

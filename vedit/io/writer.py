@@ -157,6 +157,8 @@ def offset_timecode(tc: str, frames: int, fps: Fraction) -> str:
 # luma weights (Kr, Kb) of each matrix; anything else is BT.601
 _KR_KB = {"bt709": (0.2126, 0.0722), "bt2020nc": (0.2627, 0.0593), "bt2020c": (0.2627, 0.0593),
           "smpte240m": (0.212, 0.087), "fcc": (0.30, 0.11)}
+# the planar Y'CbCr formats FFV1 stores as they are
+_FFV1_YUV = {f"yuv{c}p{b}" for c in ("420", "422", "444") for b in ("", "9le", "10le", "12le", "14le", "16le")}
 # chroma subsampling (x, y) of the planar Y'CbCr formats the writer passes through
 _SUBSAMPLING = {"420": (2, 2), "422": (2, 1), "444": (1, 1)}
 
@@ -268,9 +270,11 @@ class Writer:
         self.timecode = timecode
         src_depth = bit_depth or (like.bit_depth if like is not None else 8)
         # 10-bit-capable outputs keep more than 8 bits (ProRes, H.264/H.265 10-bit,
-        # FFV1, 16-bit PNG/TIFF); VP9 here and GIF and JPEG are 8-bit
+        # VP9 profile 2, FFV1, 16-bit PNG/TIFF); GIF and JPEG are 8-bit, and so
+        # is VP9 with alpha (its alpha side channel is 8-bit)
         self.high_bit = src_depth > 8 and (
             self.kind in (".mov", ".mp4", ".m4v", ".mkv", "sequence")
+            or self.kind == ".webm" and not alpha
             or self.kind == "image" and self.path.lower().endswith(SEQUENCE_EXTS))
         # an op hands 8-bit frames; where they equal the source rounded to 8
         # bit (everything it did not touch) the source's own samples go out
@@ -282,6 +286,7 @@ class Writer:
         self._yuv_like = video if (video is not None and same_frames and not alpha and video.colour.matrix != "rgb"
                                    and colour is None) else None
         self._yuv: tuple[int, int, int] | None = None
+        self._src_sub = (1, 1)  # the source's chroma subsampling (x, y) when _yuv is set
         self._numbers: list[int] | None = None
         if self.kind == "sequence":
             folder, pattern = _sequence_target(self.path)
@@ -321,18 +326,29 @@ class Writer:
         k = self.kind
         odd = self.width % 2 or self.height % 2
         ten = self.high_bit
+        interlaced = self.field_order in ("tt", "bb", "tb", "bt")
         if codec == "ffv1":
+            like = self._yuv_like
+            src_pix = like.pix_fmt.replace("yuvj", "yuv") if like is not None else ""
+            if _planar_layout(src_pix) is not None and src_pix in _FFV1_YUV:
+                # the source's own Y'CbCr layout: untouched samples stored exactly
+                return ["-c:v", "ffv1", "-level", "3", "-pix_fmt", src_pix], True
             return ["-c:v", "ffv1", "-level", "3"], False  # lossless RGB: samples kept exactly
         if k == ".mov":
+            # interlaced ProRes is coded as two fields (the frame header then
+            # says which comes first); progressive coding would lose the fields
+            ildct = ["-flags", "+ildct"] if interlaced else []
             # 4444 for alpha, and for odd widths (4:2:2 ProRes gets the last column's colour wrong)
             if self.alpha or codec in ("prores4444", "prores_4444") or self.width % 2:
                 pix = "yuva444p10le" if self.alpha else "yuv444p10le"
-                return ["-c:v", "prores_ks", "-profile:v", "4", "-pix_fmt", pix, "-vendor", "apl0"], True
-            return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0"], True
+                return ["-c:v", "prores_ks", "-profile:v", "4", "-pix_fmt", pix, "-vendor", "apl0"] + ildct, True
+            return ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0"] + ildct, True
         if k == ".webm":
+            # VP9 profile 2 carries 10-bit 4:2:0
+            pix = "yuva420p" if self.alpha else ("yuv420p10le" if ten else "yuv420p")
+            profile = ["-profile:v", "2"] if pix.endswith("10le") else []
             return ["-c:v", "libvpx-vp9", "-crf", str(max(crf, 20)), "-b:v", "0", "-row-mt", "1",
-                    "-deadline", "realtime", "-cpu-used", "8",
-                    "-pix_fmt", "yuva420p" if self.alpha else "yuv420p"], True
+                    "-deadline", "realtime", "-cpu-used", "8", "-pix_fmt", pix] + profile, True
         if k == ".gif":
             return ["-filter_complex",
                     "[0:v]split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer[out]"], False
@@ -345,7 +361,7 @@ class Writer:
         if self.alpha and k == ".mkv":
             return ["-c:v", "ffv1", "-level", "3", "-pix_fmt", "yuva444p" if odd else "yuva420p"], True
         args = ["-c:v", "libx264", "-crf", str(crf), "-preset", "veryfast", "-pix_fmt", pix]
-        if self.field_order in ("tt", "bb", "tb", "bt"):
+        if interlaced:
             args += ["-flags", "+ildct+ilme"]
         return args + (["-movflags", "+faststart"] if k in (".mp4", ".m4v") else []), True
 
@@ -360,12 +376,19 @@ class Writer:
         args, ycbcr = self._codec_args(codec, crf)
         self._out_pix = args[args.index("-pix_fmt") + 1] if "-pix_fmt" in args else ""
         like = self._yuv_like
-        if ycbcr and like is not None and like.pix_fmt.replace("yuvj", "yuv") == self._out_pix:
-            self._yuv = _planar_layout(self._out_pix)
-            if self._yuv is not None:
-                self._convert8 = frame_converter(like, depth=8)
-                self._convert16 = frame_converter(like, depth=16)
-                self._like = None  # the Y'CbCr samples carry the full precision
+        src_layout = _planar_layout(like.pix_fmt) if like is not None else None
+        out_layout = _planar_layout(self._out_pix)
+        # the same sample width and a chroma grid the source's divides (4:2:2
+        # -> 4:2:0, 4:4:4 -> 4:2:x): the source's planes go out as they are,
+        # their chroma averaged down once, the way a plain re-encode does it
+        if (ycbcr and src_layout is not None and out_layout is not None and src_layout[2] == out_layout[2]
+                and out_layout[0] % src_layout[0] == 0 and out_layout[1] % src_layout[1] == 0):
+            assert like is not None
+            self._yuv = out_layout
+            self._src_sub = src_layout[:2]
+            self._convert8 = frame_converter(like, depth=8)
+            self._convert16 = frame_converter(like, depth=16)
+            self._like = None  # the Y'CbCr samples carry the full precision
         pix_in = self._pix_in()
         c = self.colour
         fps = f"{self.fps.numerator}/{self.fps.denominator}"
@@ -476,6 +499,11 @@ class Writer:
             raise MediaError(f"{self.path}: more frames written than the source clip has")
         sx, sy, bits = self._yuv
         planes = _planes(src, bits)
+        fx, fy = sx // self._src_sub[0], sy // self._src_sub[1]
+        if fx > 1 or fy > 1:
+            top = 2 ** bits - 1
+            planes[1:] = [np.clip(np.rint(_block_reduce(p, fy, fx, "mean")), 0, top).astype(p.dtype)
+                          for p in planes[1:]]
         rgb = frame[:, :, :3]
         seen = (self._convert8 if rgb.dtype == np.uint8 else self._convert16)(src)
         changed = _changed(seen, rgb)
@@ -595,6 +623,8 @@ class Writer:
             self._stderr.close()
         if self.kind == "sequence":
             return self._place_sequence()
+        if self.kind in (".mov", ".mkv") and self.field_order in _FIELD_CODES:
+            set_field_order(self._tmp, self.field_order)
         if not self.overwrite and os.path.lexists(self.path):  # appeared while rendering
             self._cleanup()
             raise _exists_error(self.path, "appeared while rendering")
@@ -658,6 +688,117 @@ class Writer:
         else:
             self.abort()
         return False
+
+
+# field order codes shared by the QuickTime 'fiel' atom and Matroska's FieldOrder
+_FIELD_CODES = {"tt": 1, "bb": 6, "tb": 9, "bt": 14}
+
+
+def set_field_order(path: str, order: str) -> bool:
+    """Write ``order`` (FFmpeg's tt/bb/tb/bt) into a finished .mov's 'fiel'
+    atom or .mkv's FieldOrder element, in place. FFmpeg's command line
+    records every top-field-first frame as "tb" and every bottom-first one as
+    "bt" whatever the source said; an editor reads those codes as the other
+    display order, so the source's own code is put back. Returns whether a
+    field was found and set."""
+    code = _FIELD_CODES[order]
+    with open(path, "r+b") as fh:
+        if path.lower().endswith(".mkv") or path.lower().endswith(".webm"):
+            off = _mkv_field_order_offset(fh)
+            if off is None:
+                return False
+            fh.seek(off)
+            fh.write(bytes([code]))
+            return True
+        off = _mov_fiel_offset(fh)
+        if off is None:
+            return False
+        fh.seek(off)
+        fh.write(bytes([2, code]))  # two fields, then their order
+        return True
+
+
+def _mov_fiel_offset(fh) -> int | None:
+    """File offset of the 'fiel' atom's payload inside the movie header."""
+    end = os.fstat(fh.fileno()).st_size
+    pos = 0
+    while pos + 8 <= end:
+        fh.seek(pos)
+        head = fh.read(16)
+        size, typ, hdr = int.from_bytes(head[:4], "big"), head[4:8], 8
+        if size == 1:
+            size, hdr = int.from_bytes(head[8:16], "big"), 16
+        elif size == 0:
+            size = end - pos
+        if size < hdr:
+            return None
+        if typ == b"moov":
+            fh.seek(pos + hdr)
+            body = fh.read(size - hdr)
+            # a 10-byte box: size, 'fiel', field count, order (nothing else in
+            # the sample tables can look like it: the size field would be 10)
+            i = body.find(b"\x00\x00\x00\x0afiel")
+            return None if i < 0 else pos + hdr + i + 8
+        pos += size
+    return None
+
+
+def _ebml_vint(fh, keep_marker: bool) -> int:
+    b = fh.read(1)
+    if not b:
+        raise EOFError
+    first, length, mask = b[0], 1, 0x80
+    while length <= 8 and not first & mask:
+        mask >>= 1
+        length += 1
+    if length > 8:
+        raise ValueError("bad EBML number")
+    val = first if keep_marker else first & (mask - 1)
+    for x in fh.read(length - 1):
+        val = val << 8 | x
+    if not keep_marker and val == (1 << (7 * length)) - 1:
+        return -1  # unknown size
+    return val
+
+
+def _ebml_children(fh, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(element id, data start, data end) of the elements in [start, end)."""
+    pos = start
+    while pos < end:
+        fh.seek(pos)
+        try:
+            eid, size = _ebml_vint(fh, True), _ebml_vint(fh, False)
+        except (EOFError, ValueError):
+            return
+        data = fh.tell()
+        stop = end if size < 0 else min(end, data + size)
+        yield eid, data, stop
+        pos = stop
+
+
+def _mkv_field_order_offset(fh) -> int | None:
+    """File offset of the first video track's FieldOrder value (Segment >
+    Tracks > TrackEntry > Video > FieldOrder)."""
+    end = os.fstat(fh.fileno()).st_size
+    for eid, a, b in _ebml_children(fh, 0, end):
+        if eid != 0x18538067:  # Segment
+            continue
+        for tid, ta, tb in _ebml_children(fh, a, b):
+            if tid == 0x1F43B675:  # a Cluster: the tracks come before it
+                return None
+            if tid != 0x1654AE6B:  # Tracks
+                continue
+            for eid2, ea, eb in _ebml_children(fh, ta, tb):
+                if eid2 != 0xAE:  # TrackEntry
+                    continue
+                for vid, va, vb in _ebml_children(fh, ea, eb):
+                    if vid != 0xE0:  # Video
+                        continue
+                    for fid, fa, fb in _ebml_children(fh, va, vb):
+                        if fid == 0x9D and fb - fa == 1:  # FieldOrder
+                            return fa
+            return None
+    return None
 
 
 def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
