@@ -380,3 +380,43 @@ def test_panel_fields_come_from_the_op_definitions(panel_site, browser):
            " document.getElementById('p-matte-bit_depth').value = '16'")
     assert read("matte")["params"] == {"mask": ["/k/a.png", "/k/b.png"], "frame": [0, 20], "smooth": False,
                                        "bit_depth": 16}
+
+
+NODE = shutil.which("node")
+
+
+def _place(tracks, insert_adds_track=True):
+    """host.js's importAndPlace under Node with a fake premierepro module
+    (tests/plugins/premiere_host_fake.js): the clip sits on V1 at 10.0-10.5 s."""
+    if not NODE:
+        pytest.skip("Node.js not found")
+    clip = {"name": "shot", "path": "/media/shot.mp4", "inSeconds": 0.125, "outSeconds": 0.625, "fps": 24,
+            "startSeconds": 10.0, "endSeconds": 10.5, "trackIndex": 0}
+    sc = {"tracks": tracks, "clip": clip, "path": "/media/shot_remove_3-15.mp4", "insertAddsTrack": insert_adds_track}
+    out = subprocess.run([NODE, str(HERE / "premiere_host_fake.js"), str(PANEL / "js" / "host.js"), json.dumps(sc)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_result_goes_on_the_first_free_track_above():
+    # V2 is busy over the clip's time, V3 holds a clip elsewhere only: V3 it is
+    r = _place([[[10.0, 10.5]], [[9.0, 10.2]], [[20.0, 21.0]]])
+    assert r["result"] == {"trackIndex": 2}
+    assert [(a["kind"], a["v"], a["t"], a["path"]) for a in r["actions"]] == \
+        [("overwrite", 2, 10.0, "/media/shot_remove_3-15.mp4")]
+    # a clip that ends where ours starts does not count as in the way
+    r = _place([[[10.0, 10.5]], [[9.0, 10.0], [10.5, 12.0]]])
+    assert r["result"] == {"trackIndex": 1} and r["actions"][0]["kind"] == "overwrite"
+
+
+def test_no_free_track_adds_one_or_says_so():
+    r = _place([[[10.0, 10.5]], [[9.0, 10.2]]])
+    assert r["result"] == {"trackIndex": 2} and len(r["tracks"]) == 3
+    (a,) = r["actions"]
+    assert a["kind"] == "insert" and a["v"] == 2 and a["limitShift"] is True and a["t"] == 10.0
+    # only the clip on the new track: nothing else moved
+    assert r["tracks"][:2] == [[{"s": 10.0, "e": 10.5}], [{"s": 9.0, "e": 10.2}]]
+    r = _place([[[10.0, 10.5]]], insert_adds_track=False)
+    assert r["error"].startswith("no free video track above V1 at the clip's time, and Premiere did not add one")
+    assert "/media/shot_remove_3-15.mp4" in r["error"]

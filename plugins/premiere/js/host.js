@@ -3,7 +3,8 @@
  * the only file that touches the host; panel.js talks to it through
  * globalThis.veditHost:
  *   getSelectedClip() -> {name, path, inSeconds, outSeconds, fps, startSeconds, endSeconds, speed?, trackIndex}
- *   importAndPlace(path, clip) -> {trackIndex}
+ *   importAndPlace(path, clip) -> {trackIndex}: overwrites the result onto the first video track above
+ *     the clip that is free over the clip's time, or onto a new track added at the top
  *   readToken(tokenFile) -> token text from tokenFile, default ~/.config/vedit/token
  *     (UXP has no environment: VEDIT_HOME cannot be read here; the panel's
  *     Settings take another file or a pasted token)
@@ -78,6 +79,34 @@
     return out;
   }
 
+  // a video track above `below` with nothing between `start` and `end` (seconds), or -1
+  async function freeTrackAbove(sequence, below, start, end) {
+    const count = await sequence.getVideoTrackCount();
+    const constants = ppro().Constants;
+    const CLIP = (constants && constants.TrackItemType && constants.TrackItemType.CLIP) || 1;
+    for (let t = below + 1; t < count; t++) {
+      const track = await sequence.getVideoTrack(t);
+      if (!track) continue;
+      let busy = false;
+      for (const it of (await track.getTrackItems(CLIP, false)) || []) {
+        const s = (await it.getStartTime()).seconds;
+        const e = (await it.getEndTime()).seconds;
+        if (s < end - 1e-6 && e > start + 1e-6) { busy = true; break; }
+      }
+      if (!busy) return t;
+    }
+    return -1;
+  }
+
+  // one undoable edit; actions are made inside lockedAccess (required from 26.3)
+  function transact(project, label, makeAction) {
+    let ok = false;
+    project.lockedAccess(() => {
+      ok = project.executeTransaction((compound) => { compound.addAction(makeAction()); }, label);
+    });
+    if (ok === false) throw new Error("Premiere refused the edit (" + label + ")");
+  }
+
   async function importAndPlace(path, clip) {
     const { project, sequence } = await activeSequence();
     const root = await project.getRootItem();
@@ -95,16 +124,25 @@
     }
     imported = imported || reused;
     if (!imported) throw new Error("the imported result was not found in the project: " + path);
-    const target = clip.trackIndex + 1;
-    const count = await sequence.getVideoTrackCount();
-    if (target >= count) throw new Error("add a video track above the clip's track, then run again");
+    const start = clip.startSeconds;
+    const end = clip.endSeconds !== undefined ? clip.endSeconds : start + (clip.outSeconds - clip.inSeconds);
     const editor = ppro().SequenceEditor.getEditor(sequence);
-    const time = ppro().TickTime.createWithSeconds(clip.startSeconds);
-    project.lockedAccess(() => {
-      project.executeTransaction((compound) => {
-        compound.addAction(editor.createOverwriteItemAction(imported, time, target, -1));
-      }, "vedit: place result");
-    });
+    const time = ppro().TickTime.createWithSeconds(start);
+    let target = await freeTrackAbove(sequence, clip.trackIndex, start, end);
+    if (target >= 0) {
+      transact(project, "vedit: place result", () => editor.createOverwriteItemAction(imported, time, target, -1));
+    } else {
+      // no free track above: an insert past the last video track makes a new one (documented for
+      // createInsertProjectItemAction); limitShift keeps the insert from moving anything else
+      const count = await sequence.getVideoTrackCount();
+      transact(project, "vedit: place result on a new track",
+        () => editor.createInsertProjectItemAction(imported, time, count, -1, true));
+      if ((await sequence.getVideoTrackCount()) <= count) {
+        throw new Error("no free video track above V" + (clip.trackIndex + 1) + " at the clip's time, and Premiere " +
+          "did not add one: add an empty video track and place the result by hand (it is in the project: " + path + ")");
+      }
+      target = count;
+    }
     return { trackIndex: target };
   }
 
