@@ -18,9 +18,13 @@ import re
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError, VeditError, require
+
+if TYPE_CHECKING:  # optional dependency (the ``timeline`` extra); only for annotations
+    from opentimelineio.opentime import RationalTime
+    from opentimelineio.schema import Clip
 
 RESULT_FORMATS = (".mp4", ".mov", ".mkv", ".webm")
 
@@ -36,9 +40,9 @@ class TimelineItem:
     media_path: str
     start: int  # first frame in the media file (0-based, inclusive)
     end: int  # exclusive
-    record_start: object  # otio RationalTime
-    duration: object  # otio RationalTime
-    clip: object = field(repr=False, default=None)
+    record_start: RationalTime  # where the clip sits in the edit
+    duration: RationalTime
+    clip: Clip | None = field(repr=False, default=None)
     output: str | None = None
 
 
@@ -225,6 +229,8 @@ def build_result_timeline(timeline, items: list[TimelineItem], op: str, keep_ori
         track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Video)
         cursor = None
         for it in lane:
+            if it.output is None:
+                raise InvalidInputError(f"clip {it.name!r} has no result file to place on the timeline")
             rate = it.record_start.rate
             if cursor is None:
                 cursor = otio.opentime.RationalTime(0, rate)
@@ -368,10 +374,11 @@ def _clip_params(params: dict, it: TimelineItem, base_dir: str) -> dict:
     out = {}
     fields = {"name": _safe(it.name), "index": it.index + 1, "track": it.track_name}
     meta = {}
-    try:
-        meta = dict(it.clip.metadata["vedit"]["params"])
-    except (KeyError, TypeError, AttributeError):
-        pass
+    if it.clip is not None:
+        try:
+            meta = dict(it.clip.metadata["vedit"]["params"])
+        except (KeyError, TypeError, AttributeError):
+            pass
     for k, v in {**params, **meta}.items():
         if isinstance(v, str) and "{" in v:
             try:

@@ -162,6 +162,19 @@ def test_errors_are_clear(tmp_path, numbered_clips):
     assert not (tmp_path / "o.otio").exists()
 
 
+def test_result_timeline_needs_every_clip_processed(tmp_path, numbered_clips):
+    from vedit.errors import InvalidInputError
+    from vedit.timeline import build_result_timeline
+
+    src = make_timeline(numbered_clips, tmp_path / "cut.otio")
+    # a dry run selects the clips but writes no results: placing them is one clear error, not a crash on None
+    rep = process_timeline(str(tmp_path / "cut.otio"), str(tmp_path / "o.otio"), op="remove", dry_run=True,
+                           runner=darken_runner([]))
+    assert [it.output for it in rep.items] == [None, None, None]
+    with pytest.raises(InvalidInputError, match="shot0.*no result file"):
+        build_result_timeline(src, rep.items, "remove")
+
+
 def test_cli_timeline_with_real_remove_op(tmp_path, numbered_clips, helpers):
     """End to end through the CLI with the real ``remove`` op (propagate engine)."""
     import cv2
