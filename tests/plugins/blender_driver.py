@@ -103,6 +103,20 @@ if "FINISHED" in res:
     report["timer_finished"] = interval is None
     report["job"] = {k: job.get(k) for k in ("id", "status", "progress", "output", "error", "placed")}
     report["progress_seen"] = progress_seen[-5:]
+if cfg.get("render_alpha") and report.get("job", {}).get("placed"):
+    # what Blender itself shows of the result: render its first frame alone
+    # (the source muted) as RGBA over a transparent film
+    strip.mute = True
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 64, 48, 100
+    scene.render.film_transparent = True
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGBA"
+    placed = seq.strips[report["job"]["placed"]]
+    scene.frame_set(placed.frame_final_start)
+    scene.render.filepath = cfg["render_alpha"]
+    bpy.ops.render.render(write_still=True)
+    report["render"] = cfg["render_alpha"]
+    report["placed_alpha_mode"] = placed.alpha_mode
 report["scene"] = scene.name
 report["window_scene_strips"] = len(window_scene.sequence_editor.strips) if window_scene.sequence_editor and \
     window_scene != scene else None

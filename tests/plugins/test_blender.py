@@ -189,7 +189,8 @@ def test_mask_strip_and_matte_as_alpha(tmp_path, live_server, helpers):
     key = tmp_path / "key.png"
     cv2.imwrite(str(key), square_mask(0))
     rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "url": url,
-                       "out_dir": str(tmp_path / "renders"), "op": "matte", "mask": str(key)}, tmp_path, home)
+                       "out_dir": str(tmp_path / "renders"), "op": "matte", "mask": str(key),
+                       "render_alpha": str(tmp_path / "blender_frame.png")}, tmp_path, home)
     assert rep["operator"] == ["FINISHED"], rep
     assert rep["spec"]["params"] == {"mask": str(key), "alpha": True} and rep["spec"]["output"].endswith(".mov")
     assert rep["job"]["status"] == "done", rep["job"]
@@ -207,6 +208,14 @@ def test_mask_strip_and_matte_as_alpha(tmp_path, live_server, helpers):
         assert a[20:28, 40:].mean() < 30 if square_x(i) < 30 else a[20:28, :10].mean() < 30, i
         # the colour kept is the footage's (white square), not a grey matte
         assert f[32:36, square_x(i) + 2: square_x(i) + 6, :3].mean() > 200
+    # Blender reads that alpha (straight): its render of the result strip alone,
+    # the source muted, is transparent around the subject and shows the footage on it
+    assert rep["placed_alpha_mode"] == "STRAIGHT"
+    shown = cv2.imread(rep["render"], cv2.IMREAD_UNCHANGED)
+    assert shown.shape == (48, 64, 4)
+    assert shown[32:36, square_x(0) + 2: square_x(0) + 6, 3].min() > 200
+    assert shown[20:28, 40:, 3].max() < 30 and shown[:10, :, 3].max() < 30
+    assert shown[32:36, square_x(0) + 2: square_x(0) + 6, :3].mean() > 180
 
 
 def test_submit_errors_are_kept_for_the_panel(tmp_path, helpers):
