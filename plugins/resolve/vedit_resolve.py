@@ -7,7 +7,7 @@ for the source clip under it), sends its file and source range to the local
 places it on the timeline's "vedit" video track (made once, then reused) at
 the same record frame, or adds it as a take of the item (``"mode": "take"``).
 
-Settings (op, params, mode, url, token, output_dir) come from
+Settings (op, params, mode, url, token, ca_file, output_dir) come from
 ``vedit_resolve.json`` beside this script, then ``$VEDIT_HOME/resolve.json``
 (the config folder vedit reads), so the script runs from the menu without a
 dialog and without environment variables (a Resolve started from the macOS
@@ -79,6 +79,27 @@ def settings_files() -> list[str]:
     """Where settings are read, lowest priority first: the config folder vedit
     reads, then the file beside this script."""
     return [os.path.join(vedit_home(), "resolve.json"), os.path.join(HERE, SETTINGS_NAME)]
+
+
+def make_client(options: dict):
+    """vedit's client from the settings: ``url``, ``token`` and ``ca_file`` (the
+    certificate to trust for an https:// server with a self-signed one, e.g.
+    ``~/.config/vedit/tls/cert.pem`` from ``vedit serve --make-cert``; empty:
+    ``$VEDIT_CA_FILE`` or the system's trusted certificates). A relative
+    ``ca_file`` is taken from the folder of this script."""
+    ca = options.get("ca_file") or None
+    if ca:
+        ca = os.path.join(HERE, os.path.expanduser(ca))
+    try:
+        return VeditServer(options.get("url") or None, options.get("token") or None, cafile=ca)
+    except ValueError as exc:  # a CA file that is not there
+        raise ValueError(f"ca_file in {SETTINGS_NAME}: {exc}") from None
+
+
+def _tls_hint(exc: Exception) -> Exception:
+    if str(exc).startswith("TLS to "):
+        return RuntimeError(f"{exc} (Resolve: set \"ca_file\" in {SETTINGS_NAME} beside this script)")
+    return exc
 
 
 def load_options(env=None, ops: dict | None = None, files: list[str] | None = None) -> dict:
@@ -277,11 +298,14 @@ def run(resolve, options: dict | None = None, server=None, poll_interval: float 
 
     While it waits, ``vedit_resolve.cancel`` appearing in ``state_dir`` (or
     Ctrl+C in the console) cancels the job on the server."""
-    if options is None:
-        base = load_options()
-        server = server or VeditServer(base.get("url"), base.get("token"))
-        options = load_options(ops=server.ops() if hasattr(server, "ops") else None)
-    server = server or VeditServer(options.get("url"), options.get("token"))
+    try:
+        if options is None:
+            base = load_options()
+            server = server or make_client(base)
+            options = load_options(ops=server.ops() if hasattr(server, "ops") else None)
+        server = server or make_client(options)
+    except RuntimeError as exc:
+        raise _tls_hint(exc) from None
     project, timeline, item, mpi = current_item(resolve, options.get("output_dir"))
     src = source_range(timeline, item, mpi)
     op = options.get("op", "matte")
@@ -293,11 +317,14 @@ def run(resolve, options: dict | None = None, server=None, poll_interval: float 
     cancel_file = os.path.join(state_dir, CANCEL_NAME)
     if os.path.exists(cancel_file):
         os.remove(cancel_file)  # a request left from an earlier run
-    job_id = server.submit(spec)
+    try:
+        job_id = server.submit(spec)
+    except RuntimeError as exc:
+        raise _tls_hint(exc) from None
     job_file = os.path.join(state_dir, JOB_NAME)
     try:
         with open(job_file, "w", encoding="utf-8") as f:
-            json.dump({"id": job_id, "url": getattr(server, "url", None)}, f)
+            json.dump({"id": job_id, "url": getattr(server, "url", None), "cafile": getattr(server, "cafile", None)}, f)
     except OSError:
         job_file = ""
     log(f"vedit: job {job_id} {op} {os.path.basename(src['path'])} [{src['start']}, {src['end']}); "

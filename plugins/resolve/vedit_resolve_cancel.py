@@ -30,7 +30,7 @@ def main() -> int:
     finally:
         sys.path.pop(0)
     try:
-        VeditClient(job.get("url")).cancel(job["id"])
+        VeditClient(job.get("url"), cafile=job.get("cafile") or None).cancel(job["id"])
         print(f"vedit: cancelled job {job['id']}")
     except Exception as exc:  # the waiting script still sees the cancel file
         print(f"vedit: could not reach the server ({exc}); the running script will cancel on its next poll")

@@ -3,6 +3,7 @@ documented API calls it uses (strict: any other call fails the test)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 
 import pytest
@@ -396,3 +397,28 @@ def test_cancel_from_the_cancel_script(tmp_path, helpers):
     assert srv.cancelled == ["job1"]
     assert not any(c[1] in ("ImportMedia", "AppendToTimeline") for c in log)
     assert not (tmp_path / mod.CANCEL_NAME).exists() and not (tmp_path / mod.JOB_NAME).exists()
+
+
+@pytest.mark.parametrize("server_tls", [True])
+def test_ca_file_setting_for_a_self_signed_https_server(tmp_path, helpers, live_server, server_tls, monkeypatch):
+    """``ca_file`` in the settings file makes the script trust the server's
+    self-signed certificate; without it the run stops with one line naming
+    the setting."""
+    monkeypatch.delenv("VEDIT_CA_FILE", raising=False)
+    url, token, home = live_server
+    mod = load_script(helpers)
+    settings = tmp_path / "vedit_resolve.json"
+    settings.write_text(json.dumps({"op": "matte", "url": url, "token": token}))
+    opts = mod.load_options({}, files=[str(settings)])
+    log, resolve, _ = build(tmp_path, helpers)
+    with pytest.raises(RuntimeError, match=r"^TLS to https://127\.0\.0\.1:\d+ failed .*set \"ca_file\" in vedit_resolve"):
+        mod.run(resolve, opts, log=lambda *_: None, state_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="ca_file in vedit_resolve.json: CA file .* not found"):
+        mod.make_client(dict(opts, ca_file=str(tmp_path / "nope.pem")))
+
+    settings.write_text(json.dumps({"op": "matte", "url": url, "token": token,
+                                    "ca_file": str(home / "tls" / "cert.pem")}))
+    opts = mod.load_options({}, files=[str(settings)])
+    client = mod.make_client(opts)
+    assert client.health()["ok"] is True
+    assert "remove" in client.ops()  # an authenticated request over the verified TLS connection
