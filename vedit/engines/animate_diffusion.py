@@ -101,7 +101,7 @@ def _read_index(folder: Path) -> dict:
 
 def find_i2v_models() -> list[tuple[str, Path, Family]]:
     """Image-to-video models found locally: (name, folder, family)."""
-    out = []
+    out: list[tuple[str, Path, Family]] = []
     for d in _model_dirs():
         if not d.is_dir():
             continue
@@ -113,7 +113,9 @@ def find_i2v_models() -> list[tuple[str, Path, Family]]:
     if cache.is_dir():
         for repo in sorted(cache.glob("models--*")):
             snap = _hub_snapshot(repo)
-            fam = family_of(str(_read_index(snap).get("_class_name", ""))) if snap else None
+            if snap is None:
+                continue
+            fam = family_of(str(_read_index(snap).get("_class_name", "")))
             if fam:
                 out.append((repo.name[len("models--"):].replace("--", "/"), snap, fam))
     return out
