@@ -80,19 +80,22 @@ def test_box_track_survives_the_tree(shared_media, tmp_path, capsys):
     """bmx-trees, box at frame 0: the matte stays tight (mean IoU >= 0.5
     against the labelled rider and bike), the rider is found again after the
     tree (lost for good before), the low-confidence frames are reported.
-    Frames 67-68, where the rider passes behind the trunk and speeds up, stay
-    below 0.3 (the issue's bar there is not met)."""
+    Behind the trunk (frames 67-68) the matte is the part still showing
+    beside it, at the place the rider's own motion predicts: every frame from
+    66 on keeps IoU >= 0.28 (0.30 measured at frame 68, the worst)."""
     clip = open_clip(str(shared_media / "bmx-trees"))
     gts = _gts(shared_media / "bmx-trees_mask")
     side = tmp_path / "conf.json"
     out = [a > 0.5 for a in matte_stream(clip, "grabcut", box=(182, 58, 100, 130), confidence_path=str(side))]
     iou = np.array([(a & g).sum() / max(1, (a | g).sum()) for a, g in zip(out, gts)])
     prec = np.array([(a & g).sum() / max(1, a.sum()) for a, g in zip(out, gts)])
-    print(f"bmx mIoU {iou.mean():.3f}, from 66 on min {iou[66:].min():.3f}, 70+ mean {iou[70:].mean():.3f}, "
+    print(f"bmx mIoU {iou.mean():.3f}, from 66 on min {iou[66:].min():.3f} at {66 + iou[66:].argmin()}, "
+          f"70+ mean {iou[70:].mean():.3f}, "
           f"precision {prec.mean():.3f}")
     assert iou.mean() >= 0.5
     assert prec.mean() >= 0.5  # tight: no halo, no stray blobs along the path (the labels hold rider + bike)
     assert iou[70:].mean() >= 0.4  # found again after the tree
+    assert iou[66:].min() >= 0.28, iou[66:].round(2)  # not lost behind it
     data = json.loads(side.read_text())
     assert len(data["confidence"]) == 80 and data["low"]
     assert "warning: the tracked object is uncertain or hidden at frames" in capsys.readouterr().err

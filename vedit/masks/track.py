@@ -28,7 +28,14 @@ the object:
 4. the output is the union, with small holes and specks cleaned.
 
 When the moving evidence collapses (the object stops), the transported
-previous moving part stands in for it. Frames after the one being tracked
+previous moving part stands in for it. When the mask shrinks or stops
+looking like the keyframe (the object goes behind something), the object is
+*hidden*: its last whole extent is carried on by the camera and its own
+velocity (its pixels matched between frames, not its centre, which moves
+when part of it goes out of sight), the matte is what still moves inside a
+window around that prediction (the parts showing beside the occluder), and
+a moving region of the keyframe's colours and the recent size near it ends
+the occlusion. Frames after the one being tracked
 (``ahead``) are needed for step 2; ``_track_stream`` keeps a short lookahead.
 """
 from __future__ import annotations
@@ -182,10 +189,14 @@ class MaskTracker:
         self.areas: deque[float] = deque([float(m.sum())], maxlen=10)
         self.centres: deque[np.ndarray] = deque([_centre(m)], maxlen=6)
         self.good = m                           # the last confident mask
+        self.full = m                           # the object's whole extent, carried while parts are hidden
         self.lost = 0                           # frames since the object was lost (0: tracked)
         self.velocity = np.zeros(2)             # object motion against the camera, px a frame
         self.confidence = 1.0
+        self.full_share = 0.8                   # a mask this near the recent area shows the whole object
+        self.min_visible = 0.05                 # share of the recent area that stands for a hidden object
         self.vel_hist: deque[np.ndarray] = deque(maxlen=5)
+        self.own_velocity: np.ndarray | None = None
 
     # -- frame window -------------------------------------------------------------
     def _link(self, a: _Frame, b: _Frame) -> None:
@@ -317,12 +328,38 @@ class MaskTracker:
         outside = ~(cv2.dilate(mask.astype(np.uint8), _disk(2 * self.unit)) > 0)
         thr = max(1.0, 3.0 * float(np.median(mag[outside]))) if outside.any() else 1.0
         known = (mag > thr) & prev.ok & mask
+        self.own_velocity = self._match_velocity(prev, mask)
         campad = homography_flow(_shift(p) @ prev.H @ _shift(-p), h + 2 * p, w + 2 * p)
         if known.sum() < 20:
             return campad
         kp = cv2.copyMakeBorder(known.astype(np.uint8), p, p, p, p, cv2.BORDER_CONSTANT, value=0) > 0
         rp = cv2.copyMakeBorder(resid, p, p, p, p, cv2.BORDER_CONSTANT, value=0)
         return campad + _extend_flow(rp, kp, self.sigma)
+
+    def _match_velocity(self, prev: _Frame, mask: np.ndarray) -> np.ndarray | None:
+        """The object's own motion from the previous frame to this one (px,
+        against the camera): its pixels in the previous frame matched in this
+        one (masked template matching). Its pixels' motion rather than its
+        centre's: a centre shifts when part of the object goes out of sight;
+        and a match rather than the flow, which a thin object's surroundings
+        smooth away."""
+        ys, xs = np.nonzero(mask)
+        if len(xs) < 20:
+            return None
+        h, w = mask.shape
+        x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+        r = max(8, round(0.5 * max(x1 - x0, y1 - y0)))
+        c = np.array([(x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2])
+        cam = _moved(prev.H, c) - c
+        sx0, sy0 = int(round(x0 + cam[0])) - r, int(round(y0 + cam[1])) - r
+        sx1, sy1 = int(round(x1 + cam[0])) + r, int(round(y1 + cam[1])) + r
+        if sx0 < 0 or sy0 < 0 or sx1 > w or sy1 > h:
+            return None  # near the frame edge the search window would be cut
+        tpl = prev.blur[y0:y1, x0:x1]
+        tm = np.repeat(mask[y0:y1, x0:x1, None].astype(np.float32), 3, axis=2)
+        res = cv2.matchTemplate(self.win[self.pos].blur[sy0:sy1, sx0:sx1], tpl, cv2.TM_SQDIFF, mask=tm)
+        _, _, loc, _ = cv2.minMaxLoc(res)
+        return np.array([sx0 + loc[0] - x0, sy0 + loc[1] - y0], np.float64) - cam
 
     # -- tracking -------------------------------------------------------------
     def output(self) -> np.ndarray:
@@ -344,14 +381,21 @@ class MaskTracker:
         like = float(self._likeness(codes)[core].mean()) / self.like_key
         return float(min(r, 1.0 / r) * min(1.0, like))
 
+    def _carry(self, mask: np.ndarray, prev: _Frame, velocity: np.ndarray | None) -> np.ndarray:
+        """``mask`` moved from the previous frame to this one by the camera
+        and the object's own velocity (a translation, px a frame)."""
+        T = np.eye(3)
+        if velocity is not None:
+            T[:2, 2] = velocity
+        h, w = mask.shape
+        return cv2.warpPerspective(mask.astype(np.uint8), T @ prev.H, (w, h), flags=cv2.INTER_NEAREST) > 0
+
     def _predicted(self, prev: _Frame, shape) -> np.ndarray:
-        """The last confident mask moved by the camera and the object's own
-        velocity to where the object should be now (it is hidden)."""
-        c = _moved(prev.H, self.centres[-1]) + self.velocity
-        self.centres.append(c)
-        g0 = _centre(self.good)
-        M = np.float32([[1, 0, c[0] - g0[0]], [0, 1, c[1] - g0[1]]])
-        return cv2.warpAffine(self.good.astype(np.uint8), M, (shape[1], shape[0]), flags=cv2.INTER_NEAREST) > 0
+        """Where the whole object should be now (it is hidden): its last full
+        extent carried by the camera and its own velocity."""
+        self.full = self._carry(self.full, prev, self.velocity)
+        self.centres.append(_centre(self.full))
+        return self.full
 
     def _redetect(self, codes: np.ndarray, pred: np.ndarray) -> np.ndarray | None:
         """The object found again near its predicted place: a region moving
@@ -379,8 +423,23 @@ class MaskTracker:
                 best, best_score = comp, score
         return best
 
+    def _visible(self, pred: np.ndarray) -> np.ndarray:
+        """While the object is hidden: what still moves against the camera
+        inside a window around its predicted place (the parts that show on
+        either side of the occluder), or the prediction itself when nothing
+        there moves enough to stand for the object."""
+        if not pred.any():
+            return pred
+        ys, xs = np.nonzero(pred)
+        r = max(self.reach, round(0.25 * max(int(np.ptp(xs)), int(np.ptp(ys)))))
+        window = cv2.dilate(pred.astype(np.uint8), _disk(r)) > 0
+        vis = self._evidence().astype(bool) & window
+        ref = float(np.median(self.areas))
+        return vis if vis.sum() >= self.min_visible * ref else pred
+
     def _object_velocity(self) -> np.ndarray:
-        return np.mean(self.vel_hist, axis=0) if self.vel_hist else np.zeros(2)
+        # median: one failed match (the object half behind something) is outvoted
+        return np.median(self.vel_hist, axis=0) if self.vel_hist else np.zeros(2)
 
     def _tight(self, core: np.ndarray, prior: np.ndarray) -> np.ndarray:
         """The part of the mask that overlaps the previous mask most and what
@@ -424,7 +483,7 @@ class MaskTracker:
             if found is None:
                 self.lost += 1
                 self.confidence = 0.0
-                self.core = pred
+                self.core = self._visible(pred)
                 return self.output()
             self.lost = 0
             self.moving, self.static = found, np.zeros_like(found)
@@ -461,13 +520,18 @@ class MaskTracker:
             # motion model until it is found again
             self.lost = 1
             self.velocity = self._object_velocity()
-            self.core = self._predicted(prev, core.shape)
+            self.core = self._visible(self._predicted(prev, core.shape))
             return self.output()
         self.areas.append(float(core.sum()))
         c = _centre(core)
-        self.vel_hist.append(c - _moved(prev.H, self.centres[-1]))
+        fv = self.own_velocity
+        self.vel_hist.append(fv if fv is not None else c - _moved(prev.H, self.centres[-1]))
         self.centres.append(c)
         self.good = core
+        # a mask that shrank has part of the object out of sight: the whole
+        # extent is the last full one, carried along
+        full = core.sum() >= self.full_share * float(np.median(self.areas))
+        self.full = core if full else self._carry(self.full, prev, fv)
         if self.learn and core.any():
             c8 = core.astype(np.uint8)
             sure_fg = cv2.erode(c8, _disk(3)) > 0
