@@ -63,6 +63,36 @@ if cfg.get("dump_fields"):
         if p.type in ("INT", "FLOAT"):
             d.update(min=p.hard_min, max=p.hard_max)
         report["fields"][f.prop] = d
+if cfg.get("draw_panel"):
+    # the panel's draw() with a recording layout (background mode has no UI to draw in)
+    class Layout:
+        def __init__(self, log):
+            self.log = log
+
+        def __getattr__(self, name):
+            if name in ("column", "box", "row"):
+                return lambda *a, **k: self
+
+            def rec(*a, **k):
+                if name in ("prop", "prop_search"):
+                    getattr(a[0], a[1])  # the property exists
+                    self.log.append(a[1])
+                return type("Op", (), {})()
+            return rec
+
+    class Ctx:
+        sequencer_scene = scene
+        region = None
+
+    drawn = {}
+    for op in ("remove", "replace-bg", "matte"):
+        for more in (False, True):
+            scene.vedit.op, scene.vedit.show_more = op, more
+            log = []
+            ext.VEDIT_PT_panel.draw(type("P", (), {"layout": Layout(log)})(), Ctx())
+            drawn[f"{op}:{more}"] = log
+    scene.vedit.show_more = False
+    report["drawn"] = drawn
 if cfg.get("ca_file") is not None:
     bpy.context.preferences.addons["bl_ext.user_default.vedit_vse"].preferences.ca_file = cfg["ca_file"]
 

@@ -332,7 +332,7 @@ def test_panel_fields_and_the_ca_file_preference(tmp_path, live_server, helpers,
     still[28:40, 2:34] = 255  # covers the square's whole path
     cv2.imwrite(str(tmp_path / "still.png"), still)
     cfg = {"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "url": url,
-           "out_dir": str(tmp_path / "renders"), "op": "remove", "dump_fields": True,
+           "out_dir": str(tmp_path / "renders"), "op": "remove", "dump_fields": True, "draw_panel": True,
            "panel": {"mask": str(tmp_path / "still.png"), "remove__dilate": 6}}
     rep = run_blender(dict(cfg, ca_file=""), tmp_path, home)
     assert rep["operator"] == ["CANCELLED"], rep
@@ -368,6 +368,14 @@ def test_panel_fields_and_the_ca_file_preference(tmp_path, live_server, helpers,
         else:
             assert got["type"] in ("STRING", "ENUM"), f.prop
     assert rep["fields"]["remove__engine"]["default"] == "propagate"
+    # the panel draws the op's main fields, and every other one (of the chosen engine) under More options
+    drawn = rep["drawn"]
+    assert drawn["remove:False"][:5] == ["op", "mask_source", "mask", "remove__engine", "remove__dilate"]
+    assert "remove__fill_gaps" not in drawn["remove:False"] and "remove__fill_gaps" in drawn["remove:True"]
+    assert "remove__steps" not in drawn["remove:True"]  # a diffusion-engine param, engine propagate
+    for op in ("remove", "replace-bg", "matte"):
+        mine = {f.prop for f in fields if f.op == op and forms.applies(f, get_def(op).defaults().get("engine"))}
+        assert mine <= set(drawn[f"{op}:True"]), op
 
 
 def _forms_module(helpers):
