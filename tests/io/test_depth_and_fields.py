@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import av
 import cv2
@@ -183,3 +184,28 @@ def test_set_field_order_rewrites_only_the_tag(tmp_path):
     assert probe(src)["field_order"] == "tt" and len(after) == len(before)
     assert sum(x != y for x, y in zip(before, after)) == 1
     assert np.array_equal(next(iter(open_clip(src).frames())), next(iter(open_clip(src).frames())))
+
+
+def test_remove_on_pq_10bit_keeps_samples_outside_the_grown_mask(tmp_path):
+    """Through the op (8-bit engine core): only the grown mask is 8-bit-derived;
+    the 16-bit PNG output holds the source's own 10-bit-derived samples
+    everywhere else, and a ProRes output stays 10-bit BT.2020 PQ."""
+    from vedit.ops import remove
+
+    src = _hdr_source(tmp_path / "src.mov", "smpte2084", "yuv422p10le", ["-c:v", "prores_ks", "-profile:v", "3"])
+    m = np.zeros((H, W), np.uint8)
+    m[BOX] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), m)
+    grown = cv2.dilate(m, np.ones((2 * 8 + 1, 2 * 8 + 1), np.uint8)) > 0  # dilate 3 + feather 2, with margin
+    seq = remove.run(src, str(tmp_path / "seq") + "/", mask=str(tmp_path / "m.png"))
+    want = list(open_clip(src).frames(depth=16))
+    got = [cv2.cvtColor(cv2.imread(str(p), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
+           for p in sorted(Path(seq).glob("*.png"))]
+    assert len(got) == 5 and got[0].dtype == np.uint16
+    for g, w in zip(got, want):
+        assert np.array_equal(g[~grown], w[~grown])
+    assert np.mean([np.abs(g[BOX].astype(int) - w[BOX]).mean() for g, w in zip(got, want)]) > 257  # filled
+    mov = remove.run(src, str(tmp_path / "out.mov"), mask=str(tmp_path / "m.png"))
+    info = probe(mov)
+    assert (info["pix_fmt"], info["color_primaries"], info["color_transfer"], info["color_matrix"]) == \
+        ("yuv422p10le", "bt2020", "smpte2084", "bt2020nc")
