@@ -1,22 +1,21 @@
 """SAM 2 video predictor as a matte source, when the ``sam2`` package is
-installed and the user has a local checkpoint (nothing is downloaded).
+installed (``pip install "vedit-toolkit[sam2]"``) and the user has a local
+checkpoint (nothing is downloaded).
 
 A point/box prompt on any frame of the selected range is propagated through
 the shot in chunks of ``chunk`` frames: each chunk is written as JPEG frames
 to a temporary folder (the predictor's input), prompted with the previous
-chunk's last mask (the first with the user's prompt) and propagated, so
-memory stays bounded on long shots. Frames before the prompt frame are
-propagated backwards the same way.
-
-This engine is not exercised by the test suite here: the ``sam2`` package
-could not be installed in this environment (it would replace the pinned
-torch build).
+chunk's last mask (the first with the user's prompt) and propagated, so the
+predictor never holds more than ``chunk`` frames and their memory bank.
+Frames after the prompt are read as they are needed; the frames before it
+are held (at working resolution) to be propagated backwards the same way.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -25,21 +24,63 @@ from vedit.errors import InvalidInputError, require
 from vedit.io import Clip
 from vedit.masks.base import MatteSource
 
+#: what ``build_sam2_video_predictor`` sets on top of a model config: the
+#: video predictor class and its published post-processing
+_VIDEO_OVERRIDES = {
+    "_target_": "sam2.sam2_video_predictor.SAM2VideoPredictor",
+    "binarize_mask_from_pts_for_mem_enc": True,
+    "fill_hole_area": 8,
+}
+_DECODER_OVERRIDES = {
+    "dynamic_multimask_via_stability": True,
+    "dynamic_multimask_stability_delta": 0.05,
+    "dynamic_multimask_stability_thresh": 0.98,
+}
+
+
+def _from_yaml(config: str):
+    """The video predictor model from a config file of the user's own (the
+    published configs are found by name inside the ``sam2`` package; a
+    file is read here, with the same overrides)."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.load(config)
+    model = cfg.model
+    for k, v in _VIDEO_OVERRIDES.items():
+        model[k] = v
+    try:  # hole filling needs the package's compiled extension (a CUDA build)
+        import sam2._C  # noqa: F401
+    except ImportError:
+        model["fill_hole_area"] = 0
+    extra = model.get("sam_mask_decoder_extra_args") or {}
+    model["sam_mask_decoder_extra_args"] = {**extra, **_DECODER_OVERRIDES}
+    OmegaConf.resolve(cfg)
+    return instantiate(cfg.model, _recursive_=True)
+
 
 def load_video_predictor(checkpoint: str, config: str, device: str | None = None):
     """The SAM 2 video predictor from a local ``checkpoint`` (.pt) and its
-    model ``config`` (e.g. ``configs/sam2.1/sam2.1_hiera_t.yaml``)."""
+    model ``config``: a config name inside the ``sam2`` package (e.g.
+    ``configs/sam2.1/sam2.1_hiera_t.yaml``) or a YAML file of your own."""
     require("sam2", "sam2", "the SAM 2 matte")
     torch = require("torch", "ml", "the SAM 2 matte")
-    from sam2.build_sam import build_sam2_video_predictor
 
     if not checkpoint or not os.path.isfile(checkpoint):
         raise InvalidInputError(f"--sam2-checkpoint {checkpoint}: file not found (a local SAM 2 .pt checkpoint)")
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
+        if os.path.isfile(config):
+            model = _from_yaml(config)
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            model.load_state_dict(state["model"] if "model" in state else state)
+            return model.to(dev).eval()
+        from sam2.build_sam import build_sam2_video_predictor
+
         return build_sam2_video_predictor(config, checkpoint, device=dev)
     except (RuntimeError, KeyError, ValueError) as exc:
-        raise InvalidInputError(f"--sam2-checkpoint {checkpoint} does not match config {config}: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"--sam2-checkpoint {checkpoint} does not match config {config}: {first}") from None
 
 
 class Sam2MatteSource(MatteSource):
@@ -50,19 +91,21 @@ class Sam2MatteSource(MatteSource):
     description = "SAM 2 video predictor (local checkpoint), propagated in chunks"
 
     def __init__(self, checkpoint=None, config: str = "configs/sam2.1/sam2.1_hiera_t.yaml", frame: int = 0,
-                 box=None, points=None, chunk: int = 64, **_):
+                 box=None, points=None, chunk: int = 64, sam_checkpoint=None, **_):
         if box is None and points is None:
             raise InvalidInputError("the SAM 2 matte needs a prompt: --box X,Y,W,H or --points X,Y")
-        self.checkpoint, self.config = checkpoint, config
+        self.checkpoint, self.config = checkpoint or sam_checkpoint, config
         self.frame, self.box, self.points = int(frame), box, points
-        self.chunk = max(2, int(chunk))
+        if int(chunk) < 2:
+            raise InvalidInputError(f"chunk {chunk}: SAM 2 propagates at least 2 frames a chunk")
+        self.chunk = int(chunk)
 
     def check(self, clip: Clip) -> None:
         if not 0 <= self.frame < clip.frame_count:
             raise InvalidInputError(f"--frame {self.frame} is outside the selected range (0..{clip.frame_count - 1})")
         self.predictor = load_video_predictor(self.checkpoint, self.config)
 
-    def _propagate(self, frames: list[np.ndarray], prompt, reverse: bool = False) -> list[np.ndarray]:
+    def _propagate(self, frames: list[np.ndarray], prompt) -> list[np.ndarray]:
         """Masks for ``frames`` (frame 0 carries ``prompt``: a bool mask, or
         the user's box/points in ``frames[0]``'s pixels)."""
         import torch
@@ -91,23 +134,37 @@ class Sam2MatteSource(MatteSource):
                 p.reset_state(state)
         return out
 
-    def _chunks(self, frames: list[np.ndarray], prompt) -> Iterator[np.ndarray]:
+    def _chunks(self, frames: Iterable[np.ndarray], prompt) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(frame, mask)`` for ``frames`` (read lazily), ``chunk`` frames
+        at a time: each chunk starts on the previous chunk's last frame,
+        prompted with its mask."""
+        it = iter(frames)
+        part = list(itertools.islice(it, self.chunk))
         last = prompt
-        i = 0
-        while i < len(frames):
-            part = frames[i:i + self.chunk] if i == 0 else frames[i - 1:i - 1 + self.chunk]
+        first = True
+        while part:
             masks = self._propagate(part, last)
-            yield from (masks if i == 0 else masks[1:])
-            i += len(part) if i == 0 else len(part) - 1
-            last = masks[-1]
+            skip = 0 if first else 1
+            yield from zip(part[skip:], masks[skip:])
+            more = list(itertools.islice(it, self.chunk - 1))
+            if not more:
+                return
+            part, last, first = [part[-1]] + more, masks[-1], False
 
     def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        frames = list(self.work_frames(clip))  # working resolution keeps the JPEG chunks small
-        s = frames[0].shape[1] / clip.width
+        it = self.work_frames(clip)  # working resolution keeps the JPEG chunks small
+        k = self.frame
+        before = list(itertools.islice(it, k + 1))  # up to and including the prompt frame
+        s = before[0].shape[1] / clip.width
         box = None if self.box is None else tuple(v * s for v in self.box)
         pts = None if self.points is None else [(x * s, y * s) for x, y in self.points]
-        k = self.frame
-        fwd = list(self._chunks(frames[k:], (box, pts)))
-        back = list(self._chunks(frames[:k + 1][::-1], (box, pts)))[1:][::-1] if k else []
-        for f, m in zip(frames, back + fwd):
+        prompt = (box, pts)
+        if k:
+            back = [m for _, m in self._chunks(before[::-1], prompt)][::-1]
+            for f, m in zip(before[:k], back[:k]):
+                yield f, m.astype(np.float32)
+            del back
+        key = before[-1]
+        before.clear()
+        for f, m in self._chunks(itertools.chain([key], it), prompt):
             yield f, m.astype(np.float32)
