@@ -13,6 +13,7 @@ Two error kinds, so a server can answer with the right status:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -20,7 +21,9 @@ from typing import Any, Callable
 from vedit import ops as _ops
 from vedit.errors import InvalidInputError, VeditError
 from vedit.ops import register_op, unregister_op  # noqa: F401 - part of this module's API
-from vedit.ops.params import OpDef, looks_like_path
+from vedit.ops.params import OpDef, ParamError, looks_like_path
+
+log = logging.getLogger("vedit.jobs")
 
 # -- errors --------------------------------------------------------------------
 
@@ -158,18 +161,18 @@ def check_readable(path: str, label: str, policy: PathPolicy) -> None:
                                       f"{', '.join(roots)}; start the server with --allow-read FOLDER to read there")
 
 
-def probe_frames(path: str, timeout: float) -> int:
-    """The input's frame count, read in a helper thread: a file that does not
-    answer within ``timeout`` seconds is refused instead of stalling the caller."""
+def _in_thread(fn: Callable[[], Any], timeout: float, what: str) -> Any:
+    """``fn()`` in a helper thread: media that does not answer within ``timeout``
+    seconds (a stalled network share...) is refused instead of stalling the caller.
+    Raises SpecError (the timeout, or an error of ``fn`` other than a ParamError,
+    which keeps its param), or ParamError."""
     import threading
-
-    from vedit.io import open_clip
 
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            box["n"] = open_clip(path).frame_count
+            box["value"] = fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             box["exc"] = exc
 
@@ -177,13 +180,23 @@ def probe_frames(path: str, timeout: float) -> int:
     t.start()
     t.join(timeout)
     if t.is_alive():
-        raise SpecError(f"input {path!r}: could not be read within {timeout:g} s")
+        raise SpecError(f"{what}: could not be read within {timeout:g} s")
     if "exc" in box:
         exc = box["exc"]
+        if isinstance(exc, ParamError):
+            raise SpecError(str(exc)) from None
         if isinstance(exc, VeditError):
-            raise SpecError(f"input {path!r}: {exc}") from None
-        raise SpecError(f"input {path!r}: cannot be read ({type(exc).__name__})") from None
-    return int(box["n"])
+            raise SpecError(f"{what}: {exc}") from None
+        log.warning("%s: %s: %s", what, type(exc).__name__, exc)
+        raise SpecError(f"{what}: cannot be read ({type(exc).__name__})") from None
+    return box.get("value")
+
+
+def probe_frames(path: str, timeout: float) -> int:
+    """The input's frame count, read with a timeout (see :func:`_in_thread`)."""
+    from vedit.io import open_clip
+
+    return int(_in_thread(lambda: open_clip(path).frame_count, timeout, f"input {path!r}"))
 
 
 def _under(path: str, root: str) -> bool:
@@ -301,9 +314,10 @@ def check_output(output: str, input_path: str, inputs: list[str], policy: PathPo
 _KEYS = {"op", "input", "output", "params", "range"}
 
 
-def _check_params(opdef: OpDef, params: dict[str, Any], policy: PathPolicy) -> dict[str, Any]:
-    """The given params, checked and converted by the op's definition; only the
-    given ones are kept (the op fills in its defaults)."""
+def _check_params(opdef: OpDef, params: dict[str, Any], policy: PathPolicy) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The given params, checked and converted by the op's definition (only the
+    given ones are kept: the op fills in its defaults), and every param's value
+    with the defaults (for the op's media check)."""
     for name, value in params.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise SpecError(f"param name {name!r} is not valid; use underscored option names like chunk_size")
@@ -325,7 +339,7 @@ def _check_params(opdef: OpDef, params: dict[str, Any], policy: PathPolicy) -> d
             clean[p.name] = value  # checked with the output path policy, below
         elif value is not None:
             clean[p.name] = full[p.name]
-    return clean
+    return clean, full
 
 
 def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] | frozenset = frozenset(),
@@ -374,7 +388,7 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
     check_readable(inp, "input", policy)
 
     # 3. params: the op's own definition checks types, ranges, paths and combinations
-    clean = _check_params(opdef, params, policy)
+    clean, full = _check_params(opdef, params, policy)
     inputs = [inp] + [v for k, v in clean.items() if opdef[k].type in ("path", "path_or_word")
                       and isinstance(v, str) and os.path.isabs(v)]
     for k, v in clean.items():
@@ -408,6 +422,12 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
             mine = {os.path.abspath(_output_target(c)[1]) for c in claims}
             clean[name] = check_output(value, inp, inputs, policy, set(taken) | mine)
             claims.append(clean[name])
+    # 6. the media: what the op reads opens and fits together (a mask of the
+    # input's size...), so such a job is a 422 now, not a failure later
+    if probe:
+        values = {**full, **{k: v for k, v in clean.items() if opdef[k].type == "path_out"}}
+        _in_thread(lambda: opdef.check_inputs(inp, out, values, start, end, job=True), policy.probe_timeout,
+                   f"input {inp!r}")
     parents = {c: os.path.realpath(os.path.dirname(_output_target(c)[1])) for c in claims}
     return JobSpec(op=op, input=inp, output=out, params=clean, start=start, end=end,
                    requested_output=spec["output"], inputs=inputs, claims=claims, real_parents=parents)

@@ -14,8 +14,11 @@ then read it from ``v = OP.resolve(params)`` in ``run``. The click option
 (``--my-param``, help included), the job server's validation (422 naming the
 param), ``GET /ops`` and the adapters' forms all follow; the contract test in
 ``tests/ops`` fails if anything disagrees. Checks that involve several params
-go in the op's ``check_params(values)`` (no media reads: the server runs it at
-submit); checks that need the media go at the top of ``run``.
+go in the op's ``check_params(values)`` (no media reads); checks that need the
+media (sizes, frame counts, files that must decode) go in its
+``check_inputs(input, output, values, start, end, job)`` (``OpDef.media_check``),
+which ``run`` calls first and the job server runs at submit, outside any lock
+and with a timeout.
 
 ``params`` use the CLI option names (underscored). ``callback(done, total,
 stage)`` reports one overall progress that never goes back (see
@@ -71,17 +74,19 @@ def get_op(name: str) -> Callable[..., str]:
 
 def register_op(name: str | OpDef, run: Callable[..., str] | None = None,
                 params: Mapping[str, str] | tuple[Param, ...] | list[Param] | None = None,
-                still_input: bool = False, check: Callable[[dict[str, Any]], None] | None = None) -> OpDef:
+                still_input: bool = False, check: Callable[[dict[str, Any]], None] | None = None,
+                check_inputs: Callable[..., Any] | None = None) -> OpDef:
     """Make an op available to job specs, the runner, the server and ``GET /ops``.
 
     Either an :class:`OpDef`, or ``name``, ``run`` (the ops signature) and
-    ``params`` (a tuple of :class:`Param`, or an older ``{name: type}`` table).
+    ``params`` (a tuple of :class:`Param`, or an older ``{name: type}`` table);
+    ``check`` and ``check_inputs`` as :class:`OpDef`'s ``check`` and ``media_check``.
     """
     if isinstance(name, OpDef):
         op = name
     else:
         ps = simple_params(params) if isinstance(params, Mapping) else tuple(params or ())
-        op = OpDef(name, ps, run=run, check=check, still_input=still_input)
+        op = OpDef(name, ps, run=run, check=check, media_check=check_inputs, still_input=still_input)
     _EXTRA[op.name] = op
     return op
 

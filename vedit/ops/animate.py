@@ -18,7 +18,7 @@ import numpy as np
 from vedit.engines import get_spec, names
 from vedit.engines.base import report
 from vedit.errors import InvalidInputError
-from vedit.ops.params import OpDef, Param, ParamError, final_path
+from vedit.ops.params import OpDef, Param, ParamError, as_param, final_path
 from vedit.ops.progress import OverallProgress
 from vedit.runtime import info
 
@@ -306,8 +306,35 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         raise InvalidInputError("animate: --end does not apply (the input is one still); set the length with "
                                 "--duration or --frames")
     v = OP.resolve(params)
+    check_inputs(input, output, v, start, end)
     v["fit"] = {"cover": "crop", "contain": "pad"}.get(v["fit"], v["fit"])  # the geometry's own names
     return _animate(input, output, start, callback, **v)
+
+
+def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None = None, end: int | None = None,
+                 job: bool = False) -> None:
+    """The media, before any work: the still opens (frame ``start`` of a video),
+    the output size and aspect apply to it, each region mask matches its size
+    and is not empty, the arrows parse, a SAM box and points fall inside the
+    output frame they select on."""
+    from vedit.masks.sam import parse_points
+    from vedit.masks.sources import parse_box
+
+    image, _ = load_still(input, start)
+    h0, w0 = image.shape[:2]
+    with as_param("size", job):
+        w, h = target_size((w0, h0), v["size"], v["aspect"], {"cover": "crop", "contain": "pad"}.get(v["fit"],
+                                                                                                    v["fit"]))
+    with as_param("region", job):
+        load_regions(v["region"], (w0, h0))
+    with as_param("motion", job):
+        parse_arrows(v["motion"])
+    if v["box"] is not None:
+        with as_param("box", job):
+            parse_box(v["box"], w, h)
+    if v["points"] is not None:
+        with as_param("points", job):
+            parse_points(v["points"], w, h)
 
 
 def _animate(input: str, output: str, start: int | None, callback: Any, *, engine: str,
@@ -460,6 +487,7 @@ def _run_diffusion(image, output, clip, size_out, callback, *, fps, duration, fr
     return final_path(output)
 
 
-OP = OpDef("animate", PARAMS, run=run, check=check_params, still_input=True, engine_family="animate",
+OP = OpDef("animate", PARAMS, run=run, check=check_params, media_check=check_inputs, still_input=True,
+           engine_family="animate",
            help="Turn the still IMAGE into a clip: a parallax camera move, a motion-brush animation "
                 "(seamless with --loop) or an image-to-video diffusion model.")

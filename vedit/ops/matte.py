@@ -11,9 +11,10 @@ import numpy as np
 
 from vedit.engines import names
 from vedit.errors import InvalidInputError, MediaError
-from vedit.io import Writer, check_output_path, open_clip, open_writer
+from vedit.io import Clip, Writer, check_output_path, open_clip, open_masks, open_writer
 from vedit.io.clip import IMAGE_EXTS
-from vedit.ops.params import OpDef, Param, ParamError, final_path
+from vedit.io.writer import output_kind
+from vedit.ops.params import OpDef, Param, ParamError, as_param, final_path
 from vedit.ops.progress import OverallProgress
 
 
@@ -151,6 +152,75 @@ def check_params(v: dict[str, Any]) -> None:
         raise ParamError("bit_depth", "--bit-depth 16 needs a grey matte written as a PNG folder (output ending in /)")
 
 
+def check_source(clip: Clip, src: str, *, mask: Any, frame: Any, box: Any, points: Any, margin: Any = None,
+                 mask_param: str = "mask", job: bool = False) -> None:
+    """A matte source's params against the clip, before any work and without
+    loading a model: keyframes inside the range, mask files of the clip's size
+    and frame count, a box and points inside the frame. ``mask_param``: the
+    param that holds the mask (``matte`` in replace-bg)."""
+    from vedit.masks import make_source
+    from vedit.masks.person import check_margin
+    from vedit.masks.sam import parse_points
+    from vedit.masks.sources import parse_box
+
+    n = clip.frame_count
+    frames = [] if frame is None else list(frame) if isinstance(frame, (list, tuple)) else [frame]
+    for f in frames:
+        if not 0 <= int(f) < n:
+            raise ParamError("frame", f"{'params.frame' if job else '--frame'} {f} is outside the selected range "
+                                      f"(0..{n - 1})")
+    masks = [] if not mask else list(mask) if isinstance(mask, (list, tuple)) else [mask]
+    with as_param(mask_param, job):
+        if src == "file" and masks:
+            open_masks(os.fspath(masks[0]), clip, allow_empty=True, soft=True)
+        elif src == "track" and masks:
+            make_source("track", mask=masks, frame=frame).check(clip)
+    if src in ("grabcut", "sam") and box is not None:
+        with as_param("box", job):
+            parse_box(box, clip.width, clip.height)
+    if src == "sam" and points is not None:
+        with as_param("points", job):
+            parse_points(points, clip.width, clip.height)
+    if src == "person" and margin is not None:
+        with as_param("margin", job):
+            check_margin(margin, clip.height)
+
+
+def check_edit_masks(clip: Clip, add: Any, subtract: Any, job: bool = False) -> None:
+    """``add_mask`` / ``subtract_mask`` files against the clip (size, frame count)."""
+    from vedit.masks.keyframes import open_edit_masks
+
+    with as_param("add_mask", job):
+        open_edit_masks(clip, add, None)
+    with as_param("subtract_mask", job):
+        open_edit_masks(clip, None, subtract)
+
+
+def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None = None, end: int | None = None,
+                 job: bool = False) -> Clip:
+    """The media and the outputs' kinds, before any work: the input opens with
+    its range, the source's masks, box, points and keyframes fit it, the output
+    can carry what is asked (alpha, 16 bits), the preview is a video. Returns
+    the clip."""
+    src = choose_source(v["source"], v["person"], v["mask"], v["box"], v["points"], v["chroma"],
+                        v["sam_checkpoint"])
+    clip = open_clip(input, start=start, end=end, fill_gaps=v["fill_gaps"])
+    kind = output_kind(output)
+    if v["preview"] and output_kind(v["preview"]) in ("sequence", "image"):
+        raise ParamError("preview", f"{'params.preview' if job else '--preview'} {v['preview']}: give a video "
+                                    "path (.mp4, .mov, .webm)")
+    if int(v["bit_depth"]) == 16 and (kind != "sequence" or v["alpha"]):
+        raise ParamError("bit_depth", f"{'params.bit_depth' if job else '--bit-depth'} 16 needs a grey matte "
+                                      "written as a PNG folder (output ending in /)")
+    if v["alpha"] and kind in (".mp4", ".m4v", ".gif"):
+        raise ParamError("alpha", f"{'params.alpha' if job else '--alpha'}: output {output} is {kind}, which "
+                                  "cannot carry alpha; use .mov (ProRes 4444), .webm or a folder/")
+    check_source(clip, src, mask=v["mask"], frame=v["frame"], box=v["box"], points=v["points"], margin=v["margin"],
+                 job=job)
+    check_edit_masks(clip, v["add_mask"], v["subtract_mask"], job)
+    return clip
+
+
 def run(input: str, output: str, *, start: int | None = None, end: int | None = None, callback: Any = None,
         **params: Any) -> str:
     """Build a matte of ``input`` (see ``vedit.masks.matte_stream``; the person
@@ -171,24 +241,11 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
     # 1. check inputs before any work
     src = choose_source(source, person, mask, box, points, chroma, sam_checkpoint)
-    if margin is not None and src != "person":
-        raise InvalidInputError("--margin applies to --person only; use --dilate to grow other mattes")
-    clip = open_clip(input, start=start, end=end, fill_gaps=v["fill_gaps"])
+    clip = check_inputs(input, output, v, start, end)
     inputs = [input] + list(mask or []) + list(v["add_mask"] or []) + list(v["subtract_mask"] or [])
-    kind = check_output_path(output, inputs, overwrite=v["overwrite"],
-                             frames=clip.frame_count)
+    check_output_path(output, inputs, overwrite=v["overwrite"], frames=clip.frame_count)
     if preview:
-        pkind = check_output_path(preview, [input, output], overwrite=v["overwrite"])
-        if pkind in ("sequence", "image"):
-            raise InvalidInputError(f"--preview {preview}: give a video path (.mp4, .mov, .webm)")
-    if int(bit_depth) not in (8, 16):
-        raise InvalidInputError(f"--bit-depth {bit_depth}: choose 8 or 16")
-    if int(bit_depth) == 16 and (kind != "sequence" or alpha):
-        raise InvalidInputError("--bit-depth 16 needs a grey matte written as a PNG folder (output ending in /)")
-    if alpha and kind in (".mp4", ".m4v", ".gif"):
-        raise InvalidInputError(f"output {output}: {kind} cannot carry alpha; use .mov (ProRes 4444), .webm or a folder/")
-    if preview_style not in ("overlay", "checker"):
-        raise InvalidInputError(f"--preview-style {preview_style!r}: choose overlay or checker")
+        check_output_path(preview, [input, output], overwrite=v["overwrite"])
 
     # 2. the matte stream (raises on bad prompts before the first frame)
     n = clip.frame_count
@@ -254,6 +311,6 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     return final_path(output)
 
 
-OP = OpDef("matte", PARAMS, run=run, check=check_params, engine_family="matte",
+OP = OpDef("matte", PARAMS, run=run, check=check_params, media_check=check_inputs, engine_family="matte",
            help="Build a matte of INPUT: a person, a tracked keyframe mask, a box (GrabCut), SAM points/box, "
                 "or a chroma key.")

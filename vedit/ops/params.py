@@ -4,20 +4,22 @@ and the host adapters are generated from.
 A :class:`Param` says what one option is (type, default, allowed values, range,
 help, which engines it applies to, whether it may repeat, whether it names a
 file the op reads or writes). An :class:`OpDef` is an op's list of params plus
-its ``check`` (combinations of params, before any work) and its ``run``.
+its ``check`` (combinations of params, no media read), its ``check_inputs``
+(the media: files open, sizes and frame counts agree) and its ``run``.
 :meth:`OpDef.resolve` turns raw values (click's, JSON's, Python's) into checked
 values, raising :class:`ParamError` (naming the param) for anything wrong; every
 front end goes through it, so they accept exactly the same things.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from vedit.errors import InvalidInputError
+from vedit.errors import InvalidInputError, MediaError
 
 ParamType = Literal["str", "int", "float", "bool", "nums", "path", "path_or_word", "path_out"]
 TYPES: tuple[str, ...] = ("str", "int", "float", "bool", "nums", "path", "path_or_word", "path_out")
@@ -37,6 +39,19 @@ class ParamError(InvalidInputError):
     def __init__(self, param: str, message: str):
         super().__init__(message)
         self.param = param
+
+
+@contextlib.contextmanager
+def as_param(name: str, job: bool = False) -> Iterator[None]:
+    """A media check inside the block is about param ``name``: its error becomes
+    a :class:`ParamError` naming it (``params.NAME: ...`` in a job spec; on the
+    CLI the message, which names the option, stays as it is)."""
+    try:
+        yield
+    except ParamError:
+        raise
+    except (InvalidInputError, MediaError) as exc:
+        raise ParamError(name, f"params.{name}: {exc}" if job else str(exc)) from None
 
 
 def cli_flag(name: str) -> str:
@@ -291,18 +306,21 @@ OVERWRITE = Param("overwrite", "bool", False, cli=("-y",),
 
 @dataclass
 class OpDef:
-    """One operation: its name, params, combination check and run function.
+    """One operation: its name, params, combination check, media check and run function.
 
     ``check(values)`` gets the converted values of every param (defaults filled
-    in) and raises :class:`ParamError` for a bad combination; it must not read
-    media (the job server calls it at submit). ``still_input``: the input is one
-    image (no frame range).
+    in) and raises :class:`ParamError` for a bad combination; it reads no media.
+    ``media_check(input, output, values, start, end, job)`` (see
+    :meth:`check_inputs`) opens what the job reads — headers and small images,
+    never a model — and checks that it fits together. ``still_input``: the
+    input is one image (no frame range).
     """
 
     name: str
     params: tuple[Param, ...]
     run: Callable[..., str] | None = None
     check: Callable[[dict[str, Any]], None] | None = None
+    media_check: Callable[..., Any] | None = None
     help: str = ""
     still_input: bool = False
     engine_family: str | None = None
@@ -358,6 +376,18 @@ class OpDef:
         if self.check is not None:
             self.check(out)
         return out
+
+    def check_inputs(self, input: str, output: str, values: Mapping[str, Any], start: int | None = None,
+                     end: int | None = None, job: bool = False) -> None:
+        """Check the media before any work: the input opens with the range, each
+        file param is what the op needs (a mask of the input's size and frame
+        count, a readable background...), each param that depends on them fits
+        (a box inside the frame...). ``values``: from :meth:`resolve`. Raises
+        :class:`ParamError` naming the param, or ``InvalidInputError`` /
+        ``MediaError`` about the input. The job server runs it at submit, so
+        such a job is a 422, not a run-time failure."""
+        if self.media_check is not None:
+            self.media_check(input, output, dict(values), start, end, job)
 
     def schema(self) -> dict[str, Any]:
         """``GET /ops`` description of this op."""

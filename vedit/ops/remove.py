@@ -10,7 +10,7 @@ from vedit.engines import get_spec, names
 from vedit.engines.base import ProgressCallback
 from vedit.errors import InvalidInputError
 from vedit.io import check_output_path, open_clip, open_masks, open_writer
-from vedit.ops.params import OpDef, Param, ParamError, final_path
+from vedit.ops.params import OpDef, Param, ParamError, as_param, final_path
 from vedit.ops.progress import OverallProgress
 
 _D = ("diffusion",)
@@ -54,6 +54,20 @@ def check_params(v: dict[str, Any]) -> None:
         raise ParamError("mask", "--mask is required: an image, a folder of masks or a mask video")
 
 
+def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None = None, end: int | None = None,
+                 job: bool = False) -> None:
+    """The media, before any work: the input opens with its range, and the mask
+    matches its size and frame count and is not empty (ParamError ``mask``)."""
+    _open_inputs(input, v, start, end, job)
+
+
+def _open_inputs(input: str, v: dict[str, Any], start: int | None, end: int | None, job: bool):
+    clip = open_clip(input, start, end, fps=v["fps"], fill_gaps=v["fill_gaps"])
+    with as_param("mask", job):
+        masks = open_masks(v["mask"], clip)
+    return clip, masks
+
+
 def run(input: str, output: str, *, start: int | None = None, end: int | None = None,
         callback: ProgressCallback = None, **params: Any) -> str:
     """Remove what ``mask`` covers in ``input`` and write ``output``.
@@ -66,9 +80,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     v = OP.resolve(params)
     engine = v["engine"]
     spec = get_spec("inpaint", engine)
-    clip = open_clip(input, start, end, fps=v["fps"], fill_gaps=v["fill_gaps"])
+    clip, masks = _open_inputs(input, v, start, end, False)
     check_output_path(output, [input, v["mask"]], overwrite=v["overwrite"], frames=clip.frame_count)
-    masks = open_masks(v["mask"], clip)
 
     # 2. engine
     kwargs: dict[str, Any] = {"dilate": v["dilate"], "feather": v["feather"]}
@@ -112,5 +125,5 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     return final_path(output)
 
 
-OP = OpDef("remove", PARAMS, run=run, check=check_params, engine_family="inpaint",
+OP = OpDef("remove", PARAMS, run=run, check=check_params, media_check=check_inputs, engine_family="inpaint",
            help="Remove what MASK covers in INPUT; fill it consistently through the shot.")

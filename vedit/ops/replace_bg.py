@@ -38,7 +38,7 @@ import numpy as np
 
 from vedit.engines import names
 from vedit.errors import InvalidInputError, MediaError
-from vedit.ops.params import OpDef, Param, ParamError, final_path
+from vedit.ops.params import OpDef, Param, ParamError, as_param, final_path
 from vedit.runtime import release_memory
 
 ALPHA_OUTPUTS = (".mov", ".webm", ".mkv", "sequence", "image")
@@ -197,10 +197,41 @@ class _Opts:
     overwrite: bool = False
 
 
-def _options(params: dict[str, Any]) -> _Opts:
-    v = OP.resolve(params)
+def _options(v: dict[str, Any]) -> _Opts:
+    """The resolved params (``OP.resolve``) as attributes."""
+    v = dict(v)
     v["blur"] = v.pop("blur_radius")
     return _Opts(**v)
+
+
+def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None = None, end: int | None = None,
+                 job: bool = False) -> tuple[Any, Any]:
+    """The media, before any work: the input opens with its range; the background
+    is a readable image, video or frames (or a colour, blur, transparent — then
+    into an output that keeps alpha); the matte's mask, box, points and keyframe
+    fit the clip; ``add_mask``/``subtract_mask`` match its size and frame count.
+    Returns (clip, background or None)."""
+    from vedit.composite import parse_background
+    from vedit.io import open_clip
+    from vedit.io.writer import output_kind
+    from vedit.ops.matte import check_edit_masks, check_source
+
+    o = _options(v)
+    clip = open_clip(input, start, end, fill_gaps=o.fill_gaps)
+    bg = None
+    if o.background:
+        with as_param("background", job):
+            bg = parse_background(o.background)
+    if bg is not None and bg.kind == "transparent" and output_kind(output) not in ALPHA_OUTPUTS:
+        raise ParamError("background", f"{'params.background' if job else '--background'} transparent needs an "
+                                       f"output that keeps alpha: {output!r} does not; use .mov (ProRes 4444), "
+                                       ".webm (VP9), .mkv or a folder/ of PNG frames")
+    with as_param("matte", job):
+        source, mkw = _matte_args(o)
+    check_source(clip, source, mask=mkw.get("mask"), frame=mkw.get("frame"), box=mkw.get("box"),
+                 points=mkw.get("points"), mask_param="matte", job=job)
+    check_edit_masks(clip, o.add_mask, o.subtract_mask, job)
+    return clip, bg
 
 
 def _matte_args(o: _Opts) -> tuple[str, dict]:
@@ -392,27 +423,23 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     """Replace the background of ``input`` (frames ``start``..``end``) and
     write ``output``; returns the output path. ``params`` mirror the CLI
     options (see ``vedit replace-bg --help``)."""
-    from vedit.composite import Compositor, PlateRenderer, parse_background
+    from vedit.composite import Compositor, PlateRenderer
     from vedit.composite.track import CameraTracker, path_bounds
-    from vedit.io import check_output_path, open_clip, open_writer
+    from vedit.io import check_output_path, open_writer
     from vedit.masks import matte_stream
     from vedit.streams import ThreadedWriter, prefetch
 
     # 1. check inputs: everything that can be wrong fails here, before work
-    o = _options(params)
-    clip = open_clip(input, start, end, fill_gaps=o.fill_gaps)
-    bg = parse_background(o.background) if o.background else None
+    v = OP.resolve(params)
+    o = _options(v)
+    clip, bg = check_inputs(input, output, v, start, end)
     inputs = [input] + ([o.background] if o.background and bg is not None and bg.kind in ("image", "video") else [])
     inputs += list(o.add_mask or []) + list(o.subtract_mask or [])
-    kind = check_output_path(output, inputs, overwrite=o.overwrite, frames=clip.frame_count)
+    check_output_path(output, inputs, overwrite=o.overwrite, frames=clip.frame_count)
     from vedit.masks.keyframes import edit_mattes, open_edit_masks
 
     adds, subs = open_edit_masks(clip, o.add_mask, o.subtract_mask)
     transparent = bg is not None and bg.kind == "transparent"
-    if transparent and kind not in ALPHA_OUTPUTS:
-        raise InvalidInputError(
-            f"--background transparent needs an output that keeps alpha: {output!r} does not; "
-            "use .mov (ProRes 4444), .webm (VP9), .mkv or a folder/ of PNG frames")
     source, mkw = _matte_args(o)
     engine = None
     if o.prompt:
@@ -586,7 +613,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
             frames_kept.clear()
 
 
-OP = OpDef("replace-bg", PARAMS, run=run, check=check_params, engine_family="inpaint",
+OP = OpDef("replace-bg", PARAMS, run=run, check=check_params, media_check=check_inputs, engine_family="inpaint",
            help="Keep the subject of INPUT, replace everything behind it: a plate (image or video, fitted "
                 "to the frame and moved with the camera), a colour, a blur of the original, transparency, "
                 "or a scene generated from --prompt.")
