@@ -8,22 +8,45 @@ import inspect
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vedit.errors import InvalidInputError, MissingWeightsError, require
 from vedit.models.config import config_path
 from vedit.models.device import resolve_device
 from vedit.models.discovery import HOW_TO, ModelInfo, resolve_model
 
+if TYPE_CHECKING:  # the ``ml`` extra; imported at run time only when a model is loaded
+    import torch
+
 # belt and braces: nothing here may reach the network
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+class InpaintPipeline(Protocol):
+    """What vedit uses of a diffusers (SD or SDXL) inpainting pipeline.
+
+    diffusers registers a pipeline's components at run time
+    (``register_modules``), so they are not attributes of its classes for a
+    type checker; their own types vary by model family and version."""
+
+    unet: Any
+    vae: Any
+    scheduler: Any
+    config: Any
+    device: torch.device
+    _execution_device: torch.device
+
+    def encode_prompt(self, *args: Any, **kwargs: Any) -> tuple[Any, ...]: ...
+
+    def set_progress_bar_config(self, **kwargs: Any) -> None: ...
+
+
 @dataclass
 class LoadedModel:
-    pipe: object
+    pipe: InpaintPipeline
     info: ModelInfo
-    device: object   # torch.device the denoiser runs on
-    dtype: object    # torch.dtype
+    device: torch.device   # the device the denoiser runs on
+    dtype: torch.dtype
     offload: bool
 
     @property
