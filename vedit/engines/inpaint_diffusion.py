@@ -22,13 +22,43 @@ from __future__ import annotations
 import inspect
 import math
 from collections import deque
-from typing import Iterable, Iterator
+from collections.abc import Sized
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, TypedDict
 
 import cv2
 import numpy as np
 
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
 from vedit.errors import InvalidInputError
+
+if TYPE_CHECKING:  # torch and the engines built on it are imported when a run starts
+    import torch
+
+    from vedit.engines.noise import WarpedNoise
+    from vedit.flow import FlowEstimator
+
+
+class _PropagateKw(TypedDict):
+    """What this engine passes on to the ``propagate`` engine."""
+
+    chunk_size: int
+    overlap: int
+    flow_preset: str
+    dilate: int
+    refine: int
+    max_keyframes: int
+
+
+@dataclass
+class _Canvas:
+    """Generated pixels so far, in the reference keyframe's coordinates plus
+    a margin (``T`` maps reference coordinates into the canvas)."""
+
+    img: np.ndarray    # HxWx3 uint8
+    known: np.ndarray  # HxW uint8, 1 where a keyframe wrote
+    T: np.ndarray      # 3x3 float64
 
 
 class DiffusionInpaintEngine:
@@ -110,9 +140,9 @@ class DiffusionInpaintEngine:
         self.keyframe_strength = float(keyframe_strength)
         self.min_area = max(0, int(min_area))
         self.chain_motion = bool(chain_motion)
-        self.propagate_kw = dict(chunk_size=int(chunk_size), overlap=int(overlap), flow_preset=flow_preset,
-                                 dilate=int(dilate), refine=0, max_keyframes=2)
-        self.stats: dict = {}
+        self.propagate_kw = _PropagateKw(chunk_size=int(chunk_size), overlap=int(overlap), flow_preset=flow_preset,
+                                         dilate=int(dilate), refine=0, max_keyframes=2)
+        self.stats: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ API
     def inpaint(self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], seed: int = 0, device=None,
@@ -126,7 +156,7 @@ class DiffusionInpaintEngine:
         run = _Run(self, seed, device if device is not None else self.device,
                    dtype if dtype is not None else self.dtype)
         self.stats = run.stats
-        n_total = total if total is not None else (len(frames) if hasattr(frames, "__len__") else 0)
+        n_total = total if total is not None else (len(frames) if isinstance(frames, Sized) else 0)
         run.progress = [0, n_total]
 
         def progress(done, tot, stage):
@@ -206,23 +236,26 @@ class _Run:
         # when offloading (it is the memory-starved case)
         self.state = CrossFrameState(cache_dtype=torch.float16 if self.dev.type == "cpu" else self.dt,
                                      cache_device="cpu" if eng.offload else None)
-        self.callback = None       # progress callback(done, total, stage); may raise JobCancelled
+        self.callback: ProgressCallback = None  # may raise JobCancelled
         self.progress = [0, 0]
-        self.noise = None          # WarpedNoise anchored on the reference keyframe
-        self.ref_img = None        # reference keyframe (filled), for motion to it
-        self.ref_hole = None
-        self.canvas = None         # generated pixels so far, in reference coordinates (+ margin)
-        self.canvas_known = None
-        self.canvas_T = None
-        self.ref_crop = None       # (w, h) of the reference crop, reused for scale consistency
-        self.stats = {"unet_evals": 0, "keyframes": 0, "refined": 0, "frames": 0,
-                      "model": self.m.info.name, "device": str(self.dev), "dtype": str(self.dt).replace("torch.", "")}
-        self._emb = None
-        self._flow = None
-        self._chain = self._chain_first = self._chain_base = None
+        self.noise: WarpedNoise | None = None        # anchored on the reference keyframe
+        self.ref_img: np.ndarray | None = None       # reference keyframe (filled), for motion to it
+        self.ref_hole: np.ndarray | None = None
+        self.canvas: _Canvas | None = None           # generated pixels so far
+        self.ref_crop: tuple[int, int] | None = None  # (w, h) of the reference crop, reused for scale consistency
+        # a report for the caller (InpaintOutput.stats): counters, names, per-keyframe coverage
+        self.stats: dict[str, Any] = {
+            "unet_evals": 0, "keyframes": 0, "refined": 0, "frames": 0,
+            "model": self.m.info.name, "device": str(self.dev), "dtype": str(self.dt).replace("torch.", "")}
+        self._emb: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._flow: FlowEstimator | None = None
+        # per chunk: homographies frame -> the chunk's first frame, that frame, and the map into the reference
+        self._chain: list[np.ndarray] | None = None
+        self._chain_first: np.ndarray | None = None
+        self._chain_base: np.ndarray | None = None
 
     # ------------------------------------------------------------ helpers
-    def _embeddings(self):
+    def _embeddings(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._emb is not None:
             return self._emb
         torch, pipe, eng = self.torch, self.pipe, self.eng
@@ -310,7 +343,7 @@ class _Run:
         s = min(1.0, side / max(Hh, Ww))
         size = (max(8, int(round(Ww * s))), max(8, int(round(Hh * s))))
         ga, gb = (cv2.resize(_grey(x), size, interpolation=cv2.INTER_AREA) for x in (a, b))
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         flow = dis.calc(ga, gb, None)
         bad = cv2.resize((ha | hb).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         valid = cv2.dilate(bad, np.ones((7, 7), np.uint8)) == 0
@@ -337,7 +370,7 @@ class _Run:
             Hm = self._motion(frames[t], frames[t - 1], np.asarray(holes[t], bool), np.asarray(holes[t - 1], bool))
             G.append(G[-1] @ (Hm if Hm is not None else np.eye(3)))
         base = None
-        ov = int(self.eng.propagate_kw.get("overlap", 0))
+        ov = self.eng.propagate_kw["overlap"]
         if self._chain is not None and self._chain_base is not None and 0 < ov < len(self._chain):
             # the propagate engine's next chunk starts with the last `overlap` frames of this one
             base = self._chain_base @ self._chain[len(self._chain) - ov]
@@ -380,14 +413,15 @@ class _Run:
         """Everything generated so far (kept in the reference keyframe's
         coordinates) warped onto this frame, and the fraction of the hole it
         covers. Uncovered hole pixels get a smooth spatial fill."""
-        if self.canvas is None:
+        canvas = self.canvas
+        if canvas is None:
             return None, 0.0
         H, W = hole.shape
-        M = self.canvas_T @ (np.eye(3) if to_ref is None else np.asarray(to_ref, np.float64))
+        M = canvas.T @ (np.eye(3) if to_ref is None else np.asarray(to_ref, np.float64))
         flags = cv2.WARP_INVERSE_MAP
-        warped = cv2.warpPerspective(self.canvas, M, (W, H), flags=flags | cv2.INTER_LINEAR,
+        warped = cv2.warpPerspective(canvas.img, M, (W, H), flags=flags | cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
-        cover = cv2.warpPerspective(self.canvas_known, M, (W, H), flags=flags | cv2.INTER_NEAREST,
+        cover = cv2.warpPerspective(canvas.known, M, (W, H), flags=flags | cv2.INTER_NEAREST,
                                     borderMode=cv2.BORDER_CONSTANT) > 0
         cover &= hole
         frac = float(cover.sum()) / max(1, int(hole.sum()))
@@ -404,19 +438,20 @@ class _Run:
         """Add a keyframe's generated pixels to the canvas (first writer wins,
         so later keyframes agree with earlier ones)."""
         H, W = hole.shape
-        if self.canvas is None:
+        canvas = self.canvas
+        if canvas is None:
             mx, my = W // 2, H // 2
-            self.canvas_T = np.array([[1, 0, mx], [0, 1, my], [0, 0, 1]], np.float64)
-            self.canvas = np.zeros((H + 2 * my, W + 2 * mx, 3), np.uint8)
-            self.canvas_known = np.zeros(self.canvas.shape[:2], np.uint8)
-        M = self.canvas_T @ (np.eye(3) if to_ref is None else np.asarray(to_ref, np.float64))
-        size = (self.canvas.shape[1], self.canvas.shape[0])
+            canvas = self.canvas = _Canvas(img=np.zeros((H + 2 * my, W + 2 * mx, 3), np.uint8),
+                                           known=np.zeros((H + 2 * my, W + 2 * mx), np.uint8),
+                                           T=np.array([[1, 0, mx], [0, 1, my], [0, 0, 1]], np.float64))
+        M = canvas.T @ (np.eye(3) if to_ref is None else np.asarray(to_ref, np.float64))
+        size = (canvas.img.shape[1], canvas.img.shape[0])
         img = cv2.warpPerspective(out, M, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         got = cv2.warpPerspective(cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)), M, size,
                                   flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) > 0
-        new = got & (self.canvas_known == 0)
-        self.canvas[new] = img[new]
-        self.canvas_known[new] = 1
+        new = got & (canvas.known == 0)
+        canvas.img[new] = img[new]
+        canvas.known[new] = 1
 
     def generate(self, frame: np.ndarray, hole: np.ndarray, index: int, strength: float = 1.0,
                  blend_edge: int = 0, keyframe: bool = False, to_ref="flow") -> np.ndarray:
@@ -493,7 +528,7 @@ class _Run:
             step_kw["generator"] = torch.Generator(device="cpu").manual_seed(self.seed + index)
 
         use_attn = eng.cross_frame_attention
-        ctx = _null()
+        ctx: AbstractContextManager[object] = nullcontext()
         if use_attn:
             from vedit.engines.attention import cross_frame_attention
 
@@ -592,14 +627,6 @@ class _Run:
             self.stats["keyframes"] += 1
             report(callback, i + 1, n_total, "diffusion")
             yield out
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False
 
 
 def naive_per_frame(pipe, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], prompt: str = "",
