@@ -24,7 +24,7 @@ from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError, Vedi
 
 if TYPE_CHECKING:  # optional dependency (the ``timeline`` extra); only for annotations
     from opentimelineio.opentime import RationalTime
-    from opentimelineio.schema import Clip
+    from opentimelineio.schema import Clip, Timeline
 
 RESULT_FORMATS = (".mp4", ".mov", ".mkv", ".webm")
 
@@ -59,7 +59,7 @@ def _otio():
 
 # -- reading -------------------------------------------------------------------
 
-def read_timeline(path: str, rate: float | None = None):
+def read_timeline(path: str, rate: float | None = None) -> Timeline:
     """Read a timeline with the OTIO adapter matching the extension."""
     otio = _otio()
     path = os.fspath(path)
@@ -129,7 +129,7 @@ def _clip_label(clip) -> str:
         return ""
 
 
-def select_clips(timeline, *, tracks=None, markers=None, names=None, base_dir: str = ".",
+def select_clips(timeline: Timeline, *, tracks=None, markers=None, names=None, base_dir: str = ".",
                  fps_of: Callable[[str], float] | None = None) -> list[TimelineItem]:
     """The video clips to process.
 
@@ -212,7 +212,8 @@ def _lanes(items: list[TimelineItem]) -> list[list[TimelineItem]]:
     return lanes
 
 
-def build_result_timeline(timeline, items: list[TimelineItem], op: str, keep_original: bool = True):
+def build_result_timeline(timeline: Timeline, items: list[TimelineItem], op: str,
+                          keep_original: bool = True) -> tuple[Timeline, list[str]]:
     """A copy of ``timeline`` with one (or more, where results overlap) new
     video tracks above the others, holding the results at their record times."""
     otio = _otio()
@@ -318,7 +319,7 @@ def process_timeline(timeline_path: str, output: str, *, op: str, params: dict |
     base_dir = os.path.dirname(os.path.abspath(timeline_path))
     fps_cache: dict[str, float] = {}
 
-    def fps_of(p):
+    def fps_of(p: str) -> float:
         if p not in fps_cache:
             fps_cache[p] = float(open_clip(p).fps)
         return fps_cache[p]

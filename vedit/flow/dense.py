@@ -22,7 +22,7 @@ class FlowEstimator:
     """Reusable DIS estimator. ``max_side`` caps the size flow is computed at
     (the field is then upsampled and its vectors scaled)."""
 
-    def __init__(self, preset: str = "fast", max_side: int | None = 640, finest_scale: int | None = None):
+    def __init__(self, preset: str = "fast", max_side: int | None = 640, finest_scale: int | None = None) -> None:
         if preset not in _PRESETS:
             raise ValueError(f"unknown flow preset {preset!r}; choose {', '.join(_PRESETS)}")
         self.dis = cv2.DISOpticalFlow.create(_PRESETS[preset])

@@ -18,7 +18,7 @@ def mask_bbox(mask: np.ndarray):
     return y, y + h, x, x + w
 
 
-def _grid(h: int, w: int):
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     key = (h, w)
     g = _grid_cache.get(key)
     if g is None:
