@@ -354,10 +354,13 @@ def test_crash_leaves_no_temporaries(clip_dir, preview_op, tmp_path):
     jid = row["id"]
     left = [root / f".o.vedit-job-{jid}.mp4", pdir / f".p.vedit-job-{jid}.mp4",
             pdir / f"..p.vedit-job-{jid}.vedit-tmp-1a2b3c4d.mp4", root / f".o.vedit-job-{jid}"]
+    # the staging folders a running job writes in (output's and preview's), with what the writer left
+    left += [root / f".vedit-job-{jid}.0", pdir / f".vedit-job-{jid}.1"]
     for p in left[:3]:
         p.write_bytes(b"partial")
-    left[3].mkdir()
-    (left[3] / "00000.png").write_bytes(b"x")
+    for d in left[3:]:
+        d.mkdir()
+        (d / "00000.png").write_bytes(b"x")
     (pdir / "keep.mp4").write_bytes(b"user file")
     Runner(store).recover()  # what start() does first
     assert not any(p.exists() for p in left)

@@ -348,6 +348,7 @@ class Runner:
         dirs: dict[str | None, _Dir] = {}
         produced = ""
         update = functools.partial(self.store.update_if, job_id, ("running",))
+        ending: dict = {}  # the job's last state: written once its staging folders are gone
         try:
             taken = self.store.active_outputs() - _claims_of(row)
             for n, (key, want) in enumerate(targets.items()):
@@ -371,6 +372,8 @@ class Runner:
             if live.cancel.is_set():
                 raise JobCancelled(live.reason)
             live.stage = "finishing"
+            for d in dirs.values():
+                d.verify()  # every folder before any output is placed: all or nothing
             done_paths: dict[str | None, str] = {}
             for key in targets:
                 src = produced if key is None else temps[key]
@@ -380,30 +383,35 @@ class Runner:
             if len(targets) > 1:
                 spec["params"] = {**spec.get("params", {}), **{k: v for k, v in done_paths.items() if k}}
                 update(spec=spec)
-            update(status="done", progress=1.0, stage="done", output=done_paths[None],
-                   done=live.done, total=live.total, tmp_output=None, finished=time.time())
+            ending.update(status="done", progress=1.0, stage="done", output=done_paths[None],
+                          done=live.done, total=live.total, tmp_output=None)
         except JobCancelled:
             if live.reason == "shutdown":
                 if self.requeue_interrupted:
-                    update(status="queued", progress=0.0, stage="re-queued after shutdown",
-                           tmp_output=None, started=None)
+                    ending.update(status="queued", progress=0.0, stage="re-queued after shutdown",
+                                  tmp_output=None, started=None)
                 else:
-                    update(status="failed", error=INTERRUPTED, error_type="Interrupted",
-                           stage="interrupted", tmp_output=None, finished=time.time())
+                    ending.update(status="failed", error=INTERRUPTED, error_type="Interrupted",
+                                  stage="interrupted", tmp_output=None)
             else:
-                update(status="cancelled", stage="cancelled", error=live.reason,
-                       error_type="JobCancelled", tmp_output=None, finished=time.time())
+                ending.update(status="cancelled", stage="cancelled", error=live.reason,
+                              error_type="JobCancelled", tmp_output=None)
         except VeditError as exc:
-            update(status="failed", stage="failed", error=_shown(str(exc), dirs.values()),
-                   error_type=type(exc).__name__, tmp_output=None, finished=time.time())
+            ending.update(status="failed", stage="failed", error=_shown(str(exc), dirs.values()),
+                          error_type=type(exc).__name__, tmp_output=None)
         except Exception as exc:  # noqa: BLE001 - reported on the job, logged in full
             log.exception("job %s failed", job_id)
-            update(status="failed", stage="failed", error=_shown(f"{type(exc).__name__}: {exc}", dirs.values()),
-                   error_type="InternalError", tmp_output=None, finished=time.time())
+            ending.update(status="failed", stage="failed", error=_shown(f"{type(exc).__name__}: {exc}",
+                                                                        dirs.values()),
+                          error_type="InternalError", tmp_output=None)
         finally:
             for d in dirs.values():
                 d.discard()  # the staging folder, in the pinned folder wherever it is now
                 d.close()
+            if ending:
+                if ending["status"] != "queued":
+                    ending["finished"] = time.time()
+                update(**ending)
 
     def _remove_temps(self, row: dict) -> None:
         """Delete whatever a job left under temporary names beside its output and
