@@ -9,8 +9,16 @@ and each hole pixel is re-estimated as the weighted vote of the matched
 patches that cover it. Alternating the two steps converges to a fill whose
 every patch looks like a real patch of the image; coarse-to-fine, the coarse
 levels settle structure (edges that cross the hole) and the fine levels add
-texture. The votes are weighted steeply by patch distance, so at the finest
-level the fill copies texture instead of averaging it (a plain mean blurs).
+texture. The votes are weighted steeply by patch distance, and the finest
+level copies each pixel from its best patch, so the fill copies texture
+instead of averaging it (a plain mean blurs).
+
+Patches are compared on colour and on two texture channels, the local
+gradient energy (Newson et al.): on colour alone a flat patch is the cheapest
+match for nearly any target, so the fill drifts to the smoothest area in
+reach (a sky above gravel fills a hole in the gravel). The texture channels
+are computed once at full resolution and downsampled, so the coarse levels,
+where the structure is decided, already know which areas are textured.
 
 The kernels are compiled with numba (``nogil``); a pure NumPy path would be
 too slow to be useful, so without numba the fill falls back to OpenCV's
@@ -32,6 +40,8 @@ except Exception:  # pragma: no cover - exercised only without numba
 
 
 _PATCH = 7
+#: weight of the texture channels (grey levels of mean gradient) against colour
+_TEXTURE = 10.0
 _DECAY = 0.77  # confidence per pixel of depth into the hole (Wexler et al.)
 
 
@@ -41,7 +51,7 @@ def _dist(img, cw, ty, tx, sy, sx, r, best):
     for dy in range(-r, r + 1):
         for dx in range(-r, r + 1):
             w = cw[ty + dy, tx + dx]
-            for c in range(3):
+            for c in range(img.shape[2]):
                 v = img[ty + dy, tx + dx, c] - img[sy + dy, sx + dx, c]
                 d += w * v * v
         if d >= best:
@@ -110,21 +120,21 @@ def _vote_best(img, tys, txs, nny, nnx, nnd, hole, r):
                 py, px = y + dy, x + dx
                 if hole[py, px] and d < best[py, px]:
                     best[py, px] = d
-                    for c in range(3):
+                    for c in range(img.shape[2]):
                         out[py, px, c] = img[sy + dy, sx + dx, c]
     for y in range(H):
         for x in range(W):
             if hole[y, x]:
-                for c in range(3):
+                for c in range(img.shape[2]):
                     img[y, x, c] = out[y, x, c]
 
 
 @njit(cache=True, nogil=True)
 def _vote(img, tys, txs, nny, nnx, nnd, hole, r, sigma2):
     H, W = hole.shape
-    acc = np.zeros((H, W, 3), np.float32)
+    acc = np.zeros((H, W, img.shape[2]), np.float32)
     wac = np.zeros((H, W), np.float32)
-    npx = (2 * r + 1) * (2 * r + 1) * 3
+    npx = (2 * r + 1) * (2 * r + 1) * img.shape[2]
     for i in range(tys.shape[0]):
         y, x = tys[i], txs[i]
         w = np.exp(-nnd[y, x] / (npx * 2.0 * sigma2))
@@ -133,13 +143,13 @@ def _vote(img, tys, txs, nny, nnx, nnd, hole, r, sigma2):
             for dx in range(-r, r + 1):
                 py, px = y + dy, x + dx
                 if hole[py, px]:
-                    for c in range(3):
+                    for c in range(img.shape[2]):
                         acc[py, px, c] += w * img[sy + dy, sx + dx, c]
                     wac[py, px] += w
     for y in range(H):
         for x in range(W):
             if hole[y, x] and wac[y, x] > 0:
-                for c in range(3):
+                for c in range(img.shape[2]):
                     img[y, x, c] = acc[y, x, c] / wac[y, x]
 
 
@@ -177,7 +187,7 @@ def _onion(img, hole, valid, r):
                         ty, tx = y + dy, x + dx
                         if ty < 0 or ty >= H or tx < 0 or tx >= W or not known[ty, tx]:
                             continue
-                        for c in range(3):
+                        for c in range(img.shape[2]):
                             v = img[ty, tx, c] - img[sy + dy, sx + dx, c]
                             d += v * v
                         cnt += 1
@@ -186,10 +196,35 @@ def _onion(img, hole, valid, r):
                     if d < best:
                         best, by, bx = d, sy, sx
             if by >= 0:
-                for c in range(3):
+                for c in range(img.shape[2]):
                     img[y, x, c] = img[by, bx, c]
         for k in range(len(ly)):
             known[ly[k], lx[k]] = True
+
+
+def _resize(a: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarray:
+    """cv2.resize for any channel count (OpenCV takes at most 4 at once)."""
+    return np.dstack([cv2.resize(np.ascontiguousarray(a[:, :, c:c + 3]), size, interpolation=interp)
+                      .reshape(size[1], size[0], -1) for c in range(0, a.shape[2], 3)])
+
+
+def _texture_features(img: np.ndarray, hole: np.ndarray, r: int) -> np.ndarray:
+    """Local texture energy of the known pixels: |dI/dx| and |dI/dy| of the
+    grey image averaged over a patch (Newson et al. 2014). Two patches of the
+    same mean colour, one flat and one textured, are then far apart: without
+    these channels a flat patch is the cheapest match for almost any target
+    and the fill drifts to the smoothest area around the hole. Hole pixels get
+    0 here (the fill reconstructs them like colours)."""
+    g = img[:, :, :3].mean(axis=2)
+    gx = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) / 4
+    gy = np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 4
+    ok = ~(cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    k = (2 * r + 1, 2 * r + 1)
+    w = cv2.boxFilter(ok.astype(np.float32), -1, k, normalize=True)
+    f = np.dstack([cv2.boxFilter(gx * ok, -1, k, normalize=True), cv2.boxFilter(gy * ok, -1, k, normalize=True)])
+    f = f / np.maximum(w, 1e-3)[..., None]
+    f[hole] = 0.0
+    return f.astype(np.float32)
 
 
 def _level(img: np.ndarray, hole: np.ndarray, nny: np.ndarray, nnx: np.ndarray, r: int, em: int,
@@ -221,7 +256,7 @@ def _level(img: np.ndarray, hole: np.ndarray, nny: np.ndarray, nnx: np.ndarray, 
         # upsampled coarse image is blurry; its matches are not)
         d = nnd[tys, txs]
         _vote(img, tys, txs, nny, nnx, nnd, hole, r,
-              max(float(np.percentile(d, 75)) / ((2 * r + 1) ** 2 * 3), 1.0) * 0.5)
+              max(float(np.percentile(d, 75)) / ((2 * r + 1) ** 2 * img.shape[2]), 1.0) * 0.5)
         _init(img, cw, tys, txs, nny, nnx, nnd, sys_, sxs, r, seed)
     for it in range(em):
         _iterate(img, cw, tys, txs, nny, nnx, nnd, valid, r, False, seed + 2 * it + 1)
@@ -229,7 +264,7 @@ def _level(img: np.ndarray, hole: np.ndarray, nny: np.ndarray, nnx: np.ndarray, 
         d = nnd[tys, txs]
         # steep weights: the vote follows the best matches (sharp), with a
         # scale from the distances themselves (Newson et al.: a percentile)
-        sigma2 = max(float(np.percentile(d, 75)) / ((2 * r + 1) ** 2 * 3), 1.0) * 0.5
+        sigma2 = max(float(np.percentile(d, 75)) / ((2 * r + 1) ** 2 * img.shape[2]), 1.0) * 0.5
         if final and it == em - 1:
             _vote_best(img, tys, txs, nny, nnx, nnd, hole, r)
         else:
@@ -237,10 +272,11 @@ def _level(img: np.ndarray, hole: np.ndarray, nny: np.ndarray, nnx: np.ndarray, 
 
 
 def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: float = 1.0,
-                  min_context: int = 40, smooth_base: float = 4.0) -> np.ndarray:
+                  min_context: int = 40, smooth_base: float = 4.0, texture: float = _TEXTURE) -> np.ndarray:
     """Fill ``hole`` (bool) of an RGB uint8 ``frame`` from its own known patches.
 
-    ``smooth_base`` (a Gaussian sigma in pixels, 0 = off): the fill's coarse
+    ``texture``: weight of the texture channels in the patch distance (0 =
+    colour only). ``smooth_base`` (a Gaussian sigma in pixels, 0 = off): the fill's coarse
     shading is taken from a smooth (TELEA) fill and only the detail above that
     scale from the exemplar fill. Where a hole hides structure no patch can
     guess (an object's edge that turns inside it), a wrong patch costs more
@@ -267,6 +303,8 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
     crop = frame[y0:y1, x0:x1].astype(np.float32)
     m = hole[y0:y1, x0:x1]
     r = _PATCH // 2
+    if texture > 0:
+        crop = np.concatenate([crop, texture * _texture_features(crop, m, r)], axis=2)
     # pyramid until the hole is a few patches wide
     levels = 1
     while ext / 2 ** levels > _PATCH and min(crop.shape[:2]) / 2 ** levels > 3 * _PATCH:
@@ -276,7 +314,7 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
         a = imgs[-1]
         h, w = a.shape[:2]
         sz = ((w + 1) // 2, (h + 1) // 2)
-        imgs.append(cv2.resize(a, sz, interpolation=cv2.INTER_AREA))
+        imgs.append(_resize(a, sz, cv2.INTER_AREA))
         holes.append(cv2.resize(holes[-1].astype(np.float32), sz, interpolation=cv2.INTER_AREA) > 0)
     # the coarsest level starts from an onion-peel patch fill (a smooth start
     # would pull the matches towards flat patches)
@@ -289,8 +327,8 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
     if tvalid.any():
         _onion(top, th, tvalid, r)
     else:
-        top = cv2.inpaint(np.clip(top, 0, 255).astype(np.uint8), th.astype(np.uint8) * 255, 3,
-                          cv2.INPAINT_TELEA).astype(np.float32)
+        top = np.dstack([cv2.inpaint(np.clip(top[:, :, c], 0, 255).astype(np.uint8), th.astype(np.uint8) * 255, 3,
+                                     cv2.INPAINT_TELEA) for c in range(top.shape[2])]).astype(np.float32)
     imgs[-1] = top
     nny = nnx = None
     for lv in range(levels - 1, -1, -1):
@@ -319,11 +357,11 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
         imgs[lv] = img
         if lv > 0:
             # the finer level's hole starts from this level's fill, upsampled
-            up = cv2.resize(img, (imgs[lv - 1].shape[1], imgs[lv - 1].shape[0]), interpolation=cv2.INTER_LINEAR)
+            up = _resize(img, (imgs[lv - 1].shape[1], imgs[lv - 1].shape[0]), cv2.INTER_LINEAR)
             nxt = imgs[lv - 1].copy()
             nxt[holes[lv - 1]] = up[holes[lv - 1]]
             imgs[lv - 1] = nxt
-    res = imgs[0]
+    res = np.ascontiguousarray(imgs[0][:, :, :3])
     if smooth_base > 0:
         sm = cv2.inpaint(np.ascontiguousarray(frame[y0:y1, x0:x1]), m.astype(np.uint8) * 255, 5,
                          cv2.INPAINT_TELEA).astype(np.float32)

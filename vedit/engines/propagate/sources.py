@@ -433,11 +433,14 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         # follows one homography closely: a weak flow fill is then the wrong one)
         # (never-seen pixels are a guess either way: there the coarse shape
         # of the flow fill, a smooth and therefore safer guess, always counts)
-        st = np.where(guessed[i], 0.0, strength[i])
-        wi = weights[i] * (st + (1.0 - st) * agree)
+        # (never-seen pixels: the flow fill is a guess too, and a smooth one;
+        # the exemplar fill carries its own smooth base, see exemplar_fill)
+        g = guessed[i]
+        wi = weights[i] * (strength[i] + (1.0 - strength[i]) * agree)
+        if g is not None:
+            wi = np.where(g, weights[i], wi)
         w = cv2.GaussianBlur(wi, (0, 0), 1.5) * (wi > 0)
         mixed = base + w[..., None] * (cam_out - base)
-        g = guessed[i]
         if g is not None and g.any():
             # where a never-seen pixel keeps the flow fill's shape, it still
             # takes the exemplar fill's fine texture (the flow fill is smooth
