@@ -431,20 +431,21 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         agree = np.clip((_AGREE_HI - np.abs(gc - gf)) / (_AGREE_HI - _AGREE_LO), 0.0, 1.0)
         # ... unless the camera model is beyond doubt here (the background
         # follows one homography closely: a weak flow fill is then the wrong one)
-        # (never-seen pixels are a guess either way: there the coarse shape
-        # of the flow fill, a smooth and therefore safer guess, always counts)
-        # (never-seen pixels: the flow fill is a guess too, and a smooth one;
-        # the exemplar fill carries its own smooth base, see exemplar_fill)
-        g = guessed[i]
         wi = weights[i] * (strength[i] + (1.0 - strength[i]) * agree)
+        # Never-seen pixels take the carried exemplar fill as far as the
+        # camera model carries it: the flow fill there is a guess too, and a
+        # smooth one; the exemplar fill already keeps the coarse shading of a
+        # smooth fill and adds real texture (see exemplar_fill).
+        g = guessed[i]
         if g is not None:
             wi = np.where(g, weights[i], wi)
         w = cv2.GaussianBlur(wi, (0, 0), 1.5) * (wi > 0)
         mixed = base + w[..., None] * (cam_out - base)
         if g is not None and g.any():
-            # where a never-seen pixel keeps the flow fill's shape, it still
-            # takes the exemplar fill's fine texture (the flow fill is smooth
-            # there): the shape of the safer guess, the crispness of the real one
+            # where a never-seen pixel keeps some of the flow fill (the camera
+            # model carries the keyframe fill there with less confidence), it
+            # still takes the exemplar fill's fine texture (the flow fill is
+            # smooth there)
             hf = colours[i] - cv2.GaussianBlur(colours[i], (0, 0), _DETAIL_SIGMA)
             keep = (g * (1.0 - w) * a)[..., None]
             mixed += keep * hf
