@@ -129,6 +129,11 @@ register(EngineSpec("sam", "matte", "vedit.masks.sam:SamMatteSource",
                     "Segment Anything with a user checkpoint; point/box prompts, re-prompted per frame",
                     needs=("torch", "segment_anything"), extra="ml",
                     weights="segment-anything checkpoint (vit_b/vit_l/vit_h), local"))
+register(EngineSpec("sam2", "matte", "vedit.masks.sam2_video:Sam2MatteSource",
+                    "SAM 2 video predictor with a user checkpoint; point/box prompt on any frame, propagated "
+                    "through the shot in chunks",
+                    needs=("torch", "sam2"), extra="sam2",
+                    weights="SAM 2 / 2.1 checkpoint (.pt) and its model config, local"))
 register(EngineSpec("grabcut", "matte", "vedit.masks.sources:GrabCutMatteSource",
                     "box prompt segmented with GrabCut, tracked by flow"))
 register(EngineSpec("chroma", "matte", "vedit.masks.sources:ChromaMatteSource",

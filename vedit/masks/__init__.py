@@ -35,7 +35,8 @@ def make_source(source: str, **params) -> MatteSource:
 
 def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None, points=None,
                  chroma=None, tolerance=None, person_model: str = "auto", sam_checkpoint=None,
-                 sam_model: str = "vit_b", refine: bool = True, smooth: bool = True, dilate: int = 0,
+                 sam_model: str = "vit_b", sam2_checkpoint=None, sam2_config=None, chunk_size=None,
+                 refine: bool = True, smooth: bool = True, dilate: int = 0,
                  feather: float = 0, include_shadow: bool = False, person_id=None, with_props: bool = False,
                  confidence_path=None, add_mask=None, subtract_mask=None, callback=None) -> Iterator[np.ndarray]:
     """Stream a matte for every frame of ``clip``'s selected range: float32
@@ -43,7 +44,11 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
 
     ``source``: ``file`` (``mask`` = image/sequence/video), ``person``,
     ``sam`` (``sam_checkpoint`` + ``box``/``points`` at ``frame``), ``grabcut``
-    (``box`` at ``frame``), ``chroma`` (``chroma`` = green, blue, a CSS colour name
+    (``box`` at ``frame``), ``sam2`` (the SAM 2 video predictor:
+    ``sam2_checkpoint``, ``sam2_config`` — a config name in the ``sam2``
+    package or a YAML file, default from the checkpoint's name — and
+    ``box``/``points`` at ``frame``, propagated ``chunk_size`` frames at a
+    time), ``chroma`` (``chroma`` = green, blue, a CSS colour name
     such as ``purple``, or #RRGGBB; ``tolerance``), ``track`` (``mask`` = keyframe mask at ``frame``).
     ``frame`` is relative to the selected range. ``refine``: hole filling and
     guided-filter edges; ``smooth``: temporal smoothing along flow;
@@ -78,7 +83,8 @@ def matte_stream(clip: Clip, source: str, *, mask=None, frame: int = 0, box=None
 
     src = make_source(source, mask=mask, frame=frame, box=box, points=points, chroma=chroma,
                       tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
-                      sam_model=sam_model, include_shadow=include_shadow, person_id=person_id,
+                      sam_model=sam_model, sam2_checkpoint=sam2_checkpoint, sam2_config=sam2_config,
+                      chunk_size=chunk_size, include_shadow=include_shadow, person_id=person_id,
                       with_props=with_props)
     src.check(clip)
     adds, subs = open_edit_masks(clip, add_mask, subtract_mask)

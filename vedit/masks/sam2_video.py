@@ -12,10 +12,12 @@ are held (at working resolution) to be propagated backwards the same way.
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
+import re
 import tempfile
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -59,6 +61,42 @@ def _from_yaml(config: str):
     return instantiate(cfg.model, _recursive_=True)
 
 
+#: the published checkpoints' names -> their model configs in the ``sam2`` package
+_CKPT_NAME = re.compile(r"(sam2(?:\.1)?)_hiera_(tiny|small|base_plus|large)")
+_SIZE = {"tiny": "t", "small": "s", "base_plus": "b+", "large": "l"}
+
+
+def _package_config(name: str) -> str | None:
+    """The file of config ``name`` inside the installed ``sam2`` package (found
+    without importing it), or None."""
+    spec = importlib.util.find_spec("sam2")
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def config_for(checkpoint: str | None, config: str | None) -> str:
+    """The model config to build ``checkpoint`` with: ``config`` when given (a
+    YAML file, or a config name inside the ``sam2`` package), else the
+    published config of a published checkpoint's file name
+    (``sam2.1_hiera_large.pt`` -> ``configs/sam2.1/sam2.1_hiera_l.yaml``).
+    Checked without building anything, so a job is refused at submit."""
+    if config:
+        if os.path.isfile(config) or _package_config(config) or importlib.util.find_spec("sam2") is None:
+            return config
+        raise InvalidInputError(f"--sam2-config {config}: neither a YAML file nor a config of the sam2 package "
+                                "(e.g. configs/sam2.1/sam2.1_hiera_t.yaml)")
+    m = _CKPT_NAME.search(os.path.basename(checkpoint or ""))
+    if m is None:
+        raise InvalidInputError(f"--sam2-config is needed: {os.path.basename(checkpoint or '')} is not a published "
+                                "checkpoint name (give the model's config, e.g. configs/sam2.1/sam2.1_hiera_t.yaml "
+                                "or a YAML file)")
+    version, size = m.groups()
+    return f"configs/{version}/{version}_hiera_{_SIZE[size]}.yaml"
+
+
 def load_video_predictor(checkpoint: str, config: str, device: str | None = None):
     """The SAM 2 video predictor from a local ``checkpoint`` (.pt) and its
     model ``config``: a config name inside the ``sam2`` package (e.g.
@@ -90,15 +128,25 @@ class Sam2MatteSource(MatteSource):
     name = "sam2"
     description = "SAM 2 video predictor (local checkpoint), propagated in chunks"
 
-    def __init__(self, checkpoint=None, config: str = "configs/sam2.1/sam2.1_hiera_t.yaml", frame: int = 0,
+    def __init__(self, checkpoint=None, config: str | None = None, frame: int = 0,
                  box=None, points=None, chunk: int = 64, sam_checkpoint=None, **_):
         if box is None and points is None:
             raise InvalidInputError("the SAM 2 matte needs a prompt: --box X,Y,W,H or --points X,Y")
-        self.checkpoint, self.config = checkpoint or sam_checkpoint, config
+        self.checkpoint = checkpoint or sam_checkpoint
+        if not self.checkpoint:
+            raise InvalidInputError("the SAM 2 matte needs a local checkpoint: --sam2-checkpoint PATH (.pt)")
+        self.config = config_for(self.checkpoint, config)
         self.frame, self.box, self.points = int(frame), box, points
         if int(chunk) < 2:
             raise InvalidInputError(f"chunk {chunk}: SAM 2 propagates at least 2 frames a chunk")
         self.chunk = int(chunk)
+
+    @classmethod
+    def from_params(cls, **params: Any) -> Sam2MatteSource:
+        """From ``matte_stream``'s names (``sam2_checkpoint``, ``sam2_config``,
+        ``chunk_size``)."""
+        names = {"sam2_checkpoint": "checkpoint", "sam2_config": "config", "chunk_size": "chunk"}
+        return cls(**{names.get(k, k): v for k, v in params.items()})
 
     def check(self, clip: Clip) -> None:
         if not 0 <= self.frame < clip.frame_count:

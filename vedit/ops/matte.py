@@ -86,8 +86,8 @@ def preview_frame(frame: np.ndarray, alpha: np.ndarray, style: str = "overlay", 
 
 
 PARAMS = (
-    Param("source", "str", None, choices=lambda: names("matte"),
-          help="Matte source; default: chosen from --person/--mask/--box/--points/--chroma."),
+    Param("source", "str", None, choices=lambda: names("matte"), cli=("--engine",), aliases=("engine",),
+          help="Matte engine (see `vedit engines`); default: chosen from --person/--mask/--box/--points/--chroma."),
     Param("person", "bool", False, help="Matte people (MediaPipe models in the wheel, no downloads)."),
     Param("person_model", "str", "auto", choices=("auto", "pose", "selfie"),
           help="pose: full/half body; selfie: close-ups; auto picks per shot."),
@@ -118,6 +118,12 @@ PARAMS = (
     Param("points", "nums", None, metavar="X,Y[,X,Y...]", help="Points on the object on --frame (SAM prompt)."),
     Param("sam_checkpoint", "path", None, help="segment-anything checkpoint (local file)."),
     Param("sam_model", "str", "vit_b", choices=("vit_b", "vit_l", "vit_h"), help="Segment Anything model size."),
+    Param("sam2_checkpoint", "path", None, engines=("sam2",), help="SAM 2 / 2.1 checkpoint (local .pt file)."),
+    Param("sam2_config", "str", None, engines=("sam2",),
+          help="SAM 2 model config: a name in the sam2 package (configs/sam2.1/sam2.1_hiera_t.yaml) or a YAML "
+               "file; default: from a published checkpoint's file name."),
+    Param("chunk_size", "int", None, min=2, max=100_000, engines=("sam2",),
+          help="Frames propagated together, each chunk seeded from the last one's mask (memory bound; default 64)."),
     Param("chroma", "str", None, help="Chroma key: green, blue (screen colours), a CSS colour name or #RRGGBB."),
     Param("tolerance", "float", None, min=0, max=1, help="Chroma key tolerance 0..1 (default 0.18)."),
     Param("refine", "bool", True, help="Hole filling + guided-filter edges."),
@@ -146,6 +152,12 @@ def check_params(v: dict[str, Any]) -> None:
             choose_source(None, v["person"], v["mask"], v["box"], v["points"], v["chroma"], v["sam_checkpoint"])
     except InvalidInputError as exc:
         raise ParamError("source", str(exc)) from None
+    if v["source"] == "sam2":
+        if not v["sam2_checkpoint"]:
+            raise ParamError("sam2_checkpoint", "--sam2-checkpoint is required with --engine sam2: a local SAM 2 "
+                                                "checkpoint (.pt)")
+        if v["box"] is None and v["points"] is None:
+            raise ParamError("box", "--engine sam2 needs a prompt: --box X,Y,W,H or --points X,Y[,X,Y...]")
     if v["margin"] is not None and (v["source"] or ("person" if v["person"] else None)) != "person":
         raise ParamError("margin", "--margin applies to --person only; use --dilate to grow other mattes")
     if v["bit_depth"] == 16 and v["alpha"]:
@@ -175,10 +187,10 @@ def check_source(clip: Clip, src: str, *, mask: Any, frame: Any, box: Any, point
             open_masks(os.fspath(masks[0]), clip, allow_empty=True, soft=True)
         elif src == "track" and masks:
             make_source("track", mask=masks, frame=frame).check(clip)
-    if src in ("grabcut", "sam") and box is not None:
+    if src in ("grabcut", "sam", "sam2") and box is not None:
         with as_param("box", job):
             parse_box(box, clip.width, clip.height)
-    if src == "sam" and points is not None:
+    if src in ("sam", "sam2") and points is not None:
         with as_param("points", job):
             parse_points(points, clip.width, clip.height)
     if src == "person" and margin is not None:
@@ -217,6 +229,11 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
                                   "cannot carry alpha; use .mov (ProRes 4444), .webm or a folder/")
     check_source(clip, src, mask=v["mask"], frame=v["frame"], box=v["box"], points=v["points"], margin=v["margin"],
                  job=job)
+    if src == "sam2":
+        from vedit.masks.sam2_video import config_for
+
+        with as_param("sam2_config", job):
+            config_for(v["sam2_checkpoint"], v["sam2_config"])
     check_edit_masks(clip, v["add_mask"], v["subtract_mask"], job)
     return clip
 
@@ -261,7 +278,9 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     else:
         alphas = matte_stream(clip, src, mask=mask, frame=frame, box=box, points=points, chroma=chroma,
                               tolerance=tolerance, person_model=person_model, sam_checkpoint=sam_checkpoint,
-                              sam_model=sam_model, refine=refine, smooth=smooth, dilate=dilate, feather=feather,
+                              sam_model=sam_model, sam2_checkpoint=v["sam2_checkpoint"],
+                              sam2_config=v["sam2_config"], chunk_size=v["chunk_size"], refine=refine, smooth=smooth,
+                              dilate=dilate, feather=feather,
                               confidence_path=output.rstrip("/" + os.sep) + ".confidence.json",
                               add_mask=v["add_mask"], subtract_mask=v["subtract_mask"], callback=callback)
     need_frames = bool(alpha or preview)
@@ -312,5 +331,6 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
 
 OP = OpDef("matte", PARAMS, run=run, check=check_params, media_check=check_inputs, engine_family="matte",
+           engine_param="source",
            help="Build a matte of INPUT: a person, a tracked keyframe mask, a box (GrabCut), SAM points/box, "
                 "or a chroma key.")

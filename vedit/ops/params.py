@@ -313,7 +313,8 @@ class OpDef:
     ``media_check(input, output, values, start, end, job)`` (see
     :meth:`check_inputs`) opens what the job reads — headers and small images,
     never a model — and checks that it fits together. ``still_input``: the
-    input is one image (no frame range).
+    input is one image (no frame range). ``engine_param``: the param that
+    picks the engine, which params with ``engines=`` are checked against.
     """
 
     name: str
@@ -324,6 +325,7 @@ class OpDef:
     help: str = ""
     still_input: bool = False
     engine_family: str | None = None
+    engine_param: str = "engine"
     _by_name: dict[str, Param] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -369,10 +371,11 @@ class OpDef:
             if p.required and out[p.name] in (None, "", []):
                 raise ParamError(p.name, f"{label} is required: {p.help}")
             if p.engines and p.name in given and out[p.name] not in (None, False, "", [], p.default):
-                engine = out.get("engine")
+                engine = out.get(self.engine_param)
                 if engine not in p.engines:
                     raise ParamError(p.name, f"{label} applies to engine {' or '.join(p.engines)} only "
-                                             f"(engine here: {engine}); add --engine {p.engines[0]}")
+                                             f"(engine here: {engine or 'the default'}); "
+                                             f"add --engine {p.engines[0]}")
         if self.check is not None:
             self.check(out)
         return out

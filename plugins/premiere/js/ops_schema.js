@@ -662,12 +662,16 @@ globalThis.veditOpsSchema = {
       "grabcut",
       "person",
       "sam",
+      "sam2",
       "track"
      ],
-     "description": "Matte source; default: chosen from --person/--mask/--box/--points/--chroma.",
+     "description": "Matte engine (see `vedit engines`); default: chosen from --person/--mask/--box/--points/--chroma.",
      "default": null,
      "x-kind": "str",
-     "x-cli": "--source"
+     "x-cli": "--source",
+     "x-aliases": [
+      "engine"
+     ]
     },
     "person": {
      "type": "boolean",
@@ -826,6 +830,39 @@ globalThis.veditOpsSchema = {
      "default": "vit_b",
      "x-kind": "str",
      "x-cli": "--sam-model"
+    },
+    "sam2_checkpoint": {
+     "type": "string",
+     "format": "path",
+     "description": "SAM 2 / 2.1 checkpoint (local .pt file).",
+     "default": null,
+     "x-kind": "path",
+     "x-cli": "--sam2-checkpoint",
+     "x-engines": [
+      "sam2"
+     ]
+    },
+    "sam2_config": {
+     "type": "string",
+     "description": "SAM 2 model config: a name in the sam2 package (configs/sam2.1/sam2.1_hiera_t.yaml) or a YAML file; default: from a published checkpoint's file name.",
+     "default": null,
+     "x-kind": "str",
+     "x-cli": "--sam2-config",
+     "x-engines": [
+      "sam2"
+     ]
+    },
+    "chunk_size": {
+     "type": "integer",
+     "minimum": 2,
+     "maximum": 100000,
+     "description": "Frames propagated together, each chunk seeded from the last one's mask (memory bound; default 64).",
+     "default": null,
+     "x-kind": "int",
+     "x-cli": "--chunk-size",
+     "x-engines": [
+      "sam2"
+     ]
     },
     "chroma": {
      "type": "string",
