@@ -18,7 +18,7 @@ import numpy as np
 from vedit.engines import get_spec, names
 from vedit.engines.base import report
 from vedit.errors import InvalidInputError
-from vedit.ops.params import OpDef, Param, ParamError, as_param, final_path
+from vedit.ops.params import CODEC, OpDef, Param, ParamError, as_param, final_path, writer_codec
 from vedit.ops.progress import OverallProgress
 from vedit.runtime import info
 
@@ -238,6 +238,7 @@ PARAMS = (
           help="How the image fills a new size or aspect: cover (fill, trim the centre), contain (fit inside, "
                "pad the bars) or stretch; as in replace-bg (crop/pad are accepted for cover/contain)."),
     Param("seed", "int", 0, min=0, max=2**32 - 1, help="Random seed."),
+    CODEC,
     Param("camera", "str", "dolly-in", choices=CAMERAS, engines=_P, help="Parallax camera move."),
     Param("strength", "float", 1.0, min=0, max=4, engines=_P, help="Size of the camera move (0..4)."),
     Param("subject", "str", "auto", choices=("auto", "person", "none"), engines=_P,
@@ -316,10 +317,11 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
     """The media, before any work: the still opens (frame ``start`` of a video),
     the output size and aspect apply to it, each region mask matches its size
     and is not empty, the arrows parse, a SAM box and points fall inside the
-    output frame they select on."""
+    output frame they select on; the output's container holds the asked codec."""
     from vedit.masks.sam import parse_points
     from vedit.masks.sources import parse_box
 
+    writer_codec(output, v["codec"], job=job)
     image, _ = load_still(input, start)
     h0, w0 = image.shape[:2]
     with as_param("size", job):
@@ -345,7 +347,8 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
              prompt: str | None, negative_prompt: str | None, steps: int | None, guidance: float | None,
              motion_bucket: int, noise_aug: float, decode_chunk_size: int | None, pin_first: bool,
              device: str | None, dtype: str | None, offload: str, vae_tiling: bool, max_side: int | None,
-             overwrite: bool, loop_style: str = "bounce", save_regions: str | None = None) -> str:
+             overwrite: bool, codec: str = "auto", loop_style: str = "bounce",
+             save_regions: str | None = None) -> str:
     from vedit.io import check_output_path, open_writer
 
     # 1. check inputs (before any work)
@@ -385,7 +388,7 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
                               motion_bucket=motion_bucket, noise_aug=noise_aug,
                               decode_chunk_size=decode_chunk_size, pin_first=pin_first, device=device,
                               dtype=dtype, offload=offload_kind, vae_tiling=vae_tiling, loop=loop,
-                              max_side=max_side, overwrite=overwrite)
+                              max_side=max_side, overwrite=overwrite, codec=codec)
 
     rate = float(fps) if fps is not None else DEFAULT_FPS
     n = int(frames) if frames is not None else max(1, int(round((duration or DEFAULT_DURATION) * rate)))
@@ -444,7 +447,7 @@ def _animate(input: str, output: str, start: int | None, callback: Any, *, engin
         result = eng.animate(image_f, num_frames=n, fps=rate, seed=seed, loop=loop, callback=callback)
 
     # 4. write (temp name, renamed on success)
-    with open_writer(output, rate, size_out, overwrite=overwrite) as wr:
+    with open_writer(output, rate, size_out, overwrite=overwrite, codec=writer_codec(output, codec)) as wr:
         for fr in result.frames:
             wr.write(fr)
     progress.finish()
@@ -463,7 +466,7 @@ def _sam_on_image(image, points, box, checkpoint, sam_model, open_clip):
 
 def _run_diffusion(image, output, clip, size_out, callback, *, fps, duration, frames, seed, model, prompt,
                    negative_prompt, steps, guidance, motion_bucket, noise_aug, decode_chunk_size, pin_first,
-                   device, dtype, offload, vae_tiling, loop, max_side, overwrite=False):
+                   device, dtype, offload, vae_tiling, loop, max_side, overwrite=False, codec="auto"):
     from vedit.engines.animate_diffusion import DiffusionAnimateEngine
     from vedit.io import open_writer
 
@@ -479,7 +482,7 @@ def _run_diffusion(image, output, clip, size_out, callback, *, fps, duration, fr
                          steps=steps, guidance=guidance, motion_bucket=motion_bucket, noise_aug=noise_aug,
                          decode_chunk_size=decode_chunk_size, pin_first=pin_first, size=size_out,
                          callback=callback)
-    with open_writer(output, result.fps, size_out, overwrite=overwrite) as wr:
+    with open_writer(output, result.fps, size_out, overwrite=overwrite, codec=writer_codec(output, codec)) as wr:
         for fr in result.frames:
             wr.write(fr)
     if callback is not None:

@@ -14,7 +14,7 @@ from vedit.errors import InvalidInputError, MediaError
 from vedit.io import Clip, Writer, check_output_path, open_clip, open_masks, open_writer
 from vedit.io.clip import IMAGE_EXTS
 from vedit.io.writer import output_kind
-from vedit.ops.params import OpDef, Param, ParamError, as_param, final_path
+from vedit.ops.params import CODEC, OpDef, Param, ParamError, as_param, final_path, writer_codec
 from vedit.ops.progress import OverallProgress
 
 
@@ -134,6 +134,7 @@ PARAMS = (
           help="Write the footage with the matte as alpha (.mov ProRes 4444, .webm, folder/)."),
     Param("despill", "bool", True, help="With --alpha and --chroma: suppress the key colour's spill."),
     Param("bit_depth", "int", 8, choices=(8, 16), help="PNG matte bit depth (16 for a grey PNG folder only)."),
+    CODEC,
     Param("preview", "path_out", None, help="Also write a preview video here."),
     Param("preview_style", "str", "overlay", choices=("overlay", "checker"), help="Preview look."),
     Param("cfr", "float", None, min=0.001, max=1000,
@@ -227,6 +228,7 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
     if v["alpha"] and kind in (".mp4", ".m4v", ".gif"):
         raise ParamError("alpha", f"{'params.alpha' if job else '--alpha'}: output {output} is {kind}, which "
                                   "cannot carry alpha; use .mov (ProRes 4444), .webm or a folder/")
+    writer_codec(output, v["codec"], alpha=bool(v["alpha"]), job=job)
     check_source(clip, src, mask=v["mask"], frame=v["frame"], box=v["box"], points=v["points"], margin=v["margin"],
                  job=job)
     if src == "sam2":
@@ -301,7 +303,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
                                  bit_depth=8)
     else:
         out_ctx = open_writer(output, clip.fps, size, alpha=bool(alpha), like=clip, overwrite=v["overwrite"],
-                              cfr=v["cfr"], bit_depth=None if alpha else 8)
+                              cfr=v["cfr"], bit_depth=None if alpha else 8,
+                              codec=writer_codec(output, v["codec"], alpha=bool(alpha)))
     prev_ctx = (open_writer(preview, clip.fps, size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"])
                 if preview else None)
     checker = _checker(clip.height, clip.width) if preview and preview_style == "checker" else None

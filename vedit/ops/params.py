@@ -304,6 +304,46 @@ OVERWRITE = Param("overwrite", "bool", False, cli=("-y",),
                   help="Replace an existing output file or non-empty output folder.")
 
 
+#: video codecs an op can ask the writer for, and the containers each goes in
+#: (``auto``: the container's own, see :func:`vedit.io.writer.output_kind`)
+CODEC_EXTS: dict[str, tuple[str, ...]] = {
+    "h264": (".mp4", ".m4v", ".mkv"),
+    "hevc": (".mp4", ".m4v", ".mkv"),
+    "prores": (".mov",),
+    "ffv1": (".mkv",),
+    "vp9": (".webm",),
+}
+#: what each codec is called by :class:`vedit.io.writer.Writer` (None: the container's default)
+_WRITER_CODEC: dict[str, str | None] = {"h264": None, "hevc": "hevc", "prores": None, "ffv1": "ffv1", "vp9": None}
+
+#: the output codec of the ops that write a video
+CODEC = Param("codec", "str", "auto", choices=("auto", *CODEC_EXTS),
+              help="Video codec: auto (by extension: .mp4/.mkv H.264, .mov ProRes, .webm VP9), h264, hevc "
+                   "(.mp4/.mkv), prores (.mov), ffv1 (.mkv; lossless: every sample outside the edit kept "
+                   "exactly, 10-bit kept), vp9 (.webm).")
+
+
+def writer_codec(output: str, codec: str | None, alpha: bool = False, job: bool = False) -> str | None:
+    """The :class:`~vedit.io.writer.Writer` codec for param ``codec`` and
+    ``output``; a codec the output's container cannot hold (or that cannot
+    carry the asked alpha) is a :class:`ParamError` naming the param."""
+    from vedit.io.writer import output_kind
+
+    if codec in (None, "auto"):
+        return None
+    label = "params.codec" if job else "--codec"
+    kind = output_kind(output)
+    exts = CODEC_EXTS[codec]
+    if kind not in exts:
+        where = "a frame sequence" if kind in ("sequence", "image") else kind
+        raise ParamError("codec", f"{label} {codec}: output {output} is {where}; {codec} is written to "
+                                  f"{', '.join(exts)}")
+    if alpha and codec in ("h264", "hevc"):
+        raise ParamError("codec", f"{label} {codec} cannot carry alpha; use ffv1 (.mkv), prores (.mov) or vp9 "
+                                  "(.webm)")
+    return _WRITER_CODEC[codec]
+
+
 @dataclass
 class OpDef:
     """One operation: its name, params, combination check, media check and run function.

@@ -10,7 +10,7 @@ from vedit.engines import get_spec, names
 from vedit.engines.base import ProgressCallback
 from vedit.errors import InvalidInputError
 from vedit.io import check_output_path, open_clip, open_masks, open_writer
-from vedit.ops.params import OpDef, Param, ParamError, as_param, final_path
+from vedit.ops.params import CODEC, OpDef, Param, ParamError, as_param, final_path, writer_codec
 from vedit.ops.progress import OverallProgress
 
 _D = ("diffusion",)
@@ -27,6 +27,7 @@ PARAMS = (
           help="Write a constant frame rate (frames repeated/dropped by time) instead of keeping a VFR input's timing."),
     Param("fill_gaps", "str", None, choices=("hold",),
           help="Missing frames of a numbered input sequence: hold the frame before each gap (default: error)."),
+    CODEC,
     Param("seed", "int", 0, min=0, max=2**32 - 1, help="Random seed."),
     Param("chunk_size", "int", None, min=2, max=100_000, help="Frames processed together (memory bound)."),
     Param("model", "str", None, engines=_D, help="Model folder or Hugging Face cache id."),
@@ -56,8 +57,10 @@ def check_params(v: dict[str, Any]) -> None:
 
 def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None = None, end: int | None = None,
                  job: bool = False) -> None:
-    """The media, before any work: the input opens with its range, and the mask
-    matches its size and frame count and is not empty (ParamError ``mask``)."""
+    """The media, before any work: the input opens with its range, the mask
+    matches its size and frame count and is not empty (ParamError ``mask``),
+    and the output's container holds the asked codec."""
+    writer_codec(output, v["codec"], job=job)
     _open_inputs(input, v, start, end, job)
 
 
@@ -80,6 +83,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     v = OP.resolve(params)
     engine = v["engine"]
     spec = get_spec("inpaint", engine)
+    codec = writer_codec(output, v["codec"])
     clip, masks = _open_inputs(input, v, start, end, False)
     check_output_path(output, [input, v["mask"]], overwrite=v["overwrite"], frames=clip.frame_count)
 
@@ -113,7 +117,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
 
     out = eng.inpaint(prefetch(clip.frames(), depth=8), mask_iter(), seed=v["seed"], callback=progress.part(0, n),
                       total=n)
-    with open_writer(output, clip.fps, clip.size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"]) as w:
+    with open_writer(output, clip.fps, clip.size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"],
+                     codec=codec) as w:
         with ThreadedWriter(w, depth=24) as tw:
             for frame in out.frames:
                 tw.write(frame)

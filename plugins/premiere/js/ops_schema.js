@@ -74,6 +74,21 @@ globalThis.veditOpsSchema = {
      "x-kind": "str",
      "x-cli": "--fill-gaps"
     },
+    "codec": {
+     "type": "string",
+     "enum": [
+      "auto",
+      "h264",
+      "hevc",
+      "prores",
+      "ffv1",
+      "vp9"
+     ],
+     "description": "Video codec: auto (by extension: .mp4/.mkv H.264, .mov ProRes, .webm VP9), h264, hevc (.mp4/.mkv), prores (.mov), ffv1 (.mkv; lossless: every sample outside the edit kept exactly, 10-bit kept), vp9 (.webm).",
+     "default": "auto",
+     "x-kind": "str",
+     "x-cli": "--codec"
+    },
     "seed": {
      "type": "integer",
      "minimum": 0,
@@ -937,6 +952,21 @@ globalThis.veditOpsSchema = {
      "x-kind": "int",
      "x-cli": "--bit-depth"
     },
+    "codec": {
+     "type": "string",
+     "enum": [
+      "auto",
+      "h264",
+      "hevc",
+      "prores",
+      "ffv1",
+      "vp9"
+     ],
+     "description": "Video codec: auto (by extension: .mp4/.mkv H.264, .mov ProRes, .webm VP9), h264, hevc (.mp4/.mkv), prores (.mov), ffv1 (.mkv; lossless: every sample outside the edit kept exactly, 10-bit kept), vp9 (.webm).",
+     "default": "auto",
+     "x-kind": "str",
+     "x-cli": "--codec"
+    },
     "preview": {
      "type": "string",
      "format": "path",
@@ -1073,6 +1103,21 @@ globalThis.veditOpsSchema = {
      "default": 0,
      "x-kind": "int",
      "x-cli": "--seed"
+    },
+    "codec": {
+     "type": "string",
+     "enum": [
+      "auto",
+      "h264",
+      "hevc",
+      "prores",
+      "ffv1",
+      "vp9"
+     ],
+     "description": "Video codec: auto (by extension: .mp4/.mkv H.264, .mov ProRes, .webm VP9), h264, hevc (.mp4/.mkv), prores (.mov), ffv1 (.mkv; lossless: every sample outside the edit kept exactly, 10-bit kept), vp9 (.webm).",
+     "default": "auto",
+     "x-kind": "str",
+     "x-cli": "--codec"
     },
     "camera": {
      "type": "string",
