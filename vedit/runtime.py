@@ -17,7 +17,10 @@ goes back to the kernel and how threads share the heap; the peak measured
 lower, never higher).
 
 :func:`silence_library_noise` keeps native libraries' log lines (MediaPipe's
-TFLite, absl/glog) and protobuf warnings off the terminal unless ``--debug``.
+TFLite, absl/glog) and protobuf warnings off the terminal unless ``--debug``;
+:func:`import_mediapipe`, the one place the person models' library is loaded,
+calls it, so a Python caller and the job server print no more than the CLI
+does (``VEDIT_DEBUG=1`` or ``--debug`` keeps the lines).
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ import re
 import sys
 import threading
 import warnings
+
+from vedit.errors import require
 
 # mallopt parameters (glibc malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -98,6 +103,8 @@ _NOISE = re.compile(
     rb"|INFO: Created TensorFlow Lite"
     rb"|INFO: Initialized TensorFlow Lite)")
 _filter_thread: threading.Thread | None = None
+# --debug (or VEDIT_DEBUG=1): native libraries' log lines stay on the terminal
+_debug = os.environ.get("VEDIT_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def silence_library_noise(debug: bool = False) -> bool:
@@ -107,9 +114,12 @@ def silence_library_noise(debug: bool = False) -> bool:
     library's log are dropped and every other line passes through unchanged
     (an ffmpeg or Python error still shows). Python's own ``sys.stderr`` keeps
     writing straight to the terminal. Returns whether the descriptor filter
-    is in place (it is only installed when ``sys.stderr`` is descriptor 2)."""
-    global _filter_thread
-    if debug:
+    is in place (it is only installed when ``sys.stderr`` is descriptor 2).
+    Once asked for ``debug`` (or with ``VEDIT_DEBUG=1``), later calls in the
+    process (:func:`import_mediapipe`) leave the terminal alone too."""
+    global _filter_thread, _debug
+    _debug = _debug or bool(debug)
+    if _debug:
         return False
     for k, v in (("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3"), ("ABSL_MIN_LOG_LEVEL", "2")):
         os.environ.setdefault(k, v)
@@ -178,3 +188,12 @@ def info(message: str) -> None:
     Warnings and errors do not go through here: they always show."""
     if not _quiet:
         sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+def import_mediapipe():
+    """The ``mediapipe`` module, with its native log lines (and the
+    environment that quiets them, which must be set before its C++ core
+    loads) kept off the terminal unless debug was asked for; raises
+    ``MissingDependencyError`` naming the ``person`` extra without it."""
+    silence_library_noise(_debug)
+    return require("mediapipe", "person", "the person matte")

@@ -29,16 +29,11 @@ from io import BytesIO
 import cv2
 import numpy as np
 
-from vedit.errors import InvalidInputError, require
+from vedit.errors import InvalidInputError
+from vedit.runtime import import_mediapipe as _mediapipe  # MediaPipe, its native log lines kept quiet
 
 CROP_SIDE = 256  # the landmark model's input: crops larger than this are shrunk first
 _OVERLAP_NEW = 0.3  # a detection overlapping a track's box by this much (IoU or containment) is that track
-
-
-def _mediapipe():
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return require("mediapipe", "person", "the person matte")
 
 
 _BUNDLE: bytes | None = None

@@ -17,18 +17,18 @@ uses it directly).
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from typing import Iterator
 
 import cv2
 import numpy as np
 
-from vedit.errors import InvalidInputError, require
+from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, warp
 from vedit.io import Clip
 from vedit.masks.base import MatteSource, prefetch, to_work, work_size
 from vedit.masks.refine import TemporalSmoother, feather, fill_holes, grow, guided_refine, nonzero_box, resize_alpha
+from vedit.runtime import import_mediapipe as _mediapipe  # MediaPipe, its native log lines kept quiet
 
 MODELS = ("auto", "pose", "selfie")
 __all__ = ["PersonSegmenter", "PersonMatteSource", "CastShadow", "person_matte_stream", "add_shadow",
@@ -93,12 +93,6 @@ def grow_soft(alpha: np.ndarray, pixels: float) -> np.ndarray:
     out = alpha.copy()
     out[y0:y1, x0:x1] = a
     return out
-
-
-def _mediapipe():
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return require("mediapipe", "person", "the person matte")
 
 
 class PersonSegmenter:
