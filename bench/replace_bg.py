@@ -116,7 +116,7 @@ def speed(n: int, repeat: int = 1, only=None, stages_table: bool = False, qualit
     ]
     modes = [m for i, m in enumerate(all_modes) if only is None or i in only]
     for name, kw in modes:
-        fps, cpu, ld = timed(lambda: run(str(src), str(tmp / "out.mp4"), **kw))
+        fps, cpu, ld = timed(lambda: run(str(src), str(tmp / "out.mp4"), overwrite=True, **kw))
         print(f"| {name} | {fps:.1f} | {fps / floor:.2f} | {cpu:.0f} | {ld} |", flush=True)
     print(f"one-time imports before timing (MediaPipe, matplotlib): {import_s:.1f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -134,11 +134,10 @@ def stages(src: Path, plate: Path) -> None:
     (ffmpeg included for encode) and wall ms/frame. The pipeline overlaps
     them in threads; the person model's share is what no change here cuts."""
     from vedit.composite import Compositor, PlateRenderer, parse_background
-    from vedit.composite.pipeline import PersonMatter
     from vedit.composite.track import CameraTracker, path_bounds
     from vedit.io import open_clip, open_writer
     from vedit.masks.base import work_size
-    from vedit.masks.person import PersonSegmenter
+    from vedit.masks.person import PeopleSegmenter, person_mattes
     from vedit.ops.replace_bg import TRACKER_SETTINGS, _AlphaCache, _resize
 
     res: dict[str, list[float]] = {}
@@ -156,17 +155,16 @@ def stages(src: Path, plate: Path) -> None:
     w, h = clip.size
     work = work_size(w, h)
     frames = run_stage("decode (PyAV, RGB)", lambda: list(clip.frames()))
-    pm = PersonMatter("auto", work)
-    prepared = run_stage("resize to matte size + grey + DIS flow", lambda: [pm.prepare(None, _resize(f, work))
-                                                                            for f in frames])
-    seg = PersonSegmenter("auto")
-    seg.segment(prepared[0][1])  # graph start-up is not per frame
-    run_stage("  person model alone (MediaPipe; vedit.masks)", lambda: [seg.segment(p[1]) for p in prepared[1:]])
+    seg = PeopleSegmenter("auto")
+    seg.people(frames[0], work)  # start-up (models, the first frame's full scan) is not per frame
+    run_stage("  person model alone (MediaPipe, every person on crops)", lambda: [seg.people(f, work)
+                                                                                 for f in frames[1:]])
     seg.close()
-    items = run_stage("person matte (model + fill + guided + smoothing)", lambda: list(pm.stream(iter(prepared))))
+    items = run_stage("person matte (decode + model + fill + guided + smoothing)",
+                      lambda: list(person_mattes(clip)))
     tr = CameraTracker(w, h, **TRACKER_SETTINGS)
-    run_stage("camera tracker (sparse LK + RANSAC)", lambda: [tr.update(it.work, it.alpha, grey=it.grey,
-                                                                           flow_back=it.flow_back) for it in items])
+    run_stage("camera tracker (sparse LK + RANSAC)", lambda: [tr.update(_resize(f, work), it.alpha)
+                                                              for f, it in zip(frames, items)])
     cache = _AlphaCache()
     run_stage("matte cache (zlib) write + read", lambda: ([cache.append(it.alpha) for it in items], list(cache)))
     alphas = [it.alpha for it in items]
@@ -192,13 +190,14 @@ def stages(src: Path, plate: Path) -> None:
 
 
 def matte_quality(src: Path, n: int) -> None:
-    """The fast person matte of replace-bg against vedit.masks.matte_stream
-    (same models): IoU with each other and with the tennis ground truth
-    (which also covers the player's shadow, so no person matte reaches 1)."""
-    from vedit.composite.pipeline import PersonMatter
+    """replace-bg's person matte (vedit.masks.person.person_mattes, no shadow
+    or props; every frame and every other frame) against the ground truth
+    (which also covers the player's shadow, so no person matte reaches 1) and
+    against the full matte_stream output."""
     from vedit.io import open_clip
     from vedit.masks import matte_stream
     from vedit.masks.base import work_size
+    from vedit.masks.person import person_mattes
 
     clip = open_clip(str(src))
     work = work_size(clip.width, clip.height)
@@ -224,14 +223,12 @@ def matte_quality(src: Path, n: int) -> None:
     r = [iou(a, b) for a, b in zip(ref, g)]
     print(f"| vedit.masks.matte_stream | {t_ref:.0f} | {np.mean(r):.3f} / {np.min(r):.3f} | 1 |")
     for every in (1, 2):
-        pm = PersonMatter("auto", work, every=every)
         t0 = time.perf_counter()
-        al = [small(it.alpha) for it in pm.stream((None, cv2.resize(f, work, interpolation=cv2.INTER_AREA))
-                                                  for f in clip.frames())]
+        al = [small(m.alpha) for m in person_mattes(clip, every=every)]
         t = (time.perf_counter() - t0) / n * 1000
         a = [iou(x, y) for x, y in zip(al, g)]
         b = [iou(x, y) for x, y in zip(al, ref)]
-        print(f"| replace-bg PersonMatter, every {every} | {t:.0f} | {np.mean(a):.3f} / {np.min(a):.3f} | "
+        print(f"| replace-bg person matte, every {every} | {t:.0f} | {np.mean(a):.3f} / {np.min(a):.3f} | "
               f"{np.mean(b):.3f} / {np.min(b):.3f} |", flush=True)
 
 

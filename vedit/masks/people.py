@@ -6,17 +6,24 @@ output) are bundled at run time into the MediaPipe Tasks pose landmarker,
 which returns several people per image. The detector sees a 224 px square,
 so people far from the camera vanish in a whole-frame view; it therefore
 also scans overlapping tiles at two smaller scales (a person ~50 px tall in
-a 720p frame is ~60 px tall in the smallest tile's detector input).
+a 720p frame is ~47 px tall in the smallest tile's detector input).
 
-Each found person becomes a track with a landmarker of its own in video
-mode: every frame it runs on a square crop around the track's predicted box
-(constant-velocity motion), and while it keeps the person it follows them
-from its own last landmarks, so the pose detector does not run again (one
-model run per person and frame). The segmentation is computed at crop scale,
+Each found person becomes a track with a landmarker of its own: every frame
+it runs on a square crop around the track's predicted box (constant-velocity
+motion; the crop stays put while the person keeps well inside it). For
+people taller than the model's input it runs in video mode: while it keeps
+the person it follows them from its own last landmarks, so the pose
+detector does not run again (one model run per person and frame); smaller
+people, which video mode loses, are detected in their crop every frame. The
+segmentation is computed at crop scale,
 not at the frame's, so small people get the model's full 256 px. The tile
-scan runs fully on the first frame and then one tile every other frame
-(round robin, tiles that lie inside a tracked person skipped), so people who
-walk in are picked up within a second or two at a fixed cost per frame.
+scan runs fully on the first frame (the whole frame, then each smaller scale
+with the people found so far greyed out) and then one window every third
+frame: the whole frame every fourth time, else the next tile of a round
+robin; people already followed are greyed out, so the detector looks only
+for somebody new and the landmark model does not run on them again. A
+person who walks in is picked up within a second (large) to a few seconds
+(the smallest), at a fixed cost per frame.
 """
 from __future__ import annotations
 
@@ -154,10 +161,12 @@ def _inside(a: np.ndarray, b: np.ndarray) -> float:
 
 def scan_tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
     """Detection windows (x0, y0, x1, y1): the whole frame, then square tiles
-    of half and a quarter of the frame's short side overlapping by a third."""
+    of a half and a third of the frame's short side overlapping by a third
+    (a person a fifteenth of the frame tall, 50 px at 720p, is a fifth of the
+    smallest tile: what the 224 px detector still finds)."""
     tiles = [(0, 0, width, height)]
     short = min(width, height)
-    for side in (short // 2, short // 4):
+    for side in (short // 2, short // 3):
         if side < 96:
             break
         step = max(1, int(side * 2 / 3))
@@ -198,19 +207,21 @@ class PeopleTracker:
     by side (MediaPipe releases the GIL)."""
 
     def __init__(self, scan_per_frame: int = 1, patience: int = 8, workers: int | None = None,
-                 crop_scale: float = 1.6, scan_every: int = 2):
+                 crop_scale: float = 1.6, scan_every: int = 3):
         self.scan_per_frame = max(0, int(scan_per_frame))
         self.scan_every = max(1, int(scan_every))
         self.patience = max(0, int(patience))
         n = max(1, min(2, int(workers) if workers else (os.cpu_count() or 1)))
         self._detector = PoseModel(num_poses=4, detection=0.5, presence=0.5)  # scans: fewer false people
         self._pool = ThreadPoolExecutor(n, thread_name_prefix="vedit-people") if n > 1 else None
+        self._spare: dict[bool, list[PoseModel]] = {}  # ended tracks' landmarkers, by video mode
         self.crop_scale = float(crop_scale)
         self.tracks: list[Track] = []
         self._next_id = 1
         self._next_public = 1
         self._tiles: list[tuple[int, int, int, int]] | None = None
         self._cursor = 0
+        self._scans = 0
         self.frames = 0
 
     def close(self) -> None:
@@ -218,19 +229,40 @@ class PeopleTracker:
             self._pool.shutdown(wait=True)
         for t in self.tracks:
             self._drop_model(t)
-        self._detector.close()
+        for m in [m for ms in self._spare.values() for m in ms] + [self._detector]:
+            m.close()
+        self._spare.clear()
 
-    @staticmethod
-    def _drop_model(track: Track) -> None:
+    def _drop_model(self, track: Track) -> None:
+        """An ended track's landmarker waits for the next new track (making
+        one costs as much as several frames)."""
         if track.model is not None:
-            track.model.close()
+            spare = self._spare.setdefault(track.model.video, [])
+            if len(spare) < 4:
+                spare.append(track.model)
+            else:
+                track.model.close()
             track.model = None
 
+    def _model_for(self, video: bool) -> PoseModel:
+        spare = self._spare.get(video)
+        return spare.pop() if spare else PoseModel(num_poses=1, video=video)
+
     # -- detection ---------------------------------------------------------------
-    def _detect(self, frame: np.ndarray, tiles) -> list[np.ndarray]:
+    def _detect(self, frame: np.ndarray, tiles, known: list[np.ndarray]) -> list[np.ndarray]:
+        """Detections (frame boxes) in ``tiles``, with the ``known`` people's
+        boxes greyed out first: the detector then looks for somebody new, and
+        the landmark model does not run again on people already followed."""
         boxes = []
         for x0, y0, x1, y1 in tiles:
             sub = frame[y0:y1, x0:x1]
+            hide = [np.clip(b - [x0, y0, x0, y0], 0, [x1 - x0, y1 - y0, x1 - x0, y1 - y0]).astype(int)
+                    for b in known]
+            hide = [b for b in hide if b[2] > b[0] and b[3] > b[1]]
+            if hide:
+                sub = sub.copy()
+                for bx0, by0, bx1, by1 in hide:
+                    sub[by0:by1, bx0:bx1] = 127
             s = min(1.0, 320 / max(sub.shape[:2]))
             if s < 1:
                 sub = cv2.resize(sub, (max(8, round(sub.shape[1] * s)), max(8, round(sub.shape[0] * s))),
@@ -239,16 +271,31 @@ class PeopleTracker:
                 boxes.append(box / s + np.array([x0, y0, x0, y0]))
         return boxes
 
+    def _known(self) -> list[np.ndarray]:
+        """The boxes of the people followed now, a little grown (a detection
+        of them sticks out of their joints' box)."""
+        out = []
+        for t in self.tracks:
+            b = t.box
+            g = 0.1 * np.array([-(b[2] - b[0]), -(b[3] - b[1]), b[2] - b[0], b[3] - b[1]])
+            out.append(b + g)
+        return out
+
     def _next_tiles(self) -> list[tuple[int, int, int, int]]:
-        """The next ``scan_per_frame`` tiles of the round robin, passing over
-        those that lie inside a tracked person's box (nobody new fits there)."""
+        """The next ``scan_per_frame`` tiles to scan: the whole frame every
+        fourth scan (somebody walking in is large), else the next tiles of
+        the round robin, passing over those that lie inside a tracked
+        person's box (nobody new fits there)."""
         assert self._tiles is not None
-        n, pick = len(self._tiles), []
+        self._scans += 1
+        if self._scans % 4 == 0:
+            return [self._tiles[0]]
+        n, pick = len(self._tiles) - 1, []
         for _ in range(n):
-            tile = np.array(self._tiles[self._cursor], np.float64)
+            t = self._tiles[1 + self._cursor]
             self._cursor = (self._cursor + 1) % n
-            if not any(_inside(tile, t.box) > 0.9 for t in self.tracks):
-                pick.append(self._tiles[(self._cursor - 1) % n])
+            if not any(_inside(np.array(t, np.float64), k.box) > 0.9 for k in self.tracks):
+                pick.append(t)
                 if len(pick) >= self.scan_per_frame:
                     break
         return pick
@@ -312,10 +359,9 @@ class PeopleTracker:
             # video mode (no detector once it has the person) for people the
             # crop shrinks to the model's size; below that it loses them
             # often (a 95 px person in the four-person test clip: recall
-            # 0.27 against 0.79 in image mode), and image mode keeps the
-            # better of two detections
-            track.model = PoseModel(num_poses=1, video=True) if s < 1 else PoseModel(num_poses=2)
-        elif track.model.video and track.crop != before:
+            # 0.27 against 0.79 in image mode)
+            track.model = self._model_for(video=s < 1)
+        if track.model.video and track.crop != before:
             # a new crop: the landmarker's view from the last frame is in the
             # old crop's coordinates; one run on this crop moves it (or, lost,
             # makes the next run detect), the second is the result
@@ -348,15 +394,19 @@ class PeopleTracker:
         scan = None
         if self._tiles is None:
             self._tiles = scan_tiles(w, h)
-            self._adopt(self._detect(frame, self._tiles), frame.shape)
+            # the whole frame, then each smaller scale with the people found so far greyed out
+            for side in sorted({t[2] - t[0] for t in self._tiles}, reverse=True):
+                tiles = [t for t in self._tiles if t[2] - t[0] == side
+                         and not any(_inside(np.array(t, np.float64), k) > 0.9 for k in self._known())]
+                self._adopt(self._detect(frame, tiles, self._known()), frame.shape)
         elif self.scan_per_frame and self.frames % self.scan_every == 0:
             pick = self._next_tiles()
             if self._pool is not None:
                 # the scan runs beside the crops (its own landmarker); people it
                 # finds are adopted after them and segmented from the next frame
-                scan = self._pool.submit(self._detect, frame, pick)
+                scan = self._pool.submit(self._detect, frame, pick, self._known())
             else:
-                self._adopt(self._detect(frame, pick), frame.shape)
+                self._adopt(self._detect(frame, pick, self._known()), frame.shape)
         self.frames += 1
         tracks = list(self.tracks)
         if self._pool is not None and (len(tracks) > 1 or scan is not None):
@@ -371,7 +421,9 @@ class PeopleTracker:
             if r is None:
                 t.missed += 1
                 t.box = t.predicted()
-                if t.missed > self.patience or t.box[2] - t.box[0] < 4 or t.box[3] - t.box[1] < 8:
+                # a detection the crop model never confirmed is dropped soon
+                patience = self.patience if t.public else 1
+                if t.missed > patience or t.box[2] - t.box[0] < 4 or t.box[3] - t.box[1] < 8:
                     self.tracks.remove(t)
                     self._drop_model(t)
                     continue

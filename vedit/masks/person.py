@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 from typing import Iterator
 
 import cv2
@@ -32,7 +33,8 @@ from vedit.runtime import import_mediapipe as _mediapipe  # MediaPipe, its nativ
 
 MODELS = ("auto", "pose", "selfie")
 __all__ = ["PersonSegmenter", "PersonMatteSource", "CastShadow", "person_matte_stream", "add_shadow",
-           "default_margin", "check_margin", "grow_soft", "matte_pipeline", "MODELS"]
+           "default_margin", "check_margin", "grow_soft", "matte_pipeline", "person_mattes", "refined_mattes",
+           "Matted", "MODELS"]
 _EMPTY = 0.002  # fraction of the frame below which a matte counts as empty
 MARGIN_FRACTION = 0.0125  # default margin: 1.25% of the frame height (3 px at 240p, 9 px at 720p)
 
@@ -480,7 +482,8 @@ class PersonMatteSource(MatteSource):
     description = "every person (MediaPipe pose models in the wheel, on crops), with cast shadow and held objects"
 
     def __init__(self, person_model: str = "auto", max_gap: int = 120, include_shadow: bool = True,
-                 instances: int | None = None, person_id=None, with_props: bool = False, **_):
+                 instances: int | None = None, person_id=None, with_props: bool = False, every: int = 1,
+                 hint: str = "use --mask, --box or --points to say what to matte", **_):
         from vedit.masks.people import check_person_id
 
         if person_model not in MODELS:
@@ -491,31 +494,48 @@ class PersonMatteSource(MatteSource):
         self.include_shadow = bool(include_shadow)
         self.person_id = check_person_id(person_id)
         self.with_props = bool(with_props)
+        self.every = max(1, int(every))
+        self.hint = hint
         self.people: dict[int, int] = {}  # person id -> frames found
         self.chosen_model: str | None = None
 
-    def _models(self, clip: Clip) -> Iterator[tuple[np.ndarray, dict[int, np.ndarray]]]:
-        """(working frame, {person id: alpha at working size}) per frame."""
+    def _models(self, clip: Clip, fulls: deque | None) -> Iterator[tuple[np.ndarray, dict[int, np.ndarray]]]:
+        """(working frame, {person id: alpha at working size}) per frame (no
+        one on the frames ``every`` > 1 skips); each full frame is appended
+        to ``fulls`` (when given) in order."""
         wsize = work_size(clip.width, clip.height)
         frames = prefetch(clip.frames(), depth=3)
         seg = PeopleSegmenter(self.person_model, self.person_id, self.instances)
         try:
-            for f in frames:
+            for i, f in enumerate(frames):
                 f = f[:, :, :3]
-                found = seg.people(f, wsize)
+                found = seg.people(f, wsize) if i % self.every == 0 else {}
                 self.chosen_model = seg.model
+                if fulls is not None:
+                    fulls.append(f)
                 yield to_work(f, wsize), found
         finally:
             frames.close()
             seg.close()
 
     def stream(self, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for _, work, alpha in self.items(clip):
+            yield work, alpha
+
+    def items(self, clip: Clip, keep_frames: bool = False) -> Iterator[tuple[np.ndarray | None, np.ndarray,
+                                                                              np.ndarray]]:
+        """(full frame with ``keep_frames``, else None; working frame; raw
+        alpha at working size) per frame. Frames where the model finds
+        nobody, or that ``every`` > 1 skips, take the last matte carried
+        along optical flow; leading ones the first matte carried backwards.
+        ``with_props`` needs every frame's people: use it with ``every=1``."""
         shadows: dict[int, CastShadow] = {}
         flow = FlowEstimator("ultrafast", max_side=320)
         pending: deque = deque()  # leading frames without a person, waiting for one
         last = None  # (frame, alpha) of the last frame with a matte
         found = False
-        models = prefetch(self._models(clip), depth=2)  # the models run ahead in their own thread
+        fulls: deque | None = deque() if keep_frames else None  # filled in order by the model thread
+        models = prefetch(self._models(clip, fulls), depth=2)  # the models run ahead in their own thread
         items: Iterator[tuple[np.ndarray, dict[int, np.ndarray]]] = models
         if self.with_props:
             from vedit.masks.props import PropFinder
@@ -523,6 +543,7 @@ class PersonMatteSource(MatteSource):
             items = PropFinder().run(models)
         try:
             for frame, people in items:
+                full = fulls.popleft() if fulls is not None else None
                 if self.person_id is not None:
                     people = {k: v for k, v in people.items() if k == self.person_id}
                 for pid in people:
@@ -532,6 +553,7 @@ class PersonMatteSource(MatteSource):
                     if self.include_shadow:
                         a = add_shadow(a, shadows.setdefault(pid, CastShadow())(frame, a))
                     np.maximum(alpha, a, out=alpha)
+                # nobody (or a frame the model skips): carried from a neighbour
                 empty = (alpha > 0.5).mean() < _EMPTY / max(1, 4 * len(people))
                 if not empty:
                     found = True
@@ -539,33 +561,102 @@ class PersonMatteSource(MatteSource):
                         # carry this matte backwards through the leading empty frames
                         back = [alpha]
                         nxt = frame
-                        for pf in reversed(pending):
-                            f = flow(pf, nxt)
-                            back.append(warp(back[-1], f))
+                        for pf, _ in reversed(pending):
+                            back.append(warp(back[-1], flow(pf, nxt)))
                             nxt = pf
-                        for pf, a in zip(pending, reversed(back[1:])):
-                            yield pf, a
+                        for (pf, pfull), a in zip(pending, reversed(back[1:])):
+                            yield pfull, pf, a
                         pending.clear()
                     last = (frame, alpha)
-                    yield frame, alpha
+                    yield full, frame, alpha
                 elif last is not None:
                     pf, pa = last
                     carried = warp(pa, flow(frame, pf))
                     last = (frame, carried)
-                    yield frame, carried
+                    yield full, frame, carried
                 else:
-                    pending.append(frame)
+                    pending.append((frame, full))
                     if len(pending) > self.max_gap:
-                        yield pending.popleft(), np.zeros(frame.shape[:2], np.float32)
+                        pf, pfull = pending.popleft()
+                        yield pfull, pf, np.zeros(pf.shape[:2], np.float32)
             if not found:
                 who = "no person" if self.person_id is None else f"no person {self.person_id}"
                 raise InvalidInputError(
                     f"{who} found in {clip.path} (frames {clip.start}..{clip.start + clip.frame_count - 1}); "
                     + ("people found: " + ", ".join(map(str, sorted(self.people))) + "; "
                        if self.people and self.person_id is not None else "")
-                    + "use --mask, --box or --points to say what to matte")
+                    + self.hint)
         finally:
             models.close()  # stops the model thread before its graph is closed
+
+
+@dataclass
+class Matted:
+    """One frame of a matte at working resolution, refined and smoothed:
+    what every op's person matte comes from (:func:`person_mattes`)."""
+
+    frame: np.ndarray | None  # the decoded frame (full resolution) when asked to keep it
+    work: np.ndarray  # RGB uint8 at working resolution
+    alpha: np.ndarray  # float32 [0, 1] at working resolution
+
+
+def person_mattes(clip: Clip, *, person_model: str = "auto", include_shadow: bool = False,
+                  with_props: bool = False, person_id=None, refine: bool = True, smooth: bool = True,
+                  every: int = 1, keep_frames: bool = False, hint: str | None = None) -> Iterator[Matted]:
+    """The one person matte pipeline, before output sizing: every person
+    (or ``person_id``) of ``clip``'s selected range, with ``include_shadow``
+    their cast shadows and with ``with_props`` what they hold or ride
+    (:class:`PersonMatteSource`), hole filling, guided-filter edges and
+    temporal smoothing (:func:`refined_mattes`), as :class:`Matted` items at
+    working resolution. ``vedit matte --person`` (:func:`person_matte_stream`)
+    adds a margin and sizes it to the clip; ``replace-bg`` composites it
+    (no shadow, no props: a composite keeps the person's own edge).
+
+    ``every`` > 1 runs the person model on every ``every``-th frame only and
+    carries the matte along optical flow between (faster, less exact on fast
+    motion). ``keep_frames``: each item also holds the decoded frame (one
+    decode serves the matte and the caller). ``hint`` ends the error when
+    nobody is found (what the calling op offers instead). Raises
+    InvalidInputError for bad parameters before the first frame."""
+    if with_props and every > 1:
+        raise InvalidInputError("props (what people hold) need the person model on every frame: "
+                                "leave out the model frame interval or the props")
+    kw = {} if hint is None else {"hint": hint}
+    src = PersonMatteSource(person_model=person_model or "auto", include_shadow=include_shadow,
+                            person_id=person_id, with_props=with_props, every=every, **kw)
+    src.check(clip)
+    return refined_mattes(clip, src, refine=refine, smooth=smooth, keep_frames=keep_frames)
+
+
+def refined_mattes(clip: Clip, src: MatteSource, *, refine: bool = True, smooth: bool = True,
+                   keep_frames: bool = False) -> Iterator[Matted]:
+    """Every matte source's first stage: the source's raw alpha at working
+    resolution with ``refine`` hole filling and guided-filter edges (the fast
+    guided filter where its coarse grid keeps a window radius of 3 px or
+    more, from a 360 px tall working frame up), and with ``smooth`` temporal
+    smoothing along optical flow (:class:`vedit.masks.refine.TemporalSmoother`).
+    ``keep_frames`` (person source only) keeps the decoded frames. The
+    source runs in a thread of its own ahead of the refinement (OpenCV and
+    MediaPipe release the GIL)."""
+    wsize = work_size(clip.width, clip.height)
+    radius = max(2, round(min(wsize) / 60))
+    subsample = max(1, radius // 3)
+    if isinstance(src, PersonMatteSource):
+        raw: Iterator = src.items(clip, keep_frames)
+    elif keep_frames:
+        raise ValueError("keep_frames: only the person source keeps frames")
+    else:
+        raw = ((None, w, a) for w, a in src.stream(clip))
+    smoother = TemporalSmoother() if smooth else None
+    for full, wf, alpha in prefetch(raw, depth=3):
+        alpha = resize_alpha(alpha, wsize)
+        if refine or smooth:
+            wf = to_work(wf, wsize)
+            if refine:
+                alpha = guided_refine(fill_holes(alpha), wf, radius=radius, subsample=subsample)
+            if smoother is not None:
+                alpha = smoother(alpha, wf)
+        yield Matted(full, wf, alpha)
 
 
 def person_matte_stream(clip: Clip, *, person_model: str = "auto", include_shadow: bool = True, margin=None,
@@ -575,12 +666,12 @@ def person_matte_stream(clip: Clip, *, person_model: str = "auto", include_shado
     """The person matte ``vedit matte --person`` writes: one float32 HxW alpha
     in [0, 1] per frame of ``clip``'s selected range, at the clip's size.
 
-    1. every person (or ``person_id``), with ``include_shadow`` their cast
-       shadows and with ``with_props`` what they hold or ride
-       (:class:`PersonMatteSource`);
-    2. the rest is :func:`matte_pipeline`: refinement, smoothing, ``margin``
-       pixels of safety margin (``None``: :func:`default_margin`, 1.25% of
-       the frame height; 0: the refined edge), ``dilate`` and ``feather_px``;
+    1. :func:`person_mattes`: every person (or ``person_id``), with
+       ``include_shadow`` their cast shadows and with ``with_props`` what
+       they hold or ride, refined and smoothed;
+    2. :func:`matte_pipeline`'s sizing: ``margin`` pixels of safety margin
+       (``None``: :func:`default_margin`, 1.25% of the frame height; 0: the
+       refined edge), ``dilate`` and ``feather_px``;
     3. ``add_mask`` / ``subtract_mask`` (paths) joined to / taken from it
        (:func:`vedit.masks.keyframes.edit_mattes`).
 
@@ -589,55 +680,44 @@ def person_matte_stream(clip: Clip, *, person_model: str = "auto", include_shado
     from vedit.masks.keyframes import edit_mattes, open_edit_masks
 
     m = check_margin(margin, clip.height)
-    src = PersonMatteSource(person_model=person_model or "auto", include_shadow=include_shadow,
-                            person_id=person_id, with_props=with_props)
-    src.check(clip)
+    mattes = person_mattes(clip, person_model=person_model, include_shadow=include_shadow, person_id=person_id,
+                           with_props=with_props, refine=bool(refine), smooth=bool(smooth))
     adds, subs = open_edit_masks(clip, add_mask, subtract_mask)
-    return edit_mattes(matte_pipeline(clip, src, margin=m, refine=bool(refine), smooth=bool(smooth),
-                                      dilate=int(dilate or 0), feather_px=float(feather_px or 0), callback=callback),
-                       adds, subs)
+    return edit_mattes(_sized(clip, mattes, margin=m, dilate=int(dilate or 0), feather_px=float(feather_px or 0),
+                              callback=callback), adds, subs)
 
 
 def matte_pipeline(clip: Clip, src: MatteSource, *, margin: float = 0, refine: bool = True, smooth: bool = True,
                    dilate: int = 0, feather_px: float = 0, callback=None) -> Iterator[np.ndarray]:
-    """The one matte pipeline every source goes through (``matte_stream`` and
-    :func:`person_matte_stream`): the source's raw alpha at working
-    resolution, then
+    """The one matte pipeline every source goes through (``matte_stream`` and,
+    through :func:`person_mattes`, :func:`person_matte_stream`):
+    :func:`refined_mattes`, then
 
-    1. ``refine``: hole filling and guided-filter edges (the fast guided
-       filter where its coarse grid keeps a window radius of 3 px or more,
-       from a 360 px tall working frame up); ``smooth``: temporal smoothing
-       along optical flow (:class:`vedit.masks.refine.TemporalSmoother`);
-    2. ``margin`` pixels (at the clip's size) grown at working resolution
+    1. ``margin`` pixels (at the clip's size) grown at working resolution
        (fractional pixels, :func:`grow_soft`) after the refinement, which
        would otherwise pull it back to the image edge;
-    3. upsampling to the clip's size, ``dilate`` (px, negative erodes) and
+    2. upsampling to the clip's size, ``dilate`` (px, negative erodes) and
        ``feather_px``.
 
     Stages run in overlapping threads: decoding, the model, refinement and
     upsampling, and the caller (OpenCV and MediaPipe release the GIL).
     """
+    return _sized(clip, refined_mattes(clip, src, refine=refine, smooth=smooth), margin=margin, dilate=dilate,
+                  feather_px=feather_px, callback=callback)
+
+
+def _sized(clip: Clip, mattes: Iterator[Matted], *, margin: float, dilate: int, feather_px: float,
+           callback) -> Iterator[np.ndarray]:
     full = (clip.width, clip.height)
-    wsize = work_size(*full)
-    radius = max(2, round(min(wsize) / 60))
-    margin_work = float(margin) * wsize[1] / full[1]
-    subsample = max(1, radius // 3)
+    margin_work = float(margin) * work_size(*full)[1] / full[1]
     n = clip.frame_count
 
-    def refined():
-        smoother = TemporalSmoother() if smooth else None
-        for wf, alpha in prefetch(src.stream(clip), depth=3):
-            alpha = resize_alpha(alpha, wsize)
-            if refine or smooth:
-                wf = to_work(wf, wsize)
-                if refine:
-                    alpha = guided_refine(fill_holes(alpha), wf, radius=radius, subsample=subsample)
-                if smoother is not None:
-                    alpha = smoother(alpha, wf)
-            alpha = resize_alpha(grow_soft(alpha, margin_work), full)
+    def sized():
+        for m in mattes:
+            alpha = resize_alpha(grow_soft(m.alpha, margin_work), full)
             yield feather(grow(alpha, dilate), feather_px)
 
-    for i, alpha in enumerate(prefetch(refined(), depth=3)):
+    for i, alpha in enumerate(prefetch(sized(), depth=3)):
         if callback is not None:
             callback(i + 1, n, "matte")
         yield np.ascontiguousarray(alpha, dtype=np.float32)

@@ -14,9 +14,9 @@ camera path, edge-aware alpha, light wrap, colour match, spill, written
 atomically with the input's fps and audio for the range.
 
 Speed: decode, matting, compositing and encoding run in a chain of threads
-(vedit.composite.pipeline). The person matte is computed here with the
-vedit.masks models and refinement (PersonMatter); its low-resolution grey
-copy and flow are made in the decode thread. The camera tracker follows
+(vedit.streams). The person matte is the one of ``vedit matte --person``
+(vedit.masks.person.person_mattes: every person, without cast shadow or
+props), its decoded frames reused for compositing. The camera tracker follows
 sparse corners (a few ms a frame). With a plate that follows the camera, the
 first pass also does the compositor's plate-independent half (matte
 upsampling around the subject, edge refinement; cached compressed) and keeps
@@ -461,12 +461,6 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
             callback(done, total, stage)
 
     person = source == "person"
-    what = f"{input} (frames {clip.start}..{clip.start + n - 1})"
-    if person:
-        from vedit.composite.pipeline import PersonMatter
-        from vedit.masks.base import work_size
-
-        work = work_size(clip.width, clip.height)
 
     def decoded():
         """Decoded frames, read ahead in a thread."""
@@ -476,17 +470,16 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         yield from edit_mattes(matte_stream(clip, source, **mkw), adds, subs)
 
     def person_items(keep: bool):
-        pm = PersonMatter(o.person_model, work, refine=bool(mkw["refine"]), smooth=bool(mkw["smooth"]),
-                          keep_frames=keep, what=what, every=int(o.person_every))
-        # decode + resize + grey + flow | person model | hole filling, edges,
-        # smoothing | caller: four threads in a row (with --person-every > 1
-        # the model skips frames, so it stays in the smoothing thread)
-        src = prefetch(clip.frames(), depth=4, fn=lambda f: pm.prepare(f if keep else None, _resize(f, work)))
-        if pm.every == 1:
-            # with two cores, two model instances on alternating frames
-            two = (os.cpu_count() or 1) > 1
-            src = prefetch(pm.models(src), depth=2) if two else prefetch(src, depth=2, fn=pm.model)
-        items = pm.stream(src)
+        """The person matte of ``vedit matte --person`` (everybody; no cast
+        shadow, no props: a composite keeps the person's own edge) with the
+        decoded frames: decode | person model | gaps | refinement and
+        smoothing | caller, each in a thread of its own."""
+        from vedit.masks.person import person_mattes
+
+        items: Iterator[Any] = person_mattes(
+            clip, person_model=o.person_model, refine=bool(mkw["refine"]), smooth=bool(mkw["smooth"]),
+            every=int(o.person_every), keep_frames=keep,
+            hint="use --matte MASK, --matte grabcut --box X,Y,W,H or --matte sam to say what to keep")
         if adds or subs:
             items = _edited(items, adds, subs)
         return prefetch(items, depth=3)
@@ -524,7 +517,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
             if person:
                 k = 0
                 for it in person_items(True):
-                    tracker.update(it.work, it.alpha, grey=it.grey, flow_back=it.flow_back)
+                    tracker.update(it.work, it.alpha)
                     cache.append(comp.prepare(_resize(it.frame, size), finish_alpha(it.alpha)) if prep else it.alpha)
                     frames_kept.add(it.frame)
                     it.frame = None
