@@ -42,6 +42,8 @@ _SPREAD = 0.12
 _SMOOTH = 5
 #: scale (px) below which a never-seen pixel takes the exemplar fill's texture over a smoother fill's shape
 _DETAIL_SIGMA = 2.0
+#: never-seen pixels: share of the flow fill in the coarse shading, and the scale (px) of that shading
+_GUESS_SHARE, _GUESS_SIGMA = 0.5, 4.0
 #: median camera-model strength of a chunk below which the camera stage is skipped
 _MIN_STRENGTH = 0.1
 _MAX_CANDIDATES = 400
@@ -434,12 +436,19 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         wi = weights[i] * (strength[i] + (1.0 - strength[i]) * agree)
         # Never-seen pixels take the carried exemplar fill as far as the
         # camera model carries it: the flow fill there is a guess too, and a
-        # smooth one; the exemplar fill already keeps the coarse shading of a
-        # smooth fill and adds real texture (see exemplar_fill).
+        # smooth one; the exemplar fill adds real texture (see exemplar_fill)
+        # over a coarse shading shared with the flow fill (below).
         g = guessed[i]
         if g is not None:
             wi = np.where(g, weights[i], wi)
         w = cv2.GaussianBlur(wi, (0, 0), 1.5) * (wi > 0)
+        if g is not None and g.any():
+            # their coarse shading: the mean of two independent smooth guesses,
+            # the exemplar fill's own (TELEA) and the flow fill's; the texture
+            # above that scale stays the exemplar fill's
+            shade = _GUESS_SHARE * (cv2.GaussianBlur(base, (0, 0), _GUESS_SIGMA)
+                                    - cv2.GaussianBlur(cam_out, (0, 0), _GUESS_SIGMA))
+            cam_out = np.where(g[..., None], cam_out + shade, cam_out)
         mixed = base + w[..., None] * (cam_out - base)
         if g is not None and g.any():
             # where a never-seen pixel keeps some of the flow fill (the camera
