@@ -13,8 +13,6 @@ from vedit.composite import Compositor, _affine_within
 from vedit.composite.blend import composite, fast_guided_alpha, light_wrap
 from vedit.composite.pipeline import roi_of
 from vedit.composite.track import CameraTracker
-from vedit.errors import MediaError
-from vedit.streams import ThreadedWriter, prefetch
 
 _spec = importlib.util.spec_from_file_location("composite_conftest", Path(__file__).with_name("conftest.py"))
 _cf = importlib.util.module_from_spec(_spec)
@@ -26,38 +24,6 @@ def _blob(h, w, cx, cy, r):
     ys, xs = np.mgrid[0:h, 0:w]
     d = np.hypot(xs - cx, ys - cy)
     return np.clip((r - d) / 6.0, 0, 1).astype(np.float32)  # soft edge 6 px wide
-
-
-def test_prefetch_keeps_order_and_reraises():
-    assert list(prefetch(range(50), depth=2, fn=lambda x: x * x)) == [x * x for x in range(50)]
-
-    def bad():
-        yield 1
-        raise MediaError("decoder broke")
-
-    it = prefetch(bad())
-    assert next(it) == 1
-    with pytest.raises(MediaError, match="decoder broke"):
-        next(it)
-
-
-def test_threaded_writer_failure_leaves_nothing(tmp_path):
-    from vedit.io import open_writer
-
-    out = tmp_path / "o.mp4"
-    with pytest.raises(Exception):
-        with open_writer(str(out), 25, (64, 48)) as wr0:
-            with ThreadedWriter(wr0) as wr:
-                wr.write(np.zeros((48, 64, 3), np.uint8))
-                wr.write(np.zeros((40, 64, 3), np.uint8))  # wrong size: the writer thread raises
-                for _ in range(20):
-                    wr.write(np.zeros((48, 64, 3), np.uint8))
-    assert os.listdir(tmp_path) == []
-    with open_writer(str(out), 25, (64, 48)) as wr0:
-        with ThreadedWriter(wr0) as wr:
-            for i in range(5):
-                wr.write(np.full((48, 64, 3), 40 * i, np.uint8))
-    assert out.exists() and wr0.count == 5
 
 
 def test_roi_filters_match_whole_frame():
@@ -103,25 +69,6 @@ def test_tracker_with_shared_back_flow():
         prev = g
     dx = [s[0, 2] for s in tr.steps[1:]]
     assert np.allclose(dx, -3.0, atol=0.1), dx
-
-
-def test_prefetch_stops_nested_threads_when_consumer_quits():
-    import threading
-    import time
-
-    def slow():
-        for i in range(1000):
-            yield i
-
-    before = threading.active_count()
-    outer = prefetch(prefetch(slow(), depth=2), depth=2)
-    assert next(outer) == 0
-    outer.close()
-    for _ in range(50):
-        if threading.active_count() <= before:
-            break
-        time.sleep(0.05)
-    assert threading.active_count() <= before
 
 
 @pytest.mark.parametrize("static", [False, True])

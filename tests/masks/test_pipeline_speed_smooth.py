@@ -1,14 +1,11 @@
-"""Temporal smoothing on real footage, and the threaded frame pipeline."""
+"""Temporal smoothing on real footage, and a clean error from the source thread."""
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 import pytest
 
 from vedit.io import open_clip
 from vedit.masks import matte_stream
-from vedit.masks.base import prefetch
 from vedit.masks.refine import edge_instability
 
 
@@ -23,39 +20,6 @@ def test_smoothing_steadies_tennis_edges(shared_media):
     s0, s1 = edge_instability(raw, frames), edge_instability(smooth, frames)
     print(f"edge instability over {n} frames: {s0:.4f} -> {s1:.4f} ({100 * (1 - s1 / s0):.1f}% lower)")
     assert s1 <= 0.7 * s0  # acceptance: at least 30% lower (70 frames in bench/matte.py)
-
-
-def test_prefetch_keeps_order_and_raises():
-    assert list(prefetch(iter(range(50)), depth=3)) == list(range(50))
-
-    def broken():
-        yield 1
-        raise ValueError("decoder broke")
-
-    it = prefetch(broken())
-    assert next(it) == 1
-    with pytest.raises(ValueError, match="decoder broke"):
-        next(it)
-
-
-def test_prefetch_stops_producer_when_closed_early():
-    produced = []
-
-    def endless():
-        i = 0
-        while True:
-            produced.append(i)
-            yield i
-            i += 1
-
-    before = threading.active_count()
-    it = prefetch(endless(), depth=2)
-    assert [next(it) for _ in range(3)] == [0, 1, 2]
-    it.close()
-    assert threading.active_count() <= before
-    n = len(produced)
-    assert n <= 3 + 2 + 2  # consumed + queue depth + one in hand, then it stopped
-    assert len(produced) == n
 
 
 def test_matte_stream_error_from_source_thread_is_clean(disk_clip):
