@@ -79,14 +79,36 @@ def test_ffv1_from_a_ycbcr_video_keeps_its_samples(pan_sequence, tmp_path):
     ("remove", "frames/", {"codec": "hevc"}, "a frame sequence"),
     ("matte", "m.mkv", {"codec": "h264", "alpha": True}, "cannot carry alpha"),
     ("animate", "a.webm", {"codec": "prores"}, "prores is written to .mov"),
+    ("replace-bg", "r.mkv", {"background": "transparent", "codec": "hevc"}, "cannot carry alpha"),
 ])
 def test_codec_the_container_cannot_hold_is_refused(pan_sequence, tmp_path, op, output, params, words):
     seq, mask, frames = pan_sequence
     still = tmp_path / "still.png"
     cv2.imwrite(str(still), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
-    extra = {"remove": {"mask": str(mask)}, "matte": {"mask": str(mask)}, "animate": {}}[op]
+    extra = {"remove": {"mask": str(mask)}, "matte": {"mask": str(mask)}, "animate": {},
+             "replace-bg": {"matte": str(mask)}}[op]
     d = get_def(op)
     v = d.resolve({**extra, **params}, job=True)
     with pytest.raises(ParamError) as ei:
         d.check_inputs(str(still if op == "animate" else seq), f"{tmp_path}/{output}", v, job=True)
     assert ei.value.param == "codec" and words in str(ei.value) and "params.codec" in str(ei.value)
+
+
+def test_every_op_that_writes_video_takes_the_codec(pan_sequence, tmp_path):
+    """matte and replace-bg write FFV1 when asked (the grey matte and the
+    composite come back exactly: the matte's values, the untouched subject)."""
+    seq, mask, frames = pan_sequence
+    m = get_op("matte")(str(seq), str(tmp_path / "m.mkv"), source="file", mask=str(mask), refine=False, smooth=False,
+                        codec="ffv1")
+    assert open_clip(m).video_codec == "ffv1"
+    inside = cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE) > 127
+    grey = [f[:, :, 0] for f in _frames(m)]
+    assert len(grey) == len(frames) and all(np.all(g[inside] == 255) and np.all(g[~inside] == 0) for g in grey)
+    r = get_op("replace-bg")(str(seq), str(tmp_path / "r.mkv"), matte=str(mask), background="#102030",
+                             refine=False, light_wrap=0, codec="ffv1")
+    assert open_clip(r).video_codec == "ffv1"
+    core = cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    far = _outside(mask, 4)
+    for got, f in zip(_frames(r), frames):
+        assert np.array_equal(got[core], f[core])
+        assert np.all(got[far] == (0x10, 0x20, 0x30))

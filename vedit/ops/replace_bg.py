@@ -38,7 +38,7 @@ import numpy as np
 
 from vedit.engines import names
 from vedit.errors import InvalidInputError, MediaError
-from vedit.ops.params import OpDef, Param, ParamError, as_param, final_path
+from vedit.ops.params import CODEC, OpDef, Param, ParamError, as_param, final_path, writer_codec
 from vedit.runtime import release_memory
 
 ALPHA_OUTPUTS = (".mov", ".webm", ".mkv", "sequence", "image")
@@ -133,6 +133,7 @@ PARAMS = (
           help="Write a constant frame rate (frames repeated/dropped by time) instead of keeping a VFR input's timing."),
     Param("fill_gaps", "str", None, choices=("hold",),
           help="Missing frames of a numbered input sequence: hold the frame before each gap (default: error)."),
+    CODEC,
 )
 
 
@@ -194,6 +195,7 @@ class _Opts:
     plate_size: int = 768
     cfr: float | None = None
     fill_gaps: str | None = None
+    codec: str = "auto"
     overwrite: bool = False
 
 
@@ -226,6 +228,7 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
         raise ParamError("background", f"{'params.background' if job else '--background'} transparent needs an "
                                        f"output that keeps alpha: {output!r} does not; use .mov (ProRes 4444), "
                                        ".webm (VP9), .mkv or a folder/ of PNG frames")
+    writer_codec(output, v["codec"], alpha=bg is not None and bg.kind == "transparent", job=job)
     with as_param("matte", job):
         source, mkw = _matte_args(o)
     check_source(clip, source, mask=mkw.get("mask"), frame=mkw.get("frame"), box=mkw.get("box"),
@@ -586,7 +589,7 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
                 yield f, a, plate, renderer.fresh
 
         with open_writer(output, clip.fps, size, alpha=transparent, like=clip, overwrite=o.overwrite,
-                         cfr=o.cfr) as wr0:
+                         cfr=o.cfr, codec=writer_codec(output, o.codec, alpha=transparent)) as wr0:
             with ThreadedWriter(wr0) as wr:
                 for f, a, plate, fresh in prefetch(prepared(), depth=3):
                     if isinstance(a, Prepared):

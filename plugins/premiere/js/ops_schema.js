@@ -655,6 +655,21 @@ globalThis.veditOpsSchema = {
      "x-kind": "str",
      "x-cli": "--fill-gaps"
     },
+    "codec": {
+     "type": "string",
+     "enum": [
+      "auto",
+      "h264",
+      "hevc",
+      "prores",
+      "ffv1",
+      "vp9"
+     ],
+     "description": "Video codec: auto (by extension: .mp4/.mkv H.264, .mov ProRes, .webm VP9), h264, hevc (.mp4/.mkv), prores (.mov), ffv1 (.mkv; lossless: every sample outside the edit kept exactly, 10-bit kept), vp9 (.webm).",
+     "default": "auto",
+     "x-kind": "str",
+     "x-cli": "--codec"
+    },
     "overwrite": {
      "type": "boolean",
      "description": "Replace an existing output file or non-empty output folder.",
