@@ -1,18 +1,22 @@
 """Person mattes from the segmentation models that ship inside the MediaPipe
-0.10.14 wheel (no downloads): the selfie segmenter (256x256, close-ups) and the
-pose landmarker's segmentation output (much better on full-body shots).
+0.10.14 wheel (no downloads): the pose landmarker's segmentation output on a
+crop around every person (:class:`PeopleSegmenter`, much better on full-body
+shots) and the selfie segmenter (256x256, close-ups).
 
-``model='auto'`` picks per shot: the pose model when it sees a body with hips
-in frame (full or half body), the selfie model for close-ups or when the pose
-detector finds nobody.
+``model='auto'`` finds every person with the multi-person tracker
+(:mod:`vedit.masks.people`) and falls back to the single-person models
+(:class:`PersonSegmenter`: pose with hips in frame, else the selfie model)
+on frames where it finds nobody, such as a close-up.
 
-The matte ``vedit matte --person`` writes is what an editor removing or
-isolating a person needs: the person (hair, limbs, held objects: the pose
-model's mask), their cast shadow on the ground (``include_shadow``, see
+One pipeline makes every person matte (:func:`person_mattes`): the people,
+gaps carried along optical flow, hole filling, guided-filter edges and
+temporal smoothing. The matte ``vedit matte --person`` writes
+(:func:`person_matte_stream`) is what an editor removing or isolating a
+person needs: the person (hair, limbs: the pose model's mask), what they hold
+(``with_props``), their cast shadow on the ground (``include_shadow``, see
 :class:`CastShadow`) and a small safety margin (``margin``, see
-:func:`default_margin`), built by :func:`person_matte_stream`.
-:class:`PersonSegmenter` stays the plain person mask (background replacement
-uses it directly).
+:func:`default_margin`). ``replace-bg`` composites the same pipeline's matte
+without shadow, props or margin.
 """
 from __future__ import annotations
 
