@@ -117,3 +117,27 @@ def test_scan_greys_out_the_people_already_followed(shared_media):
         assert not any(max(_iou(a, b)) > 0.3 for a in again for b in found), (found, again)
     finally:
         tr.close()
+
+
+def test_a_second_tracker_reuses_the_landmarkers_and_finds_the_same_person(shared_media):
+    """Landmarkers outlive their tracker (making one costs several frames):
+    the next tracker in the process takes them, and a video-mode landmarker
+    that still holds the last clip's person re-reads its new crop, so the
+    second run's mattes are the first run's (IoU >= 0.9 every frame)."""
+    from vedit.masks.people import PeopleTracker
+
+    # at 960x540 the player is tall enough for the video-mode landmarker
+    frames = [cv2.resize(f, (960, 540), interpolation=cv2.INTER_CUBIC)
+              for f in open_clip(str(shared_media / "tennis"), end=9).read_all()]
+    runs, detectors = [], []
+    for _ in range(2):
+        tr = PeopleTracker(workers=1)
+        detectors.append(tr._detector)
+        try:
+            runs.append([tr.step(f).get(1, np.zeros(f.shape[:2], np.float32)) > 0.5 for f in frames])
+        finally:
+            tr.close()
+    assert detectors[0] is detectors[1]
+    assert tr.tracks and all(t.model is None for t in tr.tracks)  # handed back
+    ious = [(a & b).sum() / max(1, (a | b).sum()) for a, b in zip(*runs)]
+    assert runs[0][0].mean() > 0.02 and min(ious) >= 0.9, ious

@@ -28,6 +28,7 @@ person who walks in is picked up within a second (large) to a few seconds
 from __future__ import annotations
 
 import os
+import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,6 +93,7 @@ class PoseModel:
 
         self._mp = mp
         self.video = bool(video)
+        self.key = (int(num_poses), float(detection), float(presence), self.video, float(tracking))
         self._ms = 0
         opts = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=pose_bundle()), num_poses=int(num_poses),
@@ -132,6 +134,37 @@ class PoseModel:
 
     def close(self) -> None:
         self._lm.close()
+
+
+class _Idle:
+    """Landmarkers no track or tracker uses now, kept for the next one in
+    this process (making one costs as much as several frames: a job server
+    or a second pass then starts at once). A video-mode one still holds its
+    last person; its next user starts on a new crop, which it re-reads
+    (:meth:`PeopleTracker._segment`)."""
+
+    KEEP = 4  # of each kind
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[tuple, list[PoseModel]] = {}
+
+    def put(self, model: PoseModel) -> None:
+        with self._lock:
+            kept = self._models.setdefault(model.key, [])
+            if len(kept) < self.KEEP:
+                kept.append(model)
+                return
+        model.close()
+
+    def take(self, num_poses: int, video: bool, detection: float = 0.3, presence: float = 0.3) -> PoseModel | None:
+        """An idle landmarker made with these settings (see :class:`PoseModel`), if any."""
+        with self._lock:
+            kept = self._models.get((num_poses, detection, presence, video, 0.7))
+            return kept.pop() if kept else None
+
+
+_IDLE = _Idle()
 
 
 def _box_of(mask: np.ndarray) -> np.ndarray | None:
@@ -212,9 +245,9 @@ class PeopleTracker:
         self.scan_every = max(1, int(scan_every))
         self.patience = max(0, int(patience))
         n = max(1, min(2, int(workers) if workers else (os.cpu_count() or 1)))
-        self._detector = PoseModel(num_poses=4, detection=0.5, presence=0.5)  # scans: fewer false people
+        # scans: fewer false people
+        self._detector = _IDLE.take(4, False, 0.5, 0.5) or PoseModel(num_poses=4, detection=0.5, presence=0.5)
         self._pool = ThreadPoolExecutor(n, thread_name_prefix="vedit-people") if n > 1 else None
-        self._spare: dict[bool, list[PoseModel]] = {}  # ended tracks' landmarkers, by video mode
         self.crop_scale = float(crop_scale)
         self.tracks: list[Track] = []
         self._next_id = 1
@@ -229,24 +262,17 @@ class PeopleTracker:
             self._pool.shutdown(wait=True)
         for t in self.tracks:
             self._drop_model(t)
-        for m in [m for ms in self._spare.values() for m in ms] + [self._detector]:
-            m.close()
-        self._spare.clear()
+        _IDLE.put(self._detector)
 
-    def _drop_model(self, track: Track) -> None:
-        """An ended track's landmarker waits for the next new track (making
-        one costs as much as several frames)."""
+    @staticmethod
+    def _drop_model(track: Track) -> None:
         if track.model is not None:
-            spare = self._spare.setdefault(track.model.video, [])
-            if len(spare) < 4:
-                spare.append(track.model)
-            else:
-                track.model.close()
+            _IDLE.put(track.model)
             track.model = None
 
-    def _model_for(self, video: bool) -> PoseModel:
-        spare = self._spare.get(video)
-        return spare.pop() if spare else PoseModel(num_poses=1, video=video)
+    @staticmethod
+    def _model_for(video: bool) -> PoseModel:
+        return _IDLE.take(1, video) or PoseModel(num_poses=1, video=video)
 
     # -- detection ---------------------------------------------------------------
     def _detect(self, frame: np.ndarray, tiles, known: list[np.ndarray]) -> list[np.ndarray]:
