@@ -66,7 +66,9 @@ class Colour:
 
     ``tagged`` says whether the source stated its matrix; untagged video is
     read the way editing software reads it (BT.709 for HD and larger,
-    BT.601 for SD), and outputs always carry explicit tags.
+    BT.601 for SD), and outputs always carry explicit tags. The chroma
+    siting is a property of the clip, not of each decoded frame, so two
+    files holding the same samples decode to the same R'G'B'.
     """
 
     primaries: str = "bt709"
@@ -74,6 +76,10 @@ class Colour:
     matrix: str = "bt709"
     range: str = "tv"
     tagged: bool = False
+    # where the chroma samples of subsampled Y'CbCr sit on the luma grid
+    # (FFmpeg's names): "left" is the MPEG-2/H.264/HEVC convention and what
+    # editors assume for 4:2:0 and co-sited 4:2:2; JPEG uses "center"
+    chroma_location: str = "left"
 
     @property
     def full_range(self) -> bool:
@@ -91,7 +97,8 @@ class Colour:
 
     def info(self) -> dict[str, Any]:
         return {"primaries": self.primaries, "transfer": self.transfer, "matrix": self.matrix,
-                "range": "full" if self.full_range else "limited", "tagged": self.tagged}
+                "range": "full" if self.full_range else "limited", "tagged": self.tagged,
+                "chroma_location": self.chroma_location}
 
 
 def default_colour(width: int, height: int) -> Colour:
@@ -403,29 +410,171 @@ class Clip:
 
 
 def _converter(clip: Clip, alpha: bool, depth: int):
-    """VideoFrame -> ndarray with the clip's matrix and range. High-bit sources
-    are converted at 16 bit and rounded, so the 8-bit frames an op sees are
-    exactly the 16-bit ones rounded (writers rely on it to restore precision)."""
-    from av.video.reformatter import ColorRange, Interpolation
-
+    """VideoFrame -> ndarray with the clip's matrix, range and chroma siting.
+    High-bit sources are converted at 16 bit and rounded, so the 8-bit frames
+    an op sees are exactly the 16-bit ones rounded (writers rely on it to
+    restore precision)."""
     high = clip.bit_depth > 8
     fmt = ("rgba64le" if alpha else "rgb48le") if (high or depth > 8) else ("rgba" if alpha else "rgb24")
-    cs = clip.colour.swscale_matrix()
-    src_range = ColorRange.JPEG if clip.colour.full_range else ColorRange.MPEG
-    interp = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
     rgb_source = clip.colour.matrix == "rgb" or clip.pix_fmt.startswith(("gbr", "rgb", "bgr", "argb", "abgr", "pal"))
+    to_rgb = None if rgb_source else _YCbCrToRGB(clip.colour, fmt)
 
     def convert(frame) -> np.ndarray:
-        if rgb_source:
-            arr = frame.to_ndarray(format=fmt)
-        else:
-            arr = frame.reformat(format=fmt, src_colorspace=cs, dst_colorspace=cs, interpolation=interp,
-                                 src_color_range=src_range, dst_color_range=ColorRange.JPEG).to_ndarray()
+        arr = frame.to_ndarray(format=fmt) if to_rgb is None else to_rgb(frame)
         if depth > 8:
             return to_uint16(arr)
         return to_uint8(arr)
 
     return convert
+
+
+# planar Y'CbCr formats converted by :class:`_YCbCrToRGB` itself:
+# (alpha, chroma subsampling x, y, bits)
+_PLANAR_YUV = re.compile(r"yuv(j?)(a?)(444|422|420|440|411|410)p(?:(9|10|12|14|16)le)?")
+_SUBSAMPLING = {"444": (1, 1), "422": (2, 1), "420": (2, 2), "440": (1, 2), "411": (4, 1), "410": (4, 4)}
+# luma weights (Kr, Kb) of each matrix; anything else is BT.601
+KR_KB = {"bt709": (0.2126, 0.0722), "bt2020nc": (0.2627, 0.0593), "bt2020c": (0.2627, 0.0593),
+         "smpte240m": (0.212, 0.087), "fcc": (0.30, 0.11)}
+# where chroma sample 0 sits on the luma grid (x, y, in luma pixels of a 2x2 block)
+_SITING = {"left": (0.0, 0.5), "center": (0.5, 0.5), "topleft": (0.0, 0.0), "top": (0.5, 0.0),
+           "bottomleft": (0.0, 1.0), "bottom": (0.5, 1.0)}
+# formats repacked (no arithmetic) into a planar one before converting
+_REPACK = {"nv12": "yuv420p", "nv21": "yuv420p", "nv16": "yuv422p", "nv24": "yuv444p", "yuyv422": "yuv422p",
+           "uyvy422": "yuv422p", "p010le": "yuv420p10le", "p016le": "yuv420p16le", "p210le": "yuv422p10le",
+           "p410le": "yuv444p10le", "gray": "yuv444p", "gray10le": "yuv444p10le", "gray12le": "yuv444p12le",
+           "gray16le": "yuv444p16le", "ya8": "yuva444p", "yuva420p": "yuva420p"}
+
+
+class _YCbCrToRGB:
+    """Y'CbCr frames -> full-range R'G'B' with the clip's matrix, range and
+    chroma siting, computed here (bilinear chroma upsampling at the stated
+    siting, then the matrix in float, rounded once).
+
+    Not swscale, for two reasons. A decoded frame carries its own chroma
+    siting, which depends on the decoder rather than on the samples
+    (FFmpeg's H.264/HEVC decoders report "left", FFV1 and VP9 none, which
+    swscale reads as "center"), so identical samples in two files came out in
+    different colours wherever the chroma changes. And swscale's accurate-
+    rounding conversion to packed RGB without full chroma interpolation is
+    biased: limited-range grey Y'=102 (R'G'B' 100) comes out as 98, about 2
+    levels dark over the whole frame; other flag sets are biased at 16 bit.
+    Here a flat colour comes out within rounding of the exact value."""
+
+    def __init__(self, colour: Colour, fmt: str):
+        self._colour = colour
+        self._alpha = fmt in ("rgba", "rgba64le")
+        self._top_out = 65535.0 if fmt in ("rgb48le", "rgba64le") else 255.0
+        self._dtype = np.uint16 if self._top_out > 255 else np.uint8
+        self._key: tuple | None = None
+
+    def _setup(self, pix: str, w: int, h: int) -> None:
+        m = _PLANAR_YUV.fullmatch(pix)
+        assert m is not None
+        self._has_alpha = bool(m.group(2))
+        sx, sy = _SUBSAMPLING[m.group(3)]
+        bits = int(m.group(4) or 8)
+        self._bits, self._sub = bits, (sx, sy)
+        c = self._colour
+        full = c.full_range or bool(m.group(1))
+        top = float(2 ** bits - 1)
+        if full:
+            ys, yo, cs, co = 1.0 / top, 0.0, 1.0 / top, float(2 ** (bits - 1))
+        else:
+            k = float(2 ** (bits - 8))
+            ys, yo, cs, co = 1.0 / (219.0 * k), 16.0 * k, 1.0 / (224.0 * k), 128.0 * k
+        kr, kb = KR_KB.get(c.matrix, (0.299, 0.114))
+        kg = 1.0 - kr - kb
+        # [R G B] = M @ [Y' Cb Cr] on normalised values, then code values in and out
+        rgb = np.array([[1.0, 0.0, 2.0 * (1.0 - kr)],
+                        [1.0, -2.0 * kb * (1.0 - kb) / kg, -2.0 * kr * (1.0 - kr) / kg],
+                        [1.0, 2.0 * (1.0 - kb), 0.0]])
+        scale = rgb * np.array([ys, cs, cs]) * self._top_out
+        offset = -scale @ np.array([yo, co, co])
+        self._matrix = np.hstack([scale, offset[:, None]]).astype(np.float32)
+        self._alpha_scale = self._top_out / top
+        hx, vy = _SITING.get(c.chroma_location, _SITING["left"])
+        # chroma sample j sits on luma position sub * j + off along each axis
+        self._off = (hx * (sx - 1), vy * (sy - 1))
+        self._size = (w, h)
+
+    def _upsample(self, plane: np.ndarray) -> np.ndarray:
+        """A chroma plane at luma size (float32), bilinear at the siting."""
+        p = plane.astype(np.float32)
+        sx, sy = self._sub
+        w, h = self._size
+        if (sx, sy) == (1, 1):
+            return p
+        ox, oy = self._off
+        if not (ox in (0.0, 0.5) and oy in (0.0, 0.5) and sx <= 2 and sy <= 2):
+            warp = np.array([[1.0 / sx, 0.0, -ox / sx], [0.0, 1.0 / sy, -oy / sy]], np.float32)
+            return cv2.warpAffine(p, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_REPLICATE)
+        # 2x per axis: a sample half way between chroma samples ("center")
+        # is what cv2.resize's pixel-centre mapping gives; a co-sited one
+        # ("left", "top") takes the chroma sample on even and the mean of
+        # its two neighbours on odd positions
+        if sx == 2 and ox == 0.0:
+            p = _cosited_2x(p, w, axis=1)
+        if sy == 2 and oy == 0.0:
+            p = _cosited_2x(p, h, axis=0)
+        if p.shape[1] != w or p.shape[0] != h:
+            p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+        return p
+
+    def __call__(self, frame) -> np.ndarray:
+        pix = frame.format.name
+        if not _PLANAR_YUV.fullmatch(pix):
+            target = _REPACK.get(pix)
+            if target is None:
+                bits = max(c.bits for c in frame.format.components)
+                target = ("yuva444p" if "a" in pix.replace("yuv", "") else "yuv444p") + (
+                    "" if bits <= 8 else "16le")
+            frame = frame.reformat(format=target)
+            pix = target
+        key = (pix, frame.width, frame.height)
+        if key != self._key:
+            self._setup(pix, frame.width, frame.height)
+            self._key = key
+        dt = np.dtype(np.uint8) if self._bits <= 8 else np.dtype("<u2")
+        planes = []
+        for p in frame.planes:
+            a = np.frombuffer(memoryview(p), dt).reshape(p.height, p.line_size // dt.itemsize)
+            planes.append(a[:, : p.width])
+        w, h = self._size
+        y = planes[0].astype(np.float32)
+        cb, cr = self._upsample(planes[1]), self._upsample(planes[2])
+        m = self._matrix
+        depth = cv2.CV_16U if self._dtype == np.uint16 else cv2.CV_8U
+        # each channel: a weighted sum of Y' and one or both chroma planes,
+        # rounded and saturated into the output type by OpenCV
+        r = cv2.addWeighted(y, float(m[0, 0]), cr, float(m[0, 2]), float(m[0, 3]), dtype=depth)
+        g = cv2.addWeighted(cv2.addWeighted(y, float(m[1, 0]), cb, float(m[1, 1]), float(m[1, 3])), 1.0,
+                            cr, float(m[1, 2]), 0.0, dtype=depth)
+        b = cv2.addWeighted(y, float(m[2, 0]), cb, float(m[2, 1]), float(m[2, 3]), dtype=depth)
+        channels = [r, g, b]
+        if self._alpha:
+            if self._has_alpha:
+                channels.append(cv2.convertScaleAbs(planes[3], alpha=self._alpha_scale) if depth == cv2.CV_8U
+                                else (planes[3].astype(np.float32) * self._alpha_scale + 0.5).astype(np.uint16))
+            else:
+                channels.append(np.full((h, w), self._top_out, self._dtype))
+        return cv2.merge(channels)
+
+
+def _cosited_2x(p: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Double ``p`` along ``axis`` to ``n`` samples, the input on the even
+    positions and the mean of the neighbours on the odd ones (the last odd one
+    repeats the edge)."""
+    q = p if axis == 1 else p.T
+    out = np.empty((q.shape[0], n), np.float32)
+    out[:, 0::2] = q[:, : (n + 1) // 2]
+    odd = out[:, 1::2]
+    k = odd.shape[1]
+    m = min(k, q.shape[1] - 1)
+    odd[:, :m] = (q[:, :m] + q[:, 1: m + 1]) * 0.5
+    if k > m:
+        odd[:, m:] = q[:, -1:]
+    return out if axis == 1 else np.ascontiguousarray(out.T)
 
 
 def _decode_video(clip: Clip, alpha: bool, depth: int = 8) -> Iterator[np.ndarray]:
@@ -542,6 +691,95 @@ def _scan_packets(container, vs) -> tuple[list[float], int]:
     return [float(p * tb) for p in pts], none
 
 
+def ebml_vint(fh, keep_marker: bool) -> int:
+    b = fh.read(1)
+    if not b:
+        raise EOFError
+    first, length, mask = b[0], 1, 0x80
+    while length <= 8 and not first & mask:
+        mask >>= 1
+        length += 1
+    if length > 8:
+        raise ValueError("bad EBML number")
+    val = first if keep_marker else first & (mask - 1)
+    for x in fh.read(length - 1):
+        val = val << 8 | x
+    if not keep_marker and val == (1 << (7 * length)) - 1:
+        return -1  # unknown size
+    return val
+
+
+def ebml_children(fh, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(element id, data start, data end) of the elements in [start, end)."""
+    pos = start
+    while pos < end:
+        fh.seek(pos)
+        try:
+            eid, size = ebml_vint(fh, True), ebml_vint(fh, False)
+        except (EOFError, ValueError):
+            return
+        data = fh.tell()
+        stop = end if size < 0 else min(end, data + size)
+        yield eid, data, stop
+        pos = stop
+
+
+# Matroska ChromaSitingHorz/Vert (1: co-sited, 2: half way) -> FFmpeg's names
+_MKV_SITING = {(1, 2): "left", (2, 2): "center", (1, 1): "topleft", (2, 1): "top"}
+
+
+def _mkv_chroma_location(path: str) -> str | None:
+    """The chroma siting a Matroska/WebM file states for its first video
+    track (Segment > Tracks > TrackEntry > Video > Colour), else None."""
+    try:
+        with open(path, "rb") as fh:
+            end = os.fstat(fh.fileno()).st_size
+            for eid, a, b in ebml_children(fh, 0, end):
+                if eid != 0x18538067:  # Segment
+                    continue
+                for tid, ta, tb in ebml_children(fh, a, b):
+                    if tid == 0x1F43B675:  # a Cluster: the tracks come before it
+                        return None
+                    if tid != 0x1654AE6B:  # Tracks
+                        continue
+                    for xid, xa, xb in ebml_children(fh, ta, tb):
+                        if xid != 0xAE:  # TrackEntry
+                            continue
+                        for vid, va, vb in ebml_children(fh, xa, xb):
+                            if vid != 0xE0:  # Video
+                                continue
+                            for cid, ca, cb in ebml_children(fh, va, vb):
+                                if cid != 0x55B0:  # Colour
+                                    continue
+                                siting = {}
+                                for sid, sa, sb in ebml_children(fh, ca, cb):
+                                    if sid in (0x55B7, 0x55B8):
+                                        fh.seek(sa)
+                                        siting[sid] = int.from_bytes(fh.read(sb - sa), "big")
+                                return _MKV_SITING.get((siting.get(0x55B7, 0), siting.get(0x55B8, 0)))
+                            return None
+                    return None
+    except OSError:
+        return None
+    return None
+
+
+def _chroma_location(path: str, codec: str, pix: str) -> str:
+    """Where the clip's chroma samples sit: as a Matroska file states it,
+    else the codec's convention ("center" for JPEG-family and full-range
+    "yuvj" formats, "left" for video codecs: MPEG-2, H.264, HEVC, VP9,
+    ProRes, FFV1 without a tag). MP4/MOV have no container field, and what
+    an H.264/HEVC stream states in its VUI is not readable through PyAV: a
+    stream that states a non-"left" siting is read as "left"."""
+    if path.lower().endswith((".mkv", ".webm", ".mka", ".mk3d")):
+        stated = _mkv_chroma_location(path)
+        if stated:
+            return stated
+    if pix.startswith("yuvj") or codec in ("mjpeg", "jpegls", "ljpeg", "jpeg2000", "amv"):
+        return "center"
+    return "left"
+
+
 def _probe_video(path: str) -> Clip:
     import av
 
@@ -566,7 +804,8 @@ def _probe_video(path: str) -> Clip:
         trc = _TRANSFERS.get(int(cc.color_trc or 2))
         full = int(cc.color_range or 0) == 2 or pix.startswith("yuvj")
         colour = Colour(primaries=prim or colour.primaries, transfer=trc or colour.transfer,
-                        matrix=matrix or colour.matrix, range="pc" if full else "tv", tagged=matrix is not None)
+                        matrix=matrix or colour.matrix, range="pc" if full else "tv", tagged=matrix is not None,
+                        chroma_location=_chroma_location(path, cc.name, pix))
         sar = getattr(vs, "sample_aspect_ratio", None) or cc.sample_aspect_ratio
         sar = Fraction(sar) if sar and Fraction(sar) > 0 else Fraction(1)
         timecode = _find_timecode(container, vs)

@@ -26,10 +26,12 @@ import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError, OutputExistsError
 from vedit.io.clip import (
+    KR_KB,
     TIMESTAMP_FILE,
     Clip,
     Colour,
     default_colour,
+    ebml_children,
     exact_fps,
     frame_converter,
     to_uint8,
@@ -154,9 +156,6 @@ def offset_timecode(tc: str, frames: int, fps: Fraction) -> str:
     return f"{fn // (3600 * base) % 24:02d}:{fn // (60 * base) % 60:02d}:{fn // base % 60:02d};{fn % base:02d}"
 
 
-# luma weights (Kr, Kb) of each matrix; anything else is BT.601
-_KR_KB = {"bt709": (0.2126, 0.0722), "bt2020nc": (0.2627, 0.0593), "bt2020c": (0.2627, 0.0593),
-          "smpte240m": (0.212, 0.087), "fcc": (0.30, 0.11)}
 # the planar Y'CbCr formats FFV1 stores as they are
 _FFV1_YUV = {f"yuv{c}p{b}" for c in ("420", "422", "444") for b in ("", "9le", "10le", "12le", "14le", "16le")}
 # chroma subsampling (x, y) of the planar Y'CbCr formats the writer passes through
@@ -176,7 +175,7 @@ def rgb_to_ycbcr(rgb: np.ndarray, colour: Colour, bits: int) -> tuple[np.ndarray
     """R'G'B' (uint8/uint16) -> Y', Cb, Cr code values (float32) with the
     colour's matrix and range at ``bits`` bits."""
     x = rgb.astype(np.float32) / float(np.iinfo(rgb.dtype).max)
-    kr, kb = _KR_KB.get(colour.matrix, (0.299, 0.114))
+    kr, kb = KR_KB.get(colour.matrix, (0.299, 0.114))
     y = kr * x[..., 0] + (1.0 - kr - kb) * x[..., 1] + kb * x[..., 2]
     cb = (x[..., 2] - y) / (2.0 * (1.0 - kb))
     cr = (x[..., 0] - y) / (2.0 * (1.0 - kr))
@@ -410,12 +409,14 @@ class Writer:
             cmd += ["-i", audio_from]
         filters = []
         if ycbcr and self._yuv is None:
-            filters.append(f"scale=out_color_matrix={c.filter_matrix()}:out_range={c.range}:flags=accurate_rnd")
+            # chroma subsampled at the siting the reader assumes (see Colour.chroma_location)
+            filters.append(f"scale=out_color_matrix={c.filter_matrix()}:out_range={c.range}:"
+                           f"out_chroma_loc={c.chroma_location}:flags=accurate_rnd")
         if ycbcr:
             # frames carry their colour description to the encoder (options
             # alone are overridden by the frames' own, unspecified, properties)
             filters.append(f"setparams=color_primaries={c.primaries}:color_trc={c.transfer}:"
-                           f"colorspace={c.matrix}:range={c.range}")
+                           f"colorspace={c.matrix}:range={c.range}:chroma_location={c.chroma_location}")
         if self.sar != 1 and self.kind != ".gif":
             filters.append(f"setsar={self.sar.numerator}/{self.sar.denominator}")
         if self.field_order in ("tt", "tb", "bb", "bt") and ycbcr:
@@ -431,7 +432,7 @@ class Writer:
         cmd += args
         if ycbcr:
             cmd += ["-colorspace", c.matrix, "-color_primaries", c.primaries, "-color_trc", c.transfer,
-                    "-color_range", c.range]
+                    "-color_range", c.range, "-chroma_sample_location", c.chroma_location]
         if self.timecode and self.kind in (".mov", ".mp4", ".m4v", ".mkv"):
             cmd += ["-timecode", self.timecode]
         if self.timestamps is not None and self.cfr is None:
@@ -743,58 +744,25 @@ def _mov_fiel_offset(fh) -> int | None:
     return None
 
 
-def _ebml_vint(fh, keep_marker: bool) -> int:
-    b = fh.read(1)
-    if not b:
-        raise EOFError
-    first, length, mask = b[0], 1, 0x80
-    while length <= 8 and not first & mask:
-        mask >>= 1
-        length += 1
-    if length > 8:
-        raise ValueError("bad EBML number")
-    val = first if keep_marker else first & (mask - 1)
-    for x in fh.read(length - 1):
-        val = val << 8 | x
-    if not keep_marker and val == (1 << (7 * length)) - 1:
-        return -1  # unknown size
-    return val
-
-
-def _ebml_children(fh, start: int, end: int) -> Iterator[tuple[int, int, int]]:
-    """(element id, data start, data end) of the elements in [start, end)."""
-    pos = start
-    while pos < end:
-        fh.seek(pos)
-        try:
-            eid, size = _ebml_vint(fh, True), _ebml_vint(fh, False)
-        except (EOFError, ValueError):
-            return
-        data = fh.tell()
-        stop = end if size < 0 else min(end, data + size)
-        yield eid, data, stop
-        pos = stop
-
-
 def _mkv_field_order_offset(fh) -> int | None:
     """File offset of the first video track's FieldOrder value (Segment >
     Tracks > TrackEntry > Video > FieldOrder)."""
     end = os.fstat(fh.fileno()).st_size
-    for eid, a, b in _ebml_children(fh, 0, end):
+    for eid, a, b in ebml_children(fh, 0, end):
         if eid != 0x18538067:  # Segment
             continue
-        for tid, ta, tb in _ebml_children(fh, a, b):
+        for tid, ta, tb in ebml_children(fh, a, b):
             if tid == 0x1F43B675:  # a Cluster: the tracks come before it
                 return None
             if tid != 0x1654AE6B:  # Tracks
                 continue
-            for eid2, ea, eb in _ebml_children(fh, ta, tb):
+            for eid2, ea, eb in ebml_children(fh, ta, tb):
                 if eid2 != 0xAE:  # TrackEntry
                     continue
-                for vid, va, vb in _ebml_children(fh, ea, eb):
+                for vid, va, vb in ebml_children(fh, ea, eb):
                     if vid != 0xE0:  # Video
                         continue
-                    for fid, fa, fb in _ebml_children(fh, va, vb):
+                    for fid, fa, fb in ebml_children(fh, va, vb):
                         if fid == 0x9D and fb - fa == 1:  # FieldOrder
                             return fa
             return None
