@@ -51,7 +51,7 @@ from vedit.engines.propagate.sources import complete_chunk
 from vedit.engines.sweep import step_kernel
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow
-from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, mask_bbox
+from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, fit_global_motion, homography_flow, mask_bbox
 from vedit.runtime import release_memory
 
 KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
@@ -59,6 +59,14 @@ KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
 _KEYFRAME_PENALTY = 1000.0  # a hallucinated source loses against any real observation
 _FLOW_DILATE = 5            # extra growth of the hole where the first pass completes flow
 _FLOW_FILL = "auto"         # flow completion of the first pass (vedit.flow.complete_flow)
+_MOVING = True              # independently moving pixels are no source for the background
+# moving pixels: flow off the background's homography by more than _MOV_THR px
+# (working grid) in regions where that homography also mispredicts at least
+# _MOV_FRAC of the pixels by more than _MOV_PHOTO grey levels; not looked for
+# when under _MOV_INLIERS of the frame follows one homography or over _MOV_MAX
+# of it would move (no rigid background to tell them from)
+_MOV_THR, _MOV_PHOTO, _MOV_FRAC = 1.5, 12.0, 0.25
+_MOV_INLIERS, _MOV_MAX = 0.5, 0.3
 _FILL_METHOD = "mix"        # the flow stage's keyframe fill (mean of ShiftMap and TELEA)
 _FILL_MAX_SIDE = 224        # working size of that fill
 
@@ -427,7 +435,8 @@ class PropagateInpaintEngine:
                                       _masks=[None] * len(context) + cur_m,
                                       _flow_frames=res.stats.pop("_flow_frames", res.frames),
                                       _fallback=prev,
-                                      _hw=prep.small_h if prep is not None else None)
+                                      _hw=prep.small_h if prep is not None else None,
+                                      _moving=res.stats.get("moving"))
             self.stats["chunks"] += 1
             self.stats["keyframes"] += len(res.keyframes)
             out = res.frames[len(context):]
@@ -565,7 +574,7 @@ class PropagateInpaintEngine:
                    keyframe_every: int | None = None, callback: ProgressCallback = None, _masks=None,
                    _flow_frames: list[np.ndarray] | None = None,
                    _fallback: list[np.ndarray] | None = None, _prep: "_Prep | None" = None,
-                   _hw: list[np.ndarray] | None = None) -> ChunkResult:
+                   _hw: list[np.ndarray] | None = None, _moving: list[np.ndarray] | None = None) -> ChunkResult:
         """Fill ``holes`` (bool, already grown) in an in-memory list of frames."""
         n = len(frames)
         if n == 0:
@@ -609,9 +618,29 @@ class PropagateInpaintEngine:
                 ok_b.append(okb)
                 if callback:
                     callback(t + 1, n, "flow")
-        del fwd_raw, bwd_raw
         xs, ys = _grid(h, w)
         known = [~x for x in hw]
+        hw_unseen = hw  # what must be filled (keyframes are chosen on it)
+        mov = _moving
+        if _MOVING and mov is None and fill_mode != "none":
+            mov = self._moving_all(fwd_raw, bwd_raw, flow_holes, grey)
+        if mov is not None:
+            # independently moving pixels (a player the camera follows) are no
+            # source for the background, and chains cross them on the
+            # background's motion (their flow completed like the hole's)
+            hw = [x | m for x, m in zip(hw, mov)]
+            known = [~x for x in hw]
+            for t in range(n - 1):
+                if mov[t].any() or mov[t + 1].any():
+                    # also in the refinement pass, whose flow is otherwise
+                    # measured on the previous fill: next to a moving subject
+                    # that flow is dragged along by it
+                    fh0, fh1 = flow_holes[t] | mov[t], flow_holes[t + 1] | mov[t + 1]
+                    fwd[t] = complete_flow(fwd_raw[t], fh0, _FLOW_FILL)
+                    bwd[t] = complete_flow(bwd_raw[t], fh1, _FLOW_FILL)
+                    ok_f[t] = self._consistent(fwd[t], bwd[t], bwd_raw[t], hw[t + 1], fh1, hw[t])
+                    ok_b[t] = self._consistent(bwd[t], fwd[t], fwd_raw[t], hw[t], fh0, hw[t + 1])
+        del fwd_raw, bwd_raw
         src_frames = list(frames)  # keyframe fills replace entries here
         is_key = np.zeros(n, bool)
         keyframes: list[int] = []
@@ -628,11 +657,11 @@ class PropagateInpaintEngine:
                 # the sweeps continue from the previous state on those pixels
                 result, state = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys,
                                              state=state if it else None, new_key=keyframes[-1] if it else None)
-                unseen = [hw[t] & ~result[t].has for t in range(n)]
+                unseen = [hw_unseen[t] & ~result[t].has for t in range(n)]
                 if keyframe_every:
                     # a keyframe's fill may not travel further than K frames
                     for t in range(n):
-                        far = hw[t] & result[t].has & (result[t].dist >= _KEYFRAME_PENALTY + keyframe_every)
+                        far = hw_unseen[t] & result[t].has & (result[t].dist >= _KEYFRAME_PENALTY + keyframe_every)
                         unseen[t] |= far
                 if first_unseen is None:
                     first_unseen = [u.copy() for u in unseen]
@@ -699,7 +728,7 @@ class PropagateInpaintEngine:
                     outs.append(comp)
                     if callback:
                         callback(t + 1, n, "compose")
-        stats = {"work_size": (w, h)}
+        stats = {"work_size": (w, h), "moving": mov}
         return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes, stats)
 
     @staticmethod
@@ -742,6 +771,75 @@ class PropagateInpaintEngine:
         h, w = src.shape[:2]
         up = _upsample_box(src, (y0, y1, x0, x1), (W / w, H / h))
         _masked_copy(dst[y0:y1, x0:x1], up, where[y0:y1, x0:x1])
+
+    @staticmethod
+    def _moving_one(flow: np.ndarray, fh: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> np.ndarray | None:
+        """Pixels of a frame (outside the grown hole) that move unlike the
+        background: the flow disagrees with a homography fitted outside the
+        hole *and* the homography does not predict the next frame there (a
+        flat area's wrong flow is no moving object). None where no global
+        motion explains the frame."""
+        h, w = fh.shape
+        valid = ~fh
+        H = fit_global_motion(flow, valid, step=6)
+        if H is None:
+            return None
+        r = np.linalg.norm(flow - homography_flow(H, h, w), axis=2)
+        if np.mean(r[valid] < 1.0) < _MOV_INLIERS:
+            return None
+        warped = cv2.warpPerspective(g1, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_REPLICATE)
+        photo = cv2.absdiff(cv2.GaussianBlur(warped, (5, 5), 0), cv2.GaussianBlur(g0, (5, 5), 0))
+        mov = cv2.morphologyEx(((r > _MOV_THR) & valid).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        # a region counts as moving when the background's motion fails to
+        # predict its pixels somewhere inside it (edges of a uniform object
+        # suffice; a flat area with wrong flow has none)
+        nl, lab = cv2.connectedComponents(mov, connectivity=8)
+        if nl <= 1:
+            return None
+        hit = np.bincount(lab.ravel(), weights=(photo > _MOV_PHOTO).ravel(), minlength=nl)
+        size = np.bincount(lab.ravel(), minlength=nl)
+        keep = (hit >= _MOV_FRAC * size) & (size >= 12)
+        keep[0] = False
+        mov = keep[lab].astype(np.uint8)
+        mov = cv2.dilate(mov, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
+        if mov.mean() > _MOV_MAX:
+            return None
+        return mov & valid
+
+    def _moving_all(self, fwd_raw, bwd_raw, flow_holes, grey) -> list[np.ndarray] | None:
+        """Per frame of the chunk the pixels that move on their own (see
+        ``_moving_one``), kept only where they persist; None when there are
+        none (or no frame pairs)."""
+        n = len(flow_holes)
+        if n < 2:
+            return None
+        out = []
+        for t in range(n):
+            m = self._moving_one(fwd_raw[t], flow_holes[t], grey[t], grey[t + 1]) if t < n - 1 else \
+                self._moving_one(bwd_raw[t - 1], flow_holes[t], grey[t], grey[t - 1])
+            out.append(m if m is not None else np.zeros_like(flow_holes[t]))
+        # a moving object persists: a region with no moving neighbour in the
+        # frame before or after is a flow error (e.g. content entering at a
+        # frame edge), not an object
+        near = [cv2.dilate(m.view(np.uint8), np.ones((9, 9), np.uint8)) > 0 if m.any() else m for m in out]
+        kept = []
+        for t, m in enumerate(out):
+            if not m.any():
+                kept.append(m)
+                continue
+            nb = np.zeros_like(m)
+            if t > 0:
+                nb |= near[t - 1]
+            if t < n - 1:
+                nb |= near[t + 1]
+            nl, lab = cv2.connectedComponents(m.view(np.uint8), connectivity=8)
+            ok = np.bincount(lab.ravel(), weights=nb.ravel(), minlength=nl) > 0
+            ok[0] = False
+            kept.append(ok[lab])
+        if not any(m.any() for m in kept):
+            return None
+        return kept
 
     def _flow_hole(self, hw: np.ndarray) -> np.ndarray:
         """The working hole grown by ``_FLOW_DILATE`` (flow near an object's
