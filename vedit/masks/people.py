@@ -458,7 +458,7 @@ class PeopleTracker:
                 # motion through a short miss; a newcomer is not shown meanwhile
                 if t.mask is not None and t.public and t.hits >= 4:
                     dx, dy = (t.velocity[0] + t.velocity[2]) / 2 * sx, (t.velocity[1] + t.velocity[3]) / 2 * sy
-                    t.mask = cv2.warpAffine(t.mask, np.float32([[1, 0, dx], [0, 1, dy]]), (ow, oh))
+                    t.mask = cv2.warpAffine(t.mask, np.array([[1, 0, dx], [0, 1, dy]], np.float32), (ow, oh))
                     out[t.public] = t.mask
                 continue
             fb, (x0, y0, x1, y1), m = r
