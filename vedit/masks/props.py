@@ -17,6 +17,14 @@ person and touch them. So, per frame ``t``:
    person's props, kept within a reach of the person's size (so a passer-by
    moving behind them is not taken) and never inside another person.
 
+A ball in flight that has left the hand does not touch the person and is
+not theirs.
+
+Cost: each frame is reduced once (grey at the flow's size, colour at the
+analysis size ``max_side``) and kept while it is in the window; steps 2
+and 3 run only inside the box the people can reach (their boxes grown by
+``reach``), in 8-bit.
+
 The frames ``t + k`` are needed, so :meth:`PropFinder.run` yields ``k``
 frames behind its input (and keeps ``2k`` earlier ones).
 """
@@ -38,6 +46,32 @@ def _disk(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
+def _box(m: np.ndarray, pad: int, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the nonzero pixels of ``m`` grown by ``pad`` and
+    clipped to ``shape``; None when ``m`` is empty."""
+    rows = np.flatnonzero(m.any(axis=1))
+    if not len(rows):
+        return None
+    cols = np.flatnonzero(m.any(axis=0))
+    return (max(0, int(rows[0]) - pad), min(shape[0], int(rows[-1]) + pad + 1),
+            max(0, int(cols[0]) - pad), min(shape[1], int(cols[-1]) + pad + 1))
+
+
+class _Reduced:
+    """One frame reduced once for every pair it takes part in."""
+
+    __slots__ = ("grey", "small", "blur")
+
+    def __init__(self, frame: np.ndarray, flow_size: tuple[int, int], size: tuple[int, int]):
+        rgb = np.ascontiguousarray(frame[:, :, :3])
+        small = rgb if (rgb.shape[1], rgb.shape[0]) == size else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        self.small = small
+        self.grey = cv2.resize(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), flow_size, interpolation=cv2.INTER_AREA)
+        # the warped neighbour is smoothed by its bilinear resampling: the
+        # frame it is compared with is smoothed alike
+        self.blur = cv2.GaussianBlur(small, (3, 3), 0)
+
+
 class PropFinder:
     """Adds props to per-person mattes. ``run(items)``: (frame RGB uint8,
     {person id: float32 alpha}) pairs in shot order → the same pairs with
@@ -49,19 +83,26 @@ class PropFinder:
     ``link``: the fraction of it through which moving regions connect
     (hysteresis: a racket's thin, blurred handle joins its head to the hand);
     ``reach``: how far from the person (a fraction of their height) a prop
-    may extend."""
+    may extend;
+    ``max_side``: the long side of the grid the motion is compared on (a
+    720p working frame is compared at 480x270: the props are upsampled
+    with a soft edge, like the person model's);
+    ``flow_side``: that of the optical flow the camera motion is fitted to."""
 
     def __init__(self, k: int = 2, threshold: float = 16.0, reach: float = 0.45, flow_side: int = 256,
-                 touch: float = 1 / 40, link: float = 0.6):
+                 touch: float = 1 / 40, link: float = 0.6, max_side: int = 480):
         self.k = max(1, int(k))
         self.threshold = float(threshold)
         self.reach = float(reach)
         self.touch = float(touch)
         self.link = float(link)
         self.flow_side = int(flow_side)
+        self.max_side = int(max_side)
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._reduced: dict[int, _Reduced] = {}  # shot index -> reduced frame
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
+        self._reduced.clear()
         win: deque[Item] = deque()
         first = 0  # shot index of win[0]
         nxt = 0  # shot index of the next item to yield
@@ -69,61 +110,125 @@ class PropFinder:
             win.append(item)
             # frame nxt + k has arrived (nxt + 2k at the start of the shot)
             while nxt + (self.k if nxt >= self.k else 2 * self.k) < first + len(win):
-                yield self._attach(win, nxt - first)
+                yield self._attach(win, first, nxt)
                 nxt += 1
                 while first < nxt - 2 * self.k:
                     win.popleft()
                     first += 1
+                self._forget(first)
         while nxt < first + len(win):  # the last frames: only earlier neighbours remain
-            yield self._attach(win, nxt - first)
+            yield self._attach(win, first, nxt)
             nxt += 1
+        self._reduced.clear()
 
-    def _aligned(self, cur: np.ndarray, other: np.ndarray, people: np.ndarray) -> np.ndarray | None:
-        """``other`` warped onto ``cur`` by the camera's motion (float32; pixels
-        from outside ``other`` are NaN), or None when the fit fails."""
-        h, w = cur.shape[:2]
-        s = min(1.0, self.flow_side / max(h, w))
+    def _forget(self, first: int) -> None:
+        for j in [j for j in self._reduced if j < first]:
+            del self._reduced[j]
+
+    def _sizes(self, h: int, w: int) -> tuple[float, tuple[int, int], float, tuple[int, int]]:
+        """(scale, size) of the analysis grid and of the flow grid."""
+        s = min(1.0, self.max_side / max(h, w))
         size = (max(16, round(w * s)), max(16, round(h * s)))
-        g0 = cv2.resize(cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-        g1 = cv2.resize(cv2.cvtColor(other, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-        flow = self.dis.calc(g0, g1, None)
-        bg = cv2.resize((~people).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        H = fit_global_motion(flow, bg)
-        if H is None:
-            return None
-        S = np.diag([s, s, 1.0])
-        Hf = np.linalg.inv(S) @ H @ S  # cur -> other, full resolution
-        out = cv2.warpPerspective(other.astype(np.float32), Hf, (w, h),
-                                  flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
-                                  borderValue=(np.nan, np.nan, np.nan))
-        return out
+        f = min(1.0, self.flow_side / max(size))
+        return s, size, f, (max(16, round(size[0] * f)), max(16, round(size[1] * f)))
 
-    def _attach(self, win: deque, i: int) -> Item:
-        frame, people = win[i]
+    def _reduce(self, win: deque, first: int, j: int) -> _Reduced:
+        r = self._reduced.get(j)
+        if r is None:
+            frame = win[j - first][0]
+            _, size, _, fsize = self._sizes(*frame.shape[:2])
+            r = self._reduced[j] = _Reduced(frame, fsize, size)
+        return r
+
+    def _homography(self, cur: _Reduced, other: _Reduced, people: np.ndarray) -> np.ndarray | None:
+        """Camera motion cur → other on the flow grid, fitted outside ``people``
+        (cur's people at the analysis size); None when the fit fails. (Each
+        direction is fitted on its own: inverting the fit of the way back
+        lost a few percent of the racket on tennis.)"""
+        fsize = (cur.grey.shape[1], cur.grey.shape[0])
+        flow = self.dis.calc(cur.grey, other.grey, None)
+        bg = cv2.resize((~people).astype(np.uint8), fsize, interpolation=cv2.INTER_NEAREST) > 0
+        return fit_global_motion(flow, bg)
+
+    def _difference(self, cur: _Reduced, other: _Reduced, H: np.ndarray, f: float,
+                    roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Inside ``roi`` (analysis grid): the largest channel difference
+        between ``cur`` and ``other`` warped onto it by the camera motion
+        ``H`` (flow grid, cur → other), uint8; and where ``other`` had no
+        pixel (None when it covers all of ``roi``)."""
+        y0, y1, x0, x1 = roi
+        h, w = other.small.shape[:2]
+        # analysis grid of the roi -> flow grid -> other's analysis grid, elementwise
+        # (3x3 products through numpy's BLAS cost milliseconds under load)
+        scale = np.array([[1.0, 1.0, 1.0 / f], [1.0, 1.0, 1.0 / f], [f, f, 1.0]])
+        Hs = H * scale
+        M = Hs.copy()
+        M[:, 2] = Hs[:, 0] * x0 + Hs[:, 1] * y0 + Hs[:, 2]
+        size = (x1 - x0, y1 - y0)
+        warped = cv2.warpPerspective(other.small, M, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        c0, c1, c2 = cv2.split(cv2.absdiff(warped, cur.blur[y0:y1, x0:x1]))
+        d = cv2.max(cv2.max(c0, c1), c2)
+        corners = np.array([[[0, 0]], [[size[0] - 1, 0]], [[0, size[1] - 1]], [[size[0] - 1, size[1] - 1]]],
+                           np.float64)
+        src = cv2.perspectiveTransform(corners, M).reshape(-1, 2)
+        if (src >= -0.5).all() and (src[:, 0] <= w - 0.5).all() and (src[:, 1] <= h - 0.5).all():
+            return d, None  # a homography maps the roi to a convex quad: inside when its corners are
+        ones = np.full((h, w), 255, np.uint8)
+        cover = cv2.warpPerspective(ones, M, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return d, cover == 0
+
+    def _attach(self, win: deque, first: int, t: int) -> Item:
+        frame, people = win[t - first]
         if not people:
             return frame, people
-        cur = np.ascontiguousarray(frame[:, :, :3])
-        masks = {pid: a > 0.5 for pid, a in people.items()}
+        H0, W0 = frame.shape[:2]
+        s, size, f, _ = self._sizes(H0, W0)
+        h, w = size[1], size[0]
+        masks = {}
+        for pid, a in people.items():
+            small = a if s == 1.0 else cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
+            masks[pid] = small > 0.5
+        boxes = {}
+        for pid, m in masks.items():
+            rows = np.flatnonzero(m.any(axis=1))
+            if len(rows):
+                height = int(rows[-1] - rows[0] + 1)
+                boxes[pid] = (height, _box(m, max(3, int(self.reach * height)) + 2, (h, w)))
+        if not boxes:
+            return frame, people
+        roi = (min(b[0] for _, b in boxes.values()), max(b[1] for _, b in boxes.values()),
+               min(b[2] for _, b in boxes.values()), max(b[3] for _, b in boxes.values()))
+        y0, y1, x0, x1 = roi
         anyone = np.logical_or.reduce(list(masks.values()))
-        diffs = []
-        k, n_win = self.k, len(win)
-        if i - k >= 0 and i + k < n_win:
-            pick = (i - k, i + k)
-        elif i + k < n_win:  # start of the shot: two later frames also cancel the ghost
-            pick = (i + k, min(i + 2 * k, n_win - 1))
+        k, n_win = self.k, first + len(win)
+        if t - k >= first and t + k < n_win:
+            pick = (t - k, t + k)
+        elif t + k < n_win:  # start of the shot: two later frames also cancel the ghost
+            pick = (t + k, min(t + 2 * k, n_win - 1))
         else:
-            pick = (i - k, max(i - 2 * k, 0))
-        blur = cv2.GaussianBlur(cur, (3, 3), 0).astype(np.float32)
+            pick = (t - k, max(t - 2 * k, first))
+        cur = self._reduce(win, first, t)
+        diffs = []
         for j in dict.fromkeys(pick):
-            if 0 <= j < n_win and j != i:
-                nb = self._aligned(cur, np.ascontiguousarray(win[j][0][:, :, :3]), anyone)
-                if nb is not None:
-                    c0, c1, c2 = cv2.split(cv2.absdiff(nb, blur))  # NaN outside stays NaN
-                    diffs.append(cv2.max(cv2.max(c0, c1), c2))
+            if first <= j < n_win and j != t:
+                other = self._reduce(win, first, j)
+                H = self._homography(cur, other, anyone)
+                if H is not None:
+                    diffs.append(self._difference(cur, other, H, f, roi))
         if not diffs:
             return frame, people
-        d = diffs[0] if len(diffs) == 1 else np.fmin(diffs[0], diffs[1])
-        d = np.nan_to_num(d, nan=0.0)
+        d, gone = diffs[0]
+        if len(diffs) == 2:
+            d1, gone1 = diffs[1]
+            # where one neighbour has no pixel the other one decides
+            a = d if gone is None else np.where(gone, d1, d)
+            b = d1 if gone1 is None else np.where(gone1, d, d1)
+            d = cv2.min(a, b)
+            gone = None if gone is None or gone1 is None else gone & gone1
+        if gone is not None:
+            d[gone] = 0
         moving = (d > self.threshold).astype(np.uint8)
         moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, _disk(1))
         moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, _disk(2))
@@ -133,28 +238,33 @@ class PropFinder:
         n, lab = cv2.connectedComponents(link, connectivity=8)
         if n < 2:
             return frame, people
+        inroi = {pid: m[y0:y1, x0:x1] for pid, m in masks.items()}
         out = dict(people)
-        for pid, m in masks.items():
-            rows = np.flatnonzero(m.any(axis=1))
-            if not len(rows):
-                continue
-            height = rows[-1] - rows[0] + 1
+        for pid, (height, (by0, by1, bx0, bx1)) in boxes.items():
+            # everything for this person inside their own reach box (roi coordinates)
+            sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
+            m = inroi[pid][sl]
+            mv = moving[sl] > 0
+            lb = lab[sl]
             touch = cv2.dilate(m.astype(np.uint8), _disk(max(2, round(self.touch * height)))) > 0
             hit = np.zeros(n, bool)
-            hit[lab[touch & (moving > 0)]] = True
+            hit[lb[touch & mv]] = True
             hit[0] = False
             if not hit.any():
                 continue
             # within reach of the body (a distance transform: a dilation by a
             # disk this large costs a hundred times more)
             near = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, 5) <= max(3, int(self.reach * height))
-            others = np.zeros_like(m)
-            for q, mq in masks.items():
+            prop = hit[lb] & mv & near & ~m
+            for q, mq in inroi.items():
                 if q != pid:
-                    others |= mq
-            prop = hit[lab] & (moving > 0) & near & ~others & ~m
+                    prop &= ~mq[sl]
             if prop.any():
                 # soft edge like the model's, and the gap to the body closed
                 p = cv2.morphologyEx(prop.astype(np.uint8), cv2.MORPH_CLOSE, _disk(2)).astype(np.float32)
-                out[pid] = np.maximum(people[pid], cv2.GaussianBlur(p, (3, 3), 0.8))
+                full = np.zeros((h, w), np.float32)
+                full[by0:by1, bx0:bx1] = cv2.GaussianBlur(p, (3, 3), 0.8)
+                if (w, h) != (W0, H0):
+                    full = cv2.resize(full, (W0, H0), interpolation=cv2.INTER_LINEAR)
+                out[pid] = np.maximum(people[pid], full)
         return frame, out
