@@ -11,7 +11,13 @@ Settings (op, params, mode, url, token, ca_file, output_dir) come from
 ``vedit_resolve.json`` beside this script, then ``$VEDIT_HOME/resolve.json``
 (the config folder vedit reads), so the script runs from the menu without a
 dialog and without environment variables (a Resolve started from the macOS
-Dock sees none); ``VEDIT_RESOLVE_*`` variables still override them.
+Dock sees none); ``VEDIT_RESOLVE_*`` variables still override them. The
+params are checked against the op definitions before anything is submitted
+(``ops_schema.json`` beside this script, or the server's ``GET /ops``): an
+unknown name, a wrong type or a value outside the choices stops the script with
+one line naming the param and what it accepts. ``vedit_resolve.example.jsonc``
+lists every setting and param with its default and help; the settings files
+may carry ``//`` comments like it.
 Cancel a running job with Workspace > Scripts > vedit_resolve_cancel (or by
 creating ``vedit_resolve.cancel`` beside this script, or `vedit jobs cancel ID`).
 
@@ -33,8 +39,6 @@ import sys
 import time
 
 OPS = ("remove", "replace-bg", "matte")
-# read from the environment when the server's op list is not at hand
-COMMON_PARAMS = ("mask", "background", "matte", "prompt", "engine")
 
 
 # -- server client: vedit's one client (vedit/server/client.py, stdlib only) ------
@@ -55,16 +59,10 @@ VeditServer = VeditClient  # the name this script used before
 # -- options ---------------------------------------------------------------------
 
 def _env_value(text: str, schema: dict):
-    """An environment variable's text as the param's type (from ``GET /ops``)."""
-    kind = schema.get("type")
-    if kind == "array":
-        return [t for t in text.split(";") if t]  # repeatable: values separated by ';'
-    if kind == "integer":
-        return int(text)
-    if kind == "number":
-        return float(text)
-    if kind == "boolean":
-        return text.strip().lower() in ("1", "true", "yes", "on")
+    """An environment variable's text for a param: a repeatable one's values
+    separated by ';'; the check against the op schema types it."""
+    if schema.get("type") == "array":
+        return [t for t in text.split(";") if t]
     return text
 
 
@@ -102,40 +100,306 @@ def _tls_hint(exc: Exception) -> Exception:
     return exc
 
 
+# -- settings and their check against the op definitions ---------------------------
+
+SCHEMA_NAME = "ops_schema.json"
+EXAMPLE_NAME = "vedit_resolve.example.jsonc"
+# the settings file's own keys: default and what it is (the example file shows them)
+SETTINGS = {
+    "op": ("matte", " | ".join(OPS)),
+    "mode": ("track", 'track: the result goes on the timeline\'s "vedit" video track; take: a take of the clip'),
+    "url": ("", "the vedit server; empty: $VEDIT_URL or http://127.0.0.1:8765"),
+    "token": ("", "empty: the token file vedit serve writes ($VEDIT_HOME/token)"),
+    "ca_file": ("", "certificate to trust for an https:// url with a self-signed one (vedit serve --make-cert "
+                    "writes ~/.config/vedit/tls/cert.pem); relative: from the scripts folder"),
+    "output_dir": ("", "folder for results; empty: a vedit_renders folder beside the source media"),
+    "params": ({}, "the params of \"op\", named as in `vedit OP --help` with underscores"),
+}
+
+
+def load_schema(path: str | None = None) -> dict:
+    """The op definitions this script ships with (``ops_schema.json`` beside it,
+    written by ``plugins/make_ops_schema.py``): ``{op: GET /ops entry}``."""
+    path = path or os.path.join(HERE, SCHEMA_NAME)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)["ops"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(f"{path} is missing or damaged: copy {SCHEMA_NAME} from plugins/resolve "
+                         "beside this script") from None
+
+
+_STRING_OR_COMMENT = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/', re.S)
+_STRING_OR_TRAILING_COMMA = re.compile(r'"(?:\\.|[^"\\])*"|,(?=\s*[}\]])')
+
+
+def parse_settings(text: str) -> dict:
+    """A settings file's JSON, allowing ``//`` and ``/* */`` comments and a
+    comma before a closing bracket (what is left after un-commenting one line
+    of the example). Raises ValueError."""
+    def keep_strings(m):
+        t = m.group(0)
+        return t if t.startswith('"') else "\n" * t.count("\n")
+
+    text = _STRING_OR_COMMENT.sub(keep_strings, text)
+    text = _STRING_OR_TRAILING_COMMA.sub(keep_strings, text)
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("expected an object {...}")
+    return data
+
+
+def _num(v) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _range(s: dict) -> str:
+    lo, hi = s.get("minimum"), s.get("maximum")
+    if lo is not None and hi is not None:
+        return f" from {_num(lo)} to {_num(hi)}"
+    if lo is not None:
+        return f" of at least {_num(lo)}"
+    return f" of at most {_num(hi)}" if hi is not None else ""
+
+
+def describe(s: dict) -> str:
+    """What a param accepts, in words (for messages and the example file)."""
+    if "anyOf" in s:
+        return " or ".join(describe(sub) for sub in s["anyOf"])
+    if "enum" in s:
+        return "one of " + ", ".join(json.dumps(v) for v in s["enum"])
+    kind = s.get("type")
+    if kind == "array":
+        items = s.get("items") or {}
+        if s.get("x-repeat"):
+            return f"{describe(items)}, or a list of them"
+        n = s.get("minItems")
+        count = f"{n} " if n is not None and n == s.get("maxItems") else ""
+        return f"a list of {count}" + ("numbers" if items.get("type") == "number" else f"({describe(items)})")
+    if kind == "integer":
+        return "a whole number" + _range(s)
+    if kind == "number":
+        return "a number" + _range(s)
+    if kind == "boolean":
+        return "true or false"
+    if "pattern" in s:
+        return '"x,y,..." text'
+    return "a path" if s.get("format") == "path" else "text"
+
+
+_SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False,
+                 "off": False}
+
+
+def _fits(value, s: dict):
+    """``value`` as schema ``s`` takes it, or raise ValueError."""
+    if "anyOf" in s:
+        for sub in s["anyOf"]:
+            try:
+                return _fits(value, sub)
+            except ValueError:
+                pass
+        raise ValueError
+    kind = s.get("type")
+    if kind == "array":
+        items = s.get("items") or {}
+        nested = any(sub.get("type") == "array" for sub in items.get("anyOf", ()))
+        if not isinstance(value, list) or (nested and value and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            value = [value]  # one value of a repeatable param
+        if not (s.get("minItems", 0) <= len(value) <= s.get("maxItems", len(value))):
+            raise ValueError
+        return [_fits(v, items) for v in value]
+    # text for a number or a switch is taken as vedit's own check takes it
+    if kind == "integer":
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit() and len(value.strip()) < 20:
+            value = int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "number":
+        if isinstance(value, str) and len(value) < 64:
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+            and abs(value) != float("inf")
+    elif kind == "boolean":
+        if isinstance(value, str) and value.lower() in _SWITCH_WORDS:
+            value = _SWITCH_WORDS[value.lower()]
+        ok = isinstance(value, bool)
+    else:
+        ok = isinstance(value, str) and (value != "" or s.get("format") != "path") and \
+            ("pattern" not in s or re.search(s["pattern"], value) is not None)
+    if not ok or ("enum" in s and value not in s["enum"]):
+        raise ValueError
+    if kind in ("integer", "number") and not (s.get("minimum", value) <= value <= s.get("maximum", value)):
+        raise ValueError
+    return float(value) if kind == "number" else value
+
+
+def _engine_param(params: dict) -> str | None:
+    """The param choosing the op's engine: the choice that lists every engine
+    some param is limited to."""
+    needed = {e for s in params.values() for e in s.get("x-engines", ())}
+    for name, s in params.items():
+        if needed and "enum" in s and needed <= set(s["enum"]):
+            return name
+    return None
+
+
+def check_params(op: str, params: dict, ops: dict, origin=None) -> dict:
+    """The params given for ``op`` checked against its definition in ``ops``
+    (``{op: GET /ops entry}``): every name known, every value of the param's
+    type and within its choices and range, required ones present, engine-only
+    ones only with that engine (the op's default engine when none is set).
+    Returns the given params (a single value of a repeatable param as a list;
+    None dropped: the op's default applies). Raises ValueError with one line
+    naming where the param was set (``origin``: ``{param: file or variable}``
+    or one such name), the param and what it accepts."""
+    schema = ops[op]["params"]
+
+    def where(name: str) -> str:
+        o = origin.get(name) if isinstance(origin, dict) else origin
+        return f"{o}: " if o else ""
+
+    out = {}
+    for name, value in params.items():
+        if name not in schema:
+            import difflib
+
+            near = difflib.get_close_matches(name, list(schema), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ValueError(f"{where(name)}params.{name}: not a param of {op}{hint}; "
+                             f"known: {', '.join(schema)}")
+        if value is None:
+            continue
+        try:
+            out[name] = _fits(value, schema[name])
+        except ValueError:
+            shown = json.dumps(value)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise ValueError(f"{where(name)}params.{name} = {shown}: expected {describe(schema[name])}") from None
+    for name in ops[op].get("required") or ():
+        if out.get(name) in (None, "", []):
+            raise ValueError(f"params.{name} is required for {op}: {schema[name].get('description', '')}")
+    engine_key = _engine_param(schema)
+    if engine_key:
+        engine = out.get(engine_key, schema[engine_key].get("default"))
+        for name, value in out.items():
+            engines = schema[name].get("x-engines")
+            if engines and engine is not None and engine not in engines and \
+                    value not in (False, "", [], schema[name].get("default")):
+                raise ValueError(f"{where(name)}params.{name} applies to {engine_key} {' or '.join(engines)} only "
+                                 f"({engine_key} here: {engine}); set \"{engine_key}\": \"{engines[0]}\"")
+    return out
+
+
+def effective_params(op: str, params: dict, ops: dict) -> dict:
+    """Every param of ``op`` with the value the job runs with: the given ones,
+    the definition's defaults for the rest."""
+    out = {name: s.get("default") for name, s in ops[op]["params"].items()}
+    out.update(params)
+    return out
+
+
 def load_options(env=None, ops: dict | None = None, files: list[str] | None = None) -> dict:
     """Options from the settings files (``settings_files()``) and
-    ``VEDIT_RESOLVE_*`` variables: ``_OP``, ``_MODE`` and one per param of the op.
-    ``ops`` is the server's ``GET /ops``: with it every param of the op
-    (``VEDIT_RESOLVE_DILATE``...) is read and typed from the op's definition;
-    without it the common ones."""
+    ``VEDIT_RESOLVE_*`` variables (``_OP``, ``_MODE`` and one per param of the
+    op), checked against the op definitions: ``ops`` is the server's
+    ``GET /ops`` where at hand, else the copy shipped beside this script. An
+    unknown setting or param, a value of the wrong type or outside the
+    param's choices or range stops here with one line naming the file (or
+    variable), the param and what it accepts: before anything is submitted."""
     env = os.environ if env is None else env
-    opts: dict = {"op": "matte", "mode": "track", "params": {}}
+    shipped = load_schema()
+    defs = ops or shipped
+    opts: dict = {k: v[0] for k, v in SETTINGS.items() if v[0] != ""}
+    opts["params"] = {}
+    origin: dict = {}
     for path in settings_files() if files is None else files:
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                try:
-                    data = json.load(f)
-                except ValueError as exc:
-                    raise ValueError(f"settings file {path}: not valid JSON ({exc})") from None
-            params = dict(opts["params"], **(data.get("params") or {}))
-            opts.update(data)
-            opts["params"] = params
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            try:
+                data = parse_settings(f.read())
+            except ValueError as exc:
+                raise ValueError(f"settings file {path}: not valid JSON ({exc})") from None
+        unknown = [k for k in data if k not in SETTINGS]
+        if unknown:
+            raise ValueError(f"{path}: unknown setting {unknown[0]!r}; known: {', '.join(SETTINGS)}")
+        given = data.get("params") or {}
+        if not isinstance(given, dict):
+            raise ValueError(f"{path}: \"params\" must be an object {{\"name\": value, ...}}")
+        for key in ("op", "mode", "url", "token", "ca_file", "output_dir"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ValueError(f"{path}: \"{key}\" = {json.dumps(data[key])}: expected text")
+        origin.update(dict.fromkeys(given, path))
+        params = dict(opts["params"], **given)
+        opts.update(data)
+        opts["params"] = params
     for key, name in (("op", "VEDIT_RESOLVE_OP"), ("mode", "VEDIT_RESOLVE_MODE")):
         if env.get(name):
             opts[key] = env[name]
-    if opts["op"] not in (ops or OPS):
-        raise ValueError(f"op {opts['op']!r}: choose one of {', '.join(ops or OPS)}")
-    params = (ops or {}).get(opts["op"], {}).get("params") or {k: {} for k in COMMON_PARAMS}
-    for key, schema in params.items():
-        text = env.get(f"VEDIT_RESOLVE_{key.upper()}")
+    allowed = list(OPS) + [o for o in (ops or {}) if o not in OPS and o not in shipped]  # + a server's own ops
+    if opts["op"] not in allowed or opts["op"] not in defs:
+        raise ValueError(f"op {opts['op']!r}: choose one of {', '.join(o for o in allowed if o in defs)}")
+    for key, schema in defs[opts["op"]]["params"].items():
+        var = f"VEDIT_RESOLVE_{key.upper()}"
+        text = env.get(var)
         if text:
-            try:
-                opts["params"][key] = _env_value(text, schema)
-            except ValueError:
-                raise ValueError(f"VEDIT_RESOLVE_{key.upper()}={text!r}: expected {schema.get('type')}") from None
+            opts["params"][key] = _env_value(text, schema)
+            origin[key] = var
     if opts["mode"] not in ("track", "take"):
-        raise ValueError(f"mode {opts['mode']!r}: use 'track' (new track above) or 'take'")
+        raise ValueError(f"mode {opts['mode']!r}: use 'track' (the \"vedit\" track) or 'take'")
+    opts["params"] = check_params(opts["op"], opts["params"], defs, origin)
     return opts
+
+
+def example_settings(ops: dict) -> str:
+    """A commented settings file listing every setting and every param of the
+    ops this script runs, with its default, what it accepts and its help
+    (``vedit_resolve.example.jsonc``, written by ``plugins/make_ops_schema.py``)."""
+    import textwrap
+
+    def comment(text: str, indent: str) -> list[str]:
+        return textwrap.wrap(text, 112 - len(indent), initial_indent=indent + "// ",
+                             subsequent_indent=indent + "//   ")
+
+    lines = [
+        "// Settings for vedit_resolve (DaVinci Resolve: Workspace > Scripts > vedit_resolve).",
+        "// Save a copy as vedit_resolve.json beside the script (or as resolve.json in vedit's config folder,",
+        "// ~/.config/vedit/) and remove the // in front of each line you set; the values shown are the defaults.",
+        "// \"params\" are the params of \"op\": the script refuses an unknown name, a value of the wrong type or",
+        "// one outside the allowed values before it submits anything.",
+        "// Generated by plugins/make_ops_schema.py from vedit's op definitions; do not edit this copy.",
+        "{",
+    ]
+    for key, (default, help_) in SETTINGS.items():
+        if key == "params":
+            continue
+        lines += comment(help_, "  ")
+        lines.append(f"  {'' if key in ('op', 'mode') else '// '}{json.dumps(key)}: {json.dumps(default)},")
+    lines += comment(SETTINGS["params"][1], "  ")
+    lines.append('  "params": {')
+    for op in OPS:
+        lines.append("")
+        lines += comment(f"---- {op}: {ops[op]['help']}", "    ")
+        for name, s in ops[op]["params"].items():
+            if s.get("x-kind") == "path_out":
+                continue  # the script names the outputs
+            notes = [describe(s)]
+            if s.get("x-required"):
+                notes.insert(0, "required")
+            if s.get("x-engines"):
+                notes.append(f"with engine {' or '.join(s['x-engines'])} only")
+            if s.get("default") is None and not s.get("x-required"):
+                notes.append("default: the op decides")
+            lines += comment(f"{name} ({'; '.join(notes)}): {s.get('description', '')}", "    ")
+            lines.append(f"    // {json.dumps(name)}: {json.dumps(s.get('default'))},")
+    lines += ["  }", "}"]
+    return "\n".join(lines) + "\n"
 
 
 # -- Resolve side -----------------------------------------------------------------
@@ -303,6 +567,11 @@ def run(resolve, options: dict | None = None, server=None, poll_interval: float 
             base = load_options()
             server = server or make_client(base)
             options = load_options(ops=server.ops() if hasattr(server, "ops") else None)
+        else:  # given by a caller: checked like a settings file
+            defs = load_schema()
+            if options.get("op", "matte") in defs:
+                options = dict(options, params=check_params(options.get("op", "matte"),
+                                                            dict(options.get("params") or {}), defs))
         server = server or make_client(options)
     except RuntimeError as exc:
         raise _tls_hint(exc) from None
@@ -310,8 +579,8 @@ def run(resolve, options: dict | None = None, server=None, poll_interval: float 
     src = source_range(timeline, item, mpi)
     op = options.get("op", "matte")
     params = dict(options.get("params") or {})
-    if op == "matte" and not params.get("mask"):
-        params.setdefault("person", True)
+    if op == "matte" and not any(params.get(k) for k in ("mask", "box", "points", "chroma", "source")):
+        params.setdefault("person", True)  # nothing says what to matte: the people in the shot
     spec = {"op": op, "input": src["path"], "output": output_path(src, op, options.get("output_dir")),
             "params": params, "range": {"start": src["start"], "end": src["end"]}}
     cancel_file = os.path.join(state_dir, CANCEL_NAME)
@@ -359,6 +628,9 @@ def run(resolve, options: dict | None = None, server=None, poll_interval: float 
     out = job.get("output") or spec["output"]
     result = place_result(project, timeline, item, src, out, options.get("mode", "track"))
     result.update(job=job, spec=spec)
+    defs = load_schema()
+    if op in defs:
+        result["params"] = effective_params(op, params, defs)  # what the job ran with (given + defaults)
     log(f"vedit: placed {out}")
     return result
 

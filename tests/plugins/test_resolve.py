@@ -313,20 +313,159 @@ def _mask(tmp_path):
 
 
 def test_options_follow_the_op_definitions(tmp_path, helpers, monkeypatch):
-    """With the server's GET /ops, every param of the op can be set from the
-    environment, typed as the op defines it."""
+    """Every param of the op can be set from the environment, typed as the op
+    defines it: from the server's GET /ops, or from the copy shipped beside the
+    script when the server's list is not at hand."""
     from vedit.jobs import op_schema
 
     mod = load_script(helpers)
     monkeypatch.setenv("VEDIT_HOME", str(tmp_path))
     env = {"VEDIT_RESOLVE_OP": "remove", "VEDIT_RESOLVE_MASK": "/shots/m.png", "VEDIT_RESOLVE_DILATE": "5",
-           "VEDIT_RESOLVE_VAE_TILING": "true", "VEDIT_RESOLVE_GUIDANCE": "6.5"}
-    opts = mod.load_options(env, ops=op_schema())
-    assert opts["params"] == {"mask": "/shots/m.png", "dilate": 5, "vae_tiling": True, "guidance": 6.5}
-    with pytest.raises(ValueError, match="VEDIT_RESOLVE_DILATE='lots': expected integer"):
+           "VEDIT_RESOLVE_ENGINE": "diffusion", "VEDIT_RESOLVE_VAE_TILING": "true", "VEDIT_RESOLVE_GUIDANCE": "6.5"}
+    want = {"mask": "/shots/m.png", "dilate": 5, "engine": "diffusion", "vae_tiling": True, "guidance": 6.5}
+    assert mod.load_options(env, ops=op_schema())["params"] == want
+    assert mod.load_options(env)["params"] == want
+    with pytest.raises(ValueError, match=r'^VEDIT_RESOLVE_DILATE: params.dilate = "lots": expected a whole number '
+                                         r"from 0 to 1024$"):
         mod.load_options({**env, "VEDIT_RESOLVE_DILATE": "lots"}, ops=op_schema())
-    # without the server's list: the common params only
-    assert mod.load_options(env)["params"] == {"mask": "/shots/m.png"}
+    # guidance is a diffusion-engine param: refused with the op's default engine, as the server would
+    del env["VEDIT_RESOLVE_ENGINE"]
+    with pytest.raises(ValueError, match=r'params.guidance applies to engine diffusion only \(engine here: '
+                                         r'propagate\); set "engine": "diffusion"'):
+        mod.load_options(env)
+
+
+def _settings(tmp_path, data) -> list[str]:
+    path = tmp_path / "vedit_resolve.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return [str(path)]
+
+
+# (op, params, the script's message or None) -- the server's own check must agree on each
+SETTINGS_CASES = [
+    ("remove", {"mask": "MASK", "dilat": 4},
+     r"params.dilat: not a param of remove \(did you mean 'dilate'\?\); known: mask, engine, dilate, "),
+    ("remove", {"mask": "MASK", "dilate": "four"}, r'params.dilate = "four": expected a whole number from 0 to '
+                                                   r"1024$"),
+    ("remove", {"mask": "MASK", "dilate": 2000}, r"params.dilate = 2000: expected a whole number from 0 to 1024$"),
+    ("remove", {"mask": "MASK", "dilate": 2.5}, r"params.dilate = 2.5: expected a whole number from 0 to 1024$"),
+    ("remove", {"mask": "MASK", "engine": "fast"}, r'params.engine = "fast": expected one of "diffusion", '
+                                                   r'"propagate"$'),
+    ("remove", {"mask": "MASK", "steps": 30}, r"params.steps applies to engine diffusion only"),
+    ("remove", {"dilate": 3}, r"params.mask is required for remove: Mask image"),
+    ("replace-bg", {"refine": "maybe"}, r'params.refine = "maybe": expected true or false$'),
+    ("replace-bg", {"light_wrap": 1.5}, r"params.light_wrap = 1.5: expected a number from 0 to 1$"),
+    ("replace-bg", {"fit": "crop"}, r'params.fit = "crop": expected one of "cover", "contain", "stretch"$'),
+    ("matte", {"bit_depth": 12}, r"params.bit_depth = 12: expected one of 8, 16$"),
+    ("matte", {"box": [1, 2, 3]}, r'params.box = \[1, 2, 3\]: expected a list of 4 numbers or "x,y,..." text$'),
+    ("matte", {"frame": [-1]}, r"params.frame = \[-1\]: expected a whole number from 0 to 10000000, or a list"),
+    ("remove", {"mask": "MASK", "engine": "diffusion", "steps": "30", "dilate": 0, "fill_gaps": "hold"}, None),
+    ("replace-bg", {"background": "#00ff00", "refine": False, "light_wrap": 0.5, "box": "1,2,30,40"}, None),
+    ("matte", {"mask": "MASK", "frame": 3, "box": [1, 2, 30, 40], "bit_depth": 16, "feather": 2}, None),
+]
+
+
+@pytest.mark.parametrize("op,params,message", SETTINGS_CASES)
+def test_settings_params_are_checked_against_the_op_definitions(tmp_path, helpers, op, params, message):
+    """A settings file's params are checked before anything is submitted, with
+    one line naming the file, the param and what it accepts -- and the script
+    refuses exactly what vedit's own definition (the server's check) refuses."""
+    from vedit.ops import get_def
+    from vedit.ops.params import ParamError
+
+    mod = load_script(helpers)
+    mask = _mask(tmp_path)
+    params = {k: (str(mask) if v == "MASK" else v) for k, v in params.items()}
+    files = _settings(tmp_path, {"op": op, "params": params})
+    if message is None:
+        opts = mod.load_options({}, files=files)
+        assert opts["op"] == op
+        assert get_def(op).resolve(opts["params"], job=True)  # what the script sends, the server takes
+        resolved = get_def(op).resolve(params, job=True)
+        for k in params:  # numbers and switches typed as the definition types them
+            if isinstance(resolved[k], (bool, int, float)):
+                assert (opts["params"][k], type(opts["params"][k])) == (resolved[k], type(resolved[k])), k
+        return
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'vedit_resolve.json'}: " * ("required" not in message)
+                       + message) as exc:
+        mod.load_options({}, files=files)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(ParamError):
+        get_def(op).resolve(params, job=True)
+
+
+def test_a_bad_param_submits_nothing(tmp_path, helpers):
+    mod = load_script(helpers)
+    log, resolve, _ = build(tmp_path, helpers)
+    srv = FakeServer()
+    with pytest.raises(ValueError, match=r"^params.dilate = -1: expected a whole number from 0 to 1024$"):
+        mod.run(resolve, {"op": "remove", "params": {"mask": "/m.png", "dilate": -1}}, server=srv,
+                log=lambda *_: None, state_dir=str(tmp_path))
+    assert srv.specs == [] and log == []
+
+
+def test_settings_keys_values_and_forms(tmp_path, helpers):
+    """Unknown settings are named; a repeatable param takes one value or a
+    list; the files may carry comments and a trailing comma."""
+    mod = load_script(helpers)
+    files = _settings(tmp_path, {"op": "matte", "parms": {}})
+    with pytest.raises(ValueError, match=r"vedit_resolve.json: unknown setting 'parms'; known: op, mode, url"):
+        mod.load_options({}, files=files)
+    with pytest.raises(ValueError, match=r"op 'animate': choose one of remove, replace-bg, matte$"):
+        mod.load_options({}, files=_settings(tmp_path, {"op": "animate"}))
+    with pytest.raises(ValueError, match=r'"token" = 5: expected text'):
+        mod.load_options({}, files=_settings(tmp_path, {"token": 5}))
+    opts = mod.load_options({}, files=_settings(tmp_path, """// mine
+        {"op": "matte", /* block
+        comment */ "url": "https://127.0.0.1:8765//x",  // a URL keeps its //
+         "params": {"add_mask": "/a.png", "points": [1, 2], "smooth": false,},
+        }"""))
+    assert opts["url"] == "https://127.0.0.1:8765//x"
+    assert opts["params"] == {"add_mask": ["/a.png"], "points": [1, 2], "smooth": False}
+    with pytest.raises(ValueError, match=r"vedit_resolve.json: not valid JSON \(.*line 3"):
+        mod.load_options({}, files=_settings(tmp_path, '// one\n/* two */\n{"op": }'))
+
+
+def test_example_settings_file_lists_every_param_with_its_default(tmp_path, helpers, monkeypatch):
+    """vedit_resolve.example.jsonc is generated from the op definitions (kept
+    current by make_ops_schema --check, with ops_schema.json): as shipped it is
+    a valid settings file of defaults, and un-commenting any one param line of
+    an op gives that param its default."""
+    import re
+
+    from vedit.ops import get_def
+
+    mod = load_script(helpers)
+    spec = importlib.util.spec_from_file_location("make_ops_schema", helpers.root / "plugins/make_ops_schema.py")
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    rendered = maker.render()
+    here = helpers.root / "plugins" / "resolve"
+    assert {str(here / "ops_schema.json"), str(here / mod.EXAMPLE_NAME)} <= set(rendered)
+    assert mod.load_schema() == maker.schema()["ops"]
+    text = (here / mod.EXAMPLE_NAME).read_text()
+    assert text == rendered[str(here / mod.EXAMPLE_NAME)]
+    assert mod.parse_settings(text) == {"op": "matte", "mode": "track", "params": {}}
+    monkeypatch.setenv("VEDIT_HOME", str(tmp_path))
+    sections = re.split(r"\n    // ---- ", text)[1:]
+    assert len(sections) == len(mod.OPS)
+    for op, section in zip(mod.OPS, sections):
+        d = get_def(op)
+        lines = re.findall(r'^    // ("(\w+)": .*),$', section, re.M)
+        shown = {name for _, name in lines}
+        assert shown == {p.name for p in d.params if p.type != "path_out"}, op
+        for line, name in lines:
+            assert json.loads("{" + line + "}")[name] == d[name].default
+            edited = text.replace('"op": "matte"', json.dumps({"op": op})[1:-1]).replace(
+                f"// ---- {op}:", "// ----").replace(f"    // {line},", f"    {line},", 1)
+            env = {"VEDIT_RESOLVE_MASK": str(_mask(tmp_path))} if op == "remove" else {}
+            want = {} if d[name].default is None else {name: d[name].default}
+            if op == "remove" and name != "mask":
+                want["mask"] = env["VEDIT_RESOLVE_MASK"]
+            elif op == "remove":
+                want = {"mask": env["VEDIT_RESOLVE_MASK"]}  # the variable wins over the file
+            got = mod.load_options(env, files=_settings(tmp_path, edited))["params"]
+            assert {k: v for k, v in got.items()} == want, (op, name)
 
 
 def test_second_run_processes_the_source_not_the_result_and_reuses_the_track(tmp_path, helpers):
@@ -422,3 +561,90 @@ def test_ca_file_setting_for_a_self_signed_https_server(tmp_path, helpers, live_
     client = mod.make_client(opts)
     assert client.health()["ok"] is True
     assert "remove" in client.ops()  # an authenticated request over the verified TLS connection
+
+
+@pytest.mark.parametrize("server_tls", [True])
+def test_cancel_script_reaches_an_https_server_with_the_ca_file(tmp_path, helpers, live_server, server_tls):
+    """The cancel script, installed beside vedit_resolve, cancels the job the
+    waiting script wrote down, over HTTPS to a self-signed server: it trusts
+    the ``ca_file`` the waiting script was set up with (kept in
+    vedit_resolve.job); without it, it says it could not reach the server and
+    leaves the request the waiting script acts on."""
+    import shutil
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    url, token, home = live_server
+    cert = home / "tls" / "cert.pem"
+    mod = load_script(helpers)
+    env = {k: v for k, v in os.environ.items() if k not in ("VEDIT_CA_FILE", "VEDIT_URL")}
+    env["VEDIT_HOME"] = str(home)  # the token from vedit's config folder, as by default
+    client = mod.make_client({"url": url, "token": token, "ca_file": str(cert)})
+    # a long job keeps the server's one worker busy, so the jobs below wait in the queue
+    long_clip = helpers.write_numbered_clip(tmp_path / "long.mp4", n=240, h=240, w=320)
+    import cv2
+    import numpy as np
+
+    big_mask = np.zeros((240, 320), np.uint8)
+    big_mask[100:180, 120:220] = 255
+    cv2.imwrite(str(tmp_path / "big_mask.png"), big_mask)
+    busy = client.submit(op="remove", input=str(long_clip), output=str(tmp_path / "busy.mp4"),
+                         params={"mask": str(tmp_path / "big_mask.png")})
+
+    def cancel_script(folder, env=env):
+        shutil.copy(helpers.root / "plugins/resolve/vedit_resolve_cancel.py", folder)
+        return subprocess.run([sys.executable, str(folder / "vedit_resolve_cancel.py")], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    # a job file without the certificate: TLS fails, the request file stays for the waiting script
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    queued = client.submit(op="matte", input=str(long_clip), output=str(tmp_path / "q.mov"),
+                           params={"person": True})
+    (bare / mod.JOB_NAME).write_text(json.dumps({"id": queued, "url": url}))
+    out = cancel_script(bare)
+    assert out.returncode == 0, out.stderr
+    assert "could not reach the server (TLS to https://127.0.0.1" in out.stdout
+    assert (bare / mod.CANCEL_NAME).exists()
+    assert client.get(queued)["status"] == "queued"
+    client.cancel(queued)
+
+    # the real round trip: the script waits on a job over HTTPS with ca_file, the cancel script cancels it;
+    # both installed in one folder with the settings file (url, token, ca_file) and no token in vedit's folder
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    shutil.copy(helpers.root / "plugins/resolve/vedit_resolve.py", scripts)
+    settings = _settings(scripts, {"op": "remove", "url": url, "token": token, "ca_file": str(cert),
+                                   "params": {"mask": str(_mask(tmp_path))}})
+    opts = mod.load_options({}, files=settings)
+    (tmp_path / "empty_home").mkdir()
+    env_no_token = dict(env, VEDIT_HOME=str(tmp_path / "empty_home"))
+    log, resolve, _ = build(tmp_path, helpers)
+    waiting: dict = {}
+
+    def wait():
+        try:
+            mod.run(resolve, opts, server=mod.make_client(opts), poll_interval=5.0, timeout=120,
+                    log=lambda *_: None, state_dir=str(scripts))
+        except RuntimeError as exc:
+            waiting["error"] = str(exc)
+
+    t = threading.Thread(target=wait)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not (scripts / mod.JOB_NAME).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job = json.loads((scripts / mod.JOB_NAME).read_text())
+    assert job["cafile"] == str(cert) and job["url"] == url
+    out = cancel_script(scripts, env_no_token)  # within the waiting script's 5 s between polls
+    assert out.returncode == 0 and out.stdout.strip() == f"vedit: cancelled job {job['id']}", out.stdout
+    t.join(60)
+    assert not t.is_alive()
+    assert client.get(job["id"])["status"] == "cancelled"
+    assert waiting["error"].startswith(f"vedit job {job['id']} cancelled")
+    assert not any(c[1] in ("ImportMedia", "AppendToTimeline") for c in log)
+    assert not (scripts / mod.JOB_NAME).exists()
+    assert client.get(busy)["status"] in ("running", "done")
+    client.cancel(busy)
