@@ -17,7 +17,7 @@ def _disk(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def nonzero_box(alpha: np.ndarray, pad: int = 0, level: float = 0.5 / 255.0):
+def nonzero_box(alpha: np.ndarray, pad: int = 0, level: float = 0.5 / 255.0) -> tuple[int, int, int, int] | None:
     """(y0, y1, x0, x1) of the pixels above ``level``, grown by ``pad`` and
     clipped to the frame; None when there are none."""
     bb = mask_bbox(alpha > level)
@@ -253,19 +253,21 @@ class TemporalSmoother:
         grey = self.flow.prepare(frame_rgb)
         h, w = alpha.shape
         out = alpha
-        if self._prev_alpha is not None and self._prev_alpha.shape == alpha.shape:
+        prev_alpha, prev_grey = self._prev_alpha, self._prev_grey
+        if prev_alpha is not None and prev_grey is not None and prev_alpha.shape == alpha.shape:
             # only where either matte is not 0 can the blend change anything:
             # the flows are computed in that box (grown so the motion and the
             # flow's own context fit), not over the whole frame
             pad = max(8, int(0.06 * max(h, w)))
-            box = nonzero_box(np.maximum(alpha, self._prev_alpha), pad)
+            box = nonzero_box(np.maximum(alpha, prev_alpha), pad)
             if box is not None:
-                out = self._blend_box(alpha, grey, box)
+                out = self._blend_box(alpha, grey, prev_alpha, prev_grey, box)
         self._prev_alpha = out
         self._prev_grey = grey
         return out
 
-    def _blend_box(self, alpha: np.ndarray, grey: np.ndarray, box) -> np.ndarray:
+    def _blend_box(self, alpha: np.ndarray, grey: np.ndarray, prev_alpha: np.ndarray, prev_grey: np.ndarray,
+                   box: tuple[int, int, int, int]) -> np.ndarray:
         h, w = alpha.shape
         gh, gw = grey.shape
         y0, y1, x0, x1 = box
@@ -278,7 +280,7 @@ class TemporalSmoother:
         ay0, ay1 = int(round(gy0 / sy)), min(h, int(round(gy1 / sy)))
         ax0, ax1 = int(round(gx0 / sx)), min(w, int(round(gx1 / sx)))
         cur_g = np.ascontiguousarray(grey[gy0:gy1, gx0:gx1])
-        prev_g = np.ascontiguousarray(self._prev_grey[gy0:gy1, gx0:gx1])
+        prev_g = np.ascontiguousarray(prev_grey[gy0:gy1, gx0:gx1])
         size = (ax1 - ax0, ay1 - ay0)
         # flows and trust on the flow grid, then both upsampled to the box
         if self.check is not None:
@@ -298,9 +300,10 @@ class TemporalSmoother:
         # previous matte (sampled there directly, no crop)
         f_cp = cv2.resize(f, size, interpolation=cv2.INTER_LINEAR)
         f_cp = cv2.multiply(f_cp, (size[0] / f.shape[1], size[1] / f.shape[0], 0.0, 0.0))
-        if self._grid is None or self._grid.shape[:2] != (h, w):
-            self._grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
-        carried = cv2.remap(self._prev_alpha, cv2.add(self._grid[ay0:ay1, ax0:ax1], f_cp), None, cv2.INTER_LINEAR,
+        grid = self._grid
+        if grid is None or grid.shape[:2] != (h, w):
+            grid = self._grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+        carried = cv2.remap(prev_alpha, cv2.add(grid[ay0:ay1, ax0:ax1], f_cp), None, cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
         a = alpha[ay0:ay1, ax0:ax1]
         # wgt = strength * trust * exp(-((a - carried) / agree)^2)
