@@ -11,13 +11,16 @@ not the ``--sam-model`` asked for is reported instead of failing deep inside
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from vedit.errors import InvalidInputError, MissingWeightsError, require
 from vedit.io import Clip
 from vedit.masks.base import MatteSource
+
+if TYPE_CHECKING:
+    from segment_anything import SamPredictor
 
 KNOWN = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
 MODEL_TYPES = ("vit_b", "vit_l", "vit_h")
@@ -133,7 +136,7 @@ class SamMatteSource(MatteSource):
                 "the SAM matte needs --sam-checkpoint PATH (a segment-anything checkpoint such as sam_vit_b_01ec64.pth)")
         self.checkpoint, self.model_type = checkpoint, model_type
         self.frame, self.box, self.points, self.device = int(frame), box, points, device
-        self.predictor = None
+        self.predictor: SamPredictor | None = None  # made by check(), which loads the checkpoint
 
     def check(self, clip: Clip) -> None:
         from vedit.masks.sources import parse_box
@@ -152,7 +155,10 @@ class SamMatteSource(MatteSource):
     def _predict(self, frame: np.ndarray, points=None, box=None) -> tuple[np.ndarray, float]:
         import torch
 
-        self.predictor.set_image(np.ascontiguousarray(frame[:, :, :3]))
+        predictor = self.predictor
+        if predictor is None:
+            raise RuntimeError("SamMatteSource.check(clip) loads the model; call it before predicting")
+        predictor.set_image(np.ascontiguousarray(frame[:, :, :3]))
         kw = {}
         if points is not None and len(points):
             kw["point_coords"] = np.asarray(points, np.float32)
@@ -160,7 +166,7 @@ class SamMatteSource(MatteSource):
         if box is not None:
             kw["box"] = np.asarray(box, np.float32)
         with torch.inference_mode():
-            masks, scores, _ = self.predictor.predict(multimask_output=True, **kw)
+            masks, scores, _ = predictor.predict(multimask_output=True, **kw)
         i = int(np.argmax(scores))
         return masks[i].astype(np.float32), float(scores[i])
 
