@@ -35,6 +35,9 @@ class MatteSource:
 
     name = ""
     description = ""
+    # where a tracking source (track, grabcut, sam) writes its per-frame
+    # confidence as JSON; None: reported on stderr only
+    confidence_path: str | None = None
 
     @classmethod
     def from_params(cls, **params: Any) -> MatteSource:

@@ -626,7 +626,7 @@ class TrackMatteSource(MatteSource):
         for f, a, c in track_keyframes(self.work_frames(clip), keys):
             self.confidence.append(c)
             yield f, a
-        report_confidence(self.confidence, clip.start, getattr(self, "confidence_path", None))
+        report_confidence(self.confidence, clip.start, self.confidence_path)
 
 
 def _track_stream(src, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -676,7 +676,7 @@ def _track_stream(src, clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         a = tr.step(f, anchor=src.anchor(f, tr) if has_anchor else None, ahead=list(ahead)[:n])
         src.confidence.append(tr.confidence)
         yield f, a
-    report_confidence(src.confidence, clip.start, getattr(src, "confidence_path", None))
+    report_confidence(src.confidence, clip.start, src.confidence_path)
 
 
 LOW_CONFIDENCE = 0.4  # below this a tracked frame is reported (warning line, sidecar)
