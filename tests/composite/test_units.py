@@ -150,3 +150,35 @@ def test_color_match_moves_subject_toward_plate():
     assert after[0] > before[0] + 30 and after[2] < before[2] - 15
     with pytest.raises(InvalidInputError):
         ColorMatcher(strength=2.0)
+
+
+class _PlateClip:
+    """A plate whose frame i is filled with i; ``real`` frames are decoded
+    although the container claims ``count``."""
+
+    path = "plate.mp4"
+
+    def __init__(self, fps: int, count: int, real: int | None = None):
+        self.fps, self.frame_count = fps, count
+        self.real = count if real is None else real
+
+    def frames(self):
+        for i in range(self.real):
+            yield np.full((2, 2, 3), i, np.uint8)
+
+
+def test_video_plate_frames_timing_loop_and_short_container():
+    from vedit.composite.plate import video_plate_frames
+    from vedit.errors import MediaError
+
+    def shown(clip, n, loop=True):
+        return [int(f[0, 0, 0]) for f in video_plate_frames(clip, n, 20, loop=loop)]
+
+    # a 10 fps plate behind a 20 fps shot: each plate frame shows twice, then loops or holds
+    assert shown(_PlateClip(10, 3), 8) == [0, 0, 1, 1, 2, 2, 0, 0]
+    assert shown(_PlateClip(10, 3), 8, loop=False) == [0, 0, 1, 1, 2, 2, 2, 2]
+    # the container says 4 frames but holds 2: the last real one stands in for
+    # the missing one, then time t shows frame t % 2
+    assert shown(_PlateClip(20, 4, real=2), 5) == [0, 1, 1, 1, 0]
+    with pytest.raises(MediaError, match="yielded no frames"):
+        shown(_PlateClip(20, 4, real=0), 3)

@@ -11,12 +11,15 @@ import os
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError, VeditError
+
+if TYPE_CHECKING:
+    from vedit.io import Clip
 
 #: the CSS named colours (CSS Color Module Level 4: 148 names, grey/gray
 #: spellings both), as hex; ``parse_color`` and the key-colour parser read them
@@ -72,12 +75,12 @@ def parse_color(text: str) -> tuple[int, int, int] | None:
         h = m.group(1)
         if len(h) == 3:
             h = "".join(c * 2 for c in h)
-        return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+        return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
     parts = t.split(",")
     if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
-        vals = tuple(int(p) for p in parts)
-        if all(0 <= v <= 255 for v in vals):
-            return vals
+        r, g, b = (int(p) for p in parts)
+        if all(0 <= v <= 255 for v in (r, g, b)):
+            return r, g, b
         raise InvalidInputError(f"--background {text!r}: colour components must be 0..255")
     return None
 
@@ -90,7 +93,7 @@ class Background:
     spec: str = ""
     color: tuple[int, int, int] | None = None
     image: np.ndarray | None = None  # image plates (RGB)
-    clip: object = None  # video plates (vedit.io.Clip)
+    clip: Clip | None = None  # video plates
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -135,14 +138,15 @@ def parse_background(spec: str) -> Background:
         raise MediaError(f"--background {spec!r} cannot be read as an image or video: {exc}") from exc
 
 
-def video_plate_frames(clip, n: int, fps: Fraction | float, loop: bool = True) -> Iterator[np.ndarray]:
+def video_plate_frames(clip: Clip, n: int, fps: Fraction | float, loop: bool = True) -> Iterator[np.ndarray]:
     """``n`` frames of a plate clip timed to the shot's ``fps``: frame t shows
     the plate at time t/fps; past its end it loops (or holds the last frame)."""
     pfps = Fraction(clip.fps)
     fps = Fraction(fps)
     total = clip.frame_count
     it = iter(clip.frames())
-    pos, cur = -1, None
+    pos = -1
+    cur: np.ndarray | None = None
     for t in range(n):
         k = int(Fraction(t) * pfps / fps)
         if k >= total:
@@ -154,11 +158,11 @@ def video_plate_frames(clip, n: int, fps: Fraction | float, loop: bool = True) -
                 cur = next(it)
             except StopIteration:  # the container held fewer frames than it said
                 total = max(pos + 1, 1)
-                if cur is None:
-                    raise MediaError(f"background video {clip.path} yielded no frames") from None
                 k = pos
                 break
             pos += 1
+        if cur is None:  # the container held no frame at all
+            raise MediaError(f"background video {clip.path} yielded no frames")
         yield cur
 
 
