@@ -8,6 +8,7 @@ The op that strings these together is ``vedit.ops.replace_bg``.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -59,18 +60,22 @@ class PlateRenderer:
         self.fit = fit
         self.blur = float(blur) if blur else 0.015 * max(self.w, self.h)
         self._static: np.ndarray | None = None
-        self._video = None
+        self._video: Iterator[np.ndarray] | None = None  # video plates: their frames, timed to the shot
         self.fresh = False
         if bg.kind == "color":
             self._static = np.empty((self.h, self.w, 3), np.uint8)
             self._static[:] = bg.color
         elif bg.kind in ("image", "prompt"):
-            F = fit_matrix(bg.size, self.box, fit)
+            if bg.image is None:
+                raise ValueError(f"a {bg.kind} background needs its image")
+            F = fit_matrix((bg.image.shape[1], bg.image.shape[0]), self.box, fit)
             self._plate, self._F = prescale(bg.image[:, :, :3], F)
             if paths is None:
                 self._static = self._warp(self._plate, self._F)
         elif bg.kind == "video":
-            self._F = fit_matrix(bg.size, self.box, fit)
+            if bg.clip is None:
+                raise ValueError("a video background needs its clip")
+            self._F = fit_matrix((bg.clip.width, bg.clip.height), self.box, fit)
             self._video = video_plate_frames(bg.clip, n, Fraction(fps), loop=loop)
 
     def _warp(self, img: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -96,11 +101,13 @@ class PlateRenderer:
         if k == "transparent":
             return None
         if k == "blur":
+            if alpha is None:
+                raise ValueError("a blurred background needs the frame's alpha")
             self.fresh = True
             return blur_background(frame, as_alpha(alpha), self.blur)
         if self._static is not None:
             return self._static
-        if k == "video":
+        if self._video is not None:
             src = next(self._video)
             img, F = prescale(src[:, :, :3], self._F)
         else:
@@ -245,6 +252,8 @@ class Compositor:
             if self.spill_key is not None:
                 fc = suppress_spill(fc, self.spill_key)
         else:
+            if alpha is None:
+                raise ValueError("composite needs the frame's alpha or a prepared frame")
             if alpha.shape[:2] != (h, w) and (self.transparent or plate is None or self.matcher is not None):
                 alpha = cv2.resize(as_alpha(alpha), (w, h), interpolation=cv2.INTER_LINEAR)
             a = as_alpha(alpha)
