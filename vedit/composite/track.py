@@ -8,6 +8,8 @@ world moves exactly like the filmed background. Only the matrices are kept
 """
 from __future__ import annotations
 
+from typing import TypeGuard, overload
+
 import cv2
 import numpy as np
 
@@ -26,7 +28,7 @@ def _corner_shift(H: np.ndarray, w: int, h: int) -> float:
     return float(np.abs(cv2.perspectiveTransform(corners, H) - corners).max())
 
 
-def _valid_step(H: np.ndarray | None, w: int, h: int) -> bool:
+def _valid_step(H: np.ndarray | None, w: int, h: int) -> TypeGuard[np.ndarray]:
     """Reject fits no camera makes between two frames (mirrors, collapses,
     huge perspective or jumps), which come from too few or wrong points."""
     if H is None or not np.all(np.isfinite(H)) or abs(H[2, 2]) < 1e-9:
@@ -84,14 +86,14 @@ class CameraTracker:
         self.model = model
         self.bg_threshold = bg_threshold
         self.max_points = max_points
-        self._prev: np.ndarray | None = None
-        self._prev_bg: np.ndarray | None = None
+        # the previous frame: grey and background mask, at grey_size
+        self._prev: tuple[np.ndarray, np.ndarray] | None = None
         self._rng = np.random.default_rng(0)
         self.paths: list[np.ndarray] = []  # M_t per frame
         self.steps: list[np.ndarray] = []  # full-res step t-1 -> t
         self.failed = 0
         self.key_every = key_every
-        self._key = None
+        self._key: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey, background, M at the keyframe
         self._key_index = 0
         # full-res <-> low-res pixel-centre maps
         self._up = scale_matrix(self.width / self.sw, self.height / self.sh)
@@ -118,6 +120,8 @@ class CameraTracker:
     def _prepare(self, frame: np.ndarray | None, alpha: np.ndarray | None, grey: np.ndarray | None = None):
         if grey is not None and grey.shape == (self.sh, self.sw):
             g = grey
+        elif frame is None:
+            raise ValueError(f"CameraTracker needs the frame or its grey copy at {self.sw}x{self.sh}")
         else:
             g = cv2.cvtColor(np.ascontiguousarray(frame[:, :, :3]), cv2.COLOR_RGB2GRAY)
         if g.shape != (self.sh, self.sw):
@@ -171,24 +175,21 @@ class CameraTracker:
         """Low-res homography a -> b from flow (computed here unless given) on
         pixels that are background in both."""
         if flow is None:
-            flow = (self.dis_fine if fine else self.dis).calc(a, b, None)
+            dis = self.dis_fine if fine else self.dis
+            if dis is None:
+                raise ValueError("the fine measurement needs a DIS refine_preset, not 'lk'")
+            flow = dis.calc(a, b, None)
         idx = self._points(a, a_bg & b_bg)
         src = np.stack([self._xs.ravel()[idx], self._ys.ravel()[idx]], 1).astype(np.float32)
         dst = src + np.stack([flow[:, :, 0].ravel()[idx], flow[:, :, 1].ravel()[idx]], 1)
         return self._fit(src, dst)
 
-    def _measure_lk(self, a: np.ndarray, a_bg: np.ndarray, b: np.ndarray, b_bg: np.ndarray):
-        """Low-res homography a -> b from LK tracks of corners that are
-        background in both."""
-        mask = (a_bg & b_bg).astype(np.uint8)
-        pts = cv2.goodFeaturesToTrack(a, maxCorners=400, qualityLevel=0.005, minDistance=5, mask=mask,
-                                      blockSize=5)
-        if pts is None or len(pts) < 12:
-            return self._measure(a, a_bg, b, b_bg, fine=False)
-        crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.01)
-        nxt, st, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, winSize=(11, 11), maxLevel=1, criteria=crit)
-        ok = st.ravel() == 1  # RANSAC in _fit drops the bad tracks
-        return self._fit(pts.reshape(-1, 2)[ok].astype(np.float32), nxt.reshape(-1, 2)[ok].astype(np.float32))
+    @overload
+    def _full(self, Hl: np.ndarray) -> np.ndarray: ...
+    @overload
+    def _full(self, Hl: None) -> None: ...
+    @overload
+    def _full(self, Hl: np.ndarray | None) -> np.ndarray | None: ...
 
     def _full(self, Hl: np.ndarray | None) -> np.ndarray | None:
         if Hl is None:
@@ -215,55 +216,57 @@ class CameraTracker:
         self._n_detected = 0 if pts is None else len(pts)
         self._Hk_prev = np.eye(3)
 
-    def _update_sparse(self, g: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _keyframe(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._key is None:
+            raise RuntimeError("CameraTracker: no keyframe before the first update()")
+        return self._key
+
+    def _update_sparse(self, g: np.ndarray, bg: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         prev_M = self.paths[-1]
-        _, _, kM = self._key
-        Hk = None
-        if self._kpts is not None and len(self._kpts) >= 12:
-            guess = cv2.perspectiveTransform(self._cpts[:, None].astype(np.float64), self._S_prev)
+        _, _, kM = self._keyframe()
+        kpts, cpts = self._kpts, self._cpts
+        if kpts is not None and cpts is not None and len(kpts) >= 12:
+            guess = cv2.perspectiveTransform(cpts[:, None].astype(np.float64), self._S_prev)
             guess = guess.reshape(-1, 2).astype(np.float32)
             crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.01)
-            nxt, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, g, self._cpts, guess, winSize=(11, 11), maxLevel=2,
+            nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, g, cpts, guess, winSize=(11, 11), maxLevel=2,
                                                   criteria=crit, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
             nxt = nxt.reshape(-1, 2)
             ok = (st.ravel() == 1) & np.isfinite(nxt).all(1)
             inb = (nxt[:, 0] >= 0) & (nxt[:, 1] >= 0) & (nxt[:, 0] <= self.sw - 1) & (nxt[:, 1] <= self.sh - 1)
             ok &= inb
             ok[ok] = self._on_bg(nxt[ok], bg)
-            kp, cp = self._kpts[ok], nxt[ok]
-            if len(kp) >= 12:
-                Hk, inl = self._fit_inliers(kp, cp)
-                if Hk is not None:
-                    kp, cp = kp[inl], cp[inl]
-            self._kpts, self._cpts = kp, cp
-        M = None
-        if Hk is not None:
-            M = self._full(Hk) @ kM
-            M = M / M[2, 2]
-            step = M @ inv3(prev_M)
-            if not _valid_step(step, self.width, self.height):
-                M = None
-        if M is None:  # a step that cannot be fitted counts as no motion
-            self.failed += 1
-            M = prev_M.copy()
-            step = np.eye(3)
-            self._S_prev = np.eye(3)
-            self._rekey(g, bg, M)
-            return M, step
-        self._S_prev = Hk @ inv3(self._Hk_prev)
-        self._S_prev /= self._S_prev[2, 2]
-        self._Hk_prev = Hk
-        if (len(self.paths) + 1 - self._key_index >= self.key_every
-                or len(self._kpts) < max(40, self._n_detected // 2)):
-            self._rekey(g, bg, M)
-        return M, step
+            kp, cp = kpts[ok], nxt[ok]
+            fit = self._fit_inliers(kp, cp) if len(kp) >= 12 else None
+            if fit is None:
+                self._kpts, self._cpts = kp, cp
+            else:
+                Hk, inl = fit
+                self._kpts, self._cpts = kp[inl], cp[inl]
+                M = self._full(Hk) @ kM
+                M = M / M[2, 2]
+                step = M @ inv3(prev_M)
+                if _valid_step(step, self.width, self.height):
+                    self._S_prev = Hk @ inv3(self._Hk_prev)
+                    self._S_prev /= self._S_prev[2, 2]
+                    self._Hk_prev = Hk
+                    if (len(self.paths) + 1 - self._key_index >= self.key_every
+                            or len(self._kpts) < max(40, self._n_detected // 2)):
+                        self._rekey(g, bg, M)
+                    return M, step
+        # a step that cannot be fitted counts as no motion
+        self.failed += 1
+        M = prev_M.copy()
+        self._S_prev = np.eye(3)
+        self._rekey(g, bg, M)
+        return M, np.eye(3)
 
-    def _fit_inliers(self, src: np.ndarray, dst: np.ndarray):
-        """Like ``_fit``, also returning the inlier mask."""
+    def _fit_inliers(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Like ``_fit``, also returning the inlier mask; None when nothing fits."""
         if self.model == "similarity":
             m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=0.75)
             if m is None:
-                return None, None
+                return None
             inl = inl.ravel().astype(bool)
             if inl.sum() >= 6:
                 m2, _ = cv2.estimateAffinePartial2D(src[inl], dst[inl], method=cv2.LMEDS)
@@ -271,7 +274,7 @@ class CameraTracker:
             return np.vstack([m, [0, 0, 1]]), inl
         H, inl = cv2.findHomography(src, dst, cv2.RANSAC, 0.75, maxIters=2000, confidence=0.995)
         if H is None or abs(H[2, 2]) < 1e-12:
-            return None, None
+            return None
         return H / H[2, 2], inl.ravel().astype(bool)
 
     def update(self, frame: np.ndarray | None, alpha: np.ndarray | None = None, grey: np.ndarray | None = None,
@@ -298,29 +301,29 @@ class CameraTracker:
             if self._lk:
                 self._rekey(g, bg, M)
         elif self._lk:
-            M, step = self._update_sparse(g, bg)
+            M, step = self._update_sparse(g, bg, self._prev[0])
         else:
+            prev, prev_bg = self._prev
             if flow_back is not None and flow_back.shape[:2] == (self.sh, self.sw):
-                back = self._full(self._measure(g, bg, self._prev, self._prev_bg, flow=flow_back))
-                step = None if back is None else inv3(back)
+                back = self._full(self._measure(g, bg, prev, prev_bg, flow=flow_back))
+                measured = None if back is None else inv3(back)
             else:
-                step = self._full(self._measure(self._prev, self._prev_bg, g, bg))
-            if not _valid_step(step, self.width, self.height):
+                measured = self._full(self._measure(prev, prev_bg, g, bg))
+            if _valid_step(measured, self.width, self.height):
+                step = measured
+            else:
                 step = np.eye(3)
                 self.failed += 1
             M = step @ self.paths[-1]
             M = M / M[2, 2]
-            kg, kbg, kM = self._key
+            kg, kbg, kM = self._keyframe()
             R = M @ inv3(kM)  # keyframe -> current, predicted
             Rl = self._down @ R @ self._up
             kw = cv2.warpPerspective(kg, Rl, (self.sw, self.sh), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
             kwbg = cv2.warpPerspective(kbg.astype(np.uint8), Rl, (self.sw, self.sh),
                                        flags=cv2.INTER_NEAREST, borderValue=0) > 0
-            if self._lk:
-                E = self._full(self._measure_lk(kw, kwbg & self._border, g, bg))
-            else:
-                E = self._full(self._measure(kw, kwbg & self._border, g, bg, fine=True))
+            E = self._full(self._measure(kw, kwbg & self._border, g, bg, fine=True))
             if _valid_step(E, self.width, self.height) and _corner_shift(E, self.width, self.height) < 0.1 * max(
                     self.width, self.height):
                 M = E @ M
@@ -329,7 +332,7 @@ class CameraTracker:
             if len(self.paths) - self._key_index >= self.key_every or kwbg.mean() < 0.5 * kbg.mean():
                 self._key = (g, bg, M)
                 self._key_index = len(self.paths)
-        self._prev, self._prev_bg = g, bg
+        self._prev = (g, bg)
         self.paths.append(M)
         self.steps.append(step / step[2, 2])
         return M
