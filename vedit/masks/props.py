@@ -64,7 +64,8 @@ class _Reduced:
 
     def __init__(self, frame: np.ndarray, flow_size: tuple[int, int], size: tuple[int, int]):
         rgb = np.ascontiguousarray(frame[:, :, :3])
-        small = rgb if (rgb.shape[1], rgb.shape[0]) == size else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        # bilinear: an area average at a fractional factor costs five times as much
+        small = rgb if (rgb.shape[1], rgb.shape[0]) == size else cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
         self.small = small
         self.grey = cv2.resize(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), flow_size, interpolation=cv2.INTER_AREA)
         # the warped neighbour is smoothed by its bilinear resampling: the
@@ -174,9 +175,13 @@ class PropFinder:
         src = cv2.perspectiveTransform(corners, M).reshape(-1, 2)
         if (src >= -0.5).all() and (src[:, 0] <= w - 0.5).all() and (src[:, 1] <= h - 0.5).all():
             return d, None  # a homography maps the roi to a convex quad: inside when its corners are
-        ones = np.full((h, w), 255, np.uint8)
-        cover = cv2.warpPerspective(ones, M, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        # where it has none, found on the flow grid (a pixel or two of
+        # uncertainty at the edge of the frame is no loss)
+        fh, fw = other.grey.shape
+        ones = np.full((fh, fw), 255, np.uint8)
+        cover = cv2.warpPerspective(ones, H, (fw, fh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        cover = cv2.resize(cover, (w, h), interpolation=cv2.INTER_NEAREST)[y0:y1, x0:x1]
         return d, cover == 0
 
     def _attach(self, win: deque, first: int, t: int) -> Item:
