@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -27,7 +27,8 @@ class _Raised:
         self.exc = exc
 
 
-def prefetch(items: Iterable[Any], depth: int = 3, fn: Callable[[Any], Any] | None = None) -> Iterator[Any]:
+def prefetch(items: Iterable[Any], depth: int = 3,
+             fn: Callable[[Any], Any] | None = None) -> Generator[Any, None, None]:
     """Iterate ``items`` (optionally mapped through ``fn``) in a background
     thread, up to ``depth`` ahead. Exceptions re-raise in the consumer;
     closing the generator early stops the thread."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import cv2
 import numpy as np
@@ -34,6 +34,9 @@ from vedit.io import Clip
 from vedit.masks.base import MatteSource, prefetch, to_work, work_size
 from vedit.masks.refine import TemporalSmoother, feather, fill_holes, grow, guided_refine, nonzero_box, resize_alpha
 from vedit.runtime import import_mediapipe as _mediapipe  # MediaPipe, its native log lines kept quiet
+
+if TYPE_CHECKING:
+    from vedit.masks.people import PeopleTracker
 
 MODELS = ("auto", "pose", "selfie")
 __all__ = ["PersonSegmenter", "PersonMatteSource", "CastShadow", "person_matte_stream", "add_shadow",
@@ -118,7 +121,7 @@ class PersonSegmenter:
         self._mp = _mediapipe()
         self._pose = None
         self._selfie = None
-        self._size = None
+        self._size: tuple[int, int] | None = None  # (w, h) the graphs were made for
 
     # -- models ----------------------------------------------------------------
     def _get_pose(self):
@@ -210,7 +213,7 @@ class PeopleSegmenter:
         self.person_id = person_id
         self.workers = workers
         self.model: str | None = "selfie" if person_model == "selfie" else None
-        self._tracker = None
+        self._tracker: PeopleTracker | None = None
         self._single: PersonSegmenter | None = None
 
     def people(self, frame: np.ndarray, size: tuple[int, int]) -> dict[int, np.ndarray]:
@@ -274,10 +277,12 @@ def add_shadow(person: np.ndarray, shadow: np.ndarray) -> np.ndarray:
     the hole spans, from its top down): the ground between the feet stays
     background, the strip either side of the feet stays shadow."""
     u = np.maximum(person, shadow)
-    if nonzero_box(shadow, 1, level=0.5) is None:
+    # holes need both: the box around person and shadow (plus a pixel); none
+    # when no shadow pixel is above 0.5 (then no new hole either)
+    box = None if nonzero_box(shadow, 1, level=0.5) is None else nonzero_box(u, 1, level=0.5)
+    if box is None:
         return u
-    # holes need both: the box around person and shadow (plus a pixel)
-    y0, y1, x0, x1 = nonzero_box(u, 1, level=0.5)
+    y0, y1, x0, x1 = box
     lab, stats, hole = _holes((u[y0:y1, x0:x1] > 0.5).astype(np.uint8))
     if not hole.any():
         return u
@@ -487,7 +492,7 @@ class PersonMatteSource(MatteSource):
 
     def __init__(self, person_model: str = "auto", max_gap: int = 120, include_shadow: bool = True,
                  instances: int | None = None, person_id=None, with_props: bool = False, every: int = 1,
-                 hint: str = "use --mask, --box or --points to say what to matte", **_):
+                 hint: str | None = None, **_):
         from vedit.masks.people import check_person_id
 
         if person_model not in MODELS:
@@ -499,7 +504,8 @@ class PersonMatteSource(MatteSource):
         self.person_id = check_person_id(person_id)
         self.with_props = bool(with_props)
         self.every = max(1, int(every))
-        self.hint = hint
+        # how the error for "nobody found" ends: what the calling op offers instead
+        self.hint = hint if hint is not None else "use --mask, --box or --points to say what to matte"
         self.people: dict[int, int] = {}  # person id -> frames found
         self.chosen_model: str | None = None
 
@@ -625,9 +631,8 @@ def person_mattes(clip: Clip, *, person_model: str = "auto", include_shadow: boo
     if with_props and every > 1:
         raise InvalidInputError("props (what people hold) need the person model on every frame: "
                                 "leave out the model frame interval or the props")
-    kw = {} if hint is None else {"hint": hint}
     src = PersonMatteSource(person_model=person_model or "auto", include_shadow=include_shadow,
-                            person_id=person_id, with_props=with_props, every=every, **kw)
+                            person_id=person_id, with_props=with_props, every=every, hint=hint)
     src.check(clip)
     return refined_mattes(clip, src, refine=refine, smooth=smooth, keep_frames=keep_frames)
 
