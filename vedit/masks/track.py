@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import cv2
 import numpy as np
@@ -128,16 +128,34 @@ def _shift(pad: int) -> np.ndarray:
     return np.array([[1, 0, pad], [0, 1, pad], [0, 0, 1.0]])
 
 
-class _Frame:
-    """A frame in the tracker's window, with the flow to the next one."""
+class _Motion(NamedTuple):
+    """From a window frame to the next one."""
 
-    __slots__ = ("rgb", "grey", "blur", "fwd", "ok", "H")
+    fwd: np.ndarray  # dense flow
+    ok: np.ndarray  # where that flow is forward-backward consistent
+    H: np.ndarray  # the camera's homography
+
+
+class _Frame:
+    """A frame in the tracker's window, with the motion to the next one."""
+
+    __slots__ = ("rgb", "grey", "blur", "_motion")
 
     def __init__(self, rgb: np.ndarray):
         self.rgb = np.ascontiguousarray(rgb[:, :, :3])
         self.grey = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
         self.blur = cv2.GaussianBlur(self.rgb, (3, 3), 0).astype(np.float32)
-        self.fwd = self.ok = self.H = None  # filled when the next frame arrives
+        self._motion: _Motion | None = None  # set when the next frame arrives
+
+    @property
+    def motion(self) -> _Motion:
+        if self._motion is None:
+            raise RuntimeError("the newest frame of the tracker's window has no motion to a next one yet")
+        return self._motion
+
+    @motion.setter
+    def motion(self, m: _Motion) -> None:
+        self._motion = m
 
 
 class MaskTracker:
@@ -207,7 +225,7 @@ class MaskTracker:
         if H is None:
             H = np.eye(3)
             H[:2, 2] = np.median(f.reshape(-1, 2), axis=0)
-        a.fwd, a.ok, a.H = f, ok, H
+        a.motion = _Motion(f, ok, H)
 
     def _push(self, frame: np.ndarray) -> None:
         fr = _Frame(frame)
@@ -226,10 +244,10 @@ class MaskTracker:
         M = np.eye(3)
         if b > a:
             for i in range(a, b):
-                M = self.win[i].H @ M
+                M = self.win[i].motion.H @ M
         else:
             for i in range(a - 1, b - 1, -1):
-                M = np.linalg.inv(self.win[i].H) @ M
+                M = np.linalg.inv(self.win[i].motion.H) @ M
         return M
 
     # -- evidence -------------------------------------------------------------
@@ -322,14 +340,14 @@ class MaskTracker:
         moving, consistent pixels and extended to the rest of it."""
         h, w = mask.shape
         p = self.pad
-        cam = homography_flow(prev.H, h, w)
-        resid = prev.fwd - cam
+        cam = homography_flow(prev.motion.H, h, w)
+        resid = prev.motion.fwd - cam
         mag = np.linalg.norm(resid, axis=2)
         outside = ~(cv2.dilate(mask.astype(np.uint8), _disk(2 * self.unit)) > 0)
         thr = max(1.0, 3.0 * float(np.median(mag[outside]))) if outside.any() else 1.0
-        known = (mag > thr) & prev.ok & mask
+        known = (mag > thr) & prev.motion.ok & mask
         self.own_velocity = self._match_velocity(prev, mask)
-        campad = homography_flow(_shift(p) @ prev.H @ _shift(-p), h + 2 * p, w + 2 * p)
+        campad = homography_flow(_shift(p) @ prev.motion.H @ _shift(-p), h + 2 * p, w + 2 * p)
         if known.sum() < 20:
             return campad
         kp = cv2.copyMakeBorder(known.astype(np.uint8), p, p, p, p, cv2.BORDER_CONSTANT, value=0) > 0
@@ -350,7 +368,7 @@ class MaskTracker:
         x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
         r = max(8, round(0.5 * max(x1 - x0, y1 - y0)))
         c = np.array([(x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2])
-        cam = _moved(prev.H, c) - c
+        cam = _moved(prev.motion.H, c) - c
         sx0, sy0 = int(round(x0 + cam[0])) - r, int(round(y0 + cam[1])) - r
         sx1, sy1 = int(round(x1 + cam[0])) + r, int(round(y1 + cam[1])) + r
         if sx0 < 0 or sy0 < 0 or sx1 > w or sy1 > h:
@@ -388,7 +406,7 @@ class MaskTracker:
         if velocity is not None:
             T[:2, 2] = velocity
         h, w = mask.shape
-        return cv2.warpPerspective(mask.astype(np.uint8), T @ prev.H, (w, h), flags=cv2.INTER_NEAREST) > 0
+        return cv2.warpPerspective(mask.astype(np.uint8), T @ prev.motion.H, (w, h), flags=cv2.INTER_NEAREST) > 0
 
     def _predicted(self, prev: _Frame, shape) -> np.ndarray:
         """Where the whole object should be now (it is hidden): its last full
@@ -525,7 +543,7 @@ class MaskTracker:
         self.areas.append(float(core.sum()))
         c = _centre(core)
         fv = self.own_velocity
-        self.vel_hist.append(fv if fv is not None else c - _moved(prev.H, self.centres[-1]))
+        self.vel_hist.append(fv if fv is not None else c - _moved(prev.motion.H, self.centres[-1]))
         self.centres.append(c)
         self.good = core
         # a mask that shrank has part of the object out of sight: the whole
@@ -550,17 +568,17 @@ def track_frames(frames: list[np.ndarray] | Iterator[np.ndarray], key_index: int
     """Track over an in-memory list of frames (forward and backward from the key)."""
     frames = list(frames)
     k = 2 * LOOKAHEAD
-    out: list[np.ndarray | None] = [None] * len(frames)
     t = MaskTracker(frames[key_index], key_mask, ahead=frames[key_index + 1:key_index + 1 + k])
-    out[key_index] = t.output()
+    after = [t.output()]
     for i in range(key_index + 1, len(frames)):
-        out[i] = t.step(frames[i], ahead=frames[i + 1:i + 1 + k])
+        after.append(t.step(frames[i], ahead=frames[i + 1:i + 1 + k]))
+    before: list[np.ndarray] = []  # key_index - 1 down to 0
     if key_index:
         rev = frames[:key_index + 1][::-1]
         t = MaskTracker(rev[0], key_mask, ahead=rev[1:1 + k])
         for j in range(1, len(rev)):
-            out[key_index - j] = t.step(rev[j], ahead=rev[j + 1:j + 1 + k])
-    return out
+            before.append(t.step(rev[j], ahead=rev[j + 1:j + 1 + k]))
+    return before[::-1] + after
 
 
 class TrackMatteSource(MatteSource):
