@@ -165,7 +165,7 @@ class ChromaMatteSource(MatteSource):
         self.tolerance = 0.18 if tolerance is None else float(tolerance)
         if not 0.0 < self.tolerance < 1.0:
             raise InvalidInputError(f"--tolerance {tolerance}: must be between 0 and 1 (e.g. 0.18)")
-        ycc = cv2.cvtColor(np.uint8([[self.rgb]]), cv2.COLOR_RGB2YCrCb)[0, 0].astype(np.float32)
+        ycc = cv2.cvtColor(np.array([[self.rgb]], np.uint8), cv2.COLOR_RGB2YCrCb)[0, 0].astype(np.float32)
         self.key_crcb = ycc[1:] / 255.0
         if np.hypot(*(self.key_crcb - 0.5)) < 0.05:
             raise InvalidInputError(f"--chroma {chroma}: a grey/neutral colour cannot be keyed; pick a saturated colour")
