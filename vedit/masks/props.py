@@ -17,8 +17,8 @@ person and touch them. So, per frame ``t``:
    person's props, kept within a reach of the person's size (so a passer-by
    moving behind them is not taken) and never inside another person.
 
-A ball in flight that has left the hand does not touch the person and is
-not theirs.
+A ball in flight that has left the hand is not theirs, unless weaker
+motion in between (a trail of blur) links it to something that touches them.
 
 Cost: each frame is reduced once (grey at the flow's size, colour at the
 analysis size ``max_side``) and kept while it is in the window; steps 2
