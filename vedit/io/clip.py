@@ -728,37 +728,45 @@ def ebml_children(fh, start: int, end: int) -> Iterator[tuple[int, int, int]]:
 _MKV_SITING = {(1, 2): "left", (2, 2): "center", (1, 1): "topleft", (2, 1): "top"}
 
 
+def mkv_video_element(fh) -> tuple[int, int] | None:
+    """The byte range of the first video track's Video element of a
+    Matroska/WebM file (Segment > Tracks > TrackEntry > Video), else None."""
+    end = os.fstat(fh.fileno()).st_size
+    for eid, a, b in ebml_children(fh, 0, end):
+        if eid != 0x18538067:  # Segment
+            continue
+        for tid, ta, tb in ebml_children(fh, a, b):
+            if tid == 0x1F43B675:  # a Cluster: the tracks come before it
+                return None
+            if tid != 0x1654AE6B:  # Tracks
+                continue
+            for xid, xa, xb in ebml_children(fh, ta, tb):
+                if xid != 0xAE:  # TrackEntry
+                    continue
+                for vid, va, vb in ebml_children(fh, xa, xb):
+                    if vid == 0xE0:  # Video
+                        return va, vb
+            return None
+    return None
+
+
 def _mkv_chroma_location(path: str) -> str | None:
     """The chroma siting a Matroska/WebM file states for its first video
-    track (Segment > Tracks > TrackEntry > Video > Colour), else None."""
+    track (Video > Colour > ChromaSitingHorz/Vert), else None."""
     try:
         with open(path, "rb") as fh:
-            end = os.fstat(fh.fileno()).st_size
-            for eid, a, b in ebml_children(fh, 0, end):
-                if eid != 0x18538067:  # Segment
+            video = mkv_video_element(fh)
+            if video is None:
+                return None
+            for cid, ca, cb in ebml_children(fh, *video):
+                if cid != 0x55B0:  # Colour
                     continue
-                for tid, ta, tb in ebml_children(fh, a, b):
-                    if tid == 0x1F43B675:  # a Cluster: the tracks come before it
-                        return None
-                    if tid != 0x1654AE6B:  # Tracks
-                        continue
-                    for xid, xa, xb in ebml_children(fh, ta, tb):
-                        if xid != 0xAE:  # TrackEntry
-                            continue
-                        for vid, va, vb in ebml_children(fh, xa, xb):
-                            if vid != 0xE0:  # Video
-                                continue
-                            for cid, ca, cb in ebml_children(fh, va, vb):
-                                if cid != 0x55B0:  # Colour
-                                    continue
-                                siting = {}
-                                for sid, sa, sb in ebml_children(fh, ca, cb):
-                                    if sid in (0x55B7, 0x55B8):
-                                        fh.seek(sa)
-                                        siting[sid] = int.from_bytes(fh.read(sb - sa), "big")
-                                return _MKV_SITING.get((siting.get(0x55B7, 0), siting.get(0x55B8, 0)))
-                            return None
-                    return None
+                siting = {}
+                for sid, sa, sb in ebml_children(fh, ca, cb):
+                    if sid in (0x55B7, 0x55B8):
+                        fh.seek(sa)
+                        siting[sid] = int.from_bytes(fh.read(sb - sa), "big")
+                return _MKV_SITING.get((siting.get(0x55B7, 0), siting.get(0x55B8, 0)))
     except OSError:
         return None
     return None

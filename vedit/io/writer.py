@@ -34,6 +34,7 @@ from vedit.io.clip import (
     ebml_children,
     exact_fps,
     frame_converter,
+    mkv_video_element,
     to_uint8,
     to_uint16,
     video_frames,
@@ -745,27 +746,14 @@ def _mov_fiel_offset(fh) -> int | None:
 
 
 def _mkv_field_order_offset(fh) -> int | None:
-    """File offset of the first video track's FieldOrder value (Segment >
-    Tracks > TrackEntry > Video > FieldOrder)."""
-    end = os.fstat(fh.fileno()).st_size
-    for eid, a, b in ebml_children(fh, 0, end):
-        if eid != 0x18538067:  # Segment
-            continue
-        for tid, ta, tb in ebml_children(fh, a, b):
-            if tid == 0x1F43B675:  # a Cluster: the tracks come before it
-                return None
-            if tid != 0x1654AE6B:  # Tracks
-                continue
-            for eid2, ea, eb in ebml_children(fh, ta, tb):
-                if eid2 != 0xAE:  # TrackEntry
-                    continue
-                for vid, va, vb in ebml_children(fh, ea, eb):
-                    if vid != 0xE0:  # Video
-                        continue
-                    for fid, fa, fb in ebml_children(fh, va, vb):
-                        if fid == 0x9D and fb - fa == 1:  # FieldOrder
-                            return fa
-            return None
+    """File offset of the first video track's FieldOrder value (Video >
+    FieldOrder)."""
+    video = mkv_video_element(fh)
+    if video is None:
+        return None
+    for fid, fa, fb in ebml_children(fh, *video):
+        if fid == 0x9D and fb - fa == 1:  # FieldOrder
+            return fa
     return None
 
 
