@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple, Sized
 
 import cv2
 import numpy as np
@@ -252,9 +252,14 @@ class _Prep:
 
     def __init__(self, eng: "PropagateInpaintEngine", pool: ThreadPoolExecutor):
         self.eng, self.pool = eng, pool
-        self.small, self.small_h, self.flow_holes, self.grey, self.pairs = [], [], [], [], []
+        self.small: list[np.ndarray] = []
+        self.small_h: list[np.ndarray] = []
+        self.flow_holes: list[np.ndarray] = []
+        self.grey: list[np.ndarray] = []
+        self.pairs: list[Future] = []
         self.full = False
-        self._last = None  # (hole, working hole, flow hole) of the previous frame
+        # (hole, working hole, flow hole) of the previous frame
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add(self, frame: np.ndarray, hole: np.ndarray) -> None:
         eng = self.eng
@@ -277,8 +282,8 @@ class _Prep:
         self.grey.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         t = len(self.small) - 2
         if t >= 0:
-            g, fh, hw = self.grey, self.flow_holes, self.small_h
-            self.pairs.append(self.pool.submit(eng._pair, g[t], g[t + 1], fh[t], fh[t + 1], hw[t], hw[t + 1],
+            g, fhs, hw = self.grey, self.flow_holes, self.small_h
+            self.pairs.append(self.pool.submit(eng._pair, g[t], g[t + 1], fhs[t], fhs[t + 1], hw[t], hw[t + 1],
                                                _FLOW_FILL, False))
 
     def close(self) -> None:
@@ -333,8 +338,10 @@ class PropagateInpaintEngine:
         self.flow = FlowEstimator(flow_preset, max_side=None, finest_scale=1 if flow_preset != "medium" else None)
         self.threads = max(1, min(2, os.cpu_count() or 1))
         self._local = threading.local()
-        self._region_memo = None  # (mask, its region) of the last region() call
-        self._alpha_memo = None   # (hole, mask crop, blend weight) of the last _alpha_for call
+        # (mask, its region) of the last region() call
+        self._region_memo: tuple[np.ndarray, np.ndarray] | None = None
+        # (hole, mask crop, blend weight) of the last _alpha_for call
+        self._alpha_memo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.work_side = int(work_side)
         self.dilate = max(0, int(dilate))
         self.feather = max(0, int(feather))
@@ -351,7 +358,7 @@ class PropagateInpaintEngine:
                 keyframe_fill: KeyframeFill | None = None, keyframe_every: int | None = None,
                 total: int | None = None) -> InpaintOutput:
         """Stream-fill ``frames`` where ``masks`` (uint8/bool, white = fill)."""
-        n_total = total if total is not None else (len(frames) if hasattr(frames, "__len__") else 0)
+        n_total = total if total is not None else (len(frames) if isinstance(frames, Sized) else 0)
         gen = self._stream(iter(frames), iter(masks), chunk_size or self.chunk_size, callback,
                            keyframe_fill, keyframe_every, n_total)
         return InpaintOutput(frames=gen, frame_count=n_total, stats=self.stats if hasattr(self, "stats") else {})
@@ -547,7 +554,7 @@ class PropagateInpaintEngine:
                 and memo[1].shape == mask.shape and np.array_equal(memo[1], mask)):
             return memo[2]
         a = self._alpha(mask, region)
-        if a is not None and _frozen(hole):
+        if a is not None and mask is not None and _frozen(hole):
             a.flags.writeable = False
             self._alpha_memo = (hole, mask.copy(), a)
         return a
@@ -718,7 +725,7 @@ class PropagateInpaintEngine:
 
             # frames composed in two threads (OpenCV and large numpy ops release the
             # GIL); the recursive temporal blend runs in order
-            outs = []
+            outs: list[np.ndarray] = []
             with ThreadPoolExecutor(max_workers=self.threads) as pool:
                 comps = pool.map(compose, range(n))
                 for t, comp in enumerate(comps):
@@ -967,6 +974,8 @@ class PropagateInpaintEngine:
         """
         hbb = [mask_bbox(x) or (0, 0, 0, 0) for x in hw]
         if state is not None:
+            if new_key is None:
+                raise ValueError("continuing the sweeps needs the new keyframe")
             S, CX, CY, D, AV, S2, CX2, CY2, D2 = state
             kk = key_known[new_key]
             S[new_key][kk] = float(new_key)
@@ -1170,7 +1179,7 @@ class PropagateInpaintEngine:
         o = np.take(off, np.clip(S, 0, len(off) - 1).astype(np.intp))
         return (C + 0.5) * scale - 0.5 + o
 
-    def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> np.ndarray:
+    def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> tuple[np.ndarray, np.ndarray]:
         """Full-resolution colours for ``hole`` from the propagation maps."""
         src, cx, cy, dist, has, src2, cx2, cy2, wt2 = res
         out = frame.copy()
