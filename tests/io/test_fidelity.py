@@ -134,6 +134,16 @@ def test_sar_and_timecode_carried(tmp_path):
             w.write(f)
     info = probe(str(out))
     assert info["sar"] == "10:11" and info["timecode"] == "01:00:00;04"
+    # Matroska carries it as a tag
+    mkv = tmp_path / "src.mkv"
+    _ff("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "12", "-c:v", "libx264",
+        "-timecode", "10:00:00:00", str(mkv))
+    clip = open_clip(str(mkv), start=3)
+    assert clip.timecode == "10:00:00:00"
+    with open_writer(str(tmp_path / "out.mkv"), clip.fps, clip.size, like=clip) as w:
+        for f in clip.frames():
+            w.write(f)
+    assert probe(str(tmp_path / "out.mkv"))["timecode"] == "10:00:00:03"
     assert offset_timecode("00:59:59;29", 1, Fraction(30000, 1001)) == "01:00:00;00"
     assert offset_timecode("00:00:59;29", 1, Fraction(30000, 1001)) == "00:01:00;02"
     assert offset_timecode("10:00:00:00", 25, Fraction(25)) == "10:00:01:00"
