@@ -153,22 +153,12 @@ class CameraTracker:
         return idx
 
     def _fit(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+        """The model fitted on point pairs (RANSAC; OpenCV refits on all
+        inliers), None with too few points or no fit."""
         if len(src) < 12:
             return None
-        if self.model == "similarity":
-            m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=0.75)
-            if m is None:
-                return None
-            inl = inl.ravel().astype(bool)
-            if inl.sum() >= 6:
-                m2, _ = cv2.estimateAffinePartial2D(src[inl], dst[inl], method=cv2.LMEDS)
-                m = m2 if m2 is not None else m
-            return np.vstack([m, [0, 0, 1]])
-        # OpenCV's RANSAC already refits on all inliers (least squares + LM)
-        H, _ = cv2.findHomography(src, dst, cv2.RANSAC, 0.75, maxIters=2000, confidence=0.995)
-        if H is None:
-            return None
-        return H / H[2, 2]
+        fit = self._fit_inliers(src, dst)
+        return None if fit is None else fit[0]
 
     def _measure(self, a: np.ndarray, a_bg: np.ndarray, b: np.ndarray, b_bg: np.ndarray, fine: bool = False,
                  flow: np.ndarray | None = None):
@@ -262,7 +252,7 @@ class CameraTracker:
         return M, np.eye(3)
 
     def _fit_inliers(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Like ``_fit``, also returning the inlier mask; None when nothing fits."""
+        """The model and its inlier mask; None when nothing fits."""
         if self.model == "similarity":
             m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=0.75)
             if m is None:
