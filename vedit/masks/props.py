@@ -195,12 +195,14 @@ class PropFinder:
         for pid, a in people.items():
             small = a if s == 1.0 else cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
             masks[pid] = small > 0.5
-        boxes = {}
+        boxes: dict[int, tuple[int, tuple[int, int, int, int]]] = {}
         for pid, m in masks.items():
             rows = np.flatnonzero(m.any(axis=1))
             if len(rows):
                 height = int(rows[-1] - rows[0] + 1)
-                boxes[pid] = (height, _box(m, max(3, int(self.reach * height)) + 2, (h, w)))
+                bb = _box(m, max(3, int(self.reach * height)) + 2, (h, w))
+                if bb is not None:  # rows were found, so never None
+                    boxes[pid] = (height, bb)
         if not boxes:
             return frame, people
         roi = (min(b[0] for _, b in boxes.values()), max(b[1] for _, b in boxes.values()),
