@@ -181,35 +181,3 @@ def test_still_shot_carries_one_crisp_fill():
     pt = _psnr(np.stack(tel), np.stack([photo] * 10), np.stack([hole] * 10))
     assert p > pt - 1.0, (p, pt)
     assert (np.abs(out[0].astype(int) - (40, 200, 40)).sum(axis=2)[hole] > 60).all()  # the object is gone
-
-
-def test_hole_over_an_objects_side_does_not_flare_it():
-    """A hole over the side of a real rocket against the evening sky: TELEA
-    carries the rocket's white far into the hole as a wedge, and so did a
-    fill shaded by TELEA. The rocket's colour is rare on the hole's ring (most
-    of it is sky), so the fill's shading there comes from the sky."""
-    img = np.ascontiguousarray(skdata.rocket()[130:330, 230:450])
-    hole = np.zeros(img.shape[:2], np.uint8)
-    cv2.ellipse(hole, (118, 120), (30, 36), 0, 0, 360, 1, -1)
-    hole = hole > 0
-    inp = img.copy()
-    inp[hole] = (255, 0, 255)
-    out = exemplar_fill(inp, hole, seed=1)
-    tel = _telea(inp, hole)
-    assert _psnr(out, img, hole) > _psnr(tel, img, hole) + 1.2
-
-
-def test_smooth_ring_takes_less_texture_from_a_textured_neighbour():
-    """A hole in a smooth area beside a textured band uses less texture
-    weight than a hole inside the texture (whose fill would otherwise drift
-    to flat areas)."""
-    from vedit.engines.propagate.exemplar import _RING_FLOOR, _ring_texture_share, _texture_features
-    g = cv2.resize(skdata.gravel(), (240, 240), interpolation=cv2.INTER_AREA).astype(np.float32)
-    xx = np.mgrid[0:240, 0:240][1]
-    img = cv2.cvtColor(np.where(xx < 90, g, 70.0).astype(np.float32), cv2.COLOR_GRAY2RGB)
-    beside = np.zeros((240, 240), np.uint8)
-    cv2.circle(beside, (130, 120), 36, 1, -1)
-    inside = np.zeros((240, 240), np.uint8)
-    cv2.circle(inside, (45, 120), 30, 1, -1)
-    share = [_ring_texture_share(_texture_features(img, h > 0, 3), h > 0) for h in (beside, inside)]
-    assert share[0] == pytest.approx(_RING_FLOOR) and share[1] == 1.0, share

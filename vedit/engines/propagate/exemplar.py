@@ -43,11 +43,6 @@ _PATCH = 7
 #: weight of the texture channels (grey levels of mean gradient) against colour
 _TEXTURE = 10.0
 _DECAY = 0.77  # confidence per pixel of depth into the hole (Wexler et al.)
-#: least share of the texture weight kept where the hole's ring is smoother than the crop
-_RING_FLOOR = 0.7
-#: the ring's grey-level histogram: its smoothing (grey levels), and the share of its peak
-#: from which a level counts as common (see _ring_levels)
-_LIKE_SIGMA, _LIKE_PEAK = 8.0, 0.2
 
 
 @njit(cache=True, nogil=True)
@@ -232,81 +227,6 @@ def _texture_features(img: np.ndarray, hole: np.ndarray, r: int) -> np.ndarray:
     return f.astype(np.float32)
 
 
-def _push_pull(img: np.ndarray, hole: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
-    """Smooth fill of ``hole``: every hole pixel the mean of the known pixels
-    around it at the scale of its distance to them (a push-pull pyramid)."""
-    w = (~hole).astype(np.float32)
-    if weight is not None:
-        w = w * weight
-    ims, ws = [img * w[..., None]], [w]
-    while (ws[-1] <= 1e-6).any() and min(ws[-1].shape) > 1:
-        h, wd = ws[-1].shape
-        sz = ((wd + 1) // 2, (h + 1) // 2)
-        ims.append(cv2.resize(ims[-1], sz, interpolation=cv2.INTER_AREA).reshape(sz[1], sz[0], -1))
-        ws.append(cv2.resize(ws[-1], sz, interpolation=cv2.INTER_AREA))
-    est = ims[-1] / np.maximum(ws[-1], 1e-6)[..., None]
-    for lv in range(len(ims) - 2, -1, -1):
-        h, wd = ws[lv].shape
-        up = cv2.resize(est, (wd, h), interpolation=cv2.INTER_LINEAR).reshape(h, wd, -1)
-        c = np.clip(ws[lv] * 2.0, 0.0, 1.0)[..., None]
-        est = c * ims[lv] / np.maximum(ws[lv], 1e-6)[..., None] + (1.0 - c) * up
-    out = img.copy()
-    out[hole] = est[hole]
-    return out
-
-
-def _ring_levels(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """How common each grey level (0..255) is on the ring around the hole:
-    the ring's histogram, smoothed, over ``_LIKE_PEAK`` of its peak, clipped to 1.
-    A level found only on a short stretch of the hole's edge (an object
-    beside it, the tip of a tie) scores low; two areas that share the edge
-    (two textures meeting across the hole) both score 1."""
-    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((2 * _PATCH + 1, 2 * _PATCH + 1), np.uint8)) > 0) & ~hole
-    if not ring.any():
-        return np.ones(256, np.float32)
-    hist = cv2.GaussianBlur(np.bincount(_grey_levels(img)[ring], minlength=256).astype(np.float32).reshape(1, -1),
-                            (0, 0), _LIKE_SIGMA).ravel()
-    return np.clip(hist / (_LIKE_PEAK * hist.max()), 0.0, 1.0).astype(np.float32)
-
-
-def _grey_levels(img: np.ndarray) -> np.ndarray:
-    """Grey level (0..255, int) of each pixel: the mean of its channels."""
-    return np.clip(img[:, :, :3].mean(axis=2) + 0.5, 0, 255).astype(np.int32)
-
-
-def _smooth_guess(known: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """A smooth fill of ``hole`` in ``known`` (uint8 RGB): TELEA, which
-    continues edges that cross the hole, where it continues a grey level
-    common on the hole's ring; where it carries a level found only on a short
-    stretch of that ring (the side of an object beside the hole, the tip of
-    a tie: TELEA draws it deep into the hole as a bright wedge), the mean of
-    the surroundings that look like the ring (push-pull, each pixel weighted
-    by how common its level is on the ring)."""
-    tel = cv2.inpaint(known, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA).astype(np.float32)
-    kf = known.astype(np.float32)
-    levels = _ring_levels(kf, hole)
-    pp = _push_pull(kf, hole, levels[_grey_levels(kf)])
-    keep = levels[_grey_levels(tel)][..., None]
-    return keep * tel + (1.0 - keep) * pp
-
-
-def _ring_texture_share(tf: np.ndarray, hole: np.ndarray) -> float:
-    """Share of the texture weight to use: the ring around the hole's texture
-    energy (median) over the crop's mean, clipped to [_RING_FLOOR, 1].
-
-    A hole in a smooth area beside a textured object (sky beside a lattice
-    tower) otherwise pulls the object's texture into the smooth area: the
-    patches at the hole's edge that touch the object match the object best,
-    and the object looks wider. Where the ring is as textured as the crop
-    (gravel below a sky) the full weight stays, and the fill does not drift
-    to flat areas."""
-    e = tf.sum(axis=2)
-    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((2 * _PATCH + 1, 2 * _PATCH + 1), np.uint8)) > 0) & ~hole
-    if not ring.any():
-        return 1.0
-    return float(np.clip(np.median(e[ring]) / max(float(e[~hole].mean()), 1e-3), _RING_FLOOR, 1.0))
-
-
 def _level(img: np.ndarray, hole: np.ndarray, nny: np.ndarray, nnx: np.ndarray, r: int, em: int,
            seed: int, final: bool = False, upsampled: bool = False) -> None:
     """EM iterations of one pyramid level (img and the NNF updated in place)."""
@@ -357,13 +277,11 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
 
     ``texture``: weight of the texture channels in the patch distance (0 =
     colour only). ``smooth_base`` (a Gaussian sigma in pixels, 0 = off): the fill's coarse
-    shading is taken from a smooth fill and only the detail above that
+    shading is taken from a smooth (TELEA) fill and only the detail above that
     scale from the exemplar fill. Where a hole hides structure no patch can
     guess (an object's edge that turns inside it), a wrong patch costs more
     than a smooth guess; the texture keeps the fill as crisp as its
-    surroundings. The smooth fill is TELEA, save where TELEA carries a
-    colour found only on a short stretch of the hole's edge (see
-    ``_smooth_guess``).
+    surroundings.
 
     Works on a crop around the hole holding ``context`` times the hole's
     extent of known surroundings on each side (nearby texture is the likely
@@ -386,9 +304,7 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
     m = hole[y0:y1, x0:x1]
     r = _PATCH // 2
     if texture > 0:
-        tf = _texture_features(crop, m, r)
-        texture *= _ring_texture_share(tf, m)
-        crop = np.concatenate([crop, texture * tf], axis=2)
+        crop = np.concatenate([crop, texture * _texture_features(crop, m, r)], axis=2)
     # pyramid until the hole is a few patches wide
     levels = 1
     while ext / 2 ** levels > _PATCH and min(crop.shape[:2]) / 2 ** levels > 3 * _PATCH:
@@ -447,7 +363,8 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
             imgs[lv - 1] = nxt
     res = np.ascontiguousarray(imgs[0][:, :, :3])
     if smooth_base > 0:
-        sm = _smooth_guess(np.ascontiguousarray(frame[y0:y1, x0:x1]), m)
+        sm = cv2.inpaint(np.ascontiguousarray(frame[y0:y1, x0:x1]), m.astype(np.uint8) * 255, 5,
+                         cv2.INPAINT_TELEA).astype(np.float32)
         res = sm + res - cv2.GaussianBlur(res, (0, 0), smooth_base) - (sm - cv2.GaussianBlur(sm, (0, 0), smooth_base))
     out = frame.copy()
     res = np.clip(res + 0.5, 0, 255).astype(np.uint8)
