@@ -614,40 +614,46 @@ class PropagateInpaintEngine:
         # frame pairs in two threads (DIS and most of the completion release the
         # GIL), or already running since the frames were read (``_prep``)
         fwd, bwd, fwd_raw, bwd_raw, ok_f, ok_b = [], [], [], [], [], []
+        raw_mov: list[np.ndarray | None] = []
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             pairs = (f.result() for f in _prep.pairs) if _prep is not None else pool.map(pair, range(n - 1))
-            for t, (fc, bc, f, b, okf, okb) in enumerate(pairs):
+            for t, (fc, bc, f, b, okf, okb, m0) in enumerate(pairs):
                 fwd.append(fc)
                 bwd.append(bc)
                 fwd_raw.append(f)
                 bwd_raw.append(b)
                 ok_f.append(okf)
                 ok_b.append(okb)
+                raw_mov.append(m0)
                 if callback:
                     callback(t + 1, n, "flow")
-        xs, ys = _grid(h, w)
-        known = [~x for x in hw]
-        hw_unseen = hw  # what must be filled (keyframes are chosen on it)
-        mov = _moving
-        if _MOVING and mov is None and fill_mode != "none":
-            mov = self._moving_all(fwd_raw, bwd_raw, flow_holes, grey)
-        if mov is not None:
-            # independently moving pixels (a player the camera follows) are no
-            # source for the background, and chains cross them on the
-            # background's motion (their flow completed like the hole's)
-            hw = [x | m for x, m in zip(hw, mov)]
+            xs, ys = _grid(h, w)
             known = [~x for x in hw]
-            for t in range(n - 1):
-                if mov[t].any() or mov[t + 1].any():
+            hw_unseen = hw  # what must be filled (keyframes are chosen on it)
+            mov = _moving
+            if _MOVING and mov is None and fill_mode != "none" and n > 1:
+                # the last frame has no next one: its moving pixels from the backward flow
+                raw_mov.append(self._moving_one(bwd_raw[-1], flow_holes[-1], grey[-1], grey[-2]))
+                mov = self._persistent(raw_mov, flow_holes)
+            if mov is not None:
+                # independently moving pixels (a player the camera follows) are no
+                # source for the background, and chains cross them on the
+                # background's motion (their flow completed like the hole's)
+                hw = [x | m for x, m in zip(hw, mov)]
+                known = [~x for x in hw]
+
+                def recomplete(t, mov=mov, hw=hw, fr=fwd_raw, br=bwd_raw):
                     # also in the refinement pass, whose flow is otherwise
                     # measured on the previous fill: next to a moving subject
                     # that flow is dragged along by it
                     fh0, fh1 = flow_holes[t] | mov[t], flow_holes[t + 1] | mov[t + 1]
-                    fwd[t] = complete_flow(fwd_raw[t], fh0, _FLOW_FILL)
-                    bwd[t] = complete_flow(bwd_raw[t], fh1, _FLOW_FILL)
-                    ok_f[t] = self._consistent(fwd[t], bwd[t], bwd_raw[t], hw[t + 1], fh1, hw[t])
-                    ok_b[t] = self._consistent(bwd[t], fwd[t], fwd_raw[t], hw[t], fh0, hw[t + 1])
-        del fwd_raw, bwd_raw
+                    fwd[t] = complete_flow(fr[t], fh0, _FLOW_FILL)
+                    bwd[t] = complete_flow(br[t], fh1, _FLOW_FILL)
+                    ok_f[t] = self._consistent(fwd[t], bwd[t], br[t], hw[t + 1], fh1, hw[t])
+                    ok_b[t] = self._consistent(bwd[t], fwd[t], fr[t], hw[t], fh0, hw[t + 1])
+
+                list(pool.map(recomplete, [t for t in range(n - 1) if mov[t].any() or mov[t + 1].any()]))
+        del fwd_raw, bwd_raw, raw_mov
         src_frames = list(frames)  # keyframe fills replace entries here
         is_key = np.zeros(n, bool)
         keyframes: list[int] = []
@@ -814,18 +820,13 @@ class PropagateInpaintEngine:
             return None
         return mov & valid
 
-    def _moving_all(self, fwd_raw, bwd_raw, flow_holes, grey) -> list[np.ndarray] | None:
-        """Per frame of the chunk the pixels that move on their own (see
-        ``_moving_one``), kept only where they persist; None when there are
-        none (or no frame pairs)."""
+    @staticmethod
+    def _persistent(raw: list[np.ndarray | None], flow_holes: list[np.ndarray]) -> list[np.ndarray] | None:
+        """Per frame of the chunk the pixels that move on their own (``raw``:
+        ``_moving_one`` of each frame), kept only where they persist; None
+        when there are none."""
         n = len(flow_holes)
-        if n < 2:
-            return None
-        out = []
-        for t in range(n):
-            m = self._moving_one(fwd_raw[t], flow_holes[t], grey[t], grey[t + 1]) if t < n - 1 else \
-                self._moving_one(bwd_raw[t - 1], flow_holes[t], grey[t], grey[t - 1])
-            out.append(m if m is not None else np.zeros_like(flow_holes[t]))
+        out = [m if m is not None else np.zeros_like(flow_holes[t]) for t, m in enumerate(raw)]
         # a moving object persists: a region with no moving neighbour in the
         # frame before or after is a flow error (e.g. content entering at a
         # frame edge), not an object
@@ -871,7 +872,10 @@ class PropagateInpaintEngine:
         # check applies
         okf = self._consistent(fc, bc, b, hw1, fh1, hw0)
         okb = self._consistent(bc, fc, f, hw0, fh0, hw1)
-        return fc, bc, f, b, okf, okb
+        # the first frame's independently moving pixels (first pass only),
+        # here so that they are found while the chunk is still being read
+        m0 = self._moving_one(f, fh0, g0, g1) if _MOVING and fill_mode != "none" else None
+        return fc, bc, f, b, okf, okb, m0
 
     def _dis(self, coarse: bool = False):
         """This thread's DIS instance (one OpenCV object per thread);
