@@ -38,9 +38,10 @@ def _moving(eng, frames, mask):
     fh = [eng._flow_hole(x) for x in hw]
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     dis = eng._dis()
-    fwd = [dis.calc(grey[t], grey[t + 1], None) for t in range(len(frames) - 1)]
-    bwd = [dis.calc(grey[t + 1], grey[t], None) for t in range(len(frames) - 1)]
-    return eng._moving_all(fwd, bwd, fh, grey)
+    n = len(frames)
+    raw = [eng._moving_one(dis.calc(grey[t], grey[t + 1], None), fh[t], grey[t], grey[t + 1]) for t in range(n - 1)]
+    raw.append(eng._moving_one(dis.calc(grey[-1], grey[-2], None), fh[-1], grey[-1], grey[-2]))
+    return eng._persistent(raw, fh)
 
 
 def test_moving_subject_found_and_nothing_on_a_plain_pan():
