@@ -330,11 +330,12 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
         top = np.dstack([cv2.inpaint(np.clip(top[:, :, c], 0, 255).astype(np.uint8), th.astype(np.uint8) * 255, 3,
                                      cv2.INPAINT_TELEA) for c in range(top.shape[2])]).astype(np.float32)
     imgs[-1] = top
-    nny = nnx = None
+    nny: np.ndarray | None = None
+    nnx: np.ndarray | None = None
     for lv in range(levels - 1, -1, -1):
         img, hl = np.ascontiguousarray(imgs[lv]), holes[lv]
         H, W = hl.shape
-        if nny is None:
+        if nny is None or nnx is None:
             nny = np.full((H, W), -1, np.int32)
             nnx = np.full((H, W), -1, np.int32)
         else:

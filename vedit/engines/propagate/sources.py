@@ -414,15 +414,15 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
     def blend(i: int, o: np.ndarray) -> np.ndarray:
         """Frame i's output: the camera fill over the flow fill by confidence
         (written into ``o`` over the box)."""
-        f = fills[i]
-        if f is None or not weights[i].any():
+        f, col, wts = fills[i], colours[i], weights[i]
+        if f is None or col is None or wts is None or not wts.any():
             return o
         y0, y1, x0, x1 = f.box
         t = nctx + i
         a = alphas[i]
         a = holes[t][y0:y1, x0:x1].astype(np.float32) if a is None else a[y0:y1, x0:x1]
         orig = frames[t][y0:y1, x0:x1].astype(np.float32)
-        cam_out = orig + a[..., None] * (colours[i] - orig)
+        cam_out = orig + a[..., None] * (col - orig)
         base = o[y0:y1, x0:x1].astype(np.float32)
         # the flow fill follows what moves under the hole (a subject, smoke);
         # where the two fills disagree even at a coarse scale, the camera model
@@ -433,14 +433,14 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         agree = np.clip((_AGREE_HI - np.abs(gc - gf)) / (_AGREE_HI - _AGREE_LO), 0.0, 1.0)
         # ... unless the camera model is beyond doubt here (the background
         # follows one homography closely: a weak flow fill is then the wrong one)
-        wi = weights[i] * (strength[i] + (1.0 - strength[i]) * agree)
+        wi = wts * (strength[i] + (1.0 - strength[i]) * agree)
         # Never-seen pixels take the carried exemplar fill as far as the
         # camera model carries it: the flow fill there is a guess too, and a
         # smooth one; the exemplar fill adds real texture (see exemplar_fill)
         # over a coarse shading shared with the flow fill (below).
         g = guessed[i]
         if g is not None:
-            wi = np.where(g, weights[i], wi)
+            wi = np.where(g, wts, wi)
         w = cv2.GaussianBlur(wi, (0, 0), 1.5) * (wi > 0)
         if g is not None and g.any():
             # their coarse shading: the mean of two independent smooth guesses,
@@ -455,7 +455,7 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             # model carries the keyframe fill there with less confidence), it
             # still takes the exemplar fill's fine texture (the flow fill is
             # smooth there)
-            hf = colours[i] - cv2.GaussianBlur(colours[i], (0, 0), _DETAIL_SIGMA)
+            hf = col - cv2.GaussianBlur(col, (0, 0), _DETAIL_SIGMA)
             keep = (g * (1.0 - w) * a)[..., None]
             mixed += keep * hf
         o[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
@@ -468,6 +468,8 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             break
         i = int(np.argmax(areas))
         f = fills[i]
+        if f is None:  # a frame with unseen pixels has a camera fill
+            break
         y0, y1, x0, x1 = f.box
         full = np.zeros(holes[0].shape, bool)
         full[y0:y1, x0:x1] = unseen[i]
@@ -478,7 +480,9 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             u = unseen[j]
             if u is None or not u.any():
                 continue
-            fj = fills[j]
+            fj, cj, wj = fills[j], colours[j], weights[j]
+            if fj is None or cj is None or wj is None:
+                continue
             by0, _, bx0, _ = fj.box
             yy, xx = np.nonzero(u)
             Hm = np.eye(3) if j == i else cam.guess(nctx + j, k)
@@ -492,8 +496,8 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             if not ok.any():
                 continue
             v = sample_points(key, qx[ok], qy[ok])
-            colours[j][yy[ok], xx[ok]] = v
-            weights[j][yy[ok], xx[ok]] = fj.holds[yy[ok], xx[ok]] if j != i else 1.0
+            cj[yy[ok], xx[ok]] = v
+            wj[yy[ok], xx[ok]] = fj.holds[yy[ok], xx[ok]] if j != i else 1.0
             u[yy[ok], xx[ok]] = False
             changed = True
         if not changed:
