@@ -63,38 +63,62 @@ if cfg.get("dump_fields"):
         if p.type in ("INT", "FLOAT"):
             d.update(min=p.hard_min, max=p.hard_max)
         report["fields"][f.prop] = d
+
+
+class Layout:
+    """A recording stand-in for the panel's layout (background mode has no UI
+    to draw in): the properties drawn go to ``log``, the operator buttons (with
+    the properties set on them) and labels to ``buttons``."""
+
+    def __init__(self, log, buttons=None):
+        self.log, self.buttons = log, buttons if buttons is not None else []
+
+    def __getattr__(self, name):
+        if name in ("column", "box", "row"):
+            return lambda *a, **k: self
+
+        def rec(*a, **k):
+            if name in ("prop", "prop_search"):
+                getattr(a[0], a[1])  # the property exists
+                self.log.append(a[1])
+            if name == "label":
+                self.buttons.append({"label": k.get("text", "")})
+            if name == "operator":
+                button = type("Op", (), {})()
+                button.idname = a[0]
+                self.buttons.append(button.__dict__)
+                return button
+            return type("Op", (), {})()
+        return rec
+
+
+class Ctx:
+    sequencer_scene = scene
+    region = None
+
+
+def draw_panel():
+    """What the panel draws now: (properties, buttons and labels)."""
+    log, buttons = [], []
+    ext.VEDIT_PT_panel.draw(type("P", (), {"layout": Layout(log, buttons)})(), Ctx())
+    return log, buttons
+
+
 if cfg.get("draw_panel"):
-    # the panel's draw() with a recording layout (background mode has no UI to draw in)
-    class Layout:
-        def __init__(self, log):
-            self.log = log
-
-        def __getattr__(self, name):
-            if name in ("column", "box", "row"):
-                return lambda *a, **k: self
-
-            def rec(*a, **k):
-                if name in ("prop", "prop_search"):
-                    getattr(a[0], a[1])  # the property exists
-                    self.log.append(a[1])
-                return type("Op", (), {})()
-            return rec
-
-    class Ctx:
-        sequencer_scene = scene
-        region = None
-
     drawn = {}
     for op in ("remove", "replace-bg", "matte"):
         for more in (False, True):
             scene.vedit.op, scene.vedit.show_more = op, more
-            log = []
-            ext.VEDIT_PT_panel.draw(type("P", (), {"layout": Layout(log)})(), Ctx())
-            drawn[f"{op}:{more}"] = log
+            drawn[f"{op}:{more}"] = draw_panel()[0]
     scene.vedit.show_more = False
     report["drawn"] = drawn
 if cfg.get("ca_file") is not None:
     bpy.context.preferences.addons["bl_ext.user_default.vedit_vse"].preferences.ca_file = cfg["ca_file"]
+
+blocker = None
+if cfg.get("blocker"):
+    # a job that keeps the server's one worker busy, so the strip's job waits in the queue
+    blocker = ext._client(cfg["url"]).submit(cfg["blocker"])
 
 try:
     if cfg.get("panel"):
@@ -117,6 +141,12 @@ if "FINISHED" in res:
     job = ext.JOBS[-1]
     report["spec"] = job["spec"]
     report["timer_registered"] = bpy.app.timers.is_registered(ext.tick)
+    if cfg.get("cancel"):
+        # the editor presses the Cancel button the panel draws beside the running job
+        buttons = draw_panel()[1]
+        report["buttons_running"] = buttons
+        cancel = [b for b in buttons if b.get("idname") == "vedit.cancel_jobs"]
+        report["cancel_operator"] = sorted(bpy.ops.vedit.cancel_jobs(job_id=cancel[0]["job_id"])) if cancel else None
     # Blender's event loop: wait the interval, call the registered function,
     # drop it when it returns None. Background mode has no event loop, so this
     # loop stands in for it, calling only what the add-on registered.
@@ -133,6 +163,10 @@ if "FINISHED" in res:
     report["timer_finished"] = interval is None
     report["job"] = {k: job.get(k) for k in ("id", "status", "progress", "output", "error", "placed")}
     report["progress_seen"] = progress_seen[-5:]
+    if cfg.get("cancel"):
+        report["buttons_after"] = draw_panel()[1]
+if blocker is not None:
+    ext._client(cfg["url"]).cancel(blocker)
 if cfg.get("render_alpha") and report.get("job", {}).get("placed"):
     # what Blender itself shows of the result: render its first frame alone
     # (the source muted) as RGBA over a transparent film

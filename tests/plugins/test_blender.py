@@ -238,6 +238,38 @@ def test_submit_errors_are_kept_for_the_panel(tmp_path, helpers):
     assert "no vedit server at" in rep["state_error"] and rep["state_error"].endswith("or pass --url")
 
 
+def test_cancel_button_stops_the_job_and_places_nothing(tmp_path, live_server, helpers):
+    """The panel draws a Cancel button beside a running job; pressing it
+    cancels the job on the server, the timer stops polling, the panel shows the
+    job as cancelled (no Cancel button any more) and no result strip is added.
+    The server's one worker is kept busy by another job, so the strip's job is
+    still waiting when Cancel is pressed."""
+    url, token, home = live_server
+    clip = write_square_clip(tmp_path / "shot.mp4", 24, 24, helpers)
+    cv2.imwrite(str(tmp_path / "m.png"), square_mask(0))
+    busy = helpers.write_numbered_clip(tmp_path / "busy.mp4", n=120, fps=24, h=120, w=160)
+    busy_mask = np.zeros((120, 160), np.uint8)
+    busy_mask[40:80, 60:100] = 255
+    cv2.imwrite(str(tmp_path / "busy_mask.png"), busy_mask)
+    blocker = {"op": "remove", "input": str(busy), "output": str(tmp_path / "busy_removed.mp4"),
+               "params": {"mask": str(tmp_path / "busy_mask.png")}}
+    rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "url": url,
+                       "out_dir": str(tmp_path / "renders"), "op": "remove", "mask": str(tmp_path / "m.png"),
+                       "blocker": blocker, "cancel": True}, tmp_path, home)
+    assert rep["operator"] == ["FINISHED"], rep
+    job_id = rep["job"]["id"]
+    assert {"idname": "vedit.cancel_jobs", "job_id": job_id} in rep["buttons_running"]
+    assert rep["cancel_operator"] == ["FINISHED"]
+    assert rep["timer_finished"] and rep["job"]["status"] == "cancelled", rep["job"]
+    assert rep["job"]["placed"] == "" and not os.path.exists(rep["spec"]["output"])
+    assert [s["name"] for s in rep["strips"]] == ["shot"]  # nothing placed
+    assert not any(b.get("idname") == "vedit.cancel_jobs" for b in rep["buttons_after"])
+    assert {"label": "shot: remove cancelled"} in rep["buttons_after"]
+    from vedit.server.client import Client
+
+    assert Client(url, token=token).get(job_id)["status"] == "cancelled"
+
+
 def _jobs_module(helpers):
     import importlib.util
 
