@@ -1,4 +1,8 @@
-"""Tiny random image-to-video pipelines, built and saved by the tests (no hub)."""
+"""Tiny random models built by the tests themselves (no hub, no download):
+image-to-video pipelines (SVD, LTX-Video) and a SAM checkpoint, each saved to
+a folder and loaded back through vedit's real loading code. The tiny SD / SDXL
+inpainting pipelines come from ``vedit.models.dummy`` (the benchmarks use them
+too). Built once per session by the fixtures in ``tests/conftest.py``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -80,3 +84,15 @@ def build_tiny_ltx(folder: Path) -> Path:
                                    tokenizer=tok, transformer=transformer)
     pipe.save_pretrained(str(folder))
     return folder
+
+
+def build_tiny_sam(path: Path) -> Path:
+    """A SAM ViT checkpoint with random weights: 32-wide image encoder, two
+    blocks, two heads (the plumbing, not segmentation quality)."""
+    import torch
+    from segment_anything.build_sam import _build_sam
+
+    torch.manual_seed(0)
+    sam = _build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1])
+    torch.save(sam.state_dict(), path)
+    return path

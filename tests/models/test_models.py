@@ -77,7 +77,7 @@ def test_corrupt_weights_give_missing_weights(tiny_model_dir, tmp_path):
 
 
 def test_device_defaults():
-    import torch
+    torch = pytest.importorskip("torch")
 
     dev, dt = resolve_device(None, None)
     if not torch.cuda.is_available():
@@ -91,7 +91,7 @@ def test_device_defaults():
 
 
 def test_offload_needs_cuda(tiny_model_dir):
-    import torch
+    torch = pytest.importorskip("torch")
 
     if torch.cuda.is_available():
         pytest.skip("CUDA present")

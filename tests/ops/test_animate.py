@@ -1,4 +1,5 @@
-"""`vedit animate` end to end: formats, sizes, errors, the tiny SVD model."""
+"""The animate op end to end (`vedit animate` and vedit.ops.animate.run):
+formats, sizes, errors, cancel, the motion brush's regions, the tiny SVD model."""
 import os
 
 import cv2
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import psnr
 from vedit.io import open_clip
 from vedit.ops.animate import fit_geometry, fit_image, run, target_size
 from vedit_cli.main import main
@@ -20,14 +22,14 @@ def _read_seq(folder):
     return [cv2.cvtColor(cv2.imread(os.path.join(folder, n)), cv2.COLOR_BGR2RGB) for n in names]
 
 
-def test_cli_parallax_png_sequence(still, tmp_path, helpers):
+def test_cli_parallax_png_sequence(still, tmp_path):
     out = tmp_path / "par"
     r = _invoke("animate", still["img_path"], "-o", f"{out}/", "--region", still["subj_path"],
                 "--camera", "dolly-in", "--frames", 10, "-q")
     assert r.exit_code == 0, r.output
     frames = _read_seq(out)
     assert len(frames) == 10
-    assert helpers.psnr(frames[0], still["img"]) >= 45
+    assert psnr(frames[0], still["img"]) >= 45
     assert all(f.min() >= 5 for f in frames)
 
 
@@ -110,52 +112,6 @@ def test_diffusion_tiny_svd_from_cli(still, tiny_svd, tmp_path):
     assert all(np.isfinite(f).all() for f in frames)
 
 
-def test_diffusion_engine_seed_and_checks(still, tiny_svd):
-    from vedit.engines.animate_diffusion import DiffusionAnimateEngine
-    from vedit.errors import InvalidInputError
-
-    eng = DiffusionAnimateEngine(model=str(tiny_svd))
-    kw = dict(num_frames=3, steps=1, size=(64, 64), work_size=(64, 64))
-    a = list(eng.animate(still["img"], seed=1, **kw).frames)
-    b = list(eng.animate(still["img"], seed=1, **kw).frames)
-    c = list(eng.animate(still["img"], seed=2, **kw).frames)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
-    with pytest.raises(InvalidInputError, match="--prompt"):
-        eng.animate(still["img"], prompt="waves", **kw)
-    with pytest.raises(InvalidInputError, match="--motion-bucket"):
-        eng.animate(still["img"], motion_bucket=0, **kw)
-
-
-def test_diffusion_tiny_ltx_text_conditioned(still, tiny_ltx, tmp_path):
-    from vedit.engines.animate_diffusion import DiffusionAnimateEngine
-
-    eng = DiffusionAnimateEngine(model=str(tiny_ltx))
-    assert eng.family.name == "ltx"
-    kw = dict(num_frames=6, steps=2, size=(96, 64), work_size=(64, 32), seed=3)
-    a = eng.animate(still["img"], prompt="waves on a lake", **kw)
-    frames = list(a.frames)
-    assert a.stats["frames_run"] == 9  # LTX needs 8k+1 frames; the extra ones are dropped
-    assert len(frames) == 6 and frames[0].shape == (64, 96, 3)
-    b = list(eng.animate(still["img"], prompt="smoke rising", **kw).frames)
-    assert not all(np.array_equal(x, y) for x, y in zip(frames, b))  # the text conditions the result
-    out = tmp_path / "ltx.mp4"
-    run(str(still["img_path"]), str(out), engine="diffusion", model=str(tiny_ltx), prompt="waves", frames=9,
-        steps=1, size="96x64", max_side=64, pin_first=True)
-    assert open_clip(str(out)).frame_count == 9
-
-
-def test_missing_model_is_one_clear_line(tmp_path):
-    from vedit.engines.animate_diffusion import DiffusionAnimateEngine
-    from vedit.errors import MissingWeightsError
-
-    (tmp_path / "notamodel").mkdir()
-    with pytest.raises(MissingWeightsError, match="model_index.json"):
-        DiffusionAnimateEngine(model=str(tmp_path / "notamodel"))
-    with pytest.raises(MissingWeightsError, match="never downloads"):
-        DiffusionAnimateEngine(model="someone/not-cached-i2v")
-
-
 def test_cli_motion_arrow_picks_and_saves_its_region(tmp_path):
     """One arrow, no --region: the object under its start moves, the rest of
     the frame stays; the chosen region is printed and saved."""
@@ -198,19 +154,12 @@ def test_cli_upscale_warning(still, tmp_path):
     assert "upscaled 3.0x" in r.output
 
 
-def test_cli_motion_regions_from_sam(still, tmp_path):
+def test_cli_motion_regions_from_sam(still, tiny_sam, tmp_path):
     """--sam-checkpoint with the motion brush prompts SAM at each arrow's start
     (a tiny random model here: the plumbing and the fallback, not its quality)."""
-    torch = pytest.importorskip("torch")
-    build = pytest.importorskip("segment_anything.build_sam")
-    torch.manual_seed(0)
-    sam = build._build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2,
-                           encoder_global_attn_indexes=[1])
-    ckpt = tmp_path / "tiny_sam.pth"
-    torch.save(sam.state_dict(), ckpt)
     out = tmp_path / "m"
     r = CliRunner().invoke(main, ["animate", str(still["img_path"]), "-o", f"{out}/", "--engine", "motion",
-                                  "--motion", "120,75,140,75", "--sam-checkpoint", str(ckpt), "--frames", "4"],
+                                  "--motion", "120,75,140,75", "--sam-checkpoint", str(tiny_sam), "--frames", "4"],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "motion region 1" in r.output and ("(sam," in r.output or "sam mask missed" in r.output)

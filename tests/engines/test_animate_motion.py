@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.helpers import gradient_energy
 from vedit.engines.animate_motion import Arrow, MotionAnimateEngine, interpolate_arrows, loop_phases
 from vedit.engines.splat import forward_splat, map_density
 from vedit.errors import InvalidInputError
@@ -132,7 +133,7 @@ def _photos():
 
 @pytest.mark.parametrize("name", ["still", "chelsea", "coffee"])
 @pytest.mark.parametrize("style", ["bounce", "flow"])
-def test_one_arrow_loop_is_a_single_sharp_warp(helpers, name, style):
+def test_one_arrow_loop_is_a_single_sharp_warp(name, style):
     """No double exposure: every frame keeps >= 95% of the still's gradient
     energy; only the region under the arrow (and a < 40 px band) moves."""
     img, arrow = _photos()[name]
@@ -143,8 +144,8 @@ def test_one_arrow_loop_is_a_single_sharp_warp(helpers, name, style):
     out = eng.animate(img, num_frames=30, arrows=[arrow], loop=True, regions=regions)
     frames = list(out.frames)
     assert np.array_equal(frames[0], img)
-    e0 = helpers.gradient_energy(img)
-    ratios = [helpers.gradient_energy(f) / e0 for f in frames]
+    e0 = gradient_energy(img)
+    ratios = [gradient_energy(f) / e0 for f in frames]
     assert min(ratios) >= 0.95, ratios
     far = cv2.distanceTransform((~regions[0].mask).astype(np.uint8), cv2.DIST_L2, 5) > 40
     for f in frames:

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from tests.helpers import gradient_energy, psnr
 from vedit.engines.animate_parallax import CAMERAS, ParallaxAnimateEngine
 from vedit.errors import InvalidInputError
 from vedit.flow import compute_flow
@@ -15,11 +16,11 @@ def _frames(img, mattes, n=12, **kw):
 
 
 @pytest.mark.parametrize("camera", CAMERAS)
-def test_first_frame_equals_input_and_no_holes(still, helpers, camera):
+def test_first_frame_equals_input_and_no_holes(still, camera):
     img = still["img"]
     frames, stats = _frames(img, [still["subj"]], camera=camera, strength=1.5)
     assert stats["layers"] == 1
-    assert helpers.psnr(frames[0], img) >= 45
+    assert psnr(frames[0], img) >= 45
     for f in frames:
         assert f.shape == img.shape
         # the still has no pixel darker than 10: a hole (unfilled pixel) would be 0
@@ -52,22 +53,22 @@ def test_background_is_filled_behind_the_subject(still):
     assert stack.stats["rest_error"] < 0.05
 
 
-def test_two_layers_and_loop(still, helpers):
+def test_two_layers_and_loop(still):
     img = still["img"]
     second = np.zeros_like(still["subj"])
     second[20:140, 10:70] = 255
     frames, stats = _frames(img, [still["subj"], second], n=20, camera="orbit", loop=True)
     assert stats["layers"] == 2
-    assert helpers.psnr(frames[0], img) >= 45
+    assert psnr(frames[0], img) >= 45
     steps = [np.abs(frames[i + 1].astype(float) - frames[i]).mean() for i in range(19)]
     seam = np.abs(frames[-1].astype(float) - frames[0]).mean()
     assert seam <= 1.5 * np.median(steps)
 
 
-def test_flat_move_without_mattes(still, helpers):
+def test_flat_move_without_mattes(still):
     frames, stats = _frames(still["img"], [], n=8, camera="zoom")
     assert stats["layers"] == 0
-    assert helpers.psnr(frames[0], still["img"]) >= 45
+    assert psnr(frames[0], still["img"]) >= 45
     assert np.abs(frames[-1].astype(float) - still["img"]).mean() > 2
 
 
@@ -118,7 +119,7 @@ def _homography(a, b):
 
 @pytest.mark.parametrize("name", ["still", "chelsea", "coffee"])
 @pytest.mark.parametrize("camera", ["dolly-in", "orbit"])
-def test_frames_as_sharp_as_one_warp_of_the_still(helpers, name, camera):
+def test_frames_as_sharp_as_one_warp_of_the_still(name, camera):
     """Every frame keeps >= 95% of the gradient energy of a one-step bicubic
     warp of the still by the homography from frame 0 to it (zoom alone is not
     counted as lost detail)."""
@@ -130,7 +131,7 @@ def test_frames_as_sharp_as_one_warp_of_the_still(helpers, name, camera):
     for t in (3, 6, 9):
         ref = cv2.warpPerspective(img, _homography(frames[0], frames[t]), img.shape[1::-1], flags=cv2.INTER_CUBIC,
                                   borderMode=cv2.BORDER_REFLECT_101)
-        ratio = helpers.gradient_energy(frames[t]) / helpers.gradient_energy(ref)
+        ratio = gradient_energy(frames[t]) / gradient_energy(ref)
         assert ratio >= 0.95, (t, ratio)
 
 
@@ -259,7 +260,7 @@ def test_plate_continues_the_background_next_to_the_subject():
     assert not (plate[beside].min(axis=1) > 220).any()
 
 
-def test_supersampled_render_matches_direct_bicubic(still, helpers):
+def test_supersampled_render_matches_direct_bicubic(still):
     """Frames sampled bilinearly from the 4x layer copies are the direct
     bicubic warps of the layers, within a level and 2% of gradient energy."""
     img = still["img"]
@@ -268,7 +269,7 @@ def test_supersampled_render_matches_direct_bicubic(still, helpers):
     ref = list(ParallaxAnimateEngine(supersample=1).animate(img, **kw).frames)
     for a, b in zip(fast[1:], ref[1:]):
         assert np.abs(a.astype(float) - b).mean() < 1.5
-        assert helpers.gradient_energy(a) >= 0.98 * helpers.gradient_energy(b)
+        assert gradient_energy(a) >= 0.98 * gradient_energy(b)
 
 
 def test_small_separate_parts_of_a_subject_stay():

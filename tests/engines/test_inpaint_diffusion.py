@@ -8,12 +8,31 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from vedit.engines.inpaint_diffusion import DiffusionInpaintEngine, naive_per_frame
 from vedit.errors import InvalidInputError, MissingWeightsError
+from vedit.testing import textured
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+# no user model dirs or config; tiny models on one torch thread
+pytestmark = pytest.mark.usefixtures("isolated_home", "one_torch_thread")
 
 STEPS = 3
+
+
+@pytest.fixture
+def pan_clip():
+    """16 frames of a 2 px/frame pan over a texture with a moving square hole."""
+    n, h, w = 16, 96, 128
+    world = textured(h, w + 2 * n + 8)
+    frames = [np.ascontiguousarray(world[:, 2 * i: 2 * i + w]) for i in range(n)]
+    masks = []
+    for i in range(n):
+        m = np.zeros((h, w), np.uint8)
+        m[30:62, 40 + i:72 + i] = 255
+        masks.append(m)
+    return frames, masks
 
 
 def run(model, frames, masks, seed=0, **kw):
@@ -175,14 +194,14 @@ def _score(tools, out_dir, gt_dir, mask_dir):
     return json.loads(r.stdout)
 
 
-def test_flicker_far_below_per_frame_on_real_clip(tiny_model_dir, shared_media_dir, shared_tools_dir, tmp_path):
+def test_flicker_far_below_per_frame_on_real_clip(tiny_model_dir, shared_media, shared_tools, tmp_path):
     """Keyframes + propagation vs the diffusers pipeline on every frame, same
     tiny model, scored by the shared score.py on a make_case.py case."""
     from vedit.models import load_inpaint_pipeline
 
     n = 16
     case = tmp_path / "case"
-    subprocess.run([sys.executable, str(shared_tools_dir / "make_case.py"), str(shared_media_dir / "bmx-trees"),
+    subprocess.run([sys.executable, str(shared_tools / "make_case.py"), str(shared_media / "bmx-trees"),
                     str(case), "--seed", "3", "--frames", str(n)], check=True, capture_output=True)
     read = lambda d: [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted((case / d).glob("*.png"))]  # noqa: E731
     frames = read("input")
@@ -198,8 +217,8 @@ def test_flicker_far_below_per_frame_on_real_clip(tiny_model_dir, shared_media_d
     ours, stats = run(tiny_model_dir, frames, masks, steps=2)
     pipe = load_inpaint_pipeline(str(tiny_model_dir)).pipe
     naive = list(naive_per_frame(pipe, frames, masks, steps=2, seed=0))
-    s_ours = _score(shared_tools_dir, save("ours", ours), case / "gt", case / "mask")
-    s_naive = _score(shared_tools_dir, save("naive", naive), case / "gt", case / "mask")
+    s_ours = _score(shared_tools, save("ours", ours), case / "gt", case / "mask")
+    s_naive = _score(shared_tools, save("naive", naive), case / "gt", case / "mask")
     print("flicker ours", s_ours, "naive", s_naive, "unet evals", stats["unet_evals"], "vs", n * 2)
     assert s_ours["flicker"] < 0.5 * s_naive["flicker"]
     assert stats["unet_evals"] <= n * 2 / 2  # at least 2x fewer even on 16 frames (80 frames: ~11x, bench)
