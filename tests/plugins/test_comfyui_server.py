@@ -219,3 +219,28 @@ def test_four_workflows_and_a_bad_mask(comfy):
     assert errors and errors[0]["node_type"] == "VeditRemove"
     msg = errors[0]["exception_message"]
     assert "mask size 64x64 differs from the images' 96x64" in msg and "Load Image (as Mask)" in msg
+
+
+def test_widgets_the_server_serves_come_from_the_op_definitions(comfy):
+    """What the ComfyUI frontend builds its widgets from (GET /object_info):
+    the defaults and choices of the op definitions, the CLI's dilate default
+    included; Vedit Matte lists its confidence outputs."""
+    from vedit.ops import get_def
+
+    url, _, _ = comfy
+    with urllib.request.urlopen(url + "/object_info", timeout=30) as r:
+        info = json.loads(r.read())
+    remove = info["VeditRemove"]["input"]["required"]
+    d = get_def("remove")
+    assert remove["dilate"][1]["default"] == d["dilate"].default == 3
+    assert remove["engine"][0] == [str(c) for c in d["engine"].choice_values()]
+    assert remove["engine"][1]["default"] == d["engine"].default
+    animate = info["VeditAnimate"]["input"]["required"]
+    a = get_def("animate")
+    assert animate["camera"][0] == [str(c) for c in a["camera"].choice_values()]
+    assert animate["camera"][1]["default"] == a["camera"].default
+    wrap = info["VeditReplaceBackground"]["input"]["optional"]["light_wrap"][1]
+    assert wrap["default"] == get_def("replace-bg")["light_wrap"].default
+    matte = info["VeditMatte"]
+    assert matte["output"] == ["MASK", "FLOAT", "STRING"]
+    assert matte["output_name"][1:] == ["min_confidence", "confidence"]
