@@ -138,3 +138,38 @@ def test_recovery_after_crash(tmp_path, clip_dir, h):
         assert r3.wait(running["id"], 30)["status"] == "done"
     finally:
         r3.stop()
+
+
+@pytest.mark.parametrize("out_name", ["inv.mp4", "frames/"])
+def test_staging_on_another_file_system_is_copied_in(clip_dir, h, tmp_path, monkeypatch, out_name):
+    """Without /proc the op writes in the runner's private staging folder; when
+    that is on another file system than the output (here tmpfs), the result is
+    copied into the pinned folder under a temporary name, then linked into
+    place: a whole output, nothing left in either folder."""
+    import os
+
+    import vedit.jobs.runner as runner_mod
+
+    shm = "/dev/shm"
+    if not os.path.isdir(shm) or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system to stage on")
+    monkeypatch.setattr(runner_mod, "USE_PROC", False)
+    staging = os.path.join(shm, f"vedit-test-staging-{os.getpid()}-{out_name.strip('/.')}")
+    root, seq, _, frames = clip_dir
+    r = Runner(JobStore(str(tmp_path / "jobs.db")), staging_dir=staging)
+    r.start()
+    try:
+        j = r.wait(r.submit(h.spec(seq, root / "x") | {"output": f"{root}/{out_name}"})["id"], 30)
+        assert j["status"] == "done", j
+        assert j["output"].rstrip("/") == f"{root}/{out_name}".rstrip("/")
+        out = open_clip(j["output"]).read_all()
+        assert len(out) == 12
+        if out_name.endswith("/"):  # lossless frames: exactly the inverted input
+            assert all(np.array_equal(o, 255 - f) for o, f in zip(out, frames))
+        assert os.listdir(staging) == [] and h.leftovers(root) == []
+        assert oct(os.stat(staging).st_mode & 0o777) == "0o700"
+    finally:
+        r.stop()
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)

@@ -82,7 +82,7 @@ class Runner:
     def __init__(self, store: JobStore, *, workers: int = 1, max_queue: int = 100,
                  policy: PathPolicy | None = None, requeue_interrupted: bool = False,
                  persist_interval: float = 0.5, keep_jobs: int | None = 200, keep_days: float | None = 30.0,
-                 cancel_grace: float = 5.0):
+                 cancel_grace: float = 5.0, staging_dir: str | None = None):
         self.store = store
         self.workers = max(1, int(workers))
         self.max_queue = max(1, int(max_queue))
@@ -92,6 +92,9 @@ class Runner:
         self.keep_jobs = keep_jobs
         self.keep_days = keep_days
         self.cancel_grace = cancel_grace
+        if staging_dir is None and store.path != ":memory:":
+            staging_dir = os.path.join(os.path.dirname(os.path.abspath(store.path)), "staging")
+        self._staging = _Staging(staging_dir) if staging_dir else None
         self._queue: collections.deque[str] = collections.deque()
         self._cond = threading.Condition()
         self._submit_lock = threading.Lock()
@@ -104,7 +107,14 @@ class Runner:
     def start(self) -> None:
         self.recover()
         self.prune()
+        if self._staging is not None:
+            self._staging.open()
+            # what jobs of an earlier process left in the private staging folder
+            self._staging.clean(keep=[r["id"] for r in self.store.list(status="running")])
         self._stopping = False
+        from vedit.jobs.probe import POOL
+
+        POOL.warm()  # the first submit's media check finds a helper process ready
         for _ in range(self.workers):
             self._spawn()
 
@@ -145,6 +155,8 @@ class Runner:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
+        if self._staging is not None and not self._threads:
+            self._staging.close()
 
     # -- API ----------------------------------------------------------------------
     def submit(self, spec: dict) -> dict:
@@ -359,7 +371,7 @@ class Runner:
                 d = _Dir.open(final, recorded)
                 finals[key], dirs[key] = final, d
                 # the op writes only inside a private folder made in the pinned one
-                temps[key] = _staged_name(final, d.stage(job_id, n))
+                temps[key] = _staged_name(final, d.stage(job_id, n, self._staging))
             update(output=finals[None], tmp_output=dirs[None].stage_real)
             for key in targets:
                 if key is not None:
@@ -423,6 +435,8 @@ class Runner:
         paths = [row.get("output"), *(row.get("claims") or []), *(spec.get("claims") or [])]
         folders = {os.path.dirname(_occupied(p)) for p in paths if isinstance(p, str) and p}
         folders |= {f for f in (spec.get("real_parents") or {}).values() if isinstance(f, str)}
+        if self._staging is not None:
+            folders.add(self._staging.path)
         for folder in folders:
             for p in glob.glob(os.path.join(glob.escape(folder), f".*vedit-job-{row['id']}*")):
                 _remove(p)
@@ -466,25 +480,37 @@ class _Dir:
     """The folder an output goes into, pinned when the job starts: the folder whose
     real path was checked at submit, reached without following symlinks.
 
-    The op never writes there by path: :meth:`stage` makes a private (0700)
-    staging folder inside the pinned one, relative to its descriptor, and the op
-    writes under ``/proc/PID/fd/N`` of that folder — a name the kernel resolves
-    to the folder itself, whatever its path has become — so a folder swapped
-    for a symlink mid-write cannot send a byte outside the roots. The finished
-    output is moved from the staging folder into the pinned one, descriptor to
-    descriptor, after checking the path still leads to the same folder; if not,
-    the job fails and the staging folder is removed."""
+    The op never writes there by path. :meth:`stage` makes the job a private
+    (0700) staging folder, relative to a descriptor, and the op writes under it:
+
+    * where ``/proc/self/fd`` names folders (Linux), the staging folder is made
+      inside the pinned folder and the op writes under ``/proc/PID/fd/N`` of it
+      (a name the kernel resolves to the folder itself, whatever its path has
+      become): the finished output is a rename away, on the same file system;
+    * elsewhere (macOS, BSD), the staging folder is made in the runner's own
+      staging folder (:class:`_Staging`, 0700, owned by the server's user, so
+      no other user can swap a folder on its path) and the op writes there by
+      path.
+
+    Either way, a folder on the output's path swapped for a symlink mid-write
+    cannot send a byte outside the roots. The finished output is placed into
+    the pinned folder descriptor to descriptor (a hard link or rename, or a copy
+    into a new ``O_EXCL | O_NOFOLLOW`` file when the staging folder is on
+    another file system), after checking the path still leads to the same
+    folder; if not, the job fails and the staging folder is removed."""
 
     def __init__(self, real: str, fd: int | None, shown: str):
         self.real, self.fd, self.shown = real, fd, shown
         self.stage_fd: int | None = None
         self.stage_name = ""
         self.stage_root = ""  # the path the op writes under
+        self.stage_parent_fd: int | None = fd  # the folder holding the staging folder (not owned)
+        self.stage_parent = real
 
     @property
     def stage_real(self) -> str | None:
         """The staging folder by its real path (what a later start cleans up)."""
-        return os.path.join(self.real, self.stage_name) if self.stage_name else None
+        return os.path.join(self.stage_parent, self.stage_name) if self.stage_name else None
 
     @classmethod
     def open(cls, final: str, recorded: str | None) -> _Dir:
@@ -503,7 +529,7 @@ class _Dir:
                                           "replaced by a symlink or removed); nothing was written") from None
         return cls(real, fd, parent)
 
-    def stage(self, job_id: str, n: int) -> str:
+    def stage(self, job_id: str, n: int, private: _Staging | None = None) -> str:
         """Make the job's private staging folder; returns the path the op writes under."""
         self.stage_name = f".vedit-job-{job_id}.{n}"
         if self.fd is None:  # no descriptor-relative calls here: by path, checked at commit
@@ -511,16 +537,24 @@ class _Dir:
             shutil.rmtree(self.stage_root, ignore_errors=True)
             os.mkdir(self.stage_root, 0o700)
             return self.stage_root
+        if not proc_names_folders(self.fd):
+            if private is not None:
+                private.open()
+            if private is None or private.fd is None:
+                raise PathNotAllowedError(f"output folder {self.shown}: no private staging folder to write "
+                                          "in (this system has no /proc); nothing was written")
+            self.stage_parent_fd, self.stage_parent = private.fd, private.path
         self._remove_stage()  # a leftover of this job (re-queued after a shutdown)
         try:
-            os.mkdir(self.stage_name, 0o700, dir_fd=self.fd)
-            self.stage_fd = os.open(self.stage_name, _O_DIR, dir_fd=self.fd)
+            os.mkdir(self.stage_name, 0o700, dir_fd=self.stage_parent_fd)
+            self.stage_fd = os.open(self.stage_name, _O_DIR, dir_fd=self.stage_parent_fd)
         except OSError as exc:
             raise PathNotAllowedError(f"output folder {self.shown}: cannot make the job's staging folder "
                                       f"({exc.strerror})") from None
-        proc = f"/proc/{os.getpid()}/fd/{self.stage_fd}"
-        # where /proc is missing the op writes by path; the move is still descriptor-relative
-        self.stage_root = proc if os.path.isdir(proc) else os.path.join(self.real, self.stage_name)
+        if self.stage_parent_fd == self.fd:
+            self.stage_root = f"/proc/{os.getpid()}/fd/{self.stage_fd}"
+        else:
+            self.stage_root = os.path.join(self.stage_parent, self.stage_name)
         return self.stage_root
 
     def _staged(self, path: str) -> str | None:
@@ -560,7 +594,7 @@ class _Dir:
                                       "its output was not written")
         if self.stage_fd is not None:
             try:
-                here = _same(os.stat(self.stage_name, dir_fd=self.fd, follow_symlinks=False),
+                here = _same(os.stat(self.stage_name, dir_fd=self.stage_parent_fd, follow_symlinks=False),
                              os.fstat(self.stage_fd))
             except OSError:
                 here = False
@@ -581,20 +615,17 @@ class _Dir:
         if self.fd is None or self.stage_fd is None:
             return _commit(os.path.join(self.stage_root, name) + staged[len(_occupied(staged)):], final)
         suffix = final[len(_occupied(final)):]
-        is_dir = stat.S_ISDIR(os.stat(name, dir_fd=self.stage_fd, follow_symlinks=False).st_mode)
+        src_fd, src = self.stage_fd, name
+        if os.fstat(self.stage_fd).st_dev != os.fstat(self.fd).st_dev:
+            # another file system: copied into a new file of the pinned folder first
+            src_fd, src = self.fd, self.stage_name + ".part"
+            _copy_at(name, self.stage_fd, src, self.fd)
+        is_dir = stat.S_ISDIR(os.stat(src, dir_fd=src_fd, follow_symlinks=False).st_mode)
         for _ in range(100):
             occ = _occupied(final)
             dst = os.path.basename(occ)
             try:
-                if is_dir:
-                    with contextlib.suppress(OSError):
-                        os.rmdir(dst, dir_fd=self.fd)  # only an empty folder goes
-                    if _lexists_at(dst, self.fd):
-                        raise FileExistsError(dst)
-                    os.rename(name, dst, src_dir_fd=self.stage_fd, dst_dir_fd=self.fd)
-                else:
-                    os.link(name, dst, src_dir_fd=self.stage_fd, dst_dir_fd=self.fd, follow_symlinks=False)
-                    os.unlink(name, dir_fd=self.stage_fd)
+                _place_at(src, src_fd, dst, self.fd, is_dir)
                 return occ + suffix
             except FileExistsError:
                 final = unique_output(final)
@@ -603,11 +634,9 @@ class _Dir:
     def _remove_stage(self) -> None:
         if self.fd is None or not self.stage_name.startswith("."):
             return
-        with contextlib.suppress(OSError):
-            if stat.S_ISDIR(os.stat(self.stage_name, dir_fd=self.fd, follow_symlinks=False).st_mode):
-                shutil.rmtree(self.stage_name, dir_fd=self.fd)
-            else:
-                os.unlink(self.stage_name, dir_fd=self.fd)
+        _remove_at(self.stage_name, self.stage_parent_fd)
+        if self.stage_parent_fd != self.fd:
+            _remove_at(self.stage_name + ".part", self.fd)  # a copy cut short
 
     def discard(self) -> None:
         """Remove the staging folder (and whatever the op left in it) from the pinned folder."""
@@ -627,6 +656,132 @@ class _Dir:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+#: whether ``/proc/PID/fd/N`` may name a staging folder (tests turn it off to run the other way)
+USE_PROC = True
+
+
+def proc_names_folders(fd: int) -> bool:
+    """Whether ``/proc/PID/fd/N`` leads to the folder open as ``fd`` (Linux)."""
+    if not USE_PROC:
+        return False
+    try:
+        return _same(os.stat(f"/proc/{os.getpid()}/fd/{fd}"), os.fstat(fd))
+    except OSError:
+        return False
+
+
+class _Staging:
+    """The runner's own staging folder (``staging/`` beside the job database):
+    where ops write on systems without ``/proc``. It must be a real folder of
+    the server's user, 0700, so no other user can swap anything inside it; it
+    is opened without following symlinks and held by descriptor."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd: int | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        with self._lock:
+            if self.fd is None and _NOFOLLOW_DIRS:
+                self._open()
+
+    def _open(self) -> None:
+        os.makedirs(self.path, mode=0o700, exist_ok=True)
+        st = os.lstat(self.path)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            raise VeditError(f"staging folder {self.path} is not a folder of this user; remove it and start again")
+        if stat.S_IMODE(st.st_mode) != 0o700:
+            os.chmod(self.path, 0o700, follow_symlinks=False)
+        real = os.path.realpath(self.path)
+        fd = _open_nofollow(real)
+        if not _same(os.fstat(fd), st):
+            os.close(fd)
+            raise VeditError(f"staging folder {self.path} changed while it was opened; start again")
+        self.path, self.fd = real, fd
+
+    def clean(self, keep: Iterable[str] = ()) -> None:
+        """Remove what jobs left here, except the staging folders of jobs in ``keep``."""
+        if self.fd is None:
+            return
+        keep = tuple(f".vedit-job-{j}." for j in keep)
+        for name in os.listdir(self.fd):
+            if name.startswith(".vedit-job-") and not name.startswith(keep):
+                _remove_at(name, self.fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _remove_at(name: str, dir_fd: int | None) -> None:
+    """Remove ``name`` (a file, or a folder with everything in it) relative to ``dir_fd``."""
+    if dir_fd is None:
+        return
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            shutil.rmtree(name, dir_fd=dir_fd)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
+
+
+def _copy_at(src: str, src_fd: int, dst: str, dst_fd: int) -> None:
+    """Copy file or flat folder ``src`` (relative to ``src_fd``) to the new name
+    ``dst`` relative to ``dst_fd``: created with ``O_EXCL | O_NOFOLLOW``, so it
+    never replaces or writes through anything; symlinks are not copied."""
+    _remove_at(dst, dst_fd)  # our own leftover (the name is the job's)
+    st = os.stat(src, dir_fd=src_fd, follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        os.mkdir(dst, 0o777, dir_fd=dst_fd)
+        s_fd = os.open(src, _O_DIR, dir_fd=src_fd)
+        try:
+            d_fd = os.open(dst, _O_DIR, dir_fd=dst_fd)
+            try:
+                for entry in os.listdir(s_fd):
+                    if stat.S_ISREG(os.stat(entry, dir_fd=s_fd, follow_symlinks=False).st_mode):
+                        _copy_at(entry, s_fd, entry, d_fd)
+            finally:
+                os.close(d_fd)
+        finally:
+            os.close(s_fd)
+        return
+    if not stat.S_ISREG(st.st_mode):
+        return
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    with open(os.open(src, os.O_RDONLY | nofollow, dir_fd=src_fd), "rb") as fin, \
+            open(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o666, dir_fd=dst_fd), "wb") as fout:
+        shutil.copyfileobj(fin, fout, 8 << 20)
+        fout.flush()
+        os.fsync(fout.fileno())
+
+
+def _place_at(src: str, src_fd: int, dst: str, dst_fd: int, is_dir: bool) -> None:
+    """Move ``src`` to ``dst`` (each relative to its folder's descriptor) without
+    replacing anything: FileExistsError when ``dst`` is taken (an empty folder
+    is taken over by a folder)."""
+    import errno
+
+    if is_dir:
+        with contextlib.suppress(OSError):
+            os.rmdir(dst, dir_fd=dst_fd)  # only an empty folder goes
+        if _lexists_at(dst, dst_fd):
+            raise FileExistsError(dst)
+        os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+        return
+    try:
+        os.link(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # a file system without hard links (exFAT, FAT): check, then rename
+        if _lexists_at(dst, dst_fd):
+            raise FileExistsError(dst) from None
+        os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+        return
+    os.unlink(src, dir_fd=src_fd)
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from vedit import ops as _ops
-from vedit.errors import InvalidInputError, VeditError
+from vedit.errors import InvalidInputError
 from vedit.ops import register_op, unregister_op  # noqa: F401 - part of this module's API
-from vedit.ops.params import OpDef, ParamError, looks_like_path
+from vedit.ops.params import OpDef, looks_like_path
 
 log = logging.getLogger("vedit.jobs")
 
@@ -161,42 +161,32 @@ def check_readable(path: str, label: str, policy: PathPolicy) -> None:
                                       f"{', '.join(roots)}; start the server with --allow-read FOLDER to read there")
 
 
-def _in_thread(fn: Callable[[], Any], timeout: float, what: str) -> Any:
-    """``fn()`` in a helper thread: media that does not answer within ``timeout``
-    seconds (a stalled network share...) is refused instead of stalling the caller.
-    Raises SpecError (the timeout, or an error of ``fn`` other than a ParamError,
-    which keeps its param), or ParamError."""
-    import threading
+def run_probe(fn: Callable[..., Any], args: tuple, timeout: float, what: str, want: bool = False) -> Any:
+    """``fn(*args)`` in a helper process (:mod:`vedit.jobs.probe`): media that does
+    not answer within ``timeout`` seconds (a stalled network share...) is
+    refused, and the helper stuck in it killed, instead of stalling the caller.
+    Raises SpecError (the timeout, or the check's error: a ParamError's message
+    keeps its param); returns ``fn``'s value when ``want``."""
+    from vedit.jobs.probe import ProbeFailed, ProbeTimeout, run_check
 
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["exc"] = exc
-
-    t = threading.Thread(target=run, name="vedit-probe", daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        raise SpecError(f"{what}: could not be read within {timeout:g} s")
-    if "exc" in box:
-        exc = box["exc"]
-        if isinstance(exc, ParamError):
+    try:
+        return run_check(fn, args, timeout, want)
+    except ProbeTimeout:
+        raise SpecError(f"{what}: could not be read within {timeout:g} s") from None
+    except ProbeFailed as exc:
+        if exc.kind == "param":
             raise SpecError(str(exc)) from None
-        if isinstance(exc, VeditError):
+        if exc.kind == "vedit":
             raise SpecError(f"{what}: {exc}") from None
-        log.warning("%s: %s: %s", what, type(exc).__name__, exc)
-        raise SpecError(f"{what}: cannot be read ({type(exc).__name__})") from None
-    return box.get("value")
+        log.warning("%s: %s: %s", what, exc.type_name, exc)
+        raise SpecError(f"{what}: cannot be read ({exc.type_name})") from None
 
 
 def probe_frames(path: str, timeout: float) -> int:
-    """The input's frame count, read with a timeout (see :func:`_in_thread`)."""
-    from vedit.io import open_clip
+    """The input's frame count, read with a timeout (see :func:`run_probe`)."""
+    from vedit.jobs.probe import frame_count
 
-    return int(_in_thread(lambda: open_clip(path).frame_count, timeout, f"input {path!r}"))
+    return int(run_probe(frame_count, (path,), timeout, f"input {path!r}", want=True))
 
 
 def _under(path: str, root: str) -> bool:
@@ -424,10 +414,9 @@ def validate_spec(spec: dict, policy: PathPolicy | None = None, taken: set[str] 
             claims.append(clean[name])
     # 6. the media: what the op reads opens and fits together (a mask of the
     # input's size...), so such a job is a 422 now, not a failure later
-    if probe:
+    if probe and opdef.media_check is not None:
         values = {**full, **{k: v for k, v in clean.items() if opdef[k].type == "path_out"}}
-        _in_thread(lambda: opdef.check_inputs(inp, out, values, start, end, job=True), policy.probe_timeout,
-                   f"input {inp!r}")
+        run_probe(opdef.media_check, (inp, out, values, start, end, True), policy.probe_timeout, f"input {inp!r}")
     parents = {c: os.path.realpath(os.path.dirname(_output_target(c)[1])) for c in claims}
     return JobSpec(op=op, input=inp, output=out, params=clean, start=start, end=end,
                    requested_output=spec["output"], inputs=inputs, claims=claims, real_parents=parents)
