@@ -1,8 +1,8 @@
 /* Runs plugins/premiere/js/host.js under Node with a fake `premierepro` module
  * that answers the documented calls host.js makes, from a scenario:
  *   node premiere_host_fake.js HOST_JS '{"tracks": [[[start, end], ...], ...], "clip": {...},
- *                                        "path": "...", "insertAddsTrack": true}'
- * tracks: per video track the clips on it (seconds). Prints one JSON line:
+ *                                        "path": "...", "insertAddsTrack": true, "existing": [paths]}'
+ * tracks: per video track the clips on it (seconds); existing: clip items already in the root bin. Prints one JSON line:
  * {result | error, actions, tracks}. Actions made outside lockedAccess fail. */
 "use strict";
 const vm = require("vm");
@@ -17,6 +17,8 @@ let locked = false;
 const clipItem = (path, id) => ({ kind: "clip", path, id, async getMediaFilePath() { return path; },
   async getId() { return id; } });
 const bin = { kind: "folder", items: [clipItem("/media/shot.mp4", "a")], async getItems() { return this.items; } };
+// earlier imports of the same result path (ids "old0", ...): the new import's item must be the one placed
+(sc.existing || []).forEach((p, i) => bin.items.push(clipItem(p, "old" + i)));
 const sub = { kind: "folder", items: [], async getItems() { return this.items; } };
 bin.items.push(sub);
 
@@ -35,11 +37,11 @@ const duration = sc.clip.outSeconds - sc.clip.inSeconds;
 const editor = {
   createOverwriteItemAction(item, time, v, a) {
     if (!locked) throw new Error("action made outside lockedAccess");
-    return { kind: "overwrite", path: item.path, t: time.seconds, v, a };
+    return { kind: "overwrite", path: item.path, id: item.id, t: time.seconds, v, a };
   },
   createInsertProjectItemAction(item, time, v, a, limitShift) {
     if (!locked) throw new Error("action made outside lockedAccess");
-    return { kind: "insert", path: item.path, t: time.seconds, v, a, limitShift };
+    return { kind: "insert", path: item.path, id: item.id, t: time.seconds, v, a, limitShift };
   },
 };
 const project = {

@@ -385,14 +385,15 @@ def test_panel_fields_come_from_the_op_definitions(panel_site, browser):
 NODE = shutil.which("node")
 
 
-def _place(tracks, insert_adds_track=True):
+def _place(tracks, insert_adds_track=True, existing=()):
     """host.js's importAndPlace under Node with a fake premierepro module
     (tests/plugins/premiere_host_fake.js): the clip sits on V1 at 10.0-10.5 s."""
     if not NODE:
         pytest.skip("Node.js not found")
     clip = {"name": "shot", "path": "/media/shot.mp4", "inSeconds": 0.125, "outSeconds": 0.625, "fps": 24,
             "startSeconds": 10.0, "endSeconds": 10.5, "trackIndex": 0}
-    sc = {"tracks": tracks, "clip": clip, "path": "/media/shot_remove_3-15.mp4", "insertAddsTrack": insert_adds_track}
+    sc = {"tracks": tracks, "clip": clip, "path": "/media/shot_remove_3-15.mp4", "insertAddsTrack": insert_adds_track,
+          "existing": list(existing)}
     out = subprocess.run([NODE, str(HERE / "premiere_host_fake.js"), str(PANEL / "js" / "host.js"), json.dumps(sc)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -420,3 +421,12 @@ def test_no_free_track_adds_one_or_says_so():
     r = _place([[[10.0, 10.5]]], insert_adds_track=False)
     assert r["error"].startswith("no free video track above V1 at the clip's time, and Premiere did not add one")
     assert "/media/shot_remove_3-15.mp4" in r["error"]
+
+
+def test_the_item_this_import_made_is_placed():
+    """Premiere's importFiles answers only true/false: the item placed is the
+    one that import added (here in a sub-bin), not an earlier import of the
+    same file sitting in the root bin."""
+    r = _place([[[10.0, 10.5]]], existing=["/media/shot_remove_3-15.mp4"])
+    (a,) = r["actions"]
+    assert a["id"] == "new" and a["path"] == "/media/shot_remove_3-15.mp4"
