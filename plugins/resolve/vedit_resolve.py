@@ -8,8 +8,9 @@ places it on the timeline's "vedit" video track (made once, then reused) at
 the same record frame, or adds it as a take of the item (``"mode": "take"``).
 
 Settings (op, params, mode, url, token, ca_file, output_dir) come from
-``vedit_resolve.json`` beside this script, then ``$VEDIT_HOME/resolve.json``
-(the config folder vedit reads), so the script runs from the menu without a
+``vedit_resolve.json`` beside this script, then ``$VEDIT_HOME/resolve.json``,
+then the ``[resolve]`` table of vedit's own config file
+(``$VEDIT_HOME/config.toml``), so the script runs from the menu without a
 dialog and without environment variables (a Resolve started from the macOS
 Dock sees none); ``VEDIT_RESOLVE_*`` variables still override them. The
 params are checked against the op definitions before anything is submitted
@@ -73,10 +74,44 @@ JOB_NAME = "vedit_resolve.job"
 RESULT_TRACK = "vedit"
 
 
+def config_file() -> str:
+    """vedit's own config file (``$VEDIT_CONFIG``, default
+    ``$VEDIT_HOME/config.toml``): its ``[resolve]`` table holds settings too."""
+    return os.path.expanduser(os.environ.get("VEDIT_CONFIG") or os.path.join(vedit_home(), "config.toml"))
+
+
 def settings_files() -> list[str]:
-    """Where settings are read, lowest priority first: the config folder vedit
-    reads, then the file beside this script."""
-    return [os.path.join(vedit_home(), "resolve.json"), os.path.join(HERE, SETTINGS_NAME)]
+    """Where settings are read, lowest priority first: the ``[resolve]`` table
+    of vedit's config file, ``resolve.json`` in vedit's config folder, then the
+    file beside this script."""
+    return [config_file(), os.path.join(vedit_home(), "resolve.json"), os.path.join(HERE, SETTINGS_NAME)]
+
+
+def read_settings_file(path: str) -> dict:
+    """The settings one file holds: a ``.toml`` file's ``[resolve]`` table
+    (vedit's config file; {} without one), else the file's JSON (comments
+    allowed, see ``parse_settings``). Raises ValueError naming the file."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if not path.endswith(".toml"):
+        try:
+            return parse_settings(text)
+        except ValueError as exc:
+            raise ValueError(f"settings file {path}: not valid JSON ({exc})") from None
+    try:
+        import tomllib
+    except ImportError:  # Resolve's Python older than 3.11
+        if re.search(r"^\s*\[\s*resolve[\].]", text, re.M):
+            raise ValueError(f"{path}: reading its [resolve] table needs Python 3.11 or later in Resolve; "
+                             f"put these settings in {SETTINGS_NAME} beside the script instead") from None
+        return {}
+    try:
+        data = tomllib.loads(text).get("resolve", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: [resolve] must be a table")
+    return data
 
 
 def make_client(options: dict):
@@ -321,21 +356,18 @@ def load_options(env=None, ops: dict | None = None, files: list[str] | None = No
     for path in settings_files() if files is None else files:
         if not os.path.isfile(path):
             continue
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = parse_settings(f.read())
-            except ValueError as exc:
-                raise ValueError(f"settings file {path}: not valid JSON ({exc})") from None
+        data = read_settings_file(path)
+        where = f"{path} [resolve]" if path.endswith(".toml") else path
         unknown = [k for k in data if k not in SETTINGS]
         if unknown:
-            raise ValueError(f"{path}: unknown setting {unknown[0]!r}; known: {', '.join(SETTINGS)}")
+            raise ValueError(f"{where}: unknown setting {unknown[0]!r}; known: {', '.join(SETTINGS)}")
         given = data.get("params") or {}
         if not isinstance(given, dict):
-            raise ValueError(f"{path}: \"params\" must be an object {{\"name\": value, ...}}")
+            raise ValueError(f"{where}: \"params\" must be an object {{\"name\": value, ...}}")
         for key in ("op", "mode", "url", "token", "ca_file", "output_dir"):
             if data.get(key) is not None and not isinstance(data[key], str):
-                raise ValueError(f"{path}: \"{key}\" = {json.dumps(data[key])}: expected text")
-        origin.update(dict.fromkeys(given, path))
+                raise ValueError(f"{where}: \"{key}\" = {json.dumps(data[key])}: expected text")
+        origin.update(dict.fromkeys(given, where))
         params = dict(opts["params"], **given)
         opts.update(data)
         opts["params"] = params
@@ -371,6 +403,7 @@ def example_settings(ops: dict) -> str:
         "// Settings for vedit_resolve (DaVinci Resolve: Workspace > Scripts > vedit_resolve).",
         "// Save a copy as vedit_resolve.json beside the script (or as resolve.json in vedit's config folder,",
         "// ~/.config/vedit/) and remove the // in front of each line you set; the values shown are the defaults.",
+        "// The same keys may sit in a [resolve] table (params in [resolve.params]) of ~/.config/vedit/config.toml.",
         "// \"params\" are the params of \"op\": the script refuses an unknown name, a value of the wrong type or",
         "// one outside the allowed values before it submits anything.",
         "// Generated by plugins/make_ops_schema.py from vedit's op definitions; do not edit this copy.",

@@ -25,8 +25,7 @@ def settings_token() -> str | None:
 
         for path in reversed(vedit_resolve.settings_files()):
             if os.path.isfile(path):
-                with open(path, encoding="utf-8") as f:
-                    token = vedit_resolve.parse_settings(f.read()).get("token")
+                token = vedit_resolve.read_settings_file(path).get("token")
                 if token:
                     return str(token)
     except (ImportError, OSError, ValueError):

@@ -499,8 +499,9 @@ def test_speed_changed_clip_is_refused(tmp_path, helpers):
 def test_settings_files_beside_the_script_and_in_the_config_folder(tmp_path, helpers, monkeypatch):
     mod = load_script(helpers)
     monkeypatch.setenv("VEDIT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("VEDIT_CONFIG", raising=False)
     files = mod.settings_files()
-    assert files == [str(tmp_path / "home" / "resolve.json"),
+    assert files == [str(tmp_path / "home" / "config.toml"), str(tmp_path / "home" / "resolve.json"),
                      str(helpers.root / "plugins" / "resolve" / "vedit_resolve.json")]
     home_file, script_file = tmp_path / "home.json", tmp_path / "script.json"
     home_file.write_text('{"op": "remove", "params": {"mask": "/a.png", "dilate": 4}, "url": "http://127.0.0.1:9"}')
@@ -512,6 +513,54 @@ def test_settings_files_beside_the_script_and_in_the_config_folder(tmp_path, hel
     script_file.write_text("{not json")
     with pytest.raises(ValueError, match="script.json: not valid JSON"):
         mod.load_options({}, files=[str(script_file)])
+
+
+def test_settings_in_the_resolve_table_of_vedits_config_file(tmp_path, helpers, monkeypatch):
+    """vedit's own config file (``$VEDIT_HOME/config.toml``, the one its model
+    defaults live in) may hold the script's settings in a ``[resolve]`` table:
+    read first, so resolve.json and the file beside the script win over it; a
+    config file without the table changes nothing; a bad value is named with
+    the file and the table; the cancel script finds the token there too."""
+    mod = load_script(helpers)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("VEDIT_HOME", str(home))
+    monkeypatch.delenv("VEDIT_CONFIG", raising=False)
+    config = home / "config.toml"
+    config.write_text('[diffusion]\nsteps = 20\n\n[resolve]\nop = "remove"\nurl = "http://127.0.0.1:9"\n'
+                      'token = "from-config"\n\n[resolve.params]\nmask = "/a.png"\ndilate = 5\n')
+    script_file = tmp_path / "script.json"
+    script_file.write_text('{"params": {"dilate": 7}, "mode": "take"}')
+    files = [str(config), str(home / "resolve.json"), str(script_file)]
+    opts = mod.load_options({}, files=files)
+    assert opts["op"] == "remove" and opts["url"] == "http://127.0.0.1:9" and opts["token"] == "from-config"
+    assert opts["mode"] == "take" and opts["params"] == {"mask": "/a.png", "dilate": 7}
+    (home / "resolve.json").write_text('{"op": "matte", "params": {}}')
+    assert mod.load_options({}, files=[str(config), str(home / "resolve.json")])["op"] == "matte"
+
+    config.write_text('[diffusion]\nsteps = 20\n')
+    (home / "resolve.json").unlink()
+    assert mod.load_options({}, files=[str(config)])["op"] == mod.SETTINGS["op"][0]
+    config.write_text('[resolve]\nmode = "stack"\n')
+    with pytest.raises(ValueError, match="mode 'stack'"):
+        mod.load_options({}, files=[str(config)])
+    config.write_text('[resolve]\nop = "remove"\n[resolve.params]\nmask = "/a.png"\ndilate = "wide"\n')
+    with pytest.raises(ValueError, match=r"config.toml \[resolve\]: params.dilate"):
+        mod.load_options({}, files=[str(config)])
+    config.write_text('[resolve]\nport = 8765\n')
+    with pytest.raises(ValueError, match=r"config.toml \[resolve\]: unknown setting 'port'"):
+        mod.load_options({}, files=[str(config)])
+    config.write_text('[resolve\n')
+    with pytest.raises(ValueError, match="config.toml: not valid TOML"):
+        mod.load_options({}, files=[str(config)])
+
+    # the cancel script reads the token from the same table
+    config.write_text('[resolve]\ntoken = "cancel-token"\n')
+    spec = importlib.util.spec_from_file_location("vedit_resolve_cancel_t",
+                                                  helpers.root / "plugins" / "resolve" / "vedit_resolve_cancel.py")
+    cancel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cancel)
+    assert cancel.settings_token() == "cancel-token"
 
 
 def test_cancel_from_the_cancel_script(tmp_path, helpers):
