@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from vedit.errors import JobCancelled, VeditError
 from vedit.jobs.spec import PathNotAllowedError, PathPolicy, SpecError, get_op_func, unique_output, validate_spec
 from vedit.jobs.store import JobStore
-from vedit.ops import get_def
+from vedit.ops import get_def, op_names
 
 log = logging.getLogger("vedit.jobs")
 
@@ -115,6 +115,11 @@ class Runner:
         from vedit.jobs.probe import POOL
 
         POOL.warm()  # the first submit's media check finds a helper process ready
+        for name in op_names():  # op modules load now, not inside the first submit's answer time
+            try:
+                get_def(name)
+            except Exception as exc:  # noqa: BLE001 - that op's submits report it
+                log.warning("op %s cannot be loaded: %s", name, exc)
         for _ in range(self.workers):
             self._spawn()
 
