@@ -43,6 +43,21 @@ def test_distribution_name_is_ours(helpers):
         assert not re.search(r"pip install [\"']?vedit\[", text), doc
 
 
+def test_every_install_line_names_extras_that_exist(helpers):
+    """The extras the docs tell an editor to install (``vedit-toolkit[server,person]``,
+    ``".[all]"``, ``[server,person,ml]``; not a TOML table such as Resolve's
+    ``[resolve]``) are all defined in pyproject.toml."""
+    extras = set(_project(helpers)["optional-dependencies"])
+    seen = set()
+    for doc in ("README.md", "plugins/README.md", "plugins/comfyui/__init__.py", "setup.sh"):
+        text = (helpers.root / doc).read_text()
+        for group in re.findall(r"(?:vedit-toolkit|\.|`)\[([a-z0-9_,\- ]+)\](?!` table)", text):
+            names = {n.strip() for n in group.split(",")}
+            assert names <= extras, (doc, group)
+            seen |= names
+    assert {"server", "person", "comfyui", "ml", "timeline", "all"} <= seen
+
+
 def test_comfyui_extra_is_lean(helpers):
     p = _project(helpers)
     reqs = _closure(p, "comfyui") + [Requirement(r) for r in p["dependencies"]]
