@@ -137,6 +137,8 @@ except RuntimeError as exc:  # bpy.ops raises what the operator reported as an e
     report["operator_error"] = str(exc)
 report["operator"] = sorted(res)
 report["state_error"] = ext.STATE["error"]
+if cfg.get("draw_after"):
+    report["drawn_after"] = draw_panel()[1]
 if "FINISHED" in res:
     job = ext.JOBS[-1]
     report["spec"] = job["spec"]

@@ -233,9 +233,13 @@ def test_submit_errors_are_kept_for_the_panel(tmp_path, helpers):
     cv2.imwrite(str(tmp_path / "m.png"), square_mask(0))
     rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24,
                        "url": f"http://127.0.0.1:{port}", "out_dir": str(tmp_path / "renders"), "op": "remove",
-                       "mask": str(tmp_path / "m.png")}, tmp_path, home)
+                       "mask": str(tmp_path / "m.png"), "draw_after": True}, tmp_path, home)
     assert rep["operator"] == ["CANCELLED"] and "no vedit server at" in rep["operator_error"]
     assert "no vedit server at" in rep["state_error"] and rep["state_error"].endswith("or pass --url")
+    # the panel draws it whole, in lines that fit its width (280 px: at most 36 characters)
+    lines = [b["label"] for b in rep["drawn_after"] if "label" in b]
+    assert len(lines) > 2 and max(map(len, lines)) <= 36
+    assert " ".join(lines).split() == rep["state_error"].split()
 
 
 def test_cancel_button_stops_the_job_and_places_nothing(tmp_path, live_server, helpers):
