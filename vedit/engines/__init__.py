@@ -1,8 +1,18 @@
 """Engine registry: name → "module:Class", imported only when used.
 
-Built-in engines are registered exactly like third-party ones (entry-point
-group ``vedit.engines``), so the extension path is always exercised. A broken
-plugin is reported by ``vedit engines`` and skipped, never fatal.
+Every engine and matte source the ops use comes from here: inpaint engines
+(``remove``, ``replace-bg --prompt``), animate engines (``animate``) and matte
+sources (``matte``, ``replace-bg --matte``). Built-in engines are registered
+exactly like third-party ones: an entry point in the group ``vedit.engines``
+(ours is ``builtin = "vedit.engines.builtin:builtin_engines"`` in
+pyproject.toml) names a callable returning :class:`EngineSpec` s, loaded on
+first use. So the extension path is always exercised. A broken plugin is
+reported by ``vedit engines`` and skipped, never fatal.
+
+A third-party package declares, in its own pyproject.toml::
+
+    [project.entry-points."vedit.engines"]
+    mine = "my_package.vedit_engines:engines"   # -> list[EngineSpec]
 """
 from __future__ import annotations
 
@@ -59,21 +69,38 @@ def register(spec: EngineSpec) -> EngineSpec:
     return spec
 
 
+#: the entry point that brings the built-in engines (declared in pyproject.toml)
+BUILTIN = ("builtin", "vedit.engines.builtin:builtin_engines")
+
+
+def _register_from(name: str, load) -> None:
+    """Register what one entry point gives (an :class:`EngineSpec`, a list of
+    them, or a callable returning either); a failure is recorded, not raised."""
+    try:
+        obj = load()
+        specs = obj() if callable(obj) and not isinstance(obj, EngineSpec) else obj
+        for s in specs if isinstance(specs, (list, tuple)) else [specs]:
+            register(s)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not break vedit
+        _PLUGIN_ERRORS.append(f"{name}: {exc}")
+
+
 def _load_entry_points() -> None:
+    """Load the ``vedit.engines`` entry points once: ours first, so a third
+    party's engine of the same name replaces a built-in. Run from a source
+    tree whose install metadata lacks our entry point (not installed, or
+    installed before it existed), ours is loaded from :data:`BUILTIN` through
+    the same loader."""
     global _loaded_entry_points
     if _loaded_entry_points:
         return
     _loaded_entry_points = True
-    from importlib.metadata import entry_points
+    from importlib.metadata import EntryPoint, entry_points
 
-    for ep in entry_points(group="vedit.engines"):
-        try:
-            obj = ep.load()
-            specs = obj() if callable(obj) and not isinstance(obj, EngineSpec) else obj
-            for s in specs if isinstance(specs, (list, tuple)) else [specs]:
-                register(s)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break vedit
-            _PLUGIN_ERRORS.append(f"{ep.name}: {exc}")
+    eps = list(entry_points(group="vedit.engines"))
+    ours = [ep for ep in eps if ep.value == BUILTIN[1]][:1] or [EntryPoint(*BUILTIN, "vedit.engines")]
+    for ep in ours + [ep for ep in eps if ep.value != BUILTIN[1]]:
+        _register_from(ep.name, ep.load)
 
 
 def engines(family: str | None = None) -> list[EngineSpec]:
@@ -103,40 +130,3 @@ def get_spec(family: str, name: str) -> EngineSpec:
 def get_engine(family: str, name: str, **kwargs):
     """Instantiate an engine by family and name."""
     return get_spec(family, name).load()(**kwargs)
-
-
-# -- built-in engines ---------------------------------------------------------
-register(EngineSpec("propagate", "inpaint", "vedit.engines.propagate:PropagateInpaintEngine",
-                    "camera-model direct sampling + flow-guided propagation + exemplar fill (default, no weights)"))
-register(EngineSpec("diffusion", "inpaint", "vedit.engines.inpaint_diffusion:DiffusionInpaintEngine",
-                    "latent diffusion inpainting on keyframes, propagated (flow-warped noise, cross-frame attention)",
-                    needs=("torch", "diffusers", "transformers"), extra="ml",
-                    weights="diffusers inpainting model (SD 1.5/2 or SDXL inpainting), local"))
-register(EngineSpec("parallax", "animate", "vedit.engines.animate_parallax:ParallaxAnimateEngine",
-                    "2.5D layered camera moves from a matte, background inpainted behind the subject"))
-register(EngineSpec("motion", "animate", "vedit.engines.animate_motion:MotionAnimateEngine",
-                    "motion brush: Eulerian motion field, forward splatting, seamless loops"))
-register(EngineSpec("diffusion", "animate", "vedit.engines.animate_diffusion:DiffusionAnimateEngine",
-                    "image-to-video diffusion (Stable Video Diffusion, text-conditioned i2v)",
-                    needs=("torch", "diffusers", "transformers"), extra="ml",
-                    weights="diffusers image-to-video model, local"))
-register(EngineSpec("file", "matte", "vedit.masks.sources:FileMatteSource",
-                    "mask image, sequence or video (8/16-bit, grey or alpha)"))
-register(EngineSpec("person", "matte", "vedit.masks.person:PersonMatteSource",
-                    "person segmentation with the models inside the MediaPipe 0.10.14 wheel (no downloads)",
-                    needs=("mediapipe",), extra="person"))
-register(EngineSpec("sam", "matte", "vedit.masks.sam:SamMatteSource",
-                    "Segment Anything with a user checkpoint; point/box prompts, re-prompted per frame",
-                    needs=("torch", "segment_anything"), extra="ml",
-                    weights="segment-anything checkpoint (vit_b/vit_l/vit_h), local"))
-register(EngineSpec("sam2", "matte", "vedit.masks.sam2_video:Sam2MatteSource",
-                    "SAM 2 video predictor with a user checkpoint; point/box prompt on any frame, propagated "
-                    "through the shot in chunks",
-                    needs=("torch", "sam2"), extra="sam2",
-                    weights="SAM 2 / 2.1 checkpoint (.pt) and its model config, local"))
-register(EngineSpec("grabcut", "matte", "vedit.masks.sources:GrabCutMatteSource",
-                    "box prompt segmented with GrabCut, tracked by flow"))
-register(EngineSpec("chroma", "matte", "vedit.masks.sources:ChromaMatteSource",
-                    "chroma key (green, blue, a CSS colour name or #RRGGBB) with tolerance and spill suppression"))
-register(EngineSpec("track", "matte", "vedit.masks.track:TrackMatteSource",
-                    "keyframe mask tracked through the shot with optical flow and colour"))
