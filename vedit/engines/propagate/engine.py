@@ -567,13 +567,25 @@ class PropagateInpaintEngine:
         m = np.asarray(mask)
         if m.ndim == 3:
             m = m.max(axis=2)
-        core = m > 127
+        H, W = m.shape
+        a = np.zeros((H, W), np.float32)
+        # only the box around the mask and the region is computed (a full
+        # 1080p frame cost ~20 ms): the distances inside it are the same as
+        # on the whole frame, since the box holds every core pixel and the
+        # chamfer distance between two pixels runs inside their bounding box
+        bb = mask_bbox((m > 127) | region)
+        if bb is None:
+            return a
+        g = self.dilate + 1
+        y0, y1, x0, x1 = max(0, bb[0] - g), min(H, bb[1] + g), max(0, bb[2] - g), min(W, bb[3] + g)
+        core = m[y0:y1, x0:x1] > 127
         if self.dilate > 0 and core.any():
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.dilate + 1, 2 * self.dilate + 1))
-            core = cv2.dilate(core.astype(np.uint8), k) > 0
-        d = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, 3)
-        a = np.clip(1.0 - d / float(self.feather + 1), 0.0, 1.0).astype(np.float32)
-        a[~region] = 0.0
+            core = cv2.dilate(core.view(np.uint8), k) > 0
+        d = cv2.distanceTransform((~core).view(np.uint8), cv2.DIST_L2, 3)
+        ab = a[y0:y1, x0:x1]
+        np.clip(1.0 - d / np.float32(self.feather + 1), 0.0, 1.0, out=ab)
+        ab[~region[y0:y1, x0:x1]] = 0.0
         return a
 
     # ---------------------------------------------------------- one chunk
