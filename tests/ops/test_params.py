@@ -141,3 +141,60 @@ def test_overall_progress_never_goes_back():
     assert done == sorted(done) and done[-1] == 100
     assert {t for _, t, _ in seen} == {100}
     assert seen[-1][2] == "done" and ("composite" in {s for _, _, s in seen})
+
+
+# A param name shared by several ops means one thing: same type, same choices
+# (in any order), same repeatability. The differences below are deliberate
+# (what differs and why); anything else that drifts fails here.
+_SAME_NAME_EXCEPTIONS = {
+    # each op's --engine chooses among its own family's engines (see the next test)
+    "engine": "choices",
+    # `remove` runs the inpaint diffusion engine, which offloads the whole model only
+    "offload": "choices",
+    # keyframes: matte takes one --frame after each of several --mask; replace-bg one keyframe mask
+    "frame": "repeat",
+    "mask": "repeat",
+    # open: remove's feather is the propagate engine's whole-pixel blend band (int), the
+    # matte ops' a float blur width; replace-bg --preview is a low-resolution pass (bool),
+    # matte --preview a second output (path). Renaming one of them needs the panels' schema
+    # files made again (plugins/make_ops_schema.py).
+    "feather": "type",
+    "preview": "type",
+}
+
+
+def test_shared_names_mean_the_same_across_ops():
+    ops = [get_def(n) for n in ("remove", "replace-bg", "matte", "animate")]
+    by_name: dict[str, list] = {}
+    for op in ops:
+        for p in op.params:
+            by_name.setdefault(p.name, []).append((op.name, p))
+    drift = []
+    for name, uses in sorted(by_name.items()):
+        if len(uses) < 2:
+            continue
+        allowed = _SAME_NAME_EXCEPTIONS.get(name)
+        kinds = {
+            "type": {p.type for _, p in uses},
+            "choices": {frozenset(map(str, p.choice_values() or ())) for _, p in uses},
+            "repeat": {p.repeat for _, p in uses},
+        }
+        for kind, values in kinds.items():
+            if len(values) > 1 and kind != allowed:
+                drift.append(f"{name}: {kind} differs: " + ", ".join(f"{o}={getattr(p, kind)!r}" for o, p in uses))
+    assert drift == []
+    # the exceptions still hold (a fixed one is taken off the list)
+    for name, kind in _SAME_NAME_EXCEPTIONS.items():
+        uses = by_name[name]
+        values = {str(p.choice_values()) if kind == "choices" else getattr(p, kind) for _, p in uses}
+        assert len(values) > 1, f"{name} no longer differs in {kind}: remove it from _SAME_NAME_EXCEPTIONS"
+
+
+def test_engine_choices_are_the_ops_engine_family():
+    from vedit.engines import names
+
+    for op in ("remove", "replace-bg", "animate"):
+        d = get_def(op)
+        assert d.engine_family is not None
+        assert sorted(d["engine"].choice_values()) == sorted(names(d.engine_family))
+    assert sorted(get_def("matte")["source"].choice_values()) == sorted(names("matte"))
