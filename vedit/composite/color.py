@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError
-from vedit.masks.sources import despill, parse_colour
+from vedit.masks.sources import despill
 
 
 class ColorMatcher:
@@ -58,11 +58,7 @@ class ColorMatcher:
         return cv2.LUT(np.ascontiguousarray(fg[:, :, :3]), table)
 
 
-def key_channel(key) -> int:
-    """Which RGB channel a key colour (green, blue, a CSS name, #RRGGBB or RGB tuple) lives in."""
-    return int(np.argmax(parse_colour(key, "--key")))
-
-
 def suppress_spill(fg: np.ndarray, key="green", amount: float = 1.0) -> np.ndarray:
-    """Key-colour spill suppression: the one despill rule (``vedit.masks.sources.despill``)."""
-    return despill(fg, key, amount, name="--key")
+    """Key-colour spill suppression: the one despill rule (``vedit.masks.sources.despill``);
+    ``key`` is replace-bg's ``--chroma`` colour, as in ``vedit matte``."""
+    return despill(fg, key, amount, name="--chroma")
