@@ -218,6 +218,49 @@ def test_mask_strip_and_matte_as_alpha(tmp_path, live_server, helpers):
     assert shown[32:36, square_x(0) + 2: square_x(0) + 6, :3].mean() > 180
 
 
+def test_movie_mask_strip_holding_just_the_shown_frames(tmp_path, live_server, helpers):
+    """A mask movie strip made for the trimmed range only (its frame 0 is the
+    first frame the source strip shows), starting where the source strip
+    starts: every shown frame gets its own mask. The square jumps 3 px a
+    frame, so a mask off by a frame or more leaves it in the picture."""
+    from vedit.io import open_clip, open_writer
+
+    def x(i):
+        return 2 + 3 * i
+
+    def mask(i):
+        m = np.zeros((48, 64), np.uint8)
+        m[29:39, max(0, x(i) - 1): x(i) + 9] = 255
+        return m
+
+    url, token, home = live_server
+    with open_writer(str(tmp_path / "shot.mp4"), 24, (64, 48)) as wr:
+        for i in range(20):
+            f = helpers.numbered_frame(i)
+            f[26:42] = 128  # a flat band: whatever fills the hole, a missed bit of the square shows
+            f[30:38, x(i): x(i) + 8] = 255
+            wr.write(f)
+    with open_writer(str(tmp_path / "range_mask.mp4"), 24, (64, 48)) as wr:
+        for i in range(4, 18):  # the source strip shows media frames 4..17
+            wr.write(cv2.cvtColor(mask(i), cv2.COLOR_GRAY2BGR))
+    rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(tmp_path / "shot.mp4"), "fps": 24,
+                       "trim_start": 4, "trim_end": 2, "url": url, "out_dir": str(tmp_path / "renders"),
+                       "op": "remove", "params": '{"dilate": 0, "feather": 0}',
+                       "mask_strip": {"kind": "movie", "path": str(tmp_path / "range_mask.mp4"), "frame_start": 14},
+                       "mask_strip_name": "mask"}, tmp_path, home)
+    assert rep["operator"] == ["FINISHED"], rep
+    assert rep["source"]["start"] == 14 and rep["source"]["duration"] == 14
+    assert rep["spec"]["params"] == {"mask": str(tmp_path / "range_mask.mp4"), "dilate": 0, "feather": 0}
+    assert rep["spec"]["range"] == {"start": 4, "end": 18}
+    assert rep["job"]["status"] == "done", rep["job"]
+    new = [s for s in rep["strips"] if s["name"] not in ("shot", "mask")]
+    assert len(new) == 1 and new[0]["start"] == 14 and new[0]["duration"] == 14
+    frames = open_clip(new[0]["filepath"]).read_all()
+    assert [helpers.frame_number(f) for f in frames] == list(range(4, 18))
+    for k, f in enumerate(frames):
+        assert f[30:38, x(4 + k): x(4 + k) + 8].max() < 170, f"square (or part of it) left in result frame {k}"
+
+
 def test_submit_errors_are_kept_for_the_panel(tmp_path, helpers):
     """A server that is not there: the operator is cancelled and the panel's
     error holds the whole message (wrapped when drawn), not the last 'done'."""
@@ -301,6 +344,16 @@ def test_mask_file_resolution(tmp_path, helpers):
     assert jobs.resolve_mask_file(str(tmp_path)) == str(tmp_path)
     with pytest.raises(jobs.StripError, match="mask not found"):
         jobs.resolve_mask_file(str(tmp_path / "nope.png"))
+
+
+def test_zero_and_off_are_sent_unset_fields_are_not(helpers):
+    """dilate 0 or an option switched off are the editor's choices and reach
+    the server; an empty field is not sent (the server's default applies)."""
+    jobs = _jobs_module(helpers)
+    src = {"path": "/m/shot.mp4", "start": 2, "end": 9}
+    spec = jobs.build_spec(src, "remove", {"mask": "/m/mask.png", "dilate": 0, "feather": 0, "smooth": False,
+                                           "engine": "", "prompt": None}, "/m/out.mp4")
+    assert spec["params"] == {"mask": "/m/mask.png", "dilate": 0, "feather": 0, "smooth": False}
 
 
 def test_retimed_or_extended_strips_are_refused(helpers):

@@ -189,7 +189,8 @@ def build_spec(src: dict[str, Any], op: str, options: dict[str, Any], output: st
         raise StripError(f"op {op!r}: choose one of {', '.join(OPS)}")
     params: dict[str, Any] = {}
     for k, v in options.items():
-        if v in (None, "", False):
+        # an unset field is None or ""; 0 and False are values the editor chose (dilate 0, smooth off)
+        if v is None or (isinstance(v, str) and v == ""):
             continue
         if k in ("mask", "background", "matte") and isinstance(v, str) and v not in ("person", "blur") \
                 and not v.startswith("#") and "%" not in v:
