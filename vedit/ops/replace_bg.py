@@ -146,6 +146,9 @@ def check_params(v: dict[str, Any]) -> None:
         raise ParamError("blur_radius", "--blur-radius applies to --background blur only")
     if v["matte"] == "track":
         raise ParamError("matte", "--matte track: give the keyframe mask path as --matte MASK with --frame N")
+    if v["matte"] == "sam2":
+        raise ParamError("matte", "--matte sam2: the SAM 2 video matte is made by `vedit matte --engine sam2`; "
+                                  "give its output here as --matte MATTE")
     if v["matte"] == "sam" and not v["sam_checkpoint"]:
         raise ParamError("sam_checkpoint", "--matte sam needs --sam-checkpoint PATH and --points or --box")
 
@@ -237,13 +240,23 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
     return clip, bg
 
 
+def _registered_source(m: str) -> bool:
+    """``--matte`` names a matte source of the engine registry (a plugin's, say)
+    rather than a mask file: a registered name that is no file or folder here.
+    ``file`` and ``track`` are what a MASK path (with ``--frame``) selects."""
+    from vedit.ops.params import looks_like_path
+
+    return (m not in ("file", "track") and not looks_like_path(m) and m in names("matte")
+            and not os.path.exists(m))
+
+
 def _matte_args(o: _Opts) -> tuple[str, dict]:
     """``--matte`` value → (matte_stream source, keyword arguments)."""
     m = str(o.matte or "person")
     if o.chroma and m == "person":
         m = "chroma"  # --chroma COLOUR keys, as in matte
     kw: dict = {}
-    if m in ("person", "chroma", "sam", "grabcut"):
+    if m in _MATTES or _registered_source(m):
         source = m
     elif m == "track":
         raise InvalidInputError("--matte track: give the keyframe mask path as --matte MASK with --frame N")
