@@ -85,3 +85,20 @@ def test_library_noise_silenced_errors_kept():
                                                                "silence_library_noise(True)")],
                            capture_output=True, text=True, timeout=60)
     assert "inference_feedback_manager" in debug.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
+def test_tune_allocator_turns_off_numpy_huge_pages_unless_asked():
+    probe = ("import numpy as np\n"
+             "mod = getattr(np, '_core', None) or np.core\n"
+             "from vedit.runtime import tune_allocator\n"
+             "assert tune_allocator()\n"
+             "print(mod.multiarray._set_madvise_hugepage(True))\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False"]
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                       env={**env, "NUMPY_MADVISE_HUGEPAGE": "1"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True"]
