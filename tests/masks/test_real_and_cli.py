@@ -36,18 +36,6 @@ def test_person_matte_tennis_precision(shared_media):
     assert np.mean(P) >= 0.95 and np.mean(R) >= 0.4
 
 
-@pytest.fixture(scope="module")
-def tiny_sam(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    build = pytest.importorskip("segment_anything.build_sam")
-    torch.manual_seed(0)
-    sam = build._build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2,
-                           encoder_global_attn_indexes=[1])
-    path = tmp_path_factory.mktemp("sam") / "tiny_sam.pth"
-    torch.save(sam.state_dict(), path)
-    return path
-
-
 def test_sam_loads_tiny_checkpoint_and_mattes(tiny_sam, disk_clip, tmp_path):
     import torch
 
