@@ -82,17 +82,25 @@ def square_x(i: int) -> int:
     return 4 + i
 
 
-def write_square_clip(path, n, fps, helpers):
+def write_square_clip(path, n, fps, helpers, band=True):
     """Numbered frames (the top band encodes the frame number) with a white
-    8x8 square at x = 4 + i in the lower part: a removal must take it out."""
+    8x8 square at x = 4 + i on a flat grey band: a removal must take it out,
+    and any part of it a mask misses stays bright (``band=False``: on the
+    texture, which a tracker can follow)."""
     from vedit.io import open_writer
 
     with open_writer(str(path), fps, (64, 48)) as wr:
         for i in range(n):
             f = helpers.numbered_frame(i)
+            if band:
+                f[26:42] = 128
             f[30:38, square_x(i): square_x(i) + 8] = 255
             wr.write(f)
     return path
+
+
+# the masks as drawn (not grown): a mask of a frame 3 or more frames off leaves part of the square
+NO_GROWTH = '{"dilate": 0, "feather": 0}'
 
 
 def square_mask(i: int) -> np.ndarray:
@@ -101,16 +109,22 @@ def square_mask(i: int) -> np.ndarray:
     return m
 
 
-def assert_square_removed(path, first: int, count: int, helpers):
-    """Every result frame comes from source frame first+k and has the square removed."""
+def assert_square_removed(path, first: int, count: int, helpers, band=True):
+    """Every result frame comes from source frame first+k and has the square
+    removed, all of it (the flat band it sat on is grey, any part left is
+    bright); ``band=False``: on the texture, the square's middle is no longer white."""
     from vedit.io import open_clip
 
     frames = open_clip(str(path)).read_all()
     assert len(frames) == count
     # the band's grey level is 8 * frame number modulo 256
     assert [helpers.frame_number(f) % 32 for f in frames] == [i % 32 for i in range(first, first + count)]
-    left = [float(f[31:37, square_x(first + k) + 1: square_x(first + k) + 7].mean()) for k, f in enumerate(frames)]
-    assert max(left) < 200, f"square still there in result frames {[k for k, v in enumerate(left) if v >= 200]}"
+    if not band:
+        left = [float(f[31:37, square_x(first + k) + 1: square_x(first + k) + 7].mean()) for k, f in enumerate(frames)]
+        assert max(left) < 200, f"square still there in result frames {[k for k, v in enumerate(left) if v >= 200]}"
+        return
+    left = [int(f[30:38, square_x(first + k): square_x(first + k) + 8].max()) for k, f in enumerate(frames)]
+    assert max(left) < 170, f"square (or part of it) left in result frames {[k for k, v in enumerate(left) if v >= 170]}"
 
 
 def test_fps_mismatch_strip_with_one_picked_png_of_a_sequence(tmp_path, live_server, helpers):
@@ -126,7 +140,7 @@ def test_fps_mismatch_strip_with_one_picked_png_of_a_sequence(tmp_path, live_ser
         cv2.imwrite(str(masks / f"mask_{i:04d}.png"), square_mask(i))
     rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 30, "trim_start": 3,
                        "trim_end": 2, "url": url, "out_dir": str(tmp_path / "renders"), "op": "remove",
-                       "mask": str(masks / "mask_0007.png")}, tmp_path, home)
+                       "mask": str(masks / "mask_0007.png"), "params": NO_GROWTH}, tmp_path, home)
     assert rep["operator"] == ["FINISHED"], rep
     assert rep["source"]["strip_fps"] == 24 and rep["source"]["duration"] == 43
     assert rep["spec"]["range"] == {"start": 3, "end": 46}
@@ -151,7 +165,8 @@ def test_video_mask_in_a_sequencer_scene_split(tmp_path, live_server, helpers):
             wr.write(cv2.cvtColor(square_mask(i), cv2.COLOR_GRAY2BGR))
     rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "trim_start": 2,
                        "url": url, "out_dir": str(tmp_path / "renders"), "op": "remove",
-                       "mask": str(tmp_path / "mask.mp4"), "sequencer_split": True}, tmp_path, home)
+                       "mask": str(tmp_path / "mask.mp4"), "params": NO_GROWTH, "sequencer_split": True},
+                      tmp_path, home)
     assert rep["poll"] is True
     assert rep["operator"] == ["FINISHED"], rep
     assert rep["scene"] == "Edit" and rep["window_scene_strips"] in (None, 0)
@@ -188,6 +203,7 @@ def test_mask_strip_and_matte_as_alpha(tmp_path, live_server, helpers):
 
     key = tmp_path / "key.png"
     cv2.imwrite(str(key), square_mask(0))
+    clip = write_square_clip(tmp_path / "subject.mp4", 16, 24, helpers, band=False)
     rep = run_blender({"zip": build_zip(tmp_path, helpers), "clip": str(clip), "fps": 24, "url": url,
                        "out_dir": str(tmp_path / "renders"), "op": "matte", "mask": str(key),
                        "render_alpha": str(tmp_path / "blender_frame.png")}, tmp_path, home)
@@ -416,7 +432,8 @@ def test_panel_fields_and_the_ca_file_preference(tmp_path, live_server, helpers,
     with it the job runs, sending only the field the editor changed."""
     monkeypatch.delenv("VEDIT_CA_FILE", raising=False)
     url, token, home = live_server
-    clip = write_square_clip(tmp_path / "shot.mp4", 12, 24, helpers)
+    # the still mask covers the square's whole path: what it hid is never seen, the fill is a guess
+    clip = write_square_clip(tmp_path / "shot.mp4", 12, 24, helpers, band=False)
     still = np.zeros((48, 64), np.uint8)
     still[28:40, 2:34] = 255  # covers the square's whole path
     cv2.imwrite(str(tmp_path / "still.png"), still)
@@ -433,7 +450,7 @@ def test_panel_fields_and_the_ca_file_preference(tmp_path, live_server, helpers,
     assert rep["job"]["status"] == "done", rep["job"]
     new = [s for s in rep["strips"] if s["name"] != "shot"]
     assert len(new) == 1 and new[0]["duration"] == 12
-    assert_square_removed(new[0]["filepath"], 0, 12, helpers)
+    assert_square_removed(new[0]["filepath"], 0, 12, helpers, band=False)
 
     # what Blender registered for each field is the op definition's
     from vedit.ops import get_def
