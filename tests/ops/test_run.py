@@ -103,3 +103,13 @@ def test_diffusion_remove_progress(tiny_model_dir, pan_sequence, tmp_path):
     assert len(os.listdir(out)) == 4
     _assert_monotone(seen)
     assert any(s.startswith("keyframe step") for _, _, s in seen)
+
+
+@pytest.mark.usefixtures("isolated_home", "one_torch_thread")
+def test_diffusion_animate_progress(tiny_svd, still, tmp_path):
+    seen, cb = _progress()
+    out = get_op("animate")(str(still["img_path"]), str(tmp_path / "a") + "/", callback=cb, engine="diffusion",
+                            model=str(tiny_svd), frames=3, steps=1, size="64x64", max_side=64)
+    assert os.path.isabs(out) and len(os.listdir(out)) == 3
+    _assert_monotone(seen)
+    assert len({s for _, _, s in seen}) >= 2  # the model's own stages, then done
