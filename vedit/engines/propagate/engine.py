@@ -515,8 +515,27 @@ class PropagateInpaintEngine:
         if (w, h) == (W, H):
             return [hh.copy() for hh in holes]
         k3 = np.ones((3, 3), np.uint8)
-        return [cv2.dilate((cv2.resize(hh.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA) > 0)
-                           .astype(np.uint8), k3, iterations=2) > 0 for hh in holes]
+        return [cv2.dilate(self._area_any(hh, w, h), k3, iterations=2) > 0 for hh in holes]
+
+    @staticmethod
+    def _area_any(hole: np.ndarray, w: int, h: int) -> np.ndarray:
+        """uint8 0/1: the working pixels whose area (INTER_AREA) covers a hole
+        pixel. At an integer scale (1080p and UHD to 384 px) that area is a
+        block of k x k pixels, and one hole pixel in it is enough: only the
+        blocks over the hole's box are looked at (a resize of the whole
+        frame cost several ms a frame)."""
+        H, W = hole.shape
+        kx, ky = W // w, H // h
+        # one 255 pixel of k*k still averages to a non-zero uint8 while k*k <= 510
+        if kx * w == W and ky * h == H and kx * ky <= 500:
+            small = np.zeros((h, w), np.uint8)
+            bb = mask_bbox(hole)
+            if bb is not None:
+                y0, y1, x0, x1 = bb[0] // ky, -(-bb[1] // ky), bb[2] // kx, -(-bb[3] // kx)
+                blk = hole[y0 * ky:y1 * ky, x0 * kx:x1 * kx].reshape(y1 - y0, ky, x1 - x0, kx)
+                small[y0:y1, x0:x1] = blk.any(axis=(1, 3))
+            return small
+        return (cv2.resize(hole.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
 
     def _downsize(self, frames: list[np.ndarray], holes: list[np.ndarray]):
         """Frames and holes at the working resolution."""
