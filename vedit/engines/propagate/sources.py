@@ -455,7 +455,10 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             # model carries the keyframe fill there with less confidence), it
             # still takes the exemplar fill's fine texture (the flow fill is
             # smooth there)
-            hf = col - cv2.GaussianBlur(col, (0, 0), _DETAIL_SIGMA)
+            # (the fill's colours continued by the frame outside the hole, so
+            # the hole's own edge is no detail)
+            colx = np.where(holes[t][y0:y1, x0:x1, None], col, orig)
+            hf = colx - cv2.GaussianBlur(colx, (0, 0), _DETAIL_SIGMA)
             keep = (g * (1.0 - w) * a)[..., None]
             mixed += keep * hf
         o[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
