@@ -141,3 +141,46 @@ def test_a_second_tracker_reuses_the_landmarkers_and_finds_the_same_person(share
     assert tr.tracks and all(t.model is None for t in tr.tracks)  # handed back
     ious = [(a & b).sum() / max(1, (a | b).sum()) for a, b in zip(*runs)]
     assert runs[0][0].mean() > 0.02 and min(ious) >= 0.9, ious
+
+
+def test_large_people_are_cropped_from_the_working_frame_with_the_same_matte(shared_media, monkeypatch):
+    """A crop the landmark model shrinks at least as much as the working
+    frame is read from that frame (a quarter of the pixels at 720p): its
+    corners lie on the working grid, the model sees the same person and the
+    mattes match those from full-frame crops (IoU >= 0.9 every frame)."""
+    from vedit.masks import people as people_mod
+    from vedit.masks.base import to_work
+
+    frames = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC)
+              for f in open_clip(str(shared_media / "tennis"), end=8).read_all()]
+    size = (640, 360)
+    read = []
+    real = people_mod.cv2.resize
+
+    def resize(src, dsize, *a, **k):  # the sources the crops are shrunk from (to 256 px at most)
+        if k.get("interpolation") == cv2.INTER_AREA and max(dsize) <= people_mod.CROP_SIDE:
+            read.append(max(src.shape[:2]))
+        return real(src, dsize, *a, **k)
+
+    runs, sides = [], []
+    for small in (False, True):
+        tr = people_mod.PeopleTracker(workers=1)
+        try:
+            mattes = []
+            for i, f in enumerate(frames):
+                if i == 1:  # after the first frame's scan: the crops alone
+                    read.clear()
+                    monkeypatch.setattr(people_mod.cv2, "resize", resize)
+                mattes.append(tr.step(f, size, to_work(f, size) if small else None).get(1))
+                assert not tr.tracks or all(c % 2 == 0 for t in tr.tracks if t.crop for c in t.crop)
+            monkeypatch.setattr(people_mod.cv2, "resize", real)
+        finally:
+            tr.close()
+        assert all(m is not None for m in mattes[1:])
+        runs.append([m > 0.5 for m in mattes[1:]])
+        sides.append(list(read))
+    # the same crops, read at half the side from the working frame
+    assert len(sides[0]) == len(sides[1]) >= len(frames) - 1, sides
+    assert all(abs(b - a / 2) <= 1 for a, b in zip(*sides)), sides
+    ious = [(a & b).sum() / max(1, (a | b).sum()) for a, b in zip(*runs)]
+    assert runs[0][0].mean() > 0.02 and min(ious) >= 0.9, ious

@@ -256,6 +256,7 @@ class PeopleTracker:
         self._cursor = 0
         self._scans = 0
         self.frames = 0
+        self._ratio = 1  # the frame's size over the working frame's, when a whole number (else 1)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -360,10 +361,14 @@ class PeopleTracker:
                 return track.crop
         side = max(8, int(round(1.15 * need)))  # room to move and grow before the next one
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        track.crop = (int(round(cx - side / 2)), int(round(cy - side / 2)), side)
+        # corners on the working frame's grid (a pixel at most from the
+        # centre), so a large crop can be read from it (_segment)
+        r = self._ratio
+        side = -(-side // r) * r
+        track.crop = (int(round((cx - side / 2) / r)) * r, int(round((cy - side / 2) / r)) * r, side)
         return track.crop
 
-    def _segment(self, frame: np.ndarray, track: Track):
+    def _segment(self, frame: np.ndarray, track: Track, small: np.ndarray | None = None):
         h, w = frame.shape[:2]
         pred = track.predicted()
         before = track.crop
@@ -376,7 +381,15 @@ class PeopleTracker:
         # the part inside the frame, shrunk, then padded to the square
         px0, py0 = round((ix0 - x0) * s), round((iy0 - y0) * s)
         px1, py1 = max(px0 + 1, round((ix1 - x0) * s)), max(py0 + 1, round((iy1 - y0) * s))
-        sub = frame[iy0:iy1, ix0:ix1]
+        r = self._ratio
+        if small is not None and r > 1 and s * r <= 1 and not (ix0 % r or iy0 % r or ix1 % r or iy1 % r):
+            # the crop shrinks at least as much as the working frame: its
+            # area average is taken from that frame (an r x r block average
+            # already), at a fraction of the pixels; the crop's corners are on
+            # its grid (see _crop_box)
+            sub = small[iy0 // r:iy1 // r, ix0 // r:ix1 // r]
+        else:
+            sub = frame[iy0:iy1, ix0:ix1]
         if s < 1:
             sub = cv2.resize(sub, (px1 - px0, py1 - py0), interpolation=cv2.INTER_AREA)
         crop = sub if (px0, py0, px1, py1) == (0, 0, n, n) else \
@@ -409,14 +422,21 @@ class PeopleTracker:
             return None
         return fb, (ix0, iy0, ix1, iy1), m[py0:py1, px0:px1]
 
-    def step(self, frame: np.ndarray, out_size: tuple[int, int] | None = None) -> dict[int, np.ndarray]:
+    def step(self, frame: np.ndarray, out_size: tuple[int, int] | None = None,
+             small: np.ndarray | None = None) -> dict[int, np.ndarray]:
         """The mattes of everybody in ``frame`` (RGB uint8), by person id, as
         float32 alpha at ``out_size`` (width, height; default the frame's).
         A person gets an id once two model runs agree (the detection and the
-        crop segmentation, or two frames): a lone false detection never shows."""
+        crop segmentation, or two frames): a lone false detection never shows.
+        ``small``: ``frame`` area-shrunk to ``out_size`` where the caller has
+        it (the crops of large people are read from it: same pixels, less work)."""
         h, w = frame.shape[:2]
         ow, oh = out_size or (w, h)
         sx, sy = ow / w, oh / h
+        if self._tiles is None:  # the first frame: the shot's sizes
+            self._ratio = w // ow if w % ow == 0 and oh * (w // ow) == h else 1
+        if small is not None and small.shape[:2] != (oh, ow):
+            small = None
         scan = None
         if self._tiles is None:
             self._tiles = scan_tiles(w, h)
@@ -436,10 +456,10 @@ class PeopleTracker:
         self.frames += 1
         tracks = list(self.tracks)
         if self._pool is not None and (len(tracks) > 1 or scan is not None):
-            futs = [self._pool.submit(self._segment, frame, t) for t in tracks]
+            futs = [self._pool.submit(self._segment, frame, t, small) for t in tracks]
             results = [f.result() for f in futs]
         else:
-            results = [self._segment(frame, t) for t in tracks]
+            results = [self._segment(frame, t, small) for t in tracks]
         if scan is not None:
             self._adopt(scan.result(), frame.shape)
         out: dict[int, np.ndarray] = {}

@@ -216,23 +216,27 @@ class PeopleSegmenter:
         self._tracker: PeopleTracker | None = None
         self._single: PersonSegmenter | None = None
 
-    def people(self, frame: np.ndarray, size: tuple[int, int]) -> dict[int, np.ndarray]:
+    def people(self, frame: np.ndarray, size: tuple[int, int], small: np.ndarray | None = None
+               ) -> dict[int, np.ndarray]:
         """{person id: float32 alpha at ``size`` (width, height)} for ``frame``
-        (RGB uint8, any size: the full frame gives small people more pixels)."""
+        (RGB uint8, any size: the full frame gives small people more pixels;
+        ``small``: the frame already shrunk to ``size``, when the caller has it)."""
         frame = frame[:, :, :3]
+        if small is None:
+            small = to_work(frame, size)
         if self.requested == "selfie":
             self._single = self._single or PersonSegmenter("selfie")
-            return {1: self._single.segment(to_work(frame, size))}
+            return {1: self._single.segment(small)}
         if self._tracker is None:
             from vedit.masks.people import PeopleTracker
 
             self._tracker = PeopleTracker(workers=self.workers)
-        found = self._tracker.step(frame, size)
+        found = self._tracker.step(frame, size, small)
         if found:
             self.model = "pose"
         elif self.requested == "auto" and self.person_id in (None, 1):
             self._single = self._single or PersonSegmenter("auto")
-            a = self._single.segment(to_work(frame, size))
+            a = self._single.segment(small)
             if (a > 0.5).mean() >= _EMPTY:
                 found = {1: a}
                 self.model = self._single.model
@@ -375,20 +379,29 @@ class CastShadow:
         cv2.line(k, (round(r - dx), round(r - dy)), (round(r + dx), round(r + dy)), 1, 1)
         return k
 
-    def __call__(self, frame_rgb: np.ndarray, person: np.ndarray) -> np.ndarray:
-        """Shadow alpha for one RGB frame given the person's alpha (same size)."""
+    def _size(self, H: int, W: int) -> tuple[int, int]:
+        s = min(1.0, self.max_side / max(H, W))
+        return (max(8, round(W * s)), max(8, round(H * s))) if s < 1.0 else (W, H)
+
+    def shrink(self, frame_rgb: np.ndarray) -> np.ndarray:
+        """The frame on the grid the shadow is looked for on (to share
+        between the people of one frame: see ``__call__``)."""
+        H, W = frame_rgb.shape[:2]
+        size = self._size(H, W)
+        rgb = np.ascontiguousarray(frame_rgb[:, :, :3])
+        # bilinear: an area average at a fractional factor costs 8 times
+        # as much and found less (tennis upscaled to 720p: recall 0.694 vs 0.709)
+        return rgb if size == (W, H) else cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+
+    def __call__(self, frame_rgb: np.ndarray, person: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
+        """Shadow alpha for one RGB frame given the person's alpha (same
+        size); ``small``: the frame's :meth:`shrink`, when already made."""
         H, W = person.shape
         zero = np.zeros((H, W), np.float32)
-        s = min(1.0, self.max_side / max(H, W))
-        if s < 1.0:
-            size = (max(8, round(W * s)), max(8, round(H * s)))
-            # bilinear: an area average at a fractional factor costs 8 times
-            # as much and found less (tennis upscaled to 720p: recall 0.694 vs 0.709)
-            small = cv2.resize(np.ascontiguousarray(frame_rgb[:, :, :3]), size, interpolation=cv2.INTER_LINEAR)
-            body = cv2.resize(person, size, interpolation=cv2.INTER_LINEAR) > 0.5
-        else:
-            small = np.ascontiguousarray(frame_rgb[:, :, :3])
-            body = person > 0.5
+        size = self._size(H, W)
+        if small is None or (small.shape[1], small.shape[0]) != size:
+            small = self.shrink(frame_rgb)
+        body = (person if size == (W, H) else cv2.resize(person, size, interpolation=cv2.INTER_LINEAR)) > 0.5
         h, w = body.shape
         rows = np.flatnonzero(body.any(axis=1))
         if len(rows) == 0:
@@ -519,11 +532,12 @@ class PersonMatteSource(MatteSource):
         try:
             for i, f in enumerate(frames):
                 f = f[:, :, :3]
-                found = seg.people(f, wsize) if i % self.every == 0 else {}
+                work = to_work(f, wsize)
+                found = seg.people(f, wsize, work) if i % self.every == 0 else {}
                 self.chosen_model = seg.model
                 if fulls is not None:
                     fulls.append(f)
-                yield to_work(f, wsize), found
+                yield work, found
         finally:
             frames.close()
             seg.close()
@@ -559,12 +573,17 @@ class PersonMatteSource(MatteSource):
                 for pid in people:
                     self.people[pid] = self.people.get(pid, 0) + 1
                 alpha = np.zeros(frame.shape[:2], np.float32)
+                small = None  # the frame on the shadow's grid, made once for everybody
                 for pid, a in people.items():
                     if self.include_shadow:
-                        a = add_shadow(a, shadows.setdefault(pid, CastShadow())(frame, a))
+                        cast = shadows.setdefault(pid, CastShadow())
+                        if small is None:
+                            small = cast.shrink(frame)
+                        a = add_shadow(a, cast(frame, a, small))
                     np.maximum(alpha, a, out=alpha)
                 # nobody (or a frame the model skips): carried from a neighbour
-                empty = (alpha > 0.5).mean() < _EMPTY / max(1, 4 * len(people))
+                inside = cv2.countNonZero(cv2.threshold(alpha, 0.5, 1.0, cv2.THRESH_BINARY)[1])
+                empty = inside < alpha.size * _EMPTY / max(1, 4 * len(people))
                 if not empty:
                     found = True
                     if pending:
