@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from vedit.composite import Compositor, _affine_within
-from vedit.composite.blend import composite, fast_guided_alpha, light_wrap
-from vedit.composite.pipeline import roi_of
+from vedit.composite.blend import composite, fast_guided_alpha, light_wrap, roi_of
 from vedit.composite.track import CameraTracker
 
 _spec = importlib.util.spec_from_file_location("composite_conftest", Path(__file__).with_name("conftest.py"))

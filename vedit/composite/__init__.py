@@ -13,10 +13,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from vedit.composite.blend import _blend, _light_wrap, as_alpha, composite, fast_guided_alpha, light_wrap, with_alpha
+from vedit.composite.blend import _blend, _light_wrap, as_alpha, composite, fast_guided_alpha, light_wrap, roi_of, with_alpha
 from vedit.composite.color import ColorMatcher, suppress_spill
 from vedit.composite.fit import FIT_MODES, fit_matrix, frame_box, prescale
-from vedit.composite.pipeline import roi_of
 from vedit.composite.plate import Background, blur_background, parse_background, parse_color, video_plate_frames
 from vedit.composite.track import CameraTracker, path_bounds
 

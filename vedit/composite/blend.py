@@ -1,5 +1,6 @@
-"""Edge blending: alpha composite, light wrap and a fast edge-aware matte
-refinement. Everything is uint8/float32 OpenCV work, no Python pixel loops."""
+"""Edge blending: alpha composite, light wrap, a fast edge-aware matte
+refinement, and the box around the subject the compositor limits its work to.
+Everything is uint8/float32 OpenCV work, no Python pixel loops."""
 from __future__ import annotations
 
 import cv2
@@ -131,3 +132,15 @@ def with_alpha(fg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """RGBA (straight alpha) for transparent output."""
     a = np.clip(as_alpha(alpha) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return np.dstack([fg[:, :, :3], a])
+
+
+def roi_of(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) box around the True pixels of ``mask`` grown by
+    ``margin`` and clipped to the frame; None when nothing is set."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin),
+            max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin))
