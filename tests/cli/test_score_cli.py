@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from click.testing import CliRunner
 
-from tests.conftest import make_pan_clip, write_sequence
+from tests.helpers import make_pan_clip, write_sequence
 from vedit.quality import score_files
 from vedit_cli.main import main
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import vedit.engines as reg
-from tests.conftest import ROOT, read_sequence
+from tests.helpers import ROOT, read_sequence
 
 PLUGIN = '''
 import numpy as np

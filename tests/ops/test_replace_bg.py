@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import read_sequence
+from tests.helpers import read_sequence
 from vedit.engines import _REGISTRY, EngineSpec, register
 from vedit.ops import get_def, get_op
 from vedit.ops.params import ParamError
