@@ -53,6 +53,7 @@ from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow
 from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, fit_global_motion, homography_flow, mask_bbox
 from vedit.runtime import release_memory
+from vedit.streams import prefetch
 
 KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
 
@@ -244,6 +245,21 @@ class ChunkResult:
     stats: dict = field(default_factory=dict)
 
 
+class _Work(NamedTuple):
+    """A frame's first-pass inputs at the working resolution."""
+
+    small: np.ndarray       # the frame
+    hole: np.ndarray        # its hole, grown to cover every full-resolution hole pixel
+    flow_hole: np.ndarray   # that hole grown by _FLOW_DILATE (where flow is completed)
+    grey: np.ndarray        # the frame in grey (DIS input)
+
+
+#: frames read (decoded, masks read, holes grown, working inputs made) in a
+#: thread ahead of the chunk being filled: the next chunk's reading overlaps
+#: this chunk's filling instead of following it
+_READ_AHEAD = 16
+
+
 class _Prep:
     """A chunk's first-pass inputs, built frame by frame as the chunk is read:
     working-resolution frames and holes, grey frames, holes grown for flow
@@ -261,25 +277,18 @@ class _Prep:
         # (hole, working hole, flow hole) of the previous frame
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def add(self, frame: np.ndarray, hole: np.ndarray) -> None:
+    def add(self, frame: np.ndarray, hole: np.ndarray, pre: "_Work | None" = None) -> None:
+        """Append a frame and its hole (``pre``: its working-resolution
+        inputs, already made by ``PropagateInpaintEngine._read``)."""
         eng = self.eng
-        hole = np.asarray(hole, bool)
-        last = self._last
-        if last is not None and hole is last[0] and _frozen(hole):
-            # the same (read-only) hole as the previous frame: same working holes
-            (small,), _ = eng._downsize([frame], [])
-            sh, fh = last[1], last[2]
-        else:
-            (small,), (sh,) = eng._downsize([frame], [hole])
-            fh = eng._flow_hole(sh)
-            if _frozen(hole):
-                sh.flags.writeable = fh.flags.writeable = False
-                self._last = (hole, sh, fh)
+        if pre is None:
+            pre, self._last = eng._work_inputs(frame, np.asarray(hole, bool), self._last)
+        small, sh, fh, grey = pre
         self.full = small is not frame
         self.small.append(small)
         self.small_h.append(sh)
         self.flow_holes.append(fh)
-        self.grey.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        self.grey.append(grey)
         t = len(self.small) - 2
         if t >= 0:
             g, fhs, hw = self.grey, self.flow_holes, self.small_h
@@ -373,14 +382,16 @@ class PropagateInpaintEngine:
         # (decoding a 1080p chunk takes ~1.5 s that the flow can use)
         pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="vedit-pairs") \
             if self.refine and keyframe_fill is None else None
+        items = prefetch(self._read(frames, masks, pool is not None), depth=_READ_AHEAD)
         try:
-            yield from self._chunks(frames, masks, chunk, callback, keyframe_fill, keyframe_every, n_total, pool)
+            yield from self._chunks(items, chunk, callback, keyframe_fill, keyframe_every, n_total, pool)
         finally:
+            items.close()
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             release_memory()  # the job's buffers go back to the system (not per chunk: see vedit.runtime)
 
-    def _chunks(self, frames, masks, chunk, callback, keyframe_fill, keyframe_every, n_total, pool):
+    def _chunks(self, items, chunk, callback, keyframe_fill, keyframe_every, n_total, pool):
         context: list[np.ndarray] = []
         done = 0
         while True:
@@ -392,13 +403,12 @@ class PropagateInpaintEngine:
                 for c, z in zip(context, ctx_holes):
                     prep.add(c, z)
             cur_f, cur_m, holes = [], [], []
-            for f, m in zip(frames, masks):
-                f, m = np.ascontiguousarray(f[:, :, :3]), np.asarray(m)
+            for f, m, hole, pre in items:
                 cur_f.append(f)
                 cur_m.append(m)
-                holes.append(self.region(m))
+                holes.append(hole)
                 if prep is not None:
-                    prep.add(f, holes[-1])
+                    prep.add(f, hole, pre)
                 if len(cur_f) >= step:
                     break
             if not cur_f:
@@ -545,6 +555,34 @@ class PropagateInpaintEngine:
             return frames, holes
         return ([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames],
                 self._work_holes([np.asarray(x, bool) for x in holes], w, h) if holes else [])
+
+    def _work_inputs(self, frame: np.ndarray, hole: np.ndarray, last):
+        """A frame's :class:`_Work` inputs, and the memo for the next frame:
+        ``last`` = (hole, working hole, flow hole) of the previous frame, whose
+        working holes are reused when the same read-only hole comes again."""
+        if last is not None and hole is last[0] and _frozen(hole):
+            # the same (read-only) hole as the previous frame: same working holes
+            (small,), _ = self._downsize([frame], [])
+            sh, fh = last[1], last[2]
+        else:
+            (small,), (sh,) = self._downsize([frame], [hole])
+            fh = self._flow_hole(sh)
+            if _frozen(hole):
+                sh.flags.writeable = fh.flags.writeable = False
+                last = (hole, sh, fh)
+        return _Work(small, sh, fh, cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)), last
+
+    def _read(self, frames: Iterator, masks: Iterator, work: bool) -> Iterator:
+        """(frame, mask, hole, working inputs or None) per frame: the
+        per-frame work of reading a chunk, run in the read-ahead thread."""
+        last = None
+        for f, m in zip(frames, masks):
+            f, m = np.ascontiguousarray(f[:, :, :3]), np.asarray(m)
+            hole = self.region(m)
+            pre = None
+            if work:
+                pre, last = self._work_inputs(f, hole, last)
+            yield f, m, hole, pre
 
     @staticmethod
     def _flow_frames(small: list[np.ndarray], filled: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
