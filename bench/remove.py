@@ -13,7 +13,8 @@ row per case and a per-category table, and writes everything to
 ``bench/results/remove-<date>.json`` (``bench/report.py`` turns the latest one
 into the README tables); ``--crops DIR`` saves crops to look at. Speed: fps at 432x240 (bmx-trees), 960x540 and
 1920x1080 (running_car upscaled), each next to the decode+encode-only floor of
-the same clip, and peak memory for 150 vs 600 frames at 1080p (``--memory``).
+the same clip (``--repeat N``: the median of N runs), and peak memory for 150 vs 600
+frames at 1080p (``--memory``); the speed tables go to ``bench/results/remove-speed-<date-time>.md``.
 
     python bench/remove.py [--cases 'rev_*'] [--jobs 2] [--quick] [--no-speed] [--memory]
 """
@@ -283,10 +284,19 @@ def floor(inp, out):
     return c.frame_count / (time.time() - t)
 
 
-def speed(tmp, quick, memory, repeat=1):
-    print("\n## Speed — `vedit remove` (propagate) vs decode+encode floor of the same clip")
-    print("| clip | frames | ours fps | floor fps | ratio |")
-    print("|---|---|---|---|---|")
+def speed(tmp, quick, memory, repeat=1, save=True):
+    """Print the speed (and with ``memory`` the peak-memory) tables; unless
+    ``save`` is False also write them, under the machine line (cores, CPU,
+    load at the start), to ``bench/results/remove-speed-<date-time>.md``."""
+    lines = [f"# bench/remove.py — {machine()}"]
+
+    def emit(s=""):
+        lines.append(s)
+        print(s, flush=True)
+
+    emit("\n## Speed — `vedit remove` (propagate) vs decode+encode floor of the same clip")
+    emit("| clip | frames | ours fps | floor fps | ratio |")
+    emit("|---|---|---|---|---|")
     seq = os.path.join(SHARED, "media", "bmx-trees")
     mask = os.path.join(SHARED, "media", "bmx-trees_mask")
     n = 80
@@ -299,7 +309,7 @@ def speed(tmp, quick, memory, repeat=1):
         for f in c.frames():
             w.write(f)
     fl = n / (time.time() - t)
-    print(f"| bmx-trees 432x240 (PNG/JPEG seq in, mp4 out) | {n} | {n / dt:.1f} | {fl:.1f} | {n / dt / fl:.2f} |")
+    emit(f"| bmx-trees 432x240 (PNG/JPEG seq in, mp4 out) | {n} | {n / dt:.1f} | {fl:.1f} | {n / dt / fl:.2f} |")
     for size in ([(960, 540)] if quick else [(960, 540), (1920, 1080)]):
         clip = os.path.join(tmp, f"car_{size[0]}.mp4")
         nfr = 100
@@ -317,24 +327,36 @@ def speed(tmp, quick, memory, repeat=1):
         runs.sort()
         r, fps, fl = runs[len(runs) // 2]
         extra = f" (runs: {', '.join(f'{x[0]:.2f}' for x in runs)})" if repeat > 1 else ""
-        print(f"| running_car {size[0]}x{size[1]}, logo mask | {nfr} | {fps:.1f} | {fl:.1f} | {r:.2f}{extra} |")
+        emit(f"| running_car {size[0]}x{size[1]}, logo mask | {nfr} | {fps:.1f} | {fl:.1f} | {r:.2f}{extra} |")
         if size[1] == 1080:
             blob = make_blob_masks(os.path.join(tmp, "blob_1080"), size, nfr)
-            dt = ours(clip, blob, os.path.join(tmp, "out_blob_1080.mp4"))
-            fls.append(floor(clip, os.path.join(tmp, f"floor_{size[0]}.mp4")))
-            fl = (fls[-2] + fls[-1]) / 2
-            print(f"| running_car {size[0]}x{size[1]}, moving disc 12 % of height | {nfr} | {nfr / dt:.1f} "
-                  f"| {fl:.1f} | {nfr / dt / fl:.2f} |")
+            runs = []
+            for _ in range(repeat):
+                dt = ours(clip, blob, os.path.join(tmp, "out_blob_1080.mp4"))
+                fls.append(floor(clip, os.path.join(tmp, f"floor_{size[0]}.mp4")))
+                fl = (fls[-2] + fls[-1]) / 2
+                runs.append((nfr / dt / fl, nfr / dt, fl))
+            runs.sort()
+            r, fps, fl = runs[len(runs) // 2]
+            extra = f" (runs: {', '.join(f'{x[0]:.2f}' for x in runs)})" if repeat > 1 else ""
+            emit(f"| running_car {size[0]}x{size[1]}, moving disc 12 % of height | {nfr} | {fps:.1f} "
+                 f"| {fl:.1f} | {r:.2f}{extra} |")
     if memory:
-        print("\n## Peak memory at 1920x1080 vs clip length")
-        print("| frames | peak RSS MB |")
-        print("|---|---|")
+        emit("\n## Peak memory at 1920x1080 vs clip length")
+        emit("| frames | peak RSS MB |")
+        emit("|---|---|")
         for nfr in (150, 600):
             clip = os.path.join(tmp, f"mem_{nfr}.mp4")
             m = make_clip(clip, (1920, 1080), nfr)
             rss = peak_rss_mb([sys.executable, "-m", "vedit_cli.main", "remove", clip, "--mask", m, "-o",
                                os.path.join(tmp, f"memout_{nfr}.mp4"), "--quiet"])
-            print(f"| {nfr} | {rss:.0f} |")
+            emit(f"| {nfr} | {rss:.0f} |")
+    if save:
+        os.makedirs(RESULTS, exist_ok=True)
+        path = os.path.join(RESULTS, f"remove-speed-{time.strftime('%Y-%m-%d-%H%M')}.md")
+        with open(path, "w") as fh:
+            fh.write("\n".join(lines).replace("\n\n\n", "\n\n") + "\n")
+        print(f"\nspeed results: {os.path.relpath(path, ROOT)}")
 
 
 def main():
@@ -348,7 +370,8 @@ def main():
     ap.add_argument("--memory", action="store_true", help="also measure peak memory 150 vs 600 frames at 1080p")
     ap.add_argument("--no-quality", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
-    ap.add_argument("--no-save", action="store_true", help="do not write bench/results/remove-<date>.json")
+    ap.add_argument("--no-save", action="store_true",
+                    help="do not write bench/results/remove-<date>.json and remove-speed-<date>.md")
     ap.add_argument("--repeat", type=int, default=1, help="runs per speed clip (median shown)")
     a = ap.parse_args()
     from cases import DEFAULT_ROOT
@@ -368,7 +391,7 @@ def main():
             if not a.no_save:
                 print(f"\nresults: {os.path.relpath(write_results(res), ROOT)}")
         if not a.no_speed:
-            speed(tmp, a.quick, a.memory, max(1, a.repeat))
+            speed(tmp, a.quick, a.memory, max(1, a.repeat), save=not a.no_save)
 
 
 if __name__ == "__main__":
