@@ -16,7 +16,9 @@ the person it follows them from its own last landmarks, so the pose
 detector does not run again (one model run per person and frame); smaller
 people, which video mode loses, are detected in their crop every frame. The
 segmentation is computed at crop scale,
-not at the frame's, so small people get the model's full 256 px. The tile
+not at the frame's, so small people get the model's full 256 px; a crop the
+model's input shrinks more than the working frame is read from that frame
+(its corners lie on its grid), with the same pixels for a fraction of the work. The tile
 scan runs fully on the first frame (the whole frame, then each smaller scale
 with the people found so far greyed out) and then one window every third
 frame: the whole frame every fourth time, else the next tile of a round
@@ -361,8 +363,8 @@ class PeopleTracker:
                 return track.crop
         side = max(8, int(round(1.15 * need)))  # room to move and grow before the next one
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        # corners on the working frame's grid (a pixel at most from the
-        # centre), so a large crop can be read from it (_segment)
+        # corners on the working frame's grid (moved by at most half its
+        # pixel), so a large crop can be read from it (_segment)
         r = self._ratio
         side = -(-side // r) * r
         track.crop = (int(round((cx - side / 2) / r)) * r, int(round((cy - side / 2) / r)) * r, side)
