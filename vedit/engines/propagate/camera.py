@@ -11,6 +11,8 @@ residual), which the source selection uses to decide where the model holds.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import cv2
@@ -23,6 +25,7 @@ _STRONG_INLIERS = (0.45, 0.75)
 _STRONG_RESIDUAL = (0.2, 0.5)
 _WIN = (21, 21)
 _CRIT = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 class Link(NamedTuple):
@@ -50,22 +53,30 @@ class CameraModel:
         w, h = max(8, W // red), max(8, H // red)
         self.sx, self.sy = w / W, h / H
         grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
-        self.grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (w, h), interpolation=cv2.INTER_AREA)
-                     if red > 1 else cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-        self.valid = []
-        for hole in holes:
-            m = hole.astype(np.uint8)
+
+        def grey_valid(i: int) -> tuple[np.ndarray, np.ndarray]:
+            g = cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY)
+            m = np.ascontiguousarray(holes[i]).view(np.uint8) if holes[i].dtype == bool else holes[i].astype(np.uint8)
             if red > 1:
+                g = cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA)
                 m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
-            self.valid.append((cv2.dilate(m, grow) == 0).astype(np.uint8) * 255)
+            return g, (cv2.dilate(m, grow) == 0).astype(np.uint8) * 255
+
         self._corners: dict[int, np.ndarray | None] = {}
         self._pairs: dict[tuple[int, int], Link | None] = {}
         n = len(frames)
+        # frames and neighbour links in two threads (OpenCV releases the GIL;
+        # each link reads only its own frame's corners): the same links as
+        # one after the other
+        with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="vedit-camera") as pool:
+            gv = list(pool.map(grey_valid, range(n)))
+            self.grey = [g for g, _ in gv]
+            self.valid = [v for _, v in gv]
+            links = list(pool.map(lambda t: self._fit(t, t + 1, None), range(n - 1)))
         # chained guess: G[t] maps frame t into frame 0
         self._Ginv: list[np.ndarray] = []
         self.G = [np.eye(3)]
-        for t in range(n - 1):
-            link = self._fit(t, t + 1, None)
+        for t, link in enumerate(links):
             step = link.H if link is not None else np.eye(3)
             self._pairs[(t, t + 1)] = link
             self.G.append(self.G[-1] @ np.linalg.inv(step))
