@@ -218,6 +218,11 @@ class Writer:
     whose old frames of the same name pattern are removed when the new ones
     move in; ``cfr`` converts variable-frame-rate timing to that constant rate
     (frames repeated or dropped by timestamp) instead of keeping it.
+    ``keep_source`` (default) treats the frames as an edit of ``like``'s:
+    where they equal the source's pixels, the source's own samples go out
+    (its Y'CbCr, or its high-bit values), which costs decoding it again and a
+    comparison a frame; ``keep_source=False`` is for a new picture (a grey
+    matte) that only takes the source's description (colour, timing, names).
     """
 
     def __init__(self, path: str, fps: Fraction | float, size: tuple[int, int], alpha: bool = False,
@@ -226,7 +231,7 @@ class Writer:
                  like: Clip | None = None, overwrite: bool = False, frames: int | None = None,
                  cfr: float | Fraction | str | None = None, colour: Colour | None = None,
                  timestamps: list[float] | None = None, timecode: str | None = None,
-                 bit_depth: int | None = None):
+                 bit_depth: int | None = None, keep_source: bool = True):
         self.path = os.fspath(path)
         self.kind = output_kind(self.path)
         self.fps = exact_fps(fps)
@@ -279,12 +284,13 @@ class Writer:
         # an op hands 8-bit frames; where they equal the source rounded to 8
         # bit (everything it did not touch) the source's own samples go out
         self._restore: Iterator[np.ndarray] | None = None
-        self._like = like if (self.high_bit and like is not None and like.bit_depth > 8 and same_frames
+        self._like = like if (keep_source and self.high_bit and like is not None and like.bit_depth > 8 and same_frames
                               and like.kind in ("video", "sequence")) else None
         # a video source whose Y'CbCr layout the output shares: untouched pixels
         # keep their own Y'CbCr samples (no second chroma subsampling or rounding)
         self._yuv_like = video if (video is not None and same_frames and not alpha and video.colour.matrix != "rgb"
                                    and colour is None) else None
+        self._keep_source = bool(keep_source)
         self._yuv: tuple[int, int, int] | None = None
         self._src_sub = (1, 1)  # the source's chroma subsampling (x, y) when _yuv is set
         self._numbers: list[int] | None = None
@@ -381,7 +387,8 @@ class Writer:
         # the same sample width and a chroma grid the source's divides (4:2:2
         # -> 4:2:0, 4:4:4 -> 4:2:x): the source's planes go out as they are,
         # their chroma averaged down once, the way a plain re-encode does it
-        if (ycbcr and src_layout is not None and out_layout is not None and src_layout[2] == out_layout[2]
+        if (self._keep_source and ycbcr and src_layout is not None and out_layout is not None
+                and src_layout[2] == out_layout[2]
                 and out_layout[0] % src_layout[0] == 0 and out_layout[1] % src_layout[1] == 0):
             assert like is not None
             self._yuv = out_layout

@@ -29,12 +29,16 @@ person who walks in is picked up within a second (large) to a few seconds
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import tempfile
 import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import BytesIO
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -47,35 +51,103 @@ _OVERLAP_NEW = 0.3  # a detection overlapping a track's box by this much (IoU or
 
 
 _BUNDLE: bytes | None = None
+_BUNDLE_LOCK = threading.Lock()
+# (name in the bundle, model file in the wheel, input mean, input std, outputs)
+_SOURCES = (("pose_detector.tflite", "pose_detection/pose_detection.tflite", 127.5, 127.5, 2),
+            ("pose_landmarks_detector.tflite", "pose_landmark/pose_landmark_full.tflite", 0.0, 255.0, 5))
+_BUNDLE_FORMAT = 1  # part of the cache key: raise it when what goes into the bundle changes
 
 
 def pose_bundle() -> bytes:
     """The wheel's pose detector and landmark model as a Tasks bundle (bytes):
     the Tasks API needs each model's input normalisation in its metadata,
     which the legacy models lack, so it is written here ([-1, 1] for the
-    detector, [0, 1] for the landmark model)."""
+    detector, [0, 1] for the landmark model). Written once per MediaPipe
+    install and kept under ``$VEDIT_HOME/cache`` (the metadata writer costs
+    more CPU than making a landmarker); the same bytes either way."""
     global _BUNDLE
-    if _BUNDLE is None:
-        mp = _mediapipe()
-        from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer as mw
-
-        root = os.path.join(os.path.dirname(mp.__file__), "modules")
-
-        def with_meta(rel: str, mean: float, std: float, outputs: int) -> bytes:
-            with open(os.path.join(root, rel), "rb") as f:
-                w = mw.MetadataWriter.create(bytearray(f.read())).add_general_info(os.path.basename(rel))
-            w.add_image_input([mean], [std])
-            for i in range(outputs):
-                w.add_feature_output(name=f"output_{i}")
-            return bytes(w.populate()[0])
-
-        buf = BytesIO()
-        with zipfile.ZipFile(buf, "w") as z:
-            z.writestr("pose_detector.tflite", with_meta("pose_detection/pose_detection.tflite", 127.5, 127.5, 2))
-            z.writestr("pose_landmarks_detector.tflite",
-                       with_meta("pose_landmark/pose_landmark_full.tflite", 0.0, 255.0, 5))
-        _BUNDLE = buf.getvalue()
+    with _BUNDLE_LOCK:
+        if _BUNDLE is None:
+            _BUNDLE = _cached_bundle()
     return _BUNDLE
+
+
+def _model_root() -> str:
+    return os.path.join(os.path.dirname(_mediapipe().__file__), "modules")
+
+
+def bundle_cache_path() -> Path:
+    """Where this install's bundle is cached: the file name carries a key of
+    the MediaPipe version, the model files (size, modification time) and the
+    normalisation written, so a changed install or format never reads an old
+    bundle."""
+    from vedit.models.config import vedit_home
+
+    root = _model_root()
+    stats = [(rel, os.stat(os.path.join(root, rel)).st_size, os.stat(os.path.join(root, rel)).st_mtime_ns)
+             for _, rel, *_ in _SOURCES]
+    key = repr([_BUNDLE_FORMAT, getattr(_mediapipe(), "__version__", "?"), _SOURCES, stats])
+    return vedit_home() / "cache" / f"pose_landmarker-{hashlib.sha256(key.encode()).hexdigest()[:20]}.task"
+
+
+def _valid_bundle(data: bytes) -> bool:
+    """A whole bundle: a zip holding exactly the two models, every CRC right
+    (a truncated or damaged cache file is built again)."""
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as z:
+            return sorted(z.namelist()) == sorted(name for name, *_ in _SOURCES) and z.testzip() is None
+    except Exception:  # noqa: BLE001 - any unreadable cache file is rebuilt
+        return False
+
+
+def build_pose_bundle() -> bytes:
+    """The bundle written from the wheel's model files (no cache)."""
+    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer as mw
+
+    root = _model_root()
+
+    def with_meta(rel: str, mean: float, std: float, outputs: int) -> bytes:
+        with open(os.path.join(root, rel), "rb") as f:
+            w = mw.MetadataWriter.create(bytearray(f.read())).add_general_info(os.path.basename(rel))
+        w.add_image_input([mean], [std])
+        for i in range(outputs):
+            w.add_feature_output(name=f"output_{i}")
+        return bytes(w.populate()[0])
+
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, rel, mean, std, outputs in _SOURCES:
+            # a fixed date: the same models give the same bytes
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), with_meta(rel, mean, std, outputs))
+    return buf.getvalue()
+
+
+def _cached_bundle() -> bytes:
+    path = bundle_cache_path()
+    try:
+        data = path.read_bytes()
+        if _valid_bundle(data):
+            return data
+    except OSError:
+        pass
+    data = build_pose_bundle()
+    try:
+        # folders private to the user (0700); written under a temporary name
+        # and renamed, so a reader never sees half a file
+        os.makedirs(path.parent.parent, mode=0o700, exist_ok=True)
+        os.makedirs(path.parent, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # a read-only or missing home: built again next time
+    return data
 
 
 class PoseModel:

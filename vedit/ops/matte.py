@@ -66,6 +66,14 @@ class _Png16Sequence(Writer):
         self.count += 1
 
 
+def alpha8(alpha: np.ndarray) -> np.ndarray:
+    """A float matte (0..1) as 8-bit levels, rounded to nearest (a value
+    exactly halfway between two levels may go to either) and clipped, in one
+    OpenCV pass (NumPy's scale, add, clip and cast make four)."""
+    a = np.asarray(alpha, np.float32)
+    return cv2.convertScaleAbs(cv2.max(a, 0.0), alpha=255.0)
+
+
 def _checker(h: int, w: int, cell: int = 16) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
     c = (((yy // cell) + (xx // cell)) % 2).astype(np.float32)
@@ -297,13 +305,17 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     out_ctx: Any
     # like=clip: the source's sequence names and numbers, timing, timecode and
     # colour tags; a grey matte is 8-bit data (or the 16-bit PNG below), so it
-    # never takes the footage's own high-bit samples (bit_depth=8)
+    # never takes the footage's own high-bit samples (bit_depth=8), and it is
+    # a new picture, not an edit of the footage: the writer does not decode
+    # the source again to keep its samples where they are unchanged
+    # (keep_source=False). The footage with alpha, and the preview (the
+    # footage tinted outside the matte), are the source's pixels: they keep it.
     if int(bit_depth) == 16:
         out_ctx = _Png16Sequence(output, clip.fps, size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"],
-                                 bit_depth=8)
+                                 bit_depth=8, keep_source=False)
     else:
         out_ctx = open_writer(output, clip.fps, size, alpha=bool(alpha), like=clip, overwrite=v["overwrite"],
-                              cfr=v["cfr"], bit_depth=None if alpha else 8,
+                              cfr=v["cfr"], bit_depth=None if alpha else 8, keep_source=bool(alpha),
                               codec=writer_codec(output, v["codec"], alpha=bool(alpha)))
     prev_ctx = (open_writer(preview, clip.fps, size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"])
                 if preview else None)
@@ -313,14 +325,13 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
         with out_ctx as w:
             for a in alphas:
                 f: Any = next(frames) if frames is not None else None
-                a8 = np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
                 if isinstance(w, _Png16Sequence):
                     w.write(a)
                 elif alpha:
                     rgb = keyer.despill(f) if keyer is not None else f[:, :, :3]
-                    w.write(np.dstack([rgb, a8]))
+                    w.write(np.dstack([rgb, alpha8(a)]))
                 else:
-                    w.write(a8)
+                    w.write(alpha8(a))
                 if prev_ctx is not None:
                     prev_ctx.write(preview_frame(f, a, preview_style, checker))
         if prev_ctx is not None:
