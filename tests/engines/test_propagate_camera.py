@@ -191,3 +191,39 @@ def test_progress_is_one_monotone_count_spread_over_the_stages():
     assert first["compose"] <= 12
     assert 20 <= first["camera"] < 30
     assert {"flow", "compose", "camera"} <= {s for _, _, s in seen}
+
+
+def test_direct_fit_never_samples_the_source_hole():
+    """The pairs a frame samples from most are re-fitted directly; where that
+    fit disagrees with the chained guess a pixel could move into the
+    source's own hole and copy the removed object. Such pixels lose that
+    source."""
+    from types import SimpleNamespace
+
+    n, H, W = 8, 120, 160
+    frames = [np.full((H, W, 3), 100, np.uint8) for _ in range(n)]
+    holes = [np.zeros((H, W), bool) for _ in range(n)]
+    for h in holes:
+        h[40:80, 60:100] = True
+    shift = np.array([[1, 0, 45], [0, 1, 0], [0, 0, 1]], np.float64)  # the guess: 45 px to the right
+    link = SimpleNamespace(H=np.array([[1, 0, 10], [0, 1, 0], [0, 0, 1]], np.float64), inliers=0.9, residual=0.3)
+
+    class Cam:
+        _pairs = {(u, u + 1): SimpleNamespace(inliers=0.9, residual=0.3) for u in range(n - 1)}
+
+        def guess(self, t, s):
+            return shift
+
+        def link(self, t, s):
+            return link
+
+        def cached(self, t, s):
+            return link
+
+    sel = SourceSelector(frames, holes, Cam())  # type: ignore[arg-type]
+    ys, xs = np.nonzero(holes[0])
+    src, qx, qy = sel._assign(0, xs.astype(np.float64), ys.astype(np.float64), [7, 6, 5])
+    assert (src >= 0).any()  # the guess finds real pixels
+    used = src >= 0
+    xi, yi = np.round(qx[used]).astype(int), np.round(qy[used]).astype(int)
+    assert not holes[0][yi, xi].any()

@@ -272,7 +272,14 @@ class SourceSelector:
             link = self.cam.link(t, int(s)) if fit else None
             Hm = link.H if link is not None and link.inliers >= 0.2 and link.residual <= 1.5 \
                 else self.cam.guess(t, int(s))
-            qx[sel], qy[sel] = _project(Hm, xs[sel], ys[sel])
+            px, py = _project(Hm, xs[sel], ys[sel])
+            # the direct fit may move a pixel off what the chained guess
+            # found real (into the source's own hole: the removed object)
+            ok = self._on_real(int(s), px, py, 2)
+            if not ok.all():
+                idx = np.nonzero(sel)[0][~ok]
+                src[idx] = -1
+            qx[sel], qy[sel] = px, py
         return src, qx, qy
 
     def _sample(self, src, qx, qy, shape, box) -> tuple[np.ndarray, dict]:
