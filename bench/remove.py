@@ -163,11 +163,12 @@ def print_case_row(r: dict) -> None:
           f"{s['ssim_full']:.4f} | {r['fps']:.1f} |", flush=True)
 
 
-def quality(tmp: str, patterns: list[str] | None, jobs: int, root: str, crops: str | None = None) -> dict:
+def quality(tmp: str, patterns: list[str] | None, jobs: int, root: str, crops: str | None = None,
+            holdout: bool = False) -> dict:
     from cases import build_cases
 
     t0 = time.time()
-    cases = build_cases(root, patterns)
+    cases = build_cases(root, patterns, holdout=holdout)
     print(f"\n## Quality (DESIGN §7): ours vs per-frame TELEA, {len(cases)} cases from bench/cases.py "
           f"(built in {time.time() - t0:.0f} s)")
     print("| case | category | reveal | psnr_mask | TELEA | Δ dB | detail | TELEA detail | flicker | TELEA flicker "
@@ -203,9 +204,9 @@ def git_head() -> str:
     return r.stdout.strip() + ("+dirty" if dirty else "") if r.returncode == 0 else "?"
 
 
-def write_results(res: dict) -> str:
+def write_results(res: dict, kind: str = "remove") -> str:
     os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"remove-{time.strftime('%Y-%m-%d-%H%M')}.json")
+    path = os.path.join(RESULTS, f"{kind}-{time.strftime('%Y-%m-%d-%H%M')}.json")
     with open(path, "w") as fh:
         json.dump(res, fh, indent=1)
     return path
@@ -373,6 +374,8 @@ def main():
     ap.add_argument("--no-save", action="store_true",
                     help="do not write bench/results/remove-<date>.json and remove-speed-<date>.md")
     ap.add_argument("--repeat", type=int, default=1, help="runs per speed clip (median shown)")
+    ap.add_argument("--holdout", action="store_true",
+                    help="quality on the second (held-out) case set of bench/cases.py (saved as remove-holdout-*)")
     a = ap.parse_args()
     from cases import DEFAULT_ROOT
 
@@ -386,10 +389,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         if not a.no_quality:
             res = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": git_head(), "machine": machine(),
-                   "settings": "vedit.ops.remove.run defaults", "patterns": patterns,
-                   **quality(tmp, patterns, max(1, a.jobs), a.root or DEFAULT_ROOT, a.crops)}
+                   "settings": "vedit.ops.remove.run defaults", "patterns": patterns, "holdout": a.holdout,
+                   **quality(tmp, patterns, max(1, a.jobs), a.root or DEFAULT_ROOT, a.crops, a.holdout)}
             if not a.no_save:
-                print(f"\nresults: {os.path.relpath(write_results(res), ROOT)}")
+                kind = "remove-holdout" if a.holdout else "remove"
+                print(f"\nresults: {os.path.relpath(write_results(res, kind), ROOT)}")
         if not a.no_speed:
             speed(tmp, a.quick, a.memory, max(1, a.repeat), save=not a.no_save)
 
