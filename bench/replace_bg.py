@@ -112,7 +112,7 @@ def speed(n: int, repeat: int = 1, only=None, stages_table: bool = False, qualit
         ("same, track_refine='medium' (dense residual flow)", dict(background=str(plate), track_refine="medium")),
         ("person matte + image plate --static-plate", dict(background=str(plate), static_plate=True)),
         ("person matte + blur", dict(background="blur")),
-        ("person matte + image plate --preview", dict(background=str(plate), preview=True)),
+        ("person matte + image plate --draft", dict(background=str(plate), draft=True)),
     ]
     modes = [m for i, m in enumerate(all_modes) if only is None or i in only]
     for name, kw in modes:

@@ -126,7 +126,7 @@ def test_video_plate_loops_or_holds(shot, tmp_path):
             assert np.abs(o[outside(m)].astype(int) - want[outside(m)]).max() <= 2, t
 
 
-def test_range_preview_and_cli(shot, plate_png, tmp_path):
+def test_range_draft_and_cli(shot, plate_png, tmp_path):
     seq, mask_dir, frames, masks = shot
     r = cli("replace-bg", seq, "-o", str(tmp_path / "r") + "/", "-b", plate_png, "--matte", mask_dir,
             "--start", 2, "--end", 9, "--quiet")
@@ -137,10 +137,14 @@ def test_range_preview_and_cli(shot, plate_png, tmp_path):
         m = masks[2 + i]
         assert np.abs(o[inside(m)].astype(int) - frames[2 + i][inside(m)]).max() <= 2
     r = cli("replace-bg", seq, "-o", str(tmp_path / "p") + "/", "-b", "white", "--matte", mask_dir,
-            "--preview", "--preview-size", 64, "-q")
+            "--draft", "--draft-size", 64, "-q")
     assert r.exit_code == 0, r.output
     prev = read_seq(tmp_path / "p")
     assert len(prev) == len(frames) and prev[0].shape == (48, 64, 3)
+    # the old name is gone (matte's --preview is an output path): a plain usage error, nothing written
+    r = cli("replace-bg", seq, "-o", str(tmp_path / "old") + "/", "-b", "white", "--matte", mask_dir, "--preview", "-q")
+    assert r.exit_code == 2 and "No such option '--preview'" in r.output, r.output
+    assert "Traceback" not in r.output and not (tmp_path / "old").exists()
 
 
 def _ffmpeg():

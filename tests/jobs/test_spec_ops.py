@@ -31,7 +31,9 @@ def _spec(shot, op, params, rng=None, output="out.mp4"):
     ("remove", {"mask": "M", "engine": "diffusion", "refine_strength": 0.3, "feather": 4, "offload": "model"}, None),
     ("remove", {"mask": "M", "engine": "diffusion", "refine": 0.3}, None),  # the older name
     ("remove", {"mask": "M", "overwrite": True, "dilate": 0}, {"start": 2, "end": 10}),
+    ("remove", {"mask": "M", "feather": 2.5}, None),  # a float, as in matte and replace-bg
     ("replace-bg", {"background": "#202830", "person_every": 3, "track_refine": "fast"}, None),
+    ("replace-bg", {"background": "#202830", "draft": True, "draft_size": 320}, None),
     ("replace-bg", {"background": "blur", "blur_radius": 4, "matte": "M", "frame": 0}, None),
     ("matte", {"person": True, "margin": 0, "include_shadow": False}, None),
     ("matte", {"box": [10, 10, 40, 30], "bit_depth": 16}, None),
@@ -63,6 +65,9 @@ def test_cli_options_are_accepted_as_job_params(shot, op, params, rng):
     ("replace-bg", {}, None, "exactly one of --background"),
     ("replace-bg", {"background": "blur", "light_wrap": 2}, None, "params.light_wrap"),
     ("replace-bg", {"background": "blur", "track_refine": "slow"}, None, "params.track_refine"),
+    # the low-resolution pass is `draft` now; `preview` is matte's second output only
+    ("replace-bg", {"background": "blur", "preview": True}, None, "params.preview: unknown param"),
+    ("remove", {"mask": "M", "feather": -0.5}, None, "params.feather = -0.5: must be at least 0"),
     ("matte", {"person": True, "bit_depth": 12}, None, "params.bit_depth = 12: choose one of 8, 16"),
     ("matte", {"points": "1,2,3"}, None, "expected X,Y pairs"),
     ("animate", {"offload": True, "engine": "diffusion"}, None, "params.offload"),

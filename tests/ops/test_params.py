@@ -154,12 +154,6 @@ _SAME_NAME_EXCEPTIONS = {
     # keyframes: matte takes one --frame after each of several --mask; replace-bg one keyframe mask
     "frame": "repeat",
     "mask": "repeat",
-    # open: remove's feather is the propagate engine's whole-pixel blend band (int), the
-    # matte ops' a float blur width; replace-bg --preview is a low-resolution pass (bool),
-    # matte --preview a second output (path). Renaming one of them needs the panels' schema
-    # files made again (plugins/make_ops_schema.py).
-    "feather": "type",
-    "preview": "type",
 }
 
 

@@ -331,7 +331,7 @@ def test_panel_fields_come_from_the_op_definitions(panel_site, browser):
                   " param: e.dataset.param, tag: e.tagName, type: e.type, value: e.value, checked: e.checked,"
                   " options: e.tagName === 'SELECT' ? Array.from(e.options).map(o => o.value) : null,"
                   " min: e.min, max: e.max}))")
-    hidden = {"overwrite", "preview", "preview_style", "preview_size"}
+    hidden = {"overwrite", "preview_style", "draft", "draft_size"}
     for op in ("remove", "replace-bg", "matte"):
         d = get_def(op)
         mine = {f["param"]: f for f in dump if f["op"] == op}

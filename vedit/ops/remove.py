@@ -1,6 +1,7 @@
 """``remove``: fill a masked region through a shot (object removal)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,9 @@ PARAMS = (
     Param("engine", "str", "propagate", cli=("-e",), choices=lambda: names("inpaint"),
           help="Inpaint engine (see `vedit engines`)."),
     Param("dilate", "int", 3, min=0, max=1024, help="Grow the mask by N pixels."),
-    Param("feather", "int", 2, min=0, max=1024, help="Soft blend band outside the grown mask, in pixels."),
+    Param("feather", "float", 2.0, min=0, max=1024,
+          help="Soften the edge over N px: a blend band outside the grown mask (the propagate engine rounds "
+               "it to whole pixels; the diffusion engine blends its own way)."),
     Param("fps", "float", None, min=0.001, max=1000, help="Frame rate of an image-sequence input (default 25)."),
     Param("cfr", "float", None, min=0.001, max=1000,
           help="Write a constant frame rate (frames repeated/dropped by time) instead of keeping a VFR input's timing."),
@@ -88,7 +91,8 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     check_output_path(output, [input, v["mask"]], overwrite=v["overwrite"], frames=clip.frame_count)
 
     # 2. engine
-    kwargs: dict[str, Any] = {"dilate": v["dilate"], "feather": v["feather"]}
+    # the propagate engine blends over whole pixels: round half up (2.5 -> 3)
+    kwargs: dict[str, Any] = {"dilate": v["dilate"], "feather": int(math.floor(v["feather"] + 0.5))}
     if v["chunk_size"]:
         kwargs["chunk_size"] = v["chunk_size"]
     if engine == "diffusion":

@@ -122,8 +122,8 @@ PARAMS = (
     Param("spill", "bool", None, help="Key-colour spill suppression (default: on for --matte chroma)."),
     Param("blur_radius", "float", None, min=0.01, max=1000, aliases=("blur",),
           help="Blur size in px for --background blur."),
-    Param("preview", "bool", False, help="Fast low-resolution pass."),
-    Param("preview_size", "int", 640, min=64, max=16384, help="Long side of --preview output."),
+    Param("draft", "bool", False, help="Fast low-resolution draft: the output is made at --draft-size."),
+    Param("draft_size", "int", 640, min=64, max=16384, help="Long side of the --draft output."),
     Param("track_model", "str", "homography", choices=("homography", "similarity"),
           help="Camera model the plate follows."),
     Param("track_refine", "str", "lk", choices=("lk", "fast", "medium"),
@@ -191,8 +191,8 @@ class _Opts:
     match_strength: float = 0.5
     spill: bool | None = None
     blur: float | None = None
-    preview: bool = False
-    preview_size: int = 640
+    draft: bool = False
+    draft_size: int = 640
     track_model: str = "homography"
     track_refine: str = "lk"  # keyframe residual: lk (sparse Lucas-Kanade) or a DIS preset (fast|medium)
     plate_size: int = 768
@@ -290,9 +290,9 @@ def _edited(items: Iterator[Any], adds: list, subs: list) -> Iterator[Any]:
 
 def _work_size(clip, o: _Opts) -> tuple[int, int]:
     w, h = clip.width, clip.height
-    if not o.preview:
+    if not o.draft:
         return w, h
-    s = min(1.0, int(o.preview_size) / max(w, h))
+    s = min(1.0, int(o.draft_size) / max(w, h))
     return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
 
 

@@ -23,7 +23,9 @@ PANEL_OPS = ("remove", "replace-bg", "matte")
 #: params the add-on sets itself: the mask picker (file or strip), the output,
 #: the matte coming back as alpha
 OWN = {"remove": {"mask"}, "replace-bg": {"matte"}, "matte": {"mask", "alpha"}}
-HIDDEN = {"overwrite", "preview", "preview_style", "preview_size"}
+#: params kept off the form (path_out params, such as matte's preview, never show):
+#: overwrite, matte's preview look, replace-bg's low-resolution draft
+HIDDEN = {"overwrite", "preview_style", "draft", "draft_size"}
 #: shown at the top of the op's form; every other param is under "More options"
 MAIN = {"remove": ("engine", "dilate", "feather"),
         "replace-bg": ("background", "prompt", "engine", "fit", "light_wrap"),

@@ -38,12 +38,12 @@ globalThis.veditOpsSchema = {
      "x-cli": "--dilate"
     },
     "feather": {
-     "type": "integer",
+     "type": "number",
      "minimum": 0,
      "maximum": 1024,
-     "description": "Soft blend band outside the grown mask, in pixels.",
-     "default": 2,
-     "x-kind": "int",
+     "description": "Soften the edge over N px: a blend band outside the grown mask (the propagate engine rounds it to whole pixels; the diffusion engine blends its own way).",
+     "default": 2.0,
+     "x-kind": "float",
      "x-cli": "--feather"
     },
     "fps": {
@@ -588,21 +588,21 @@ globalThis.veditOpsSchema = {
       "blur"
      ]
     },
-    "preview": {
+    "draft": {
      "type": "boolean",
-     "description": "Fast low-resolution pass.",
+     "description": "Fast low-resolution draft: the output is made at --draft-size.",
      "default": false,
      "x-kind": "bool",
-     "x-cli": "--preview"
+     "x-cli": "--draft"
     },
-    "preview_size": {
+    "draft_size": {
      "type": "integer",
      "minimum": 64,
      "maximum": 16384,
-     "description": "Long side of --preview output.",
+     "description": "Long side of the --draft output.",
      "default": 640,
      "x-kind": "int",
-     "x-cli": "--preview-size"
+     "x-cli": "--draft-size"
     },
     "track_model": {
      "type": "string",

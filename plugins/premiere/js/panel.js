@@ -49,7 +49,9 @@
   // param gets a field with that default; only values changed from it are sent.
   const OP_LABELS = { "remove": "Remove object", "replace-bg": "Replace background", "matte": "Matte" };
   const PANEL_OPS = ["remove", "replace-bg", "matte"]; // animate takes a still, not a clip
-  const HIDDEN = ["overwrite", "preview", "preview_style", "preview_size"];
+  // params kept off the form (path_out params, such as matte's preview, never show):
+  // overwrite, matte's preview look, replace-bg's low-resolution draft
+  const HIDDEN = ["overwrite", "preview_style", "draft", "draft_size"];
   const MAIN = {
     "remove": ["mask", "engine", "dilate", "feather"],
     "replace-bg": ["background", "prompt", "matte", "engine", "fit", "light_wrap"],
