@@ -273,12 +273,13 @@ class SourceSelector:
             Hm = link.H if link is not None and link.inliers >= 0.2 and link.residual <= 1.5 \
                 else self.cam.guess(t, int(s))
             px, py = _project(Hm, xs[sel], ys[sel])
-            # the direct fit may move a pixel off what the chained guess
-            # found real (into the source's own hole: the removed object)
+            # the direct fit may move a pixel off what the chained guess found
+            # real (into the source's own hole: the removed object); such a
+            # pixel keeps the guess's landing point
             ok = self._on_real(int(s), px, py, 2)
             if not ok.all():
-                idx = np.nonzero(sel)[0][~ok]
-                src[idx] = -1
+                gx, gy = _project(self.cam.guess(t, int(s)), xs[sel][~ok], ys[sel][~ok])
+                px[~ok], py[~ok] = gx, gy
             qx[sel], qy[sel] = px, py
         return src, qx, qy
 
