@@ -1,6 +1,6 @@
 """Benchmark of `vedit animate` (parallax and motion engines) at 1280x720.
 
-    python bench/animate.py [--frames 75] [--quick]
+    python bench/animate.py [--frames 75] [--quick] [--no-save]
 
 Prints, per engine/move: render fps (engine only, and end to end through
 ``vedit.ops.animate.run`` writing H.264), frame-0 PSNR, unfilled pixels,
@@ -8,7 +8,7 @@ loop seam (|last − first| / median step), motion-brush direction error
 (DIS flow vs the arrow) and change outside the region, and peak memory
 (tracemalloc for the render loop, ru_maxrss for the process). Uses a frame of
 the shared DAVIS footage (../shared/media) when present, else a synthetic
-texture.
+texture. The figures are also saved as bench/results/animate-DATE.json.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from vedit.engines.animate_parallax import CAMERAS, ParallaxAnimateEngine  # noq
 from vedit.flow import compute_flow  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import cpu_model  # noqa: E402
+from _common import cpu_model, save  # noqa: E402
 
 W, H = 1280, 720
 
@@ -107,17 +107,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=75)
     ap.add_argument("--quick", action="store_true", help="fewer moves")
+    ap.add_argument("--no-save", action="store_true", help="do not write the results under bench/results/")
     args = ap.parse_args()
     n = args.frames
     img, mask, region, name = load_inputs()
     print(f"machine: {machine()}")
     print(f"input: {name}, {W}x{H}, {n} frames per run")
+    res: dict = {"input": name, "size": f"{W}x{H}", "frames": n, "quick": args.quick, "parallax": [], "motion": [],
+                 "arrow_region": [], "memory": [], "end_to_end": []}
 
     print("\n== parallax (1 subject layer + inpainted background) ==")
     eng = ParallaxAnimateEngine()
     t0 = time.perf_counter()
     eng.build_layers(img, [mask])
-    print(f"layer build (matte prep + inpaint behind subject): {time.perf_counter() - t0:.2f} s")
+    res["layer_build_s"] = round(time.perf_counter() - t0, 2)
+    print(f"layer build (matte prep + inpaint behind subject): {res['layer_build_s']:.2f} s")
     print(f"{'camera':<10} {'loop':<5} {'fps':>6} {'psnr0':>7} {'seam/median':>11}")
     moves = ["dolly-in", "pan-left", "orbit"] if args.quick else list(CAMERAS)
     for cam in moves:
@@ -127,6 +131,8 @@ def main():
             frames, dt, _ = timed(out)
             ratio, _ = seam_ratio(frames)
             print(f"{cam:<10} {str(loop):<5} {n / dt:6.1f} {psnr(frames[0], img):7.1f} {ratio:11.2f}")
+            res["parallax"].append({"camera": cam, "loop": loop, "fps": round(n / dt, 2),
+                                    "psnr0": round(psnr(frames[0], img), 2), "seam_ratio": round(ratio, 3)})
 
     print("\n== motion brush (region = lower 38% of the frame) ==")
     arrow = (300, 600, 420, 570)
@@ -148,6 +154,9 @@ def main():
         outside = max(float(np.abs(f.astype(np.float32) - img)[region == 0].mean()) for f in frames)
         print(f"{str(loop):<5} {n / dt:6.1f} {psnr(frames[0], img):7.1f} {ratio:11.2f} {max(errs):7.1f}° "
               f"{outside:8.3f}")
+        res["motion"].append({"loop": loop, "fps": round(n / dt, 2), "psnr0": round(psnr(frames[0], img), 2),
+                              "seam_ratio": round(ratio, 3), "direction_err_deg": round(float(max(errs)), 2),
+                              "outside_change": round(outside, 4)})
     print("\n== motion brush, one arrow, no region (region found under the arrow) ==")
     print(f"{'loop style':<10} {'fps':>6} {'region s':>8} {'min GE ratio':>12}")
     for style in ("bounce", "flow"):
@@ -160,6 +169,8 @@ def main():
         e0 = gradient_energy(frames[0])
         worst = min(gradient_energy(f) / e0 for f in frames)
         print(f"{style:<10} {n / dt:6.1f} {t_reg:8.2f} {worst:12.3f}   {out.stats['regions'][0]}")
+        res["arrow_region"].append({"loop_style": style, "fps": round(n / dt, 2), "region_s": round(t_reg, 2),
+                                    "min_gradient_energy_ratio": round(worst, 4)})
 
     print("\n== memory vs clip length (tracemalloc peak while streaming frames) ==")
     for label, make in (("motion loop", lambda m: MotionAnimateEngine().animate(
@@ -173,6 +184,7 @@ def main():
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             print(f"{label:<20} {m:5d} frames: peak {peak / 2**20:.1f} MB")
+            res["memory"].append({"what": label, "frames": m, "peak_mb": round(peak / 2**20, 1)})
 
     print("\n== end to end: vedit.ops.animate.run → H.264 mp4 (decode still + render + encode) ==")
     from vedit.ops.animate import run
@@ -190,8 +202,12 @@ def main():
             run(src, os.path.join(d, label.replace(" ", "_") + ".mp4"), frames=n, **kw)
             dt = time.perf_counter() - t0
             print(f"{label:<18} {n / dt:6.1f} fps ({dt:.2f} s for {n} frames, includes layer build / x264)")
+            res["end_to_end"].append({"what": label, "fps": round(n / dt, 2), "seconds": round(dt, 2)})
     print(f"\nprocess peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
           f"load average now {os.getloadavg()[0]:.2f}")
+    res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if not args.no_save:
+        print(f"saved {os.path.relpath(save('animate', res), ROOT)}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ with the same model and the same crop rule.
     python bench/diffusion.py --quick         # 24 frames, skip the full-size part
     python bench/diffusion.py --ablations     # also each consistency switch off in turn
     python bench/diffusion.py --full-frames 6 --full-steps 2
+    python bench/diffusion.py --quick --no-save   # do not write bench/results/diffusion-DATE.json
 
 Each configuration runs in its own subprocess so peak memory (ru_maxrss) is
 its own. Cases come from ../shared/tools/make_case.py, scores from
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import cpu_model  # noqa: E402
+from _common import cpu_model, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VEDIT_SHARED", ROOT.parent / "shared"))
@@ -173,6 +174,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for the tiny model (a 2nd thread only spin-waits on a loaded 2-core box)")
     ap.add_argument("--full-threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--no-save", action="store_true", help="do not write the results under bench/results/")
     a = ap.parse_args()
     if a.one:
         print(json.dumps(one(json.loads(a.one))))
@@ -198,13 +200,24 @@ def main():
                            "out": str(work / f"out-{v}")}))
         print(" ", rows[-1], flush=True)
     table(rows)
+    res: dict = {"source": a.source, "seed": a.seed, "frames": a.frames, "steps": a.steps,
+                 "keyframe_every": a.keyframe_every, "quick": a.quick, "tiny": rows}
     ours, naive = rows[0], rows[1]
     if "error" not in ours and "error" not in naive:
+        res["evals_ratio"] = round(naive["unet_per_frame"] / max(ours["unet_per_frame"], 1e-9), 2)
         print(f"UNet evaluations per output frame: ours {ours['unet_per_frame']} vs naive {naive['unet_per_frame']} "
-              f"-> {naive['unet_per_frame'] / max(ours['unet_per_frame'], 1e-9):.1f}x fewer")
+              f"-> {res['evals_ratio']:.1f}x fewer")
         print(f"flicker (score.py): ours {ours['flicker']} vs naive {naive['flicker']}")
-    if a.skip_full:
-        return
+    if not a.skip_full:
+        res["full"] = full_size(a, case, work, rows)
+    print("machine after:", machine())
+    if not a.no_save:
+        print(f"saved {os.path.relpath(save('diffusion', res), ROOT)}")
+
+
+def full_size(a, case: Path, work: Path, rows: list) -> dict:
+    """The SD 1.5-size configuration (random weights), ours and naive: measured
+    s/frame at a few steps and the extrapolation to the tiny run's step count."""
     n = a.full_frames
     print(f"\nfull-size SD 1.5 inpainting configuration (random weights), 512 px processing, {n} frames, "
           f"{a.full_steps} steps (CPU float32):")
@@ -216,6 +229,7 @@ def main():
                            "out": str(work / f"full-{v}")}))
         print(" ", full[-1], flush=True)
     table(full)
+    out: dict = {"frames": n, "steps": a.full_steps, "rows": full}
     fo, fn = full
     if "error" not in fo and "error" not in fn:
         print(f"measured s/output frame at {a.full_steps} steps: ours {fo['s_per_frame']} vs naive "
@@ -233,7 +247,9 @@ def main():
             print(f"extrapolated to {s} steps on the {a.frames}-frame case ({ours_evals} UNet evals/frame for ours, "
                   f"UNet {tu}s/eval, VAE {tv}s): ours {e_ours:.1f} s/frame vs naive {e_naive:.1f} s/frame -> "
                   f"{e_naive / e_ours:.1f}x")
-    print("machine after:", machine())
+            out["extrapolated"] = {"steps": s, "frames": a.frames, "ours_s_per_frame": round(e_ours, 1),
+                                   "naive_s_per_frame": round(e_naive, 1)}
+    return out
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python bench/mattes.py quality          # tennis (native and 720p), the test crowd at 720p
     python bench/mattes.py holdout          # the held-out multi-person clip (built here)
-    python bench/mattes.py all --save       # both, JSON under bench/results/
+    python bench/mattes.py all              # both (each run also saves bench/results/mattes-DATE.json)
 
 ``quality``: ``vedit matte --person`` (defaults: cast shadow, props, margin)
 on the DAVIS tennis clip, native 432x240 and upscaled to 1280x720, against
@@ -29,12 +29,10 @@ given with every pixel scored). Bar (issue 19): recall >= 0.8, precision
 from __future__ import annotations
 
 import argparse
-import datetime
 import glob
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 MEDIA = Path(os.environ.get("VEDIT_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
 
-from _common import cpu_model, load_average  # noqa: E402
+from _common import load_average, save  # noqa: E402
 
 SIZE = (1280, 720)
 
@@ -241,13 +239,12 @@ def holdout(tmp: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("what", choices=("quality", "holdout", "all"))
-    ap.add_argument("--save", action="store_true", help="write the results as JSON under bench/results/")
+    ap.add_argument("--no-save", action="store_true", help="do not write the results under bench/results/")
     a = ap.parse_args()
     import tempfile
 
     import mediapipe  # noqa: F401 - a one-time import is no cost of a clip
 
-    machine = f"{os.cpu_count()} CPUs, {cpu_model()}, python {sys.version.split()[0]}"
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="vedit-mattes-") as t:
         tmp = Path(t)
@@ -257,15 +254,9 @@ def main() -> None:
             results["holdout"] = holdout(tmp)
     results["load"] = load_average()
     print(json.dumps(results, indent=1))
-    if a.save:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
-        now = datetime.datetime.now()
-        out = ROOT / "bench" / "results" / f"mattes-{now:%Y-%m-%d-%H%M}.json"
-        out.write_text(json.dumps({"date": f"{now:%Y-%m-%d %H:%M}", "commit": commit, "machine": machine,
-                                   **results}, indent=1) + "\n")
-        print(f"saved {out.relative_to(ROOT)}")
-
+    if not a.no_save:
+        out = save("mattes", results)
+        print(f"saved {os.path.relpath(out, ROOT)}")
 
 if __name__ == "__main__":
     main()

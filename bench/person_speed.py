@@ -1,7 +1,7 @@
 """Person matte speed at 1280x720, one person and four, against the decode floor.
 
-    python bench/person_speed.py                 # 140 frames, prints a table
-    python bench/person_speed.py --frames 70 --save   # also bench/results/person-speed-DATE.json
+    python bench/person_speed.py                 # 140 frames, table + bench/results/person-speed-DATE.json
+    python bench/person_speed.py --frames 70 --no-save   # the table only
 
 One person: the labelled DAVIS tennis clip upscaled to 1280x720 (played
 forwards and back to the frame count). Four people: the clip of
@@ -25,11 +25,8 @@ labelled masks, which include the cast shadow and racket).
 from __future__ import annotations
 
 import argparse
-import datetime
 import glob
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 MEDIA = Path(os.environ.get("VEDIT_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
 
-from _common import cpu_model, load_average  # noqa: E402
+from _common import cpu_model, load_average, save  # noqa: E402
 
 
 def machine() -> str:
@@ -111,7 +108,7 @@ def quality() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=140)
-    ap.add_argument("--save", action="store_true", help="write the results as JSON under bench/results/")
+    ap.add_argument("--no-save", action="store_true", help="do not write the results under bench/results/")
     ap.add_argument("--skip-quality", action="store_true")
     a = ap.parse_args()
 
@@ -142,15 +139,9 @@ def main() -> None:
     if q:
         print(f"\ntennis (432x240) matte --person vs labelled masks: IoU mean {q['tennis_iou_mean']:.3f}, "
               f"min {q['tennis_iou_min']:.3f}")
-    if a.save:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
-        now = datetime.datetime.now()
-        out = ROOT / "bench" / "results" / f"person-speed-{now:%Y-%m-%d-%H%M}.json"
-        out.write_text(json.dumps({"date": f"{now:%Y-%m-%d %H:%M}", "commit": commit, "machine": machine(),
-                                   "frames": a.frames, "rows": rows, "quality": q}, indent=1) + "\n")
-        print(f"saved {out.relative_to(ROOT)}")
-
+    if not a.no_save:
+        out = save("person-speed", {"frames": a.frames, "rows": rows, "quality": q})
+        print(f"saved {os.path.relpath(out, ROOT)}")
 
 if __name__ == "__main__":
     main()

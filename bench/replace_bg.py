@@ -4,7 +4,9 @@ with CPU ms/frame (less sensitive to a shared machine's load than fps), peak
 memory, camera-following accuracy on a shot with known motion, and the fast
 person matte's agreement with vedit.masks.matte_stream and the ground truth.
 
-    python bench/replace_bg.py [--frames 60] [--repeat 1] [--skip-speed]
+    python bench/replace_bg.py [--frames 60] [--repeat 1] [--skip-speed] [--no-save]
+
+The figures are also saved as bench/results/replace-bg-DATE.json.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import cpu_model  # noqa: E402
+from _common import cpu_model, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing it
@@ -66,7 +68,9 @@ def load() -> str:
     return open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
 
 
-def speed(n: int, repeat: int = 1, only=None, stages_table: bool = False, quality: bool = True):
+def speed(n: int, repeat: int = 1, only=None, stages_table: bool = False, quality: bool = True) -> dict:
+    """Prints the speed table (and the stage and matte-quality tables when
+    asked); returns the figures: floor, one row per mode, peak RSS."""
     from vedit.io import open_clip, open_writer
     from vedit.ops.replace_bg import run
 
@@ -106,6 +110,8 @@ def speed(n: int, repeat: int = 1, only=None, stages_table: bool = False, qualit
           "2000 / CPU ms.")
     print("| mode | fps | x I/O floor | CPU ms/frame | load at end |\n|---|---|---|---|---|")
     print(f"| decode+encode floor | {floor:.1f} | 1.00 | {fcpu:.0f} | {fl} |", flush=True)
+    res: dict = {"frames": n, "size": "1280x720", "repeat": repeat,
+                 "floor": {"fps": round(floor, 2), "cpu_ms": round(fcpu, 1), "load": fl}, "modes": []}
     all_modes = [
         ("person matte + image plate (follows camera)", dict(background=str(plate))),
         ("same, --person-every 2", dict(background=str(plate), person_every=2)),
@@ -118,14 +124,17 @@ def speed(n: int, repeat: int = 1, only=None, stages_table: bool = False, qualit
     for name, kw in modes:
         fps, cpu, ld = timed(lambda: run(str(src), str(tmp / "out.mp4"), overwrite=True, **kw))
         print(f"| {name} | {fps:.1f} | {fps / floor:.2f} | {cpu:.0f} | {ld} |", flush=True)
+        res["modes"].append({"mode": name, "fps": round(fps, 2), "x_floor": round(fps / floor, 3),
+                             "cpu_ms": round(cpu, 1), "load": ld})
     print(f"one-time imports before timing (MediaPipe, matplotlib): {import_s:.1f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (all runs): {peak:.0f} MiB")
+    res.update(import_s=round(import_s, 1), peak_rss_mib=round(peak))
     if stages_table:
         stages(src, plate)
     if quality:
-        matte_quality(src, n)
-    return src, plate
+        res["matte_quality"] = matte_quality(src, n)
+    return res
 
 
 def stages(src: Path, plate: Path) -> None:
@@ -189,7 +198,7 @@ def stages(src: Path, plate: Path) -> None:
         print(f"| {k} | {1000 * c / n:.1f} | {1000 * t / n:.1f} |")
 
 
-def matte_quality(src: Path, n: int) -> None:
+def matte_quality(src: Path, n: int) -> dict:
     """replace-bg's person matte (vedit.masks.person.person_mattes, no shadow
     or props; every frame and every other frame) against the ground truth
     (which also covers the player's shadow, so no person matte reaches 1) and
@@ -222,6 +231,8 @@ def matte_quality(src: Path, n: int) -> None:
     g = [gt(i) for i in range(n)]
     r = [iou(a, b) for a, b in zip(ref, g)]
     print(f"| vedit.masks.matte_stream | {t_ref:.0f} | {np.mean(r):.3f} / {np.min(r):.3f} | 1 |")
+    out = {"matte_stream": {"ms": round(t_ref, 1), "iou_gt_mean": round(float(np.mean(r)), 4),
+                            "iou_gt_min": round(float(np.min(r)), 4)}}
     for every in (1, 2):
         t0 = time.perf_counter()
         al = [small(m.alpha) for m in person_mattes(clip, every=every)]
@@ -230,9 +241,13 @@ def matte_quality(src: Path, n: int) -> None:
         b = [iou(x, y) for x, y in zip(al, ref)]
         print(f"| replace-bg person matte, every {every} | {t:.0f} | {np.mean(a):.3f} / {np.min(a):.3f} | "
               f"{np.mean(b):.3f} / {np.min(b):.3f} |", flush=True)
+        out[f"person_mattes_every_{every}"] = {
+            "ms": round(t, 1), "iou_gt_mean": round(float(np.mean(a)), 4), "iou_gt_min": round(float(np.min(a)), 4),
+            "iou_matte_stream_mean": round(float(np.mean(b)), 4), "iou_matte_stream_min": round(float(np.min(b)), 4)}
+    return out
 
 
-def following() -> None:
+def following() -> dict:
     """Known camera (pan + zoom + roll) over a photo-like texture, a moving
     subject, a textured plate: the plate's per-frame motion vs the truth."""
     from vedit.composite import CameraTracker, PlateRenderer
@@ -276,6 +291,10 @@ def following() -> None:
     print(f"accumulated position error: mean {np.mean(abs_err):.3f} px, max {np.max(abs_err):.3f} px")
     print(f"tracking cost {ms:.1f} ms/frame; failed steps {tr.failed}; --static-plate error = true motion "
           f"({true_motion:.2f} px/frame)")
+    return {"size": f"{w}x{h}", "frames": n, "true_motion_px": round(float(true_motion), 3),
+            "step_err_mean_px": round(float(np.mean(step_err)), 4), "step_err_max_px": round(float(np.max(step_err)), 4),
+            "abs_err_mean_px": round(float(np.mean(abs_err)), 4), "abs_err_max_px": round(float(np.max(abs_err)), 4),
+            "ms_per_frame": round(ms, 2), "failed_steps": int(tr.failed)}
 
 
 def main() -> None:
@@ -286,6 +305,7 @@ def main() -> None:
     ap.add_argument("--modes", default=None, help="comma-separated indexes of the speed modes to run (default all)")
     ap.add_argument("--stages", action="store_true", help="also time each stage alone")
     ap.add_argument("--skip-quality", action="store_true", help="skip the person-matte quality table")
+    ap.add_argument("--no-save", action="store_true", help="do not write the results under bench/results/")
     a = ap.parse_args()
     from vedit.runtime import tune_allocator
 
@@ -293,10 +313,12 @@ def main() -> None:
     # included, see the same allocator)
     tune_allocator()
     print(f"machine: {machine()}, python {sys.version.split()[0]}")
-    following()
+    res = {"following": following()}
     if not a.skip_speed:
         only = None if a.modes is None else {int(x) for x in a.modes.split(",")}
-        speed(a.frames, a.repeat, only=only, stages_table=a.stages, quality=not a.skip_quality)
+        res["speed"] = speed(a.frames, a.repeat, only=only, stages_table=a.stages, quality=not a.skip_quality)
+    if not a.no_save:
+        print(f"\nsaved {os.path.relpath(save('replace-bg', res), ROOT)}")
 
 
 if __name__ == "__main__":

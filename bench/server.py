@@ -4,6 +4,7 @@ job runs; prints latency percentiles, failures, and whether the job completed.
     python bench/server.py                      # 200 polls/s for 30 s, synthetic job
     python bench/server.py --rate 400 --seconds 10
     python bench/server.py --op remove          # the real remove op on a synthetic pan (needs vedit.ops.remove)
+    python bench/server.py --no-save            # do not write bench/results/server-DATE.json
 
 The server runs in its own process (``python -m vedit.server`` plus a
 registered synthetic op), exactly as panels see it; polls are open-loop (fired
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import cpu_model  # noqa: E402
+from _common import cpu_model, save  # noqa: E402
 
 SERVER = r"""
 import sys, time
@@ -80,7 +81,7 @@ def vm_hwm_mib(pid: int) -> float:
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return float("nan")
+    return float("nan")  # json.dump writes NaN, which json.load reads back
 
 
 async def poll_load(url: str, token: str, job_id: str, rate: float, seconds: float, conns: int = 16):
@@ -146,6 +147,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=200.0, help="status polls per second")
     ap.add_argument("--seconds", type=float, default=30.0, help="how long to poll")
     ap.add_argument("--op", default="bench-invert", choices=["bench-invert", "remove"])
+    ap.add_argument("--no-save", action="store_true", help="do not write the results under bench/results/")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="vedit-bench-server-")
@@ -196,9 +198,14 @@ def main() -> int:
             print(f"output frames: {open_clip(job['output']).frame_count} (expected {frames})")
         print(f"server peak RSS: {vm_hwm_mib(proc.pid):.0f} MiB; load average after: "
               + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-        print(json.dumps({"requests": len(lat), "failed": len(failures), "rate": round(len(lat) / wall, 1),
-                          "p50_ms": round(float(np.percentile(ms, 50)), 2),
-                          "p99_ms": round(float(np.percentile(ms, 99)), 2), "job": job["status"]}))
+        figures = {"op": args.op, "target_rate": args.rate, "seconds": args.seconds, "requests": len(lat),
+                   "failed": len(failures), "failure_kinds": sorted(set(failures)), "rate": round(len(lat) / wall, 1),
+                   **{f"p{q}_ms": round(float(np.percentile(ms, q)), 2) for q in (50, 90, 95, 99)},
+                   "max_ms": round(float(ms.max()), 2), "job": job["status"], "job_s": round(job_s, 1),
+                   "server_peak_rss_mib": round(vm_hwm_mib(proc.pid), 1)}
+        print(json.dumps(figures))
+        if not args.no_save:
+            print(f"saved {os.path.relpath(save('server', figures), os.getcwd())}")
         return 0 if not failures and job["status"] == "done" else 1
     finally:
         proc.terminate()
