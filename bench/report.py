@@ -86,7 +86,8 @@ def _mattes(r: dict) -> str:
                      f"precision {h['precision']:.2f}")
     tennis = r.get("quality", {}).get("tennis 1280x720 defaults")
     if tennis:
-        parts.append(f"tennis at 1280x720: precision {tennis['precision']:.2f} / recall {tennis['recall']:.2f}")
+        parts.append(f"tennis at 1280x720, defaults (shadow, props, margin): precision {tennis['precision']:.2f} / "
+                     f"recall {tennis['recall']:.2f}")
     return "; ".join(parts)
 
 
@@ -194,7 +195,8 @@ class Row(NamedTuple):
 OTHER = (
     Row("`vedit matte tennis --person` (shadow, props and margin on) against the labelled mask: precision / recall",
         "printed", "`bench/matte.py`", "matte", ("tennis",), _matte_precision),
-    Row("person matte, several people: recall / precision of `--no-shadow --margin 0` against the pasted people",
+    Row("person matte, several people (`--no-shadow --margin 0`, scored against the pasted people): recall / "
+        "precision",
         "recall ≥0.8, precision ≥0.85 (held-out clip)", "`bench/mattes.py`", "mattes", ("holdout",), _mattes),
     Row("matte edge instability with vs without temporal smoothing (default matte)", "≥30 %", "`bench/matte.py`",
         "matte", ("edge_instability",), _edge),
