@@ -138,3 +138,41 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(prev)
+
+
+_LEFTHALF_PLUGIN = '''
+import numpy as np
+from vedit.masks.base import MatteSource
+
+
+class LeftHalfMatteSource(MatteSource):
+    """The subject is the left half of the frame, plus ``shift`` columns."""
+
+    name = "lefthalf"
+
+    def __init__(self, shift: int = 0):
+        self.shift = shift
+
+    def stream(self, clip):
+        for f in clip.frames():
+            a = np.zeros(f.shape[:2], np.float32)
+            a[:, : f.shape[1] // 2 + self.shift] = 1.0
+            yield f, a
+'''
+
+
+@pytest.fixture
+def lefthalf(tmp_path, monkeypatch):
+    """A matte source registered the way a third-party package would (an
+    ``EngineSpec`` of family ``matte`` naming a module on the path): the
+    subject is the left half of the frame. Yields its name."""
+    import sys
+
+    from vedit.engines import _REGISTRY, EngineSpec, register
+
+    (tmp_path / "vedit_test_lefthalf.py").write_text(_LEFTHALF_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    register(EngineSpec("lefthalf", "matte", "vedit_test_lefthalf:LeftHalfMatteSource", "test source"))
+    yield "lefthalf"
+    _REGISTRY.pop(("matte", "lefthalf"), None)
+    sys.modules.pop("vedit_test_lefthalf", None)

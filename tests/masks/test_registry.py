@@ -4,46 +4,16 @@ third-party package would (an ``EngineSpec`` of family ``matte``) is what
 registered ones."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
-from vedit.engines import _REGISTRY, EngineSpec, names, register
+from vedit.engines import names
 from vedit.errors import InvalidInputError
 from vedit.io import open_clip
 from vedit.masks import make_source, matte_stream
 
-PLUGIN = '''
-import numpy as np
-from vedit.masks.base import MatteSource
 
-class LeftHalfMatteSource(MatteSource):
-    """Matte = the left half of the frame, plus ``shift`` columns."""
-    name = "lefthalf"
-
-    def __init__(self, shift: int = 0):
-        self.shift = shift
-
-    def stream(self, clip):
-        for f in clip.frames():
-            a = np.zeros(f.shape[:2], np.float32)
-            a[:, : f.shape[1] // 2 + self.shift] = 1.0
-            yield f, a
-'''
-
-
-@pytest.fixture
-def plugin_source(tmp_path, monkeypatch):
-    (tmp_path / "vedit_test_plugin_matte.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    register(EngineSpec("lefthalf", "matte", "vedit_test_plugin_matte:LeftHalfMatteSource", "test source"))
-    yield "lefthalf"
-    _REGISTRY.pop(("matte", "lefthalf"), None)
-    sys.modules.pop("vedit_test_plugin_matte", None)
-
-
-def test_registered_source_is_used(plugin_source, pan_sequence, tmp_path):
+def test_registered_source_is_used(lefthalf, pan_sequence, tmp_path):
     seq, _, frames = pan_sequence
     assert "lefthalf" in names("matte")
     clip = open_clip(str(seq), end=3)

@@ -2,45 +2,12 @@
 matte source a plugin registers is used by name, as in ``vedit matte``."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
 from tests.helpers import read_sequence
-from vedit.engines import _REGISTRY, EngineSpec, register
 from vedit.ops import get_def, get_op
 from vedit.ops.params import ParamError
-
-PLUGIN = '''
-import numpy as np
-from vedit.masks.base import MatteSource
-
-
-class LeftHalfMatteSource(MatteSource):
-    """The subject is the left half of the frame, plus ``shift`` columns."""
-
-    name = "lefthalf"
-
-    def __init__(self, shift: int = 0):
-        self.shift = shift
-
-    def stream(self, clip):
-        for f in clip.frames():
-            a = np.zeros(f.shape[:2], np.float32)
-            a[:, : f.shape[1] // 2 + self.shift] = 1.0
-            yield f, a
-'''
-
-
-@pytest.fixture
-def lefthalf(tmp_path, monkeypatch):
-    (tmp_path / "vedit_test_lefthalf.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    register(EngineSpec("lefthalf", "matte", "vedit_test_lefthalf:LeftHalfMatteSource", "test source"))
-    yield "lefthalf"
-    _REGISTRY.pop(("matte", "lefthalf"), None)
-    sys.modules.pop("vedit_test_lefthalf", None)
 
 
 def test_registered_matte_source_by_name(lefthalf, pan_sequence, tmp_path):
