@@ -176,3 +176,20 @@ def lefthalf(tmp_path, monkeypatch):
     yield "lefthalf"
     _REGISTRY.pop(("matte", "lefthalf"), None)
     sys.modules.pop("vedit_test_lefthalf", None)
+
+
+@pytest.fixture
+def writer_decodes(monkeypatch):
+    """Second decodes of a source by the writer (to keep its samples): one
+    entry per decode, counted while the test runs."""
+    from vedit.io import writer as writer_mod
+
+    calls: list[int] = []
+    real = writer_mod.video_frames
+
+    def counted(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(writer_mod, "video_frames", counted)
+    return calls

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.helpers import read_sequence
 from vedit.testing import textured as _textured
 
 
@@ -24,14 +25,7 @@ def write_seq(folder: Path, frames) -> Path:
     return folder
 
 
-def read_seq(folder: Path):
-    out = []
-    for p in sorted(Path(folder).glob("*.png")):
-        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-        if img.ndim == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-        out.append(img)
-    return out
+read_seq = read_sequence  # the name these tests use
 
 
 def pan_shot(n=12, h=96, w=128, speed=2, seed=0, subject=True):

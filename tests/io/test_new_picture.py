@@ -10,7 +10,6 @@ import av
 import numpy as np
 import pytest
 
-import vedit.io.writer as writer_mod
 from vedit.io import ffmpeg_exe, open_clip, open_writer
 
 FF = ffmpeg_exe()
@@ -46,24 +45,12 @@ def _mattes(n):
     return out
 
 
-def _count_decodes(monkeypatch):
-    calls = []
-    real = writer_mod.video_frames
-
-    def counted(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(writer_mod, "video_frames", counted)
-    return calls
-
-
 @pytest.mark.parametrize("keep", [False, True])
-def test_new_picture_takes_the_description_not_the_samples(tmp_path, monkeypatch, keep):
+def test_new_picture_takes_the_description_not_the_samples(tmp_path, writer_decodes, keep):
     src = _vfr_bt709(tmp_path / "src.mp4")
     clip = open_clip(src)
     assert clip.vfr and clip.frame_count == 12
-    decodes = _count_decodes(monkeypatch)
+    decodes = writer_decodes
     out = tmp_path / "matte.mp4"
     mattes = _mattes(clip.frame_count)
     with open_writer(str(out), clip.fps, clip.size, like=clip, bit_depth=8, keep_source=keep) as w:

@@ -10,7 +10,6 @@ import av
 import numpy as np
 import pytest
 
-import vedit.io.writer as writer_mod
 from vedit.io import ffmpeg_exe, open_clip
 from vedit.ops import get_op
 from vedit.ops.matte import alpha8
@@ -41,27 +40,13 @@ def _tags(path):
         return int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace), int(cc.color_range)
 
 
-@pytest.fixture
-def decodes(monkeypatch):
-    """Second decodes of the source by the writer (to keep its samples)."""
-    calls = []
-    real = writer_mod.video_frames
-
-    def counted(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(writer_mod, "video_frames", counted)
-    return calls
-
-
 MATTE = {"chroma": "green", "refine": False, "smooth": False}
 
 
-def test_grey_matte_video_is_a_new_picture_with_the_source_description(tmp_path, decodes):
+def test_grey_matte_video_is_a_new_picture_with_the_source_description(tmp_path, writer_decodes):
     src = _green_screen(tmp_path / "gs.mp4")
     out = get_op("matte")(src, str(tmp_path / "m.mp4"), **MATTE)
-    assert decodes == []  # the source was read once, for the matte
+    assert writer_decodes == []  # the source was read once, for the matte
     got, clip = open_clip(out), open_clip(src)
     assert _tags(out) == _tags(src) == (1, 1, 1, 1)
     assert got.frame_count == clip.frame_count == 8 and got.fps == clip.fps
@@ -72,10 +57,10 @@ def test_grey_matte_video_is_a_new_picture_with_the_source_description(tmp_path,
         assert row[: bar - 2].min() >= 250 and row[bar + 2:].max() <= 5, k  # the bar is the subject
 
 
-def test_footage_with_alpha_and_the_preview_keep_the_source(tmp_path, decodes):
+def test_footage_with_alpha_and_the_preview_keep_the_source(tmp_path, writer_decodes):
     src = _green_screen(tmp_path / "gs.mp4")
     get_op("matte")(src, str(tmp_path / "m.mp4"), preview=str(tmp_path / "p.mp4"), **MATTE)
-    assert len(decodes) == 1  # the preview: the footage with a tint
+    assert len(writer_decodes) == 1  # the preview: the footage with a tint
     assert _tags(tmp_path / "p.mp4") == (1, 1, 1, 1)
 
 
