@@ -319,29 +319,25 @@ def speed(tmp, quick, memory, repeat=1, save=True):
         # before and after each run of ours and the ratio taken to their mean;
         # with --repeat the median run is shown
         fls = [floor(clip, os.path.join(tmp, f"floor_{size[0]}.mp4"))]
-        runs = []
-        for _ in range(repeat):
-            dt = ours(clip, m, os.path.join(tmp, f"out_{size[0]}.mp4"))
-            fls.append(floor(clip, os.path.join(tmp, f"floor_{size[0]}.mp4")))
-            fl = (fls[-2] + fls[-1]) / 2
-            runs.append((nfr / dt / fl, nfr / dt, fl))
-        runs.sort()
-        r, fps, fl = runs[len(runs) // 2]
-        extra = f" (runs: {', '.join(f'{x[0]:.2f}' for x in runs)})" if repeat > 1 else ""
-        emit(f"| running_car {size[0]}x{size[1]}, logo mask | {nfr} | {fps:.1f} | {fl:.1f} | {r:.2f}{extra} |")
-        if size[1] == 1080:
-            blob = make_blob_masks(os.path.join(tmp, "blob_1080"), size, nfr)
+
+        def timed(mask, out, label):
+            """``repeat`` runs of ours, each against the mean of the floors
+            measured before and after it; the median run becomes a row."""
             runs = []
             for _ in range(repeat):
-                dt = ours(clip, blob, os.path.join(tmp, "out_blob_1080.mp4"))
+                dt = ours(clip, mask, os.path.join(tmp, out))
                 fls.append(floor(clip, os.path.join(tmp, f"floor_{size[0]}.mp4")))
                 fl = (fls[-2] + fls[-1]) / 2
                 runs.append((nfr / dt / fl, nfr / dt, fl))
             runs.sort()
             r, fps, fl = runs[len(runs) // 2]
             extra = f" (runs: {', '.join(f'{x[0]:.2f}' for x in runs)})" if repeat > 1 else ""
-            emit(f"| running_car {size[0]}x{size[1]}, moving disc 12 % of height | {nfr} | {fps:.1f} "
-                 f"| {fl:.1f} | {r:.2f}{extra} |")
+            emit(f"| running_car {size[0]}x{size[1]}, {label} | {nfr} | {fps:.1f} | {fl:.1f} | {r:.2f}{extra} |")
+
+        timed(m, f"out_{size[0]}.mp4", "logo mask")
+        if size[1] == 1080:
+            blob = make_blob_masks(os.path.join(tmp, "blob_1080"), size, nfr)
+            timed(blob, "out_blob_1080.mp4", "moving disc 12 % of height")
     if memory:
         emit("\n## Peak memory at 1920x1080 vs clip length")
         emit("| frames | peak RSS MB |")
