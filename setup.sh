@@ -9,6 +9,10 @@ cd "$(dirname "$0")"
 # (or PyPI's unrelated "vedit"), which would shadow the `vedit` command
 if python -m pip show -q vedit >/dev/null 2>&1; then python -m pip uninstall -y -q vedit; fi
 python -m pip install -q -e ".[all]"
+# the SAM 2 video predictor engine's package (sdist only): built against the torch
+# installed above, without its optional CUDA extension (the engine runs without it)
+python -m pip install -q setuptools wheel
+SAM2_BUILD_CUDA=0 python -m pip install -q --no-build-isolation "sam2==1.1.0" "hydra-core>=1.3.2" "iopath>=0.1.10"
 # ComfyUI's own requirements (less torch*, already installed) for the real-ComfyUI
 # adapter test, when the ComfyUI source is beside the checkout (skipped otherwise)
 COMFY=../shared/hosts/comfyui-0.3.64.tar.gz
