@@ -17,8 +17,10 @@ person and touch them. So, per frame ``t``:
    person's props, kept within a reach of the person's size (so a passer-by
    moving behind them is not taken) and never inside another person.
 
-A ball in flight that has left the hand is not theirs, unless weaker
-motion in between (a trail of blur) links it to something that touches them.
+A small object apart from them (a ball hit away or tossed, the incoming
+ball before it reaches them) is not found this way: :mod:`vedit.masks.flight`
+tracks such objects and gives one to the person its path leads back or
+forward to within a few frames (``flights``, on by default).
 
 Cost: each frame is reduced once (grey at the flow's size, colour at the
 analysis size ``max_side``) and kept while it is in the window; steps 2
@@ -26,7 +28,9 @@ and 3 run only inside the box the people can reach (their boxes grown by
 ``reach``), in 8-bit.
 
 The frames ``t + k`` are needed, so :meth:`PropFinder.run` yields ``k``
-frames behind its input (and keeps ``2k`` earlier ones).
+frames behind its input (and keeps ``2k`` earlier ones); with ``flights``
+it holds its output ``lead`` frames more (3), until the objects in flight
+of those frames are known to be someone's.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ import cv2
 import numpy as np
 
 from vedit.flow import fit_global_motion
+from vedit.masks.flight import Flights
 
 Item = tuple[np.ndarray, dict[int, np.ndarray]]
 
@@ -60,14 +65,15 @@ def _box(m: np.ndarray, pad: int, shape: tuple[int, ...]) -> tuple[int, int, int
 class _Reduced:
     """One frame reduced once for every pair it takes part in."""
 
-    __slots__ = ("grey", "small", "blur")
+    __slots__ = ("grey", "small", "blur", "coarse")
 
     def __init__(self, frame: np.ndarray, flow_size: tuple[int, int], size: tuple[int, int]):
         rgb = np.ascontiguousarray(frame[:, :, :3])
         # bilinear: an area average at a fractional factor costs five times as much
         small = rgb if (rgb.shape[1], rgb.shape[0]) == size else cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
         self.small = small
-        self.grey = cv2.resize(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), flow_size, interpolation=cv2.INTER_AREA)
+        self.coarse = cv2.resize(small, flow_size, interpolation=cv2.INTER_AREA)  # the flights' grid
+        self.grey = cv2.cvtColor(self.coarse, cv2.COLOR_RGB2GRAY)
         # the warped neighbour is smoothed by its bilinear resampling: the
         # frame it is compared with is smoothed alike
         self.blur = cv2.GaussianBlur(small, (3, 3), 0)
@@ -88,10 +94,11 @@ class PropFinder:
     ``max_side``: the long side of the grid the motion is compared on (a
     720p working frame is compared at 480x270: the props are upsampled
     with a soft edge, like the person model's);
-    ``flow_side``: that of the optical flow the camera motion is fitted to."""
+    ``flow_side``: that of the optical flow the camera motion is fitted to;
+    ``flights``: also what flies from or to a person (:class:`Flights`)."""
 
     def __init__(self, k: int = 2, threshold: float = 16.0, reach: float = 0.45, flow_side: int = 256,
-                 touch: float = 1 / 40, link: float = 0.6, max_side: int = 480):
+                 touch: float = 1 / 40, link: float = 0.6, max_side: int = 480, flights: bool = True):
         self.k = max(1, int(k))
         self.threshold = float(threshold)
         self.reach = float(reach)
@@ -101,26 +108,57 @@ class PropFinder:
         self.max_side = int(max_side)
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._reduced: dict[int, _Reduced] = {}  # shot index -> reduced frame
+        self.flights = Flights() if flights else None
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
         self._reduced.clear()
+        if self.flights is not None:
+            self.flights.reset()
         win: deque[Item] = deque()
         first = 0  # shot index of win[0]
-        nxt = 0  # shot index of the next item to yield
+        nxt = 0  # shot index of the next item to attach
+        held: deque[Item] = deque()  # attached, waiting for the flights' verdict
+        lag = 0 if self.flights is None else self.flights.lead
         for item in items:
             win.append(item)
             # frame nxt + k has arrived (nxt + 2k at the start of the shot)
             while nxt + (self.k if nxt >= self.k else 2 * self.k) < first + len(win):
-                yield self._attach(win, first, nxt)
+                held.append(self._attach(win, first, nxt))
                 nxt += 1
                 while first < nxt - 2 * self.k:
                     win.popleft()
                     first += 1
                 self._forget(first)
+                while len(held) > lag:
+                    yield self._flying(held.popleft(), nxt - len(held) - 1)
         while nxt < first + len(win):  # the last frames: only earlier neighbours remain
-            yield self._attach(win, first, nxt)
+            held.append(self._attach(win, first, nxt))
             nxt += 1
+        while held:
+            yield self._flying(held.popleft(), nxt - len(held) - 1)
         self._reduced.clear()
+        if self.flights is not None:
+            self.flights.reset()
+
+    def _flying(self, item: Item, t: int) -> Item:
+        """Frame ``t`` with the flying objects its people own."""
+        frame, people = item
+        if self.flights is None or not people:
+            return item
+        H0, W0 = frame.shape[:2]
+        _, size, _, _ = self._sizes(H0, W0)
+        got = self.flights.take(t, (size[1], size[0]))
+        if not got:
+            return item
+        out = dict(people)
+        for pid, m in got.items():
+            if pid not in out:
+                continue
+            a = cv2.GaussianBlur(m.astype(np.float32), (3, 3), 0.8)
+            if (size[0], size[1]) != (W0, H0):
+                a = cv2.resize(a, (W0, H0), interpolation=cv2.INTER_LINEAR)
+            out[pid] = np.maximum(out[pid], a)
+        return frame, out
 
     def _forget(self, first: int) -> None:
         for j in [j for j in self._reduced if j < first]:
@@ -207,7 +245,6 @@ class PropFinder:
             return frame, people
         roi = (min(b[0] for _, b in boxes.values()), max(b[1] for _, b in boxes.values()),
                min(b[2] for _, b in boxes.values()), max(b[3] for _, b in boxes.values()))
-        y0, y1, x0, x1 = roi
         anyone = np.logical_or.reduce(list(masks.values()))
         k, n_win = self.k, first + len(win)
         if t - k >= first and t + k < n_win:
@@ -217,25 +254,50 @@ class PropFinder:
         else:
             pick = (t - k, max(t - 2 * k, first))
         cur = self._reduce(win, first, t)
-        diffs = []
+        pairs = []  # (other, camera motion cur -> other)
         for j in dict.fromkeys(pick):
             if first <= j < n_win and j != t:
                 other = self._reduce(win, first, j)
                 H = self._homography(cur, other, anyone)
                 if H is not None:
-                    diffs.append(self._difference(cur, other, H, f, roi))
-        if not diffs:
+                    pairs.append((other, H))
+
+        def both(box: tuple[int, int, int, int]) -> np.ndarray:
+            """The difference from both neighbours inside ``box`` (0 where neither has a pixel)."""
+            diffs = [self._difference(cur, other, H, f, box) for other, H in pairs]
+            d, gone = diffs[0]
+            if len(diffs) == 2:
+                d1, gone1 = diffs[1]
+                # where one neighbour has no pixel the other one decides
+                a = d if gone is None else np.where(gone, d1, d)
+                b = d1 if gone1 is None else np.where(gone1, d, d1)
+                d = cv2.min(a, b)
+                gone = None if gone is None or gone1 is None else gone & gone1
+            if gone is not None:
+                d[gone] = 0
+            return d
+
+        if not pairs:
+            if self.flights is not None:
+                self.flights.step(t, cur.coarse, [], f, cur.small, both, masks, masks, {})
             return frame, people
-        d, gone = diffs[0]
-        if len(diffs) == 2:
-            d1, gone1 = diffs[1]
-            # where one neighbour has no pixel the other one decides
-            a = d if gone is None else np.where(gone, d1, d)
-            b = d1 if gone1 is None else np.where(gone1, d, d1)
-            d = cv2.min(a, b)
-            gone = None if gone is None or gone1 is None else gone & gone1
-        if gone is not None:
-            d[gone] = 0
+        out, held = self._props(people, masks, boxes, roi, both(roi), (h, w), (H0, W0))
+        if self.flights is not None:
+            self.flights.step(t, cur.coarse, [(o.coarse, H) for o, H in pairs], f, cur.small, both, masks, held,
+                              {pid: float(b[0]) for pid, b in boxes.items()})
+        return frame, out
+
+    def _props(self, people: dict[int, np.ndarray], masks: dict[int, np.ndarray],
+               boxes: dict[int, tuple[int, tuple[int, int, int, int]]], roi: tuple[int, int, int, int],
+               d: np.ndarray, shape: tuple[int, int], full_shape: tuple[int, int]
+               ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Each person's alpha with their props, and what each holds (their
+        mask with the props) on the analysis grid; ``d`` is the difference
+        from both neighbours inside ``roi``."""
+        h, w = shape
+        H0, W0 = full_shape
+        y0, y1, x0, x1 = roi
+        held = dict(masks)
         moving = (d > self.threshold).astype(np.uint8)
         moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, _disk(1))
         moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, _disk(2))
@@ -244,7 +306,7 @@ class PropFinder:
         link = (d > self.link * self.threshold).astype(np.uint8) | moving
         n, lab = cv2.connectedComponents(link, connectivity=8)
         if n < 2:
-            return frame, people
+            return people, held
         inroi = {pid: m[y0:y1, x0:x1] for pid, m in masks.items()}
         out = dict(people)
         for pid, (height, (by0, by1, bx0, bx1)) in boxes.items():
@@ -271,7 +333,8 @@ class PropFinder:
                 p = cv2.morphologyEx(prop.astype(np.uint8), cv2.MORPH_CLOSE, _disk(2)).astype(np.float32)
                 full = np.zeros((h, w), np.float32)
                 full[by0:by1, bx0:bx1] = cv2.GaussianBlur(p, (3, 3), 0.8)
+                held[pid] = masks[pid] | (full > 0.5)
                 if (w, h) != (W0, H0):
                     full = cv2.resize(full, (W0, H0), interpolation=cv2.INTER_LINEAR)
                 out[pid] = np.maximum(people[pid], full)
-        return frame, out
+        return out, held
