@@ -274,3 +274,26 @@ def test_repeated_mask_reuses_hole_work(pan_case, monkeypatch):
     recomputed = list(fresh.inpaint(inp, [mask] * len(inp)).frames)
     for a, b in zip(reused, recomputed):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160), (1280, 720), (960, 540)])
+def test_hole_coverage_over_its_box_equals_the_whole_frame_resize(size):
+    """The working-resolution coverage of a hole (what the second pass's flow
+    frames blend by) is computed over the hole's blocks only: the same
+    float32 values as an INTER_AREA resize of the whole frame, at integer
+    scales (1080p, UHD) and, through the plain resize, at others."""
+    W, H = size
+    eng = PropagateInpaintEngine()
+    w, h = eng.work_size(W, H)
+    rng = np.random.default_rng(W)
+    yy, xx = np.mgrid[:H, :W]
+    for _ in range(4):
+        cy, cx, r = int(rng.integers(0, H)), int(rng.integers(0, W)), int(rng.integers(5, H // 4))
+        hole = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+        hole[rng.integers(0, H, 20), rng.integers(0, W, 20)] = True  # stray pixels widen the box
+        want = cv2.resize(hole.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        x, y, bw, bh = cv2.boundingRect(hole.view(np.uint8))
+        got = PropagateInpaintEngine._coverage(hole, (y, y + bh, x, x + bw), w, h)
+        assert got.dtype == np.float32 and got.shape == (h, w)
+        np.testing.assert_array_equal(got, want)
+        assert 0 < got.max() <= 1.0

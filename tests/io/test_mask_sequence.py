@@ -36,3 +36,105 @@ def test_mask_sequence_matches_frames_read_as_rgb(tmp_path, kind):
         np.testing.assert_array_equal(g, w)
     # the values are not trivial: both levels occur
     assert any((g == 0).any() and (g == 255).any() for g in got)
+
+
+def _blob_masks(rng, h=90, w=160):
+    """Mask-like grey images: an empty one, a disc reaching the right edge
+    (rows that end inside the mask), a bar down to the bottom edge (rows
+    stored as repeats of the row above), a disc in the corner, noise, and
+    soft (non-binary) levels."""
+    yy, xx = np.mgrid[:h, :w]
+    empty = np.zeros((h, w), np.uint8)
+    disc = ((yy - 40) ** 2 + (xx - 150) ** 2 < 30 ** 2).astype(np.uint8) * 255
+    edge = ((yy - 0) ** 2 + (xx - 0) ** 2 < 25 ** 2).astype(np.uint8) * 255
+    bar = ((yy >= 50) & (xx >= 60) & (xx < 100)).astype(np.uint8) * 255
+    noise = rng.integers(0, 256, (h, w)).astype(np.uint8)
+    soft = np.clip(xx * 2 - yy, 0, 255).astype(np.uint8)
+    return [empty, disc, bar, edge, noise, soft]
+
+
+def test_moving_disc_masks_take_the_direct_path(tmp_path):
+    """A disc moving over the frame (the speed benchmark's mask, smaller):
+    every file decoded directly, equal to OpenCV's decode."""
+    from vedit.io.masks import _grey_png_mask
+
+    for i in range(12):
+        m = np.zeros((180, 320), np.uint8)
+        cv2.circle(m, (int(320 * (0.2 + 0.05 * i)), int(180 * (0.55 + 0.05 * np.sin(i / 7.0)))), 11, 255, -1)
+        p = str(tmp_path / f"{i:05d}.png")
+        cv2.imwrite(p, m)
+        fast = _grey_png_mask(p, 320, 180)
+        assert fast is not None
+        np.testing.assert_array_equal(fast, m)
+
+
+@pytest.mark.parametrize("level", [0, 1, 3, 9])
+def test_grey_png_masks_decoded_directly_equal_opencv(tmp_path, level):
+    """The usual mask file (8-bit grey PNG written by OpenCV) is decoded by
+    the direct path, with OpenCV's values to the pixel."""
+    from vedit.io.masks import _binary_frame, _grey_png_mask
+
+    rng = np.random.default_rng(level)
+    taken = []
+    for i, im in enumerate(_blob_masks(rng)):
+        p = str(tmp_path / f"m{i}.png")
+        cv2.imwrite(p, im, [cv2.IMWRITE_PNG_COMPRESSION, level])
+        want = cv2.threshold(cv2.imread(p, cv2.IMREAD_UNCHANGED), 127, 255, cv2.THRESH_BINARY)[1]
+        fast = _grey_png_mask(p, 160, 90)
+        if fast is not None:  # rows with the Average or Paeth filter are left to OpenCV
+            np.testing.assert_array_equal(fast, want)
+            taken.append(i)
+        np.testing.assert_array_equal(_binary_frame(p, 160, 90), want)
+    # the empty mask, the disc and the bar (None, Sub and Up rows) take it
+    assert {0, 1, 2} <= set(taken)
+
+
+def test_other_pngs_fall_back_to_opencv_with_the_same_values(tmp_path):
+    """PNGs the direct path does not handle (other row filters, 16-bit,
+    colour, transparency) are read by OpenCV: the same masks either way."""
+    from PIL import Image
+
+    from vedit.io.masks import _binary_frame, _grey_png_mask
+
+    rng = np.random.default_rng(5)
+    ims = _blob_masks(rng)
+    cases = []
+    for i, im in enumerate(ims):  # Pillow's adaptive filters (Up, Average, Paeth rows)
+        p = str(tmp_path / f"pil{i}.png")
+        Image.fromarray(im).save(p)
+        cases.append(p)
+    p = str(tmp_path / "trns.png")
+    Image.fromarray(ims[1]).save(p, transparency=0)
+    cases.append(p)
+    p = str(tmp_path / "grey16.png")
+    cv2.imwrite(p, ims[3].astype(np.uint16) * 257)
+    cases.append(p)
+    p = str(tmp_path / "bgr.png")
+    cv2.imwrite(p, np.dstack([ims[1], ims[2], ims[4]]))
+    cases.append(p)
+    took = 0
+    for p in cases:
+        want = to_mask(cv2.cvtColor(cv2.imread(p, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
+        np.testing.assert_array_equal(_binary_frame(p, 160, 90), want, err_msg=p)
+        took += _grey_png_mask(p, 160, 90) is not None
+    # Pillow's files use rows with other filters: not all could take the direct path
+    assert took < len(cases)
+    assert _grey_png_mask(cases[-1], 160, 90) is None and _grey_png_mask(cases[-2], 160, 90) is None
+
+
+def test_damaged_grey_png_mask_is_an_error_not_garbage(tmp_path):
+    """A byte flipped in the compressed data fails the chunk checksum: the
+    direct path declines and the reader reports the file as undecodable,
+    as it did before."""
+    from vedit.errors import MediaError
+    from vedit.io.masks import _binary_frame, _grey_png_mask
+
+    im = _blob_masks(np.random.default_rng(0))[1]
+    p = tmp_path / "bad.png"
+    cv2.imwrite(str(p), im)
+    data = bytearray(p.read_bytes())
+    data[45] ^= 0x5A  # inside the IDAT chunk
+    p.write_bytes(bytes(data))
+    assert _grey_png_mask(str(p), 160, 90) is None
+    with pytest.raises(MediaError):
+        _binary_frame(str(p), 160, 90)

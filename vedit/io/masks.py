@@ -7,6 +7,8 @@ files the same way, with the same checks (size, frame count, range)."""
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from typing import Iterator
 
 import cv2
@@ -57,10 +59,98 @@ def read_mask_image(path: str, soft: bool = False) -> np.ndarray:
     return to_alpha(img) if soft else to_mask(img)
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: chunks that say nothing about the pixel values (OpenCV ignores them too);
+#: a file with any other chunk (transparency, gamma, palette...) is OpenCV's
+_PNG_INERT = frozenset((b"IHDR", b"IDAT", b"IEND", b"pHYs", b"tEXt", b"zTXt", b"iTXt", b"tIME"))
+
+
+def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
+    """The mask (uint8 {0, 255}) of an 8-bit grey, non-interlaced PNG whose
+    rows are stored with the None, Sub or Up filter — what OpenCV (libpng)
+    writes for a mask — or None for any other file (and for a damaged one:
+    OpenCV then reads it and reports the error).
+
+    The same values as decoding with OpenCV and thresholding, at about half
+    the cost: a mask is mostly empty rows, and libpng undoes the filter of
+    every row byte by byte, where here only the rows from the first non-zero
+    stored byte on are touched (a Sub row is a running sum, mod 256, of its
+    stored bytes, an Up row the sum of its bytes and the row above, a None
+    row its bytes; past the last non-zero byte only Up rows can carry
+    anything, a copy of the row above)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if len(data) < 33 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    w, h, depth, colour, method, filt, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    if (w, h) != (width, height) or depth != 8 or colour != 0 or method or filt or interlace:
+        return None
+    idat, pos, end = [], 8, False
+    while pos + 12 <= len(data):
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + n]
+        if kind not in _PNG_INERT or len(body) != n \
+                or zlib.crc32(kind + body) != int.from_bytes(data[pos + 8 + n:pos + 12 + n], "big"):
+            return None
+        if kind == b"IDAT":
+            idat.append(body)
+        pos += 12 + n
+        if kind == b"IEND":
+            end = True
+            break
+    if not end or not idat:
+        return None
+    size = h * (w + 1)
+    try:
+        d = zlib.decompressobj()
+        raw = d.decompress(b"".join(idat), size)
+    except zlib.error:
+        return None
+    if len(raw) != size or not d.eof:
+        return None
+    rows = np.frombuffer(raw, np.uint8).reshape(h, w + 1)
+    filters = rows[:, 0]
+    if int(filters.max()) > 2:  # Average or Paeth rows: libpng's job
+        return None
+    stored = rows[:, 1:]
+    out = np.zeros((h, w), np.uint8)
+    x0, y0, bw, bh = cv2.boundingRect(stored)
+    if bw == 0:  # every stored byte zero: so is every pixel
+        return out
+    # rows above y0 and columns left of x0 decode to zero; below the last
+    # non-zero stored row a run of Up rows repeats that row
+    y1 = y0 + bh
+    up_after = np.flatnonzero(filters[y1:] != 2)
+    y2 = y1 + (int(up_after[0]) if len(up_after) else h - y1)
+    vals = np.empty((y2 - y0, w - x0), np.uint8)
+    starts = np.flatnonzero(np.diff(filters[y0:y1].astype(np.int16))) + 1
+    for a, b in zip(np.r_[0, starts], np.r_[starts, bh]):
+        seg, f = stored[y0 + a:y0 + b, x0:], int(filters[y0 + a])
+        if f == 0:
+            vals[a:b] = seg
+        elif f == 1:
+            np.cumsum(seg, axis=1, dtype=np.uint8, out=vals[a:b])
+        else:
+            np.cumsum(seg, axis=0, dtype=np.uint8, out=vals[a:b])
+            if a > 0:
+                vals[a:b] += vals[a - 1]
+    vals[bh:] = vals[bh - 1]
+    cv2.threshold(vals, 127, 255, cv2.THRESH_BINARY, dst=out[y0:y2, x0:])
+    return out
+
+
 def _binary_frame(path: str, width: int, height: int) -> np.ndarray:
     """One file of a mask sequence as uint8 {0, 255}: the same values as
     ``to_mask`` of the RGB frame ``Clip.frames`` reads (any alpha channel
     dropped, 16-bit rounded to 8), without building that frame."""
+    if path.lower().endswith(".png"):
+        fast = _grey_png_mask(path, width, height)
+        if fast is not None:
+            return fast
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
         if not os.path.exists(path):

@@ -592,16 +592,35 @@ class PropagateInpaintEngine:
         out = []
         h, w = small[0].shape[:2]
         for f, c, hole in zip(small, filled, holes):
-            if not hole.any():
+            bb = mask_bbox(hole)
+            if bb is None:
                 out.append(f)
                 continue
-            a = cv2.resize(hole.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+            a = PropagateInpaintEngine._coverage(hole, bb, w, h)
             y0, y1, x0, x1 = mask_bbox(a > 0)
             o = f.copy()
             aa = a[y0:y1, x0:x1, None]
             o[y0:y1, x0:x1] = (f[y0:y1, x0:x1] * (1.0 - aa) + c[y0:y1, x0:x1] * aa + 0.5).astype(np.uint8)
             out.append(o)
         return out
+
+    @staticmethod
+    def _coverage(hole: np.ndarray, bb: tuple[int, int, int, int], w: int, h: int) -> np.ndarray:
+        """float32 (h, w): the share of each working pixel's area that
+        ``hole`` (bool, full resolution, bounding box ``bb``) covers — its
+        INTER_AREA resize. At an integer scale (1080p and UHD to 384 px) each
+        working pixel is the mean of its own k x k block, so only the blocks
+        over the box are resized (the same values; a whole-frame float copy
+        and resize cost several ms a frame)."""
+        H, W = hole.shape
+        kx, ky = W // w, H // h
+        if kx * w != W or ky * h != H:
+            return cv2.resize(hole.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        y0, y1, x0, x1 = bb[0] // ky, -(-bb[1] // ky), bb[2] // kx, -(-bb[3] // kx)
+        a = np.zeros((h, w), np.float32)
+        a[y0:y1, x0:x1] = cv2.resize(hole[y0 * ky:y1 * ky, x0 * kx:x1 * kx].astype(np.float32), (x1 - x0, y1 - y0),
+                                     interpolation=cv2.INTER_AREA)
+        return a
 
     def _alpha_for(self, hole: np.ndarray, mask: np.ndarray | None, region: np.ndarray) -> np.ndarray | None:
         """``_alpha``, reused while the (read-only, so unchanged) hole and the
