@@ -229,14 +229,14 @@ def test_direct_fit_never_samples_the_source_hole():
     assert not holes[0][yi, xi].any()
 
 
-def _pool_clip(travel, n=20, W=400, H=240):
+def _pool_clip(travel, n=20, W=400, H=300):
     """A pan over a real photo whose lower-left part (a pool) moves on its
     own: it travels ``travel`` px per frame sideways against the background
     and wobbles (a bounded ripple) on top of that."""
     photo = skdata.coffee()
     _, Ms = _camera_clip(photo, n=n, W=W, H=H, zoom=0.0, pan=(80, 0))
     gx, gy = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
-    pool = np.clip((gy - 140) / 8.0, 0, 1) * np.clip((230 - gx) / 8.0, 0, 1)
+    pool = np.clip((gy - 170) / 8.0, 0, 1) * np.clip((230 - gx) / 8.0, 0, 1)
     frames = []
     for i, M in enumerate(Ms):
         d = M[2, 0] * gx + M[2, 1] * gy + M[2, 2]
@@ -245,7 +245,7 @@ def _pool_clip(travel, n=20, W=400, H=240):
         frames.append(cv2.remap(photo, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_CUBIC,
                                 borderMode=cv2.BORDER_REFLECT))
     mask = np.zeros((H, W), np.uint8)
-    cv2.ellipse(mask, (W // 2, 140), (40, 50), 0, 0, 360, 255, -1)
+    cv2.ellipse(mask, (W // 2, 150), (40, 70), 0, 0, 360, 255, -1)
     return frames, mask
 
 
@@ -255,8 +255,8 @@ def _weights_rigid_and_pool(frames, mask, t=4):
     y0, y1, x0, x1 = fill.box
     rows, cols = np.mgrid[y0:y1, x0:x1]
     hole = (mask[y0:y1, x0:x1] > 0) & fill.seen
-    rigid = hole & (rows < 115)
-    pool = hole & (rows > 160) & (cols < 205)
+    rigid = hole & (rows < 110)
+    pool = hole & (rows > 190) & (cols < 205)
     return fill.weight[rigid].mean(), fill.weight[pool].mean()
 
 
