@@ -227,3 +227,46 @@ def test_direct_fit_never_samples_the_source_hole():
     used = src >= 0
     xi, yi = np.round(qx[used]).astype(int), np.round(qy[used]).astype(int)
     assert not holes[0][yi, xi].any()
+
+
+def _pool_clip(travel, n=20, W=400, H=300):
+    """A pan over a real photo whose lower-left part (a pool) moves on its
+    own: it travels ``travel`` px per frame sideways against the background
+    and wobbles (a bounded ripple) on top of that."""
+    photo = skdata.coffee()
+    _, Ms = _camera_clip(photo, n=n, W=W, H=H, zoom=0.0, pan=(80, 0))
+    gx, gy = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
+    pool = np.clip((gy - 170) / 8.0, 0, 1) * np.clip((230 - gx) / 8.0, 0, 1)
+    frames = []
+    for i, M in enumerate(Ms):
+        d = M[2, 0] * gx + M[2, 1] * gy + M[2, 2]
+        mx = (M[0, 0] * gx + M[0, 1] * gy + M[0, 2]) / d + pool * (travel * i + 1.5 * np.sin(0.08 * gy + 0.3 * i))
+        my = (M[1, 0] * gx + M[1, 1] * gy + M[1, 2]) / d + pool * np.sin(0.06 * gx - 0.25 * i)
+        frames.append(cv2.remap(photo, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_CUBIC,
+                                borderMode=cv2.BORDER_REFLECT))
+    mask = np.zeros((H, W), np.uint8)
+    cv2.ellipse(mask, (W // 2, 150), (40, 70), 0, 0, 360, 255, -1)
+    return frames, mask
+
+
+def _weights_rigid_and_pool(frames, mask, t=4):
+    holes = [mask > 0] * len(frames)
+    fill = SourceSelector(frames, holes, CameraModel(frames, holes)).fill(t)
+    y0, y1, x0, x1 = fill.box
+    rows, cols = np.mgrid[y0:y1, x0:x1]
+    hole = (mask[y0:y1, x0:x1] > 0) & fill.seen
+    rigid = hole & (rows < 110)
+    pool = hole & (rows > 190) & (cols < 205)
+    return fill.weight[rigid].mean(), fill.weight[pool].mean()
+
+
+def test_travelling_background_is_left_to_the_flow_fill_region_by_region():
+    """Under one hole, the rigid background keeps the camera fill and the part
+    that travels on its own (a pool flowing sideways) loses it: a copy from
+    another moment would misplace it. A pool that only ripples in place keeps
+    the camera fill (no other fill places it better)."""
+    rigid, flowing = _weights_rigid_and_pool(*_pool_clip(travel=1.5))
+    assert rigid > 0.9, rigid
+    assert flowing < 0.2, flowing
+    _, rippling = _weights_rigid_and_pool(*_pool_clip(travel=0.0))
+    assert rippling > 0.6, rippling

@@ -15,9 +15,14 @@ choice, not from blending.
 Where the camera model does not explain the content — parallax, a dynamic
 background, a moving subject partly under the hole — the fill is wrong, so
 each pixel gets a confidence: the alignment residual of its source on the
-ring around the hole (spread into the hole), and the agreement with an
-independent second source a few frames away. The caller keeps the flow
-engine's fill where the confidence is low.
+ring around the hole (spread into the hole), the agreement with an
+independent second source a few frames away, and, region by region, whether
+the background there travels on its own against the camera (flowing water,
+drifting smoke, parallax: the optical flow the homography leaves on the ring,
+averaged locally so that a texture oscillating in place does not count). A
+copy from another moment misplaces travelling content, while the flow fill
+follows it. The caller keeps the flow engine's fill where the confidence is
+low.
 """
 from __future__ import annotations
 
@@ -59,6 +64,26 @@ _DIRECT_FITS = 3
 _MIN_SHARE = 0.08
 #: candidates tried for the independent second source (a check, not a fill)
 _SECOND_CANDIDATES = 12
+#: drift (full-resolution px) of the background against the camera over a
+#: copy's lag from which / up to which the copy counts as misplaced
+_DRIFT_LO, _DRIFT_HI = 0.75, 1.5
+#: ... and its speed (px per frame) from which / up to which the content
+#: travels steadily on its own (the flow fill follows it)
+_RATE_LO, _RATE_HI = 0.1, 0.15
+#: sources of a frame (the ones covering most, and the farthest) whose drift
+#: is measured; the others take the speed measured at the nearest lag
+_DRIFT_SOURCES = 3
+#: the drift is measured this far (px) from the hole (the removed object
+#: disturbs the flow within a patch of its edge) and up to this much further out
+_DRIFT_GAP, _DRIFT_RING = 8, 40
+#: smallest structure-tensor eigenvalue (OpenCV's scale, grey levels) from
+#: which a ring pixel's flow counts fully (flat areas have no measurable flow)
+_DRIFT_TEXTURE = 1e-3
+#: longest side of the crop the drift is measured on
+_DRIFT_SIDE = 256
+#: reach of a ring measurement into the hole (share of the hole box): wide, so
+#: the drift is the local mean motion (coherent), not a wobble
+_DRIFT_SPREAD = 0.3
 
 
 class CameraFill(NamedTuple):
@@ -148,6 +173,23 @@ def _ring_confidence(res: np.ndarray, ry: np.ndarray, rx: np.ndarray, shape) -> 
     return np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0).astype(np.float32)
 
 
+def _travel_confidence(speed: np.ndarray, lag: int) -> np.ndarray:
+    """Confidence in [0, 1] that a copy from ``lag`` frames away is not
+    misplaced by content travelling on its own at ``speed`` (px per frame
+    against the camera, see :meth:`SourceSelector._speed`).
+
+    Low only where the copy is misplaced by a pixel or more *and* the content
+    travels steadily (a tenth of a pixel per frame or more): flowing water,
+    drifting smoke and parallax travel, so the flow fill, which measures that
+    motion, places them right. A texture that only oscillates in place
+    (ripples, leaves) shows little steady speed: the flow fill gains nothing
+    there (its flow is as wrong), and the camera's copy of the right spot
+    stays the best guess."""
+    moved = np.clip((speed * max(lag, 1) - _DRIFT_LO) / (_DRIFT_HI - _DRIFT_LO), 0.0, 1.0)
+    steady = np.clip((speed - _RATE_LO) / (_RATE_HI - _RATE_LO), 0.0, 1.0)
+    return (1.0 - moved * steady).astype(np.float32)
+
+
 def _project(Hm: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2]
     d = np.where(np.abs(d) < 1e-9, 1e-9, d)
@@ -176,6 +218,7 @@ class SourceSelector:
         # the largest axis-aligned box inside each blocked area is costly; the
         # box of the blocked area shrunk until it is solid is enough here
         self.solid = [None if b is None else _solid_box(b) for b in self.blocked]
+        self._dis: cv2.DISOpticalFlow | None = None
 
     def _candidates(self, t: int, cx: float, cy: float) -> list[int]:
         n = len(self.frames)
@@ -313,6 +356,80 @@ class SourceSelector:
         res = np.abs(ref - v * gain).mean(1)
         return gain, res, ok
 
+    def _speed(self, t: int, s: int, box) -> np.ndarray:
+        """How fast (full-resolution px per frame) the background under frame
+        ``t``'s hole travelled against the camera model since frame ``s``,
+        over the box.
+
+        The ring around the hole is compared with frame s warped onto it by
+        the camera model (the homography its copy uses); the optical flow
+        between the two is what the homography leaves unexplained. Its local
+        *mean* vector (a wide blur of the ring's flow, spread into the hole)
+        is how far a copy from frame s is misplaced by content that moves on
+        its own (flowing water, drifting smoke, parallax); over the lag, a
+        speed. An oscillating texture (ripples, leaves) mostly averages out,
+        and a rigid background has none (see :func:`_travel_confidence`). The
+        ring starts a few pixels off the hole (and off frame s's own hole):
+        the removed object would drag the flow along."""
+        y0, y1, x0, x1 = box
+        bb = mask_bbox(self.holes[t])
+        none = np.zeros((y1 - y0, x1 - x0), np.float32)
+        lag = abs(s - t)
+        if bb is None:
+            return none
+        reach = _DRIFT_GAP + _DRIFT_RING
+        # a margin beyond the ring: flow at a crop's edge has no context
+        cy0, cy1 = max(0, bb[0] - reach - _DRIFT_GAP), min(self.H, bb[1] + reach + _DRIFT_GAP)
+        cx0, cx1 = max(0, bb[2] - reach - _DRIFT_GAP), min(self.W, bb[3] + reach + _DRIFT_GAP)
+        ch, cw = cy1 - cy0, cx1 - cx0
+        gx, gy = np.meshgrid(np.arange(cx0, cx1, dtype=np.float64), np.arange(cy0, cy1, dtype=np.float64))
+        link = self.cam.cached(t, s)
+        px, py = _project(link.H if link is not None else self.cam.guess(t, s), gx.ravel(), gy.ravel())
+        mx, my = px.reshape(ch, cw), py.reshape(ch, cw)
+        warped = cv2.remap(self.frames[s], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # what the ring may use: far enough from both frames' holes, inside frame s
+        bs = self.blocked[s]
+        off_s = np.ones((ch, cw), np.uint8) if bs is None else \
+            (cv2.remap(bs.view(np.uint8), mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                       borderValue=1) == 0).astype(np.uint8)
+        inside = (mx >= 1) & (mx <= self.W - 2) & (my >= 1) & (my <= self.H - 2)
+        d_t = cv2.distanceTransform((~self.holes[t][cy0:cy1, cx0:cx1]).astype(np.uint8), cv2.DIST_L2, 3)
+        d_s = cv2.distanceTransform(off_s, cv2.DIST_L2, 3)
+        ring = (d_t > _DRIFT_GAP) & (d_t <= reach) & (d_s > _DRIFT_GAP) & inside
+        if ring.sum() < 64:
+            return none
+        red = max(1, -(-max(ch, cw) // _DRIFT_SIDE))
+        sw, sh = max(8, cw // red), max(8, ch // red)
+        a = cv2.cvtColor(self.frames[t][cy0:cy1, cx0:cx1], cv2.COLOR_RGB2GRAY)
+        b = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)
+        # both holes show the same pixels in the two images (the removed
+        # objects would otherwise pull the coarse levels of the flow, and with
+        # them the ring's flow, their own way)
+        in_t = self.holes[t][cy0:cy1, cx0:cx1]
+        in_s = (off_s == 0) & ~in_t
+        a[in_t] = b[in_t]
+        b[in_s] = a[in_s]
+        a = cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA)
+        b = cv2.resize(b, (sw, sh), interpolation=cv2.INTER_AREA)
+        if self._dis is None:
+            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        flow = self._dis.calc(a, b, None) * (cw / sw)
+        c = (cv2.resize(ring.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.99).astype(np.float32)
+        # flow is measured only where there is texture to measure it on (a
+        # flat sky has none: its flow is a guess, and a misplaced copy of it
+        # costs nothing)
+        c *= np.clip(cv2.cornerMinEigenVal(a, 7, 3) / _DRIFT_TEXTURE, 0.0, 1.0)
+        if c.sum() < 16:
+            return none
+        sig = max(4.0, _DRIFT_SPREAD * max(bb[1] - bb[0], bb[3] - bb[2])) * sw / cw
+        cs = _blur_coarse(c, sig)
+        mean = (flow * c[..., None]).sum((0, 1)) / c.sum()
+        vec = [np.where(cs > 1e-3, _blur_coarse(flow[..., k] * c, sig) / np.maximum(cs, 1e-6), mean[k])
+               for k in range(2)]
+        speed = cv2.resize(np.hypot(vec[0], vec[1]).astype(np.float32) / lag, (cw, ch),
+                           interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(speed[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0])
+
     def fill(self, t: int) -> CameraFill | None:
         """The camera model's fill of frame ``t``'s hole, or None without a hole."""
         hole = self.holes[t]
@@ -348,13 +465,21 @@ class SourceSelector:
         holds = np.zeros((h, w), np.float32)
         used = max(per, key=lambda q: int(per[q].sum())) if per else None
         colf = colour.astype(np.float32)
+        # the drift of the sources covering most and of the farthest one,
+        # measured; the others take the speed measured at the nearest lag (a
+        # steady travel scales with the lag; extrapolating a short lag's
+        # measurement far would magnify its noise)
+        top = sorted(per, key=lambda q: -int(per[q].sum()))[:_DRIFT_SOURCES]
+        top += [max(per, key=lambda q: abs(q - t))] if per else []
+        speeds = {q: self._speed(t, q, box) for q in set(top)}
         for s, sel in per.items():
             gain, res, ok = self._ring_fit(t, s, box, ry + y0, rx + x0)
             colf[sel] *= gain
             if res is None:
                 continue
             wv = _ring_confidence(res, ry[ok], rx[ok], (h, w))
-            weight[sel] = wv[sel]
+            near = min(speeds, key=lambda q: abs(abs(q - t) - abs(s - t)))
+            weight[sel] = wv[sel] * _travel_confidence(speeds[near][sel], abs(s - t))
             if s == used:
                 holds = wv.astype(np.float32)
         colour = np.clip(colf + 0.5, 0, 255).astype(np.uint8)
