@@ -82,7 +82,7 @@ def speed(n: int, repeat: int = 1, only=None, stages_table: bool = False, qualit
 
     def floor_run():
         clip = open_clip(str(src))
-        with open_writer(str(tmp / "floor.mp4"), clip.fps, clip.size, like=clip) as w:
+        with open_writer(str(tmp / "floor.mp4"), clip.fps, clip.size, like=clip, overwrite=True) as w:
             for f in clip.frames():
                 w.write(f)
 
