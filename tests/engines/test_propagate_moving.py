@@ -81,29 +81,35 @@ def test_followed_subject_leaves_no_ghost_in_the_fill(request):
 
 
 def test_moving_region_away_from_the_hole_leaves_the_holes_flow_alone():
-    """A moving region far from the hole (content entering at a frame edge)
-    gets the background's motion, but the hole's flow stays as completed
-    without it; a subject beside the hole is completed with the hole, so its
-    motion does not enter the hole's flow."""
+    """In a refinement pass (flow measured on the previous fill) a moving
+    region far from the hole (content entering at a frame edge) gets the
+    background's motion but leaves the hole's measured flow alone; a subject
+    beside the hole is completed with the hole, so its motion does not enter
+    the hole's flow."""
     eng = PropagateInpaintEngine()
-    frames, mask, _ = _clip()
+    frames, mask, clean = _clip()
     w, h = eng.work_size(W, H)
     fh = eng._flow_hole(eng._work_holes([eng.region(mask)], w, h)[0])
-    g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames[10:12])
-    raw = eng._dis().calc(g0, g1, None)
-    done = engine_mod.complete_flow(raw, fh, engine_mod._FLOW_FILL)
+    # the previous fill, as good as it gets: the clean frames with the subject
+    prev = [c.copy() for c in clean[10:12]]
+    for p, f in zip(prev, frames[10:12]):
+        p[mask == 0] = f[mask == 0]
+    g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in prev)
+    measured = eng._dis().calc(g0, g1, None)
     far = np.zeros((H, W), bool)
     far[2:16, 112:126] = True  # a region at the frame's right edge, away from the hole
-    raw_far = raw.copy()
-    raw_far[far] = (4.0, -3.0)  # moving unlike the background (-V px/frame)
-    out = eng._recomplete(raw_far, done, fh, far)
-    np.testing.assert_array_equal(out[fh], done[fh])
+    raw = measured.copy()
+    raw[far] = (4.0, -3.0)  # moving unlike the background (-V px/frame)
+    out = eng._recomplete(raw, raw, fh, far, True)
+    np.testing.assert_array_equal(out[fh], measured[fh])
     assert np.abs(out[far] - (-V, 0.0)).max() < 0.5
     # the subject right of the hole, as the moving rule finds it
     mov = _moving(eng, frames, mask)[10]
-    out = eng._recomplete(raw, done, fh, mov)
-    assert np.abs(out[fh] - (-V, 0.0)).max() < 0.5
-    assert np.abs(out[mov] - (-V, 0.0)).max() < 0.5
+    assert (mov & ~engine_mod._near_hole(mov, fh)).sum() == 0  # all of it near the hole
+    for refine in (True, False):  # the first pass completes hole and subject together
+        out = eng._recomplete(measured, measured, fh, mov, refine)
+        assert np.abs(out[fh] - (-V, 0.0)).max() < 0.5
+        assert np.abs(out[mov] - (-V, 0.0)).max() < 0.5
 
 
 def _fast_clip():

@@ -68,8 +68,9 @@ _MOVING = True              # independently moving pixels are no source for the 
 # of it would move (no rigid background to tell them from)
 _MOV_THR, _MOV_PHOTO, _MOV_FRAC = 1.5, 12.0, 0.25
 _MOV_INLIERS, _MOV_MAX = 0.5, 0.3
-# moving regions within _MOV_NEAR px of the flow hole (the ring complete_flow
-# fits on) are completed together with the hole, the others on their own
+# in a refinement pass, moving regions within _MOV_NEAR px of the flow hole
+# (the ring complete_flow fits on) are completed together with the hole, the
+# others on their own
 _MOV_NEAR = 25
 _FILL_METHOD = "mix"        # the flow stage's keyframe fill (mean of ShiftMap and TELEA)
 _FILL_MAX_SIDE = 224        # working size of that fill
@@ -761,8 +762,8 @@ class PropagateInpaintEngine:
                     # measured on the previous fill: next to a moving subject
                     # that flow is dragged along by it
                     fh0, fh1 = flow_holes[t] | mov[t], flow_holes[t + 1] | mov[t + 1]
-                    fwd[t] = self._recomplete(fr[t], fwd[t], flow_holes[t], mov[t])
-                    bwd[t] = self._recomplete(br[t], bwd[t], flow_holes[t + 1], mov[t + 1])
+                    fwd[t] = self._recomplete(fr[t], fwd[t], flow_holes[t], mov[t], fill_mode == "none")
+                    bwd[t] = self._recomplete(br[t], bwd[t], flow_holes[t + 1], mov[t + 1], fill_mode == "none")
                     ok_f[t] = self._consistent(fwd[t], bwd[t], br[t], hw[t + 1], fh1, hw[t])
                     ok_b[t] = self._consistent(bwd[t], fwd[t], fr[t], hw[t], fh0, hw[t + 1])
 
@@ -941,16 +942,22 @@ class PropagateInpaintEngine:
         return mov & valid
 
     @staticmethod
-    def _recomplete(raw: np.ndarray, done: np.ndarray, fh: np.ndarray, mov: np.ndarray) -> np.ndarray:
-        """A flow (``raw``: as measured; ``done``: completed in the flow hole
-        ``fh``) completed over the moving pixels ``mov`` too, so that chains
-        cross a moving subject on the background's motion. Moving regions
-        near the hole are completed together with it (their motion must not
-        enter the ring the hole's flow is fitted on); regions away from it
-        (content entering at a frame edge, a distant subject) are completed
-        on their own and leave the hole's flow as it was: a spurious region
-        at the far side of the frame must not change how the hole moves.
+    def _recomplete(raw: np.ndarray, done: np.ndarray, fh: np.ndarray, mov: np.ndarray, measured: bool) -> np.ndarray:
+        """A flow (``raw``: as measured; ``done``: this pass's flow) completed
+        over the moving pixels ``mov`` too, so that chains cross a moving
+        subject on the background's motion.
+
+        The first pass completes the hole and the moving pixels together (the
+        subject's motion must not enter the ring the hole's flow is fitted
+        on). A refinement pass (``measured``: its flow in the hole is kept as
+        measured on the previous fill) completes the hole only where a moving
+        region comes near it, where that flow is dragged along by the
+        subject; regions away from the hole (content entering at a frame
+        edge, a flowing texture) are completed on their own and leave the
+        hole's measured flow as it is.
         """
+        if not measured:
+            return complete_flow(raw, fh | mov, _FLOW_FILL)
         near = _near_hole(mov, fh)
         out = complete_flow(raw, fh | near, _FLOW_FILL) if near.any() else done
         far = mov & ~near
