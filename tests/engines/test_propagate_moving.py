@@ -78,3 +78,64 @@ def test_followed_subject_leaves_no_ghost_in_the_fill(request):
     err_without = _hole_error(frames, mask, clean)
     # without the exclusion the subject's pixels are copied into the hole
     assert err < 0.85 * err_without, (err, err_without)
+
+
+def test_moving_region_away_from_the_hole_leaves_the_holes_flow_alone():
+    """In a refinement pass (flow measured on the previous fill) a moving
+    region far from the hole (content entering at a frame edge) gets the
+    background's motion but leaves the hole's measured flow alone; a subject
+    beside the hole is completed with the hole, so its motion does not enter
+    the hole's flow."""
+    eng = PropagateInpaintEngine()
+    frames, mask, clean = _clip()
+    w, h = eng.work_size(W, H)
+    fh = eng._flow_hole(eng._work_holes([eng.region(mask)], w, h)[0])
+    # the previous fill, as good as it gets: the clean frames with the subject
+    prev = [c.copy() for c in clean[10:12]]
+    for p, f in zip(prev, frames[10:12]):
+        p[mask == 0] = f[mask == 0]
+    g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in prev)
+    measured = eng._dis().calc(g0, g1, None)
+    far = np.zeros((H, W), bool)
+    far[2:16, 112:126] = True  # a region at the frame's right edge, away from the hole
+    raw = measured.copy()
+    raw[far] = (4.0, -3.0)  # moving unlike the background (-V px/frame)
+    out = eng._recomplete(raw, raw, fh, far, True)
+    np.testing.assert_array_equal(out[fh], measured[fh])
+    assert np.abs(out[far] - (-V, 0.0)).max() < 0.5
+    # the subject right of the hole, as the moving rule finds it
+    mov = _moving(eng, frames, mask)[10]
+    assert (mov & ~engine_mod._near_hole(mov, fh)).sum() == 0  # all of it near the hole
+    for refine in (True, False):  # the first pass completes hole and subject together
+        out = eng._recomplete(measured, measured, fh, mov, refine)
+        assert np.abs(out[fh] - (-V, 0.0)).max() < 0.5
+        assert np.abs(out[mov] - (-V, 0.0)).max() < 0.5
+
+
+def _fast_clip():
+    """A faster pan (8 px/frame) with the subject 8 px right of the hole: the
+    background's motion carries hole pixels onto the subject in the frame
+    before."""
+    v = 8
+    world = texture(H, W + v * N + 4, 1)
+    clean = [np.ascontiguousarray(world[:, v * i: v * i + W]) for i in range(N)]
+    subject = texture(40, 24, 7)
+    mask = np.zeros((H, W), np.uint8)
+    mask[30:66, 40:70] = 255
+    frames = []
+    for c in clean:
+        f = c.copy()
+        f[28:68, 78:102] = subject
+        f[mask > 0] = (250, 20, 200)
+        frames.append(f)
+    return frames, mask, clean
+
+
+def test_temporal_blend_takes_nothing_from_a_followed_subject(monkeypatch):
+    frames, mask, clean = _fast_clip()
+    err = _hole_error(frames, mask, clean)
+    # blending from wherever the background's motion lands smears the
+    # subject into the hole, one shifted copy per frame
+    monkeypatch.setattr(engine_mod, "_off_subject", lambda ok, flow, mov: ok)
+    err_blended = _hole_error(frames, mask, clean)
+    assert err < 0.7 * err_blended, (err, err_blended)

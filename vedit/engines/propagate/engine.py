@@ -68,6 +68,10 @@ _MOVING = True              # independently moving pixels are no source for the 
 # of it would move (no rigid background to tell them from)
 _MOV_THR, _MOV_PHOTO, _MOV_FRAC = 1.5, 12.0, 0.25
 _MOV_INLIERS, _MOV_MAX = 0.5, 0.3
+# in a refinement pass, moving regions within _MOV_NEAR px of the flow hole
+# (the ring complete_flow fits on) are completed together with the hole, the
+# others on their own
+_MOV_NEAR = 25
 _FILL_METHOD = "mix"        # the flow stage's keyframe fill (mean of ShiftMap and TELEA)
 _FILL_MAX_SIDE = 224        # working size of that fill
 
@@ -200,6 +204,29 @@ def _upsample_box(a, box, scale, origin=(0, 0), interp: int = cv2.INTER_LINEAR):
             return up[y0 - ty:y1 - ty, x0 - tx:x1 - tx]
     gx, gy = _coarse_grid(y0, y1, x0, x1, 1.0 / sx, 1.0 / sy, ox, oy)
     return cv2.remap(np.ascontiguousarray(a), gx, gy, interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _near_hole(mov: np.ndarray, fh: np.ndarray, near: int = _MOV_NEAR) -> np.ndarray:
+    """The connected regions of ``mov`` that come within ``near`` px of the
+    flow hole ``fh``: those whose flow would contaminate the ring on which
+    the hole's flow is completed."""
+    if not fh.any():
+        return np.zeros_like(mov)
+    ring = cv2.dilate(fh.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * near + 1,) * 2)) > 0
+    nl, lab = cv2.connectedComponents(mov.view(np.uint8), connectivity=8)
+    ok = np.bincount(lab.ravel(), weights=ring.ravel(), minlength=nl) > 0
+    ok[0] = False
+    return ok[lab]
+
+
+def _off_subject(ok: np.ndarray, flow: np.ndarray, mov_prev: np.ndarray) -> np.ndarray:
+    """``ok`` without the pixels whose flow lands on a moving subject of the
+    previous frame (its colours must not be blended into the hole)."""
+    h, w = mov_prev.shape
+    xs, ys = _grid(h, w)
+    land = cv2.remap(mov_prev.view(np.uint8), xs + flow[:, :, 0], ys + flow[:, :, 1], cv2.INTER_NEAREST,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    return ok & ~land
 
 
 def _masked_copy(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
@@ -735,8 +762,8 @@ class PropagateInpaintEngine:
                     # measured on the previous fill: next to a moving subject
                     # that flow is dragged along by it
                     fh0, fh1 = flow_holes[t] | mov[t], flow_holes[t + 1] | mov[t + 1]
-                    fwd[t] = complete_flow(fr[t], fh0, _FLOW_FILL)
-                    bwd[t] = complete_flow(br[t], fh1, _FLOW_FILL)
+                    fwd[t] = self._recomplete(fr[t], fwd[t], flow_holes[t], mov[t], fill_mode == "none")
+                    bwd[t] = self._recomplete(br[t], bwd[t], flow_holes[t + 1], mov[t + 1], fill_mode == "none")
                     ok_f[t] = self._consistent(fwd[t], bwd[t], br[t], hw[t + 1], fh1, hw[t])
                     ok_b[t] = self._consistent(bwd[t], fwd[t], fr[t], hw[t], fh0, hw[t + 1])
 
@@ -824,7 +851,13 @@ class PropagateInpaintEngine:
                 comps = pool.map(compose, range(n))
                 for t, comp in enumerate(comps):
                     if self.temporal > 0 and t > 0 and holes[t].any():
-                        comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], ok_b[t - 1], W, H,
+                        okb = ok_b[t - 1]
+                        if mov is not None and mov[t - 1].any():
+                            # the background's motion carries hole pixels onto a
+                            # subject the camera follows: its colours would be
+                            # smeared into the hole, one shifted copy per frame
+                            okb = _off_subject(okb, bwd[t - 1], mov[t - 1])
+                        comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], okb, W, H,
                                                     in_place=True)
                     outs.append(comp)
                     if callback:
@@ -907,6 +940,30 @@ class PropagateInpaintEngine:
         if mov.mean() > _MOV_MAX:
             return None
         return mov & valid
+
+    @staticmethod
+    def _recomplete(raw: np.ndarray, done: np.ndarray, fh: np.ndarray, mov: np.ndarray, measured: bool) -> np.ndarray:
+        """A flow (``raw``: as measured; ``done``: this pass's flow) completed
+        over the moving pixels ``mov`` too, so that chains cross a moving
+        subject on the background's motion.
+
+        The first pass completes the hole and the moving pixels together (the
+        subject's motion must not enter the ring the hole's flow is fitted
+        on). A refinement pass (``measured``: its flow in the hole is kept as
+        measured on the previous fill) completes the hole only where a moving
+        region comes near it, where that flow is dragged along by the
+        subject; regions away from the hole (content entering at a frame
+        edge, a flowing texture) are completed on their own and leave the
+        hole's measured flow as it is.
+        """
+        if not measured:
+            return complete_flow(raw, fh | mov, _FLOW_FILL)
+        near = _near_hole(mov, fh)
+        out = complete_flow(raw, fh | near, _FLOW_FILL) if near.any() else done
+        far = mov & ~near
+        if far.any():
+            out = complete_flow(out, far, _FLOW_FILL)
+        return out
 
     @staticmethod
     def _persistent(raw: list[np.ndarray | None], flow_holes: list[np.ndarray]) -> list[np.ndarray] | None:
