@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections import deque
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Iterator
@@ -383,9 +384,13 @@ class Clip:
         return out
 
     # -- frames --------------------------------------------------------------
-    def frames(self, alpha: bool = False, depth: int = 8) -> Iterator[np.ndarray]:
+    def frames(self, alpha: bool = False, depth: int = 8, keep: KeptFrames | None = None) -> Iterator[np.ndarray]:
         """Yield the selected frames: RGB (RGBA with ``alpha``), uint8, or
-        uint16 with ``depth=16`` (keeps the precision of 10/12/16-bit sources)."""
+        uint16 with ``depth=16`` (keeps the precision of 10/12/16-bit sources).
+
+        ``keep`` (8-bit RGB of a Y'CbCr video) receives each decoded frame for
+        the writer of the edit (see :class:`KeptFrames`); the frames then come
+        out read-only."""
         if self.kind == "image":
             img = read_image(self.files[0], alpha, depth)
             for _ in range(self.frame_count):
@@ -399,6 +404,13 @@ class Clip:
                         f"the sequence is {self.width}x{self.height}"
                     )
                 yield img
+        elif keep is not None and not alpha and depth == 8:
+            convert = _converter(self, False, 8)
+            for frame in video_frames(self):
+                rgb = convert(frame)
+                rgb.flags.writeable = False
+                keep.put(frame, rgb)
+                yield rgb
         else:
             yield from _decode_video(self, alpha, depth)
 
@@ -407,6 +419,44 @@ class Clip:
     def read_all(self, alpha: bool = False) -> list[np.ndarray]:
         """All selected frames in memory (use only for short clips)."""
         return list(self.frames(alpha))
+
+
+class KeptFrames:
+    """The frames a reader decoded, handed on in order to the writer of the
+    edit (``Clip.frames(keep=...)``, ``open_writer(..., kept=...)``): each
+    source frame's 8-bit R'G'B' as the op got it and, with ``samples``, the
+    decoded Y'CbCr picture it came from.
+
+    The writer compares its output with that R'G'B' to find the pixels the
+    op left as they were and sends the source's own Y'CbCr samples out there
+    (see :class:`vedit.io.writer.Writer`); without this it decodes and
+    converts the source a second time. The R'G'B' arrays are read-only, so an
+    op cannot change a source frame in place and hide its edit from that
+    comparison. What is kept lives from the reading of a frame to the writing
+    of its output: the frames an op holds at once (a chunk), so with
+    ``samples`` about half a frame more memory each for 4:2:0."""
+
+    def __init__(self, samples: bool = True):
+        self.samples = bool(samples)
+        self._q: deque[tuple[Any, np.ndarray]] = deque()
+        self.taken = 0
+
+    def put(self, frame: Any, rgb: np.ndarray) -> None:
+        self._q.append((frame if self.samples else None, rgb))
+
+    def __len__(self) -> int:
+        """Frames read and not yet taken."""
+        return len(self._q)
+
+    def take(self) -> tuple[Any, np.ndarray] | None:
+        """The next frame's (decoded picture or None, R'G'B'), None when the
+        reader has not got that far."""
+        try:
+            item = self._q.popleft()
+        except IndexError:
+            return None
+        self.taken += 1
+        return item
 
 
 def _converter(clip: Clip, alpha: bool, depth: int):
