@@ -516,6 +516,7 @@ class _YCbCrToRGB:
         self._top_out = 65535.0 if fmt in ("rgb48le", "rgba64le") else 255.0
         self._dtype = np.uint16 if self._top_out > 255 else np.uint8
         self._key: tuple | None = None
+        self._outs: list[np.ndarray] | None = None
 
     def _setup(self, pix: str, w: int, h: int) -> None:
         m = _PLANAR_YUV.fullmatch(pix)
@@ -546,10 +547,22 @@ class _YCbCrToRGB:
         # chroma sample j sits on luma position sub * j + off along each axis
         self._off = (hx * (sx - 1), vy * (sy - 1))
         self._size = (w, h)
+        self._bufs: dict[tuple[str, int], np.ndarray] = {}
 
-    def _upsample(self, plane: np.ndarray) -> np.ndarray:
-        """A chroma plane at luma size (float32), bilinear at the siting."""
-        p = plane.astype(np.float32)
+    def _buf(self, name: str, plane: int, shape: tuple[int, int]) -> np.ndarray:
+        """A float32 work array kept from frame to frame: a frame loop that
+        allocated its ~50 MB of 1080p temporaries anew each time had every one
+        of them page-faulted in again (fresh heap top, not reused blocks)."""
+        b = self._bufs.get((name, plane))
+        if b is None or b.shape != shape:
+            b = self._bufs[(name, plane)] = np.empty(shape, np.float32)
+        return b
+
+    def _upsample(self, plane: np.ndarray, i: int = 1) -> np.ndarray:
+        """Chroma plane ``i`` at luma size (float32), bilinear at the siting.
+        The result is a work array of this converter, valid until the next frame."""
+        p = self._buf("in", i, plane.shape)
+        np.copyto(p, plane, casting="unsafe")
         sx, sy = self._sub
         w, h = self._size
         if (sx, sy) == (1, 1):
@@ -564,11 +577,11 @@ class _YCbCrToRGB:
         # ("left", "top") takes the chroma sample on even and the mean of
         # its two neighbours on odd positions
         if sx == 2 and ox == 0.0:
-            p = _cosited_2x(p, w, axis=1)
+            p = _cosited_2x(p, w, axis=1, out=self._buf("x", i, (p.shape[0], w)))
         if sy == 2 and oy == 0.0:
-            p = _cosited_2x(p, h, axis=0)
+            p = _cosited_2x(p, h, axis=0, out=self._buf("y", i, (h, p.shape[1])))
         if p.shape[1] != w or p.shape[0] != h:
-            p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+            p = cv2.resize(p, (w, h), dst=self._buf("up", i, (h, w)), interpolation=cv2.INTER_LINEAR)
         return p
 
     def __call__(self, frame) -> np.ndarray:
@@ -591,16 +604,21 @@ class _YCbCrToRGB:
             a = np.frombuffer(memoryview(p), dt).reshape(p.height, p.line_size // dt.itemsize)
             planes.append(a[:, : p.width])
         w, h = self._size
-        y = planes[0].astype(np.float32)
-        cb, cr = self._upsample(planes[1]), self._upsample(planes[2])
+        y = self._buf("in", 0, (h, w))
+        np.copyto(y, planes[0], casting="unsafe")
+        cb, cr = self._upsample(planes[1], 1), self._upsample(planes[2], 2)
         m = self._matrix
         depth = cv2.CV_16U if self._dtype == np.uint16 else cv2.CV_8U
         # each channel: a weighted sum of Y' and one or both chroma planes,
-        # rounded and saturated into the output type by OpenCV
-        r = cv2.addWeighted(y, float(m[0, 0]), cr, float(m[0, 2]), float(m[0, 3]), dtype=depth)
-        g = cv2.addWeighted(cv2.addWeighted(y, float(m[1, 0]), cb, float(m[1, 1]), float(m[1, 3])), 1.0,
-                            cr, float(m[1, 2]), 0.0, dtype=depth)
-        b = cv2.addWeighted(y, float(m[2, 0]), cb, float(m[2, 1]), float(m[2, 3]), dtype=depth)
+        # rounded and saturated into the output type by OpenCV (into arrays
+        # kept from frame to frame: only the merged frame is new)
+        outs = self._outs
+        if outs is None or outs[0].shape != (h, w) or outs[0].dtype != self._dtype:
+            outs = self._outs = [np.empty((h, w), self._dtype) for _ in range(3)]
+        r = cv2.addWeighted(y, float(m[0, 0]), cr, float(m[0, 2]), float(m[0, 3]), dst=outs[0], dtype=depth)
+        gy = cv2.addWeighted(y, float(m[1, 0]), cb, float(m[1, 1]), float(m[1, 3]), dst=self._buf("g", 0, (h, w)))
+        g = cv2.addWeighted(gy, 1.0, cr, float(m[1, 2]), 0.0, dst=outs[1], dtype=depth)
+        b = cv2.addWeighted(y, float(m[2, 0]), cb, float(m[2, 1]), float(m[2, 3]), dst=outs[2], dtype=depth)
         channels = [r, g, b]
         if self._alpha:
             if self._has_alpha:
@@ -611,20 +629,27 @@ class _YCbCrToRGB:
         return cv2.merge(channels)
 
 
-def _cosited_2x(p: np.ndarray, n: int, axis: int) -> np.ndarray:
-    """Double ``p`` along ``axis`` to ``n`` samples, the input on the even
-    positions and the mean of the neighbours on the odd ones (the last odd one
-    repeats the edge)."""
-    q = p if axis == 1 else p.T
-    out = np.empty((q.shape[0], n), np.float32)
-    out[:, 0::2] = q[:, : (n + 1) // 2]
-    odd = out[:, 1::2]
-    k = odd.shape[1]
-    m = min(k, q.shape[1] - 1)
-    odd[:, :m] = (q[:, :m] + q[:, 1: m + 1]) * 0.5
+def _cosited_2x(p: np.ndarray, n: int, axis: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Double ``p`` (float32) along ``axis`` to ``n`` samples, the input on
+    the even positions and the mean of the neighbours on the odd ones (the
+    last odd one repeats the edge); into ``out`` when given."""
+    shape = (p.shape[0], n) if axis == 1 else (n, p.shape[1])
+    if out is None:
+        out = np.empty(shape, np.float32)
+
+    def along(a: np.ndarray, s: slice) -> np.ndarray:
+        return a[:, s] if axis == 1 else a[s]
+
+    along(out, slice(0, None, 2))[...] = along(p, slice(0, (n + 1) // 2))
+    odd = along(out, slice(1, None, 2))
+    k = odd.shape[axis]
+    m = min(k, p.shape[axis] - 1)
+    head = along(odd, slice(0, m))
+    np.add(along(p, slice(0, m)), along(p, slice(1, m + 1)), out=head)
+    head *= 0.5
     if k > m:
-        odd[:, m:] = q[:, -1:]
-    return out if axis == 1 else np.ascontiguousarray(out.T)
+        along(odd, slice(m, None))[...] = along(p, slice(p.shape[axis] - 1, None))
+    return out
 
 
 def _decode_video(clip: Clip, alpha: bool, depth: int = 8) -> Iterator[np.ndarray]:
