@@ -636,6 +636,18 @@ def _cosited_2x(p: np.ndarray, n: int, axis: int, out: np.ndarray | None = None)
     shape = (p.shape[0], n) if axis == 1 else (n, p.shape[1])
     if out is None:
         out = np.empty(shape, np.float32)
+    if axis == 1 and n == 2 * p.shape[1] > 2 and out.flags.c_contiguous:
+        # the usual case (4:2:x, even width): the means, then both interleaved
+        # by one two-channel merge (strided numpy writes cost ~1.5x more)
+        mid = np.empty_like(p)
+        np.add(p[:, :-1], p[:, 1:], out=mid[:, :-1])
+        mid[:, :-1] *= 0.5
+        mid[:, -1] = p[:, -1]
+        pairs = out.reshape(p.shape[0], p.shape[1], 2)
+        got = cv2.merge([np.ascontiguousarray(p), mid], dst=pairs)
+        if not np.shares_memory(got, out):
+            pairs[...] = got
+        return out
 
     def along(a: np.ndarray, s: slice) -> np.ndarray:
         return a[:, s] if axis == 1 else a[s]
