@@ -29,8 +29,15 @@ def mask_bbox(mask: np.ndarray):
     box = None if w == 0 or h == 0 else (y, y + h, x, x + w)
     if frozen:
         key = id(mask)
-        _bbox_memo[key] = (weakref.ref(mask, lambda _r, k=key: _bbox_memo.pop(k, None)), box)
+        _bbox_memo[key] = (weakref.ref(mask, _forget(key)), box)
     return box
+
+
+def _forget(key: int):
+    """The callback that drops a memo entry when its mask goes."""
+    def drop(_ref: weakref.ref) -> None:
+        _bbox_memo.pop(key, None)
+    return drop
 
 
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:

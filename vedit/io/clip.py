@@ -561,7 +561,7 @@ class _YCbCrToRGB:
     def _upsample(self, plane: np.ndarray, i: int = 1) -> np.ndarray:
         """Chroma plane ``i`` at luma size (float32), bilinear at the siting.
         The result is a work array of this converter, valid until the next frame."""
-        p = self._buf("in", i, plane.shape)
+        p = self._buf("in", i, (plane.shape[0], plane.shape[1]))
         np.copyto(p, plane, casting="unsafe")
         sx, sy = self._sub
         w, h = self._size

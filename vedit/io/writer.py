@@ -591,9 +591,9 @@ class Writer:
                 # the arrays' own memory goes to the pipe (no bytes copy of each)
                 if self._yuv is not None:
                     for plane in self._yuv_planes(frame):
-                        self._proc.stdin.write(memoryview(np.ascontiguousarray(plane)).cast("B"))
+                        self._proc.stdin.write(np.ascontiguousarray(plane).data.cast("B"))
                 else:
-                    self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+                    self._proc.stdin.write(np.ascontiguousarray(frame).data.cast("B"))
             except (BrokenPipeError, OSError) as exc:
                 raise MediaError(f"encoder failed writing {self.path}: {self._err_text()}") from exc
         self.count += 1
