@@ -70,27 +70,34 @@ def test_new_picture_takes_the_description_not_the_samples(tmp_path, writer_deco
         assert np.abs(grey[: H // 2 - 4, 4] - 128).max() <= 3
 
 
-@pytest.mark.parametrize("kept", [None, "samples", "rgb"])
+@pytest.mark.parametrize("kept", [None, "samples", "rgb", "limit"])
 def test_edit_still_keeps_untouched_samples(tmp_path, writer_decodes, kept):
     """The default, for an op that edits the footage: where a frame equals the
     source's, the source's own Y'CbCr samples go out (unchanged luma bits).
     The same when the reader hands its decoded frames on (``KeptFrames``):
     with their samples the writer decodes nothing, with the R'G'B' only it
-    decodes but does not convert again."""
+    decodes but does not convert again, and past the frames a reader far
+    ahead could keep ("limit") it decodes the rest itself."""
     src = _vfr_bt709(tmp_path / "src.mp4")
     clip = open_clip(src)
     out, plain = tmp_path / "edit.mkv", tmp_path / "plain.mkv"
     for path, keep in ((out, True), (plain, False)):
-        k = KeptFrames(samples=kept == "samples") if kept and keep else None
+        k = None
+        if kept and keep:
+            k = KeptFrames(samples=kept != "rgb", limit=3 if kept == "limit" else 160)
+        frames = clip.frames(keep=k)
+        if k is not None and kept == "limit":
+            frames = list(frames)  # all read before the first is written
+            assert len(k) == 3
         with open_writer(str(path), clip.fps, clip.size, like=clip, codec="ffv1", keep_source=keep, kept=k) as w:
-            for f in clip.frames(keep=k):
+            for f in frames:
                 assert k is None or not f.flags.writeable  # an op cannot edit a kept frame in place
                 f = f.copy()
                 f[:40, :40] = (255, 0, 255)
                 w.write(f)
         if k is not None:
-            assert k.taken == clip.frame_count and k.take() is None
-    assert len(writer_decodes) == {None: 1, "samples": 0, "rgb": 1}[kept]
+            assert k.taken == (3 if kept == "limit" else clip.frame_count) and len(k) == 0
+    assert len(writer_decodes) == {None: 1, "samples": 0, "rgb": 1, "limit": 1}[kept]
 
     def luma(path):
         with av.open(str(path)) as c:
@@ -113,5 +120,5 @@ def test_kept_frames_are_consumed_by_any_writer(tmp_path):
         for i, f in enumerate(clip.frames(keep=k)):
             assert len(k) == 1  # the reader is at most one frame ahead here
             w.write(f)
-    assert k.taken == clip.frame_count and k.take() is None
+    assert k.taken == clip.frame_count and len(k) == 0
     assert len(open_clip(str(tmp_path / "seq")).read_all()) == clip.frame_count

@@ -423,9 +423,9 @@ class Clip:
 
 class KeptFrames:
     """The frames a reader decoded, handed on in order to the writer of the
-    edit (``Clip.frames(keep=...)``, ``open_writer(..., kept=...)``): each
-    source frame's 8-bit R'G'B' as the op got it and, with ``samples``, the
-    decoded Y'CbCr picture it came from.
+    edit (``Clip.frames(keep=...)``, ``open_writer(..., kept=...)``, the same
+    clip for both): each source frame's 8-bit R'G'B' as the op got it and,
+    with ``samples``, the decoded Y'CbCr picture it came from.
 
     The writer compares its output with that R'G'B' to find the pixels the
     op left as they were and sends the source's own Y'CbCr samples out there
@@ -434,29 +434,40 @@ class KeptFrames:
     op cannot change a source frame in place and hide its edit from that
     comparison. What is kept lives from the reading of a frame to the writing
     of its output: the frames an op holds at once (a chunk), so with
-    ``samples`` about half a frame more memory each for 4:2:0."""
+    ``samples`` about half a frame more memory each for 4:2:0. At most
+    ``limit`` frames are held: a reader further ahead than that keeps
+    nothing more until the writer catches up, and the writer decodes the
+    frames it was not handed (the same output, the old cost)."""
 
-    def __init__(self, samples: bool = True):
+    def __init__(self, samples: bool = True, limit: int = 160):
         self.samples = bool(samples)
-        self._q: deque[tuple[Any, np.ndarray]] = deque()
+        self.limit = max(1, int(limit))
+        self._q: deque[tuple[int, Any, np.ndarray]] = deque()
+        self._read = 0
         self.taken = 0
 
     def put(self, frame: Any, rgb: np.ndarray) -> None:
-        self._q.append((frame if self.samples else None, rgb))
+        """The reader's next frame (not kept beyond ``limit``)."""
+        if len(self._q) < self.limit:
+            self._q.append((self._read, frame if self.samples else None, rgb))
+        self._read += 1
 
     def __len__(self) -> int:
-        """Frames read and not yet taken."""
+        """Frames kept and not yet taken."""
         return len(self._q)
 
-    def take(self) -> tuple[Any, np.ndarray] | None:
-        """The next frame's (decoded picture or None, R'G'B'), None when the
-        reader has not got that far."""
-        try:
-            item = self._q.popleft()
-        except IndexError:
+    def take(self, index: int) -> tuple[Any, np.ndarray] | None:
+        """Frame ``index``'s (decoded picture or None, R'G'B') and forget it;
+        None when it was not kept (or not read yet). Frames before ``index``
+        are forgotten too."""
+        q = self._q
+        while q and q[0][0] < index:
+            q.popleft()
+        if not q or q[0][0] != index:
             return None
+        _, frame, rgb = q.popleft()
         self.taken += 1
-        return item
+        return frame, rgb
 
 
 def _converter(clip: Clip, alpha: bool, depth: int):

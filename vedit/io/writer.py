@@ -507,7 +507,7 @@ class Writer:
         source's samples where the op left the pixels as it got them, the new
         pixels converted with the source's matrix and range."""
         assert self._yuv is not None and self._yuv_like is not None
-        kept = self._kept.take() if self._kept is not None else None
+        kept = self._kept.take(self.count) if self._kept is not None else None
         src = kept[0] if kept is not None else None
         if src is None:
             src = self._decoded(self.count)
@@ -571,7 +571,7 @@ class Writer:
         if self.kind == "image" and self.count >= 1:
             raise _single_image_error(self.path, self.count + 1)
         if self._kept is not None and self._yuv is None:
-            self._kept.take()  # not needed here: dropped in step with the frames
+            self._kept.take(self.count)  # not needed here: dropped in step with the frames
         frame = self._prepare(frame)
         if self.kind in ("sequence", "image"):
             code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
