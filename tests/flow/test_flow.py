@@ -84,3 +84,34 @@ def test_membrane_fill_smooth_fills_a_hole_at_any_level_count():
     assert np.abs(_membrane_fill(holed, hole, levels=6, smooth=True)[hole] - flow[hole]).max() < 2.0
     assert np.array_equal(_membrane_fill(holed, hole, levels=-1, smooth=True),
                           _membrane_fill(holed, hole, levels=0, smooth=True))
+
+
+def test_mask_bbox_remembers_only_masks_that_cannot_change():
+    """A read-only mask's box is remembered while the mask lives; a writeable
+    mask edited in place, and a new mask (possibly at a freed one's address),
+    get their own boxes."""
+    import gc
+
+    import numpy as np
+
+    from vedit.flow.ops import _bbox_memo, mask_bbox
+
+    m = np.zeros((90, 160), bool)
+    m[10:20, 30:50] = True
+    assert mask_bbox(m) == (10, 20, 30, 50)
+    m[60:70, 100:120] = True  # writeable: looked at again
+    assert mask_bbox(m) == (10, 70, 30, 120)
+    assert mask_bbox(np.zeros((90, 160), np.uint8)) is None
+    for k in range(20):
+        f = np.zeros((90, 160), bool)
+        f[k: k + 5, 2 * k: 2 * k + 7] = True
+        f.flags.writeable = False
+        assert mask_bbox(f) == (k, k + 5, 2 * k, 2 * k + 7)
+        assert mask_bbox(f) == (k, k + 5, 2 * k, 2 * k + 7) and id(f) in _bbox_memo
+        del f
+        gc.collect()
+    assert len(_bbox_memo) <= 1  # entries go with their masks
+    view = np.zeros((90, 160), bool)[::2]  # read-only views may share memory with a writeable array
+    view.flags.writeable = False
+    mask_bbox(view)
+    assert id(view) not in _bbox_memo

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from vedit.io import ffmpeg_exe, open_clip, open_writer
+from vedit.io.clip import KeptFrames
 
 FF = ffmpeg_exe()
 W, H = 320, 180
@@ -69,18 +70,34 @@ def test_new_picture_takes_the_description_not_the_samples(tmp_path, writer_deco
         assert np.abs(grey[: H // 2 - 4, 4] - 128).max() <= 3
 
 
-def test_edit_still_keeps_untouched_samples(tmp_path):
+@pytest.mark.parametrize("kept", [None, "samples", "rgb", "limit"])
+def test_edit_still_keeps_untouched_samples(tmp_path, writer_decodes, kept):
     """The default, for an op that edits the footage: where a frame equals the
-    source's, the source's own Y'CbCr samples go out (unchanged luma bits)."""
+    source's, the source's own Y'CbCr samples go out (unchanged luma bits).
+    The same when the reader hands its decoded frames on (``KeptFrames``):
+    with their samples the writer decodes nothing, with the R'G'B' only it
+    decodes but does not convert again, and past the frames a reader far
+    ahead could keep ("limit") it decodes the rest itself."""
     src = _vfr_bt709(tmp_path / "src.mp4")
     clip = open_clip(src)
     out, plain = tmp_path / "edit.mkv", tmp_path / "plain.mkv"
     for path, keep in ((out, True), (plain, False)):
-        with open_writer(str(path), clip.fps, clip.size, like=clip, codec="ffv1", keep_source=keep) as w:
-            for f in clip.frames():
+        k = None
+        if kept and keep:
+            k = KeptFrames(samples=kept != "rgb", limit=3 if kept == "limit" else 160)
+        frames = clip.frames(keep=k)
+        if k is not None and kept == "limit":
+            frames = list(frames)  # all read before the first is written
+            assert len(k) == 3
+        with open_writer(str(path), clip.fps, clip.size, like=clip, codec="ffv1", keep_source=keep, kept=k) as w:
+            for f in frames:
+                assert k is None or not f.flags.writeable  # an op cannot edit a kept frame in place
                 f = f.copy()
                 f[:40, :40] = (255, 0, 255)
                 w.write(f)
+        if k is not None:
+            assert k.taken == (3 if kept == "limit" else clip.frame_count) and len(k) == 0
+    assert len(writer_decodes) == {None: 1, "samples": 0, "rgb": 1, "limit": 1}[kept]
 
     def luma(path):
         with av.open(str(path)) as c:
@@ -92,3 +109,16 @@ def test_edit_still_keeps_untouched_samples(tmp_path):
     assert all(np.array_equal(a[outside], b[outside]) for a, b in zip(s, e))  # exact outside the edit
     # without the restore the 8-bit RGB round trip moves some samples
     assert any(not np.array_equal(a[outside], b[outside]) for a, b in zip(s, p))
+
+
+def test_kept_frames_are_consumed_by_any_writer(tmp_path):
+    """A writer that has no use for the kept frames (a PNG sequence: R'G'B'
+    out) still takes one per frame written, so none pile up in memory."""
+    clip = open_clip(_vfr_bt709(tmp_path / "src.mp4"))
+    k = KeptFrames()
+    with open_writer(str(tmp_path / "seq") + "/", clip.fps, clip.size, like=clip, kept=k) as w:
+        for i, f in enumerate(clip.frames(keep=k)):
+            assert len(k) == 1  # the reader is at most one frame ahead here
+            w.write(f)
+    assert k.taken == clip.frame_count and len(k) == 0
+    assert len(open_clip(str(tmp_path / "seq")).read_all()) == clip.frame_count

@@ -1,21 +1,43 @@
 """Warping, forward-backward consistency and flow completion."""
 from __future__ import annotations
 
+import weakref
+
 import cv2
 import numpy as np
 
 _grid_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
+#: boxes of read-only masks that own their memory (they cannot change), by id,
+#: each entry dropped when its mask is: a frame's hole is boxed by several stages
+_bbox_memo: dict[int, tuple[weakref.ref, tuple[int, int, int, int] | None]] = {}
+
+
 def mask_bbox(mask: np.ndarray):
     """(y0, y1, x0, x1) of the non-zero pixels (exclusive ends), or None.
-    cv2.boundingRect is ~50x faster than np.nonzero on a large frame."""
+    cv2.boundingRect is ~50x faster than np.nonzero on a large frame; the box
+    of a read-only mask that owns its memory is remembered while it lives."""
+    frozen = not mask.flags.writeable and mask.flags.owndata
+    if frozen:
+        hit = _bbox_memo.get(id(mask))
+        if hit is not None and hit[0]() is mask:
+            return hit[1]
     m = mask if mask.dtype == np.uint8 else np.ascontiguousarray(mask).view(np.uint8) if mask.dtype == bool \
         else (mask != 0).view(np.uint8)
     x, y, w, h = cv2.boundingRect(np.ascontiguousarray(m))
-    if w == 0 or h == 0:
-        return None
-    return y, y + h, x, x + w
+    box = None if w == 0 or h == 0 else (y, y + h, x, x + w)
+    if frozen:
+        key = id(mask)
+        _bbox_memo[key] = (weakref.ref(mask, _forget(key)), box)
+    return box
+
+
+def _forget(key: int):
+    """The callback that drops a memo entry when its mask goes."""
+    def drop(_ref: weakref.ref) -> None:
+        _bbox_memo.pop(key, None)
+    return drop
 
 
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections import deque
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Iterator
@@ -383,9 +384,13 @@ class Clip:
         return out
 
     # -- frames --------------------------------------------------------------
-    def frames(self, alpha: bool = False, depth: int = 8) -> Iterator[np.ndarray]:
+    def frames(self, alpha: bool = False, depth: int = 8, keep: KeptFrames | None = None) -> Iterator[np.ndarray]:
         """Yield the selected frames: RGB (RGBA with ``alpha``), uint8, or
-        uint16 with ``depth=16`` (keeps the precision of 10/12/16-bit sources)."""
+        uint16 with ``depth=16`` (keeps the precision of 10/12/16-bit sources).
+
+        ``keep`` (8-bit RGB of a Y'CbCr video) receives each decoded frame for
+        the writer of the edit (see :class:`KeptFrames`); the frames then come
+        out read-only."""
         if self.kind == "image":
             img = read_image(self.files[0], alpha, depth)
             for _ in range(self.frame_count):
@@ -399,6 +404,13 @@ class Clip:
                         f"the sequence is {self.width}x{self.height}"
                     )
                 yield img
+        elif keep is not None and not alpha and depth == 8:
+            convert = _converter(self, False, 8)
+            for frame in video_frames(self):
+                rgb = convert(frame)
+                rgb.flags.writeable = False
+                keep.put(frame, rgb)
+                yield rgb
         else:
             yield from _decode_video(self, alpha, depth)
 
@@ -407,6 +419,55 @@ class Clip:
     def read_all(self, alpha: bool = False) -> list[np.ndarray]:
         """All selected frames in memory (use only for short clips)."""
         return list(self.frames(alpha))
+
+
+class KeptFrames:
+    """The frames a reader decoded, handed on in order to the writer of the
+    edit (``Clip.frames(keep=...)``, ``open_writer(..., kept=...)``, the same
+    clip for both): each source frame's 8-bit R'G'B' as the op got it and,
+    with ``samples``, the decoded Y'CbCr picture it came from.
+
+    The writer compares its output with that R'G'B' to find the pixels the
+    op left as they were and sends the source's own Y'CbCr samples out there
+    (see :class:`vedit.io.writer.Writer`); without this it decodes and
+    converts the source a second time. The R'G'B' arrays are read-only, so an
+    op cannot change a source frame in place and hide its edit from that
+    comparison. What is kept lives from the reading of a frame to the writing
+    of its output: the frames an op holds at once (a chunk), so with
+    ``samples`` about half a frame more memory each for 4:2:0. At most
+    ``limit`` frames are held: a reader further ahead than that keeps
+    nothing more until the writer catches up, and the writer decodes the
+    frames it was not handed (the same output, the old cost)."""
+
+    def __init__(self, samples: bool = True, limit: int = 160):
+        self.samples = bool(samples)
+        self.limit = max(1, int(limit))
+        self._q: deque[tuple[int, Any, np.ndarray]] = deque()
+        self._read = 0
+        self.taken = 0
+
+    def put(self, frame: Any, rgb: np.ndarray) -> None:
+        """The reader's next frame (not kept beyond ``limit``)."""
+        if len(self._q) < self.limit:
+            self._q.append((self._read, frame if self.samples else None, rgb))
+        self._read += 1
+
+    def __len__(self) -> int:
+        """Frames kept and not yet taken."""
+        return len(self._q)
+
+    def take(self, index: int) -> tuple[Any, np.ndarray] | None:
+        """Frame ``index``'s (decoded picture or None, R'G'B') and forget it;
+        None when it was not kept (or not read yet). Frames before ``index``
+        are forgotten too."""
+        q = self._q
+        while q and q[0][0] < index:
+            q.popleft()
+        if not q or q[0][0] != index:
+            return None
+        _, frame, rgb = q.popleft()
+        self.taken += 1
+        return frame, rgb
 
 
 def _converter(clip: Clip, alpha: bool, depth: int):
@@ -466,6 +527,7 @@ class _YCbCrToRGB:
         self._top_out = 65535.0 if fmt in ("rgb48le", "rgba64le") else 255.0
         self._dtype = np.uint16 if self._top_out > 255 else np.uint8
         self._key: tuple | None = None
+        self._outs: list[np.ndarray] | None = None
 
     def _setup(self, pix: str, w: int, h: int) -> None:
         m = _PLANAR_YUV.fullmatch(pix)
@@ -496,10 +558,22 @@ class _YCbCrToRGB:
         # chroma sample j sits on luma position sub * j + off along each axis
         self._off = (hx * (sx - 1), vy * (sy - 1))
         self._size = (w, h)
+        self._bufs: dict[tuple[str, int], np.ndarray] = {}
 
-    def _upsample(self, plane: np.ndarray) -> np.ndarray:
-        """A chroma plane at luma size (float32), bilinear at the siting."""
-        p = plane.astype(np.float32)
+    def _buf(self, name: str, plane: int, shape: tuple[int, int]) -> np.ndarray:
+        """A float32 work array kept from frame to frame: a frame loop that
+        allocated its ~50 MB of 1080p temporaries anew each time had every one
+        of them page-faulted in again (fresh heap top, not reused blocks)."""
+        b = self._bufs.get((name, plane))
+        if b is None or b.shape != shape:
+            b = self._bufs[(name, plane)] = np.empty(shape, np.float32)
+        return b
+
+    def _upsample(self, plane: np.ndarray, i: int = 1) -> np.ndarray:
+        """Chroma plane ``i`` at luma size (float32), bilinear at the siting.
+        The result is a work array of this converter, valid until the next frame."""
+        p = self._buf("in", i, (plane.shape[0], plane.shape[1]))
+        np.copyto(p, plane, casting="unsafe")
         sx, sy = self._sub
         w, h = self._size
         if (sx, sy) == (1, 1):
@@ -514,11 +588,11 @@ class _YCbCrToRGB:
         # ("left", "top") takes the chroma sample on even and the mean of
         # its two neighbours on odd positions
         if sx == 2 and ox == 0.0:
-            p = _cosited_2x(p, w, axis=1)
+            p = _cosited_2x(p, w, axis=1, out=self._buf("x", i, (p.shape[0], w)))
         if sy == 2 and oy == 0.0:
-            p = _cosited_2x(p, h, axis=0)
+            p = _cosited_2x(p, h, axis=0, out=self._buf("y", i, (h, p.shape[1])))
         if p.shape[1] != w or p.shape[0] != h:
-            p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+            p = cv2.resize(p, (w, h), dst=self._buf("up", i, (h, w)), interpolation=cv2.INTER_LINEAR)
         return p
 
     def __call__(self, frame) -> np.ndarray:
@@ -541,16 +615,21 @@ class _YCbCrToRGB:
             a = np.frombuffer(memoryview(p), dt).reshape(p.height, p.line_size // dt.itemsize)
             planes.append(a[:, : p.width])
         w, h = self._size
-        y = planes[0].astype(np.float32)
-        cb, cr = self._upsample(planes[1]), self._upsample(planes[2])
+        y = self._buf("in", 0, (h, w))
+        np.copyto(y, planes[0], casting="unsafe")
+        cb, cr = self._upsample(planes[1], 1), self._upsample(planes[2], 2)
         m = self._matrix
         depth = cv2.CV_16U if self._dtype == np.uint16 else cv2.CV_8U
         # each channel: a weighted sum of Y' and one or both chroma planes,
-        # rounded and saturated into the output type by OpenCV
-        r = cv2.addWeighted(y, float(m[0, 0]), cr, float(m[0, 2]), float(m[0, 3]), dtype=depth)
-        g = cv2.addWeighted(cv2.addWeighted(y, float(m[1, 0]), cb, float(m[1, 1]), float(m[1, 3])), 1.0,
-                            cr, float(m[1, 2]), 0.0, dtype=depth)
-        b = cv2.addWeighted(y, float(m[2, 0]), cb, float(m[2, 1]), float(m[2, 3]), dtype=depth)
+        # rounded and saturated into the output type by OpenCV (into arrays
+        # kept from frame to frame: only the merged frame is new)
+        outs = self._outs
+        if outs is None or outs[0].shape != (h, w) or outs[0].dtype != self._dtype:
+            outs = self._outs = [np.empty((h, w), self._dtype) for _ in range(3)]
+        r = cv2.addWeighted(y, float(m[0, 0]), cr, float(m[0, 2]), float(m[0, 3]), dst=outs[0], dtype=depth)
+        gy = cv2.addWeighted(y, float(m[1, 0]), cb, float(m[1, 1]), float(m[1, 3]), dst=self._buf("g", 0, (h, w)))
+        g = cv2.addWeighted(gy, 1.0, cr, float(m[1, 2]), 0.0, dst=outs[1], dtype=depth)
+        b = cv2.addWeighted(y, float(m[2, 0]), cb, float(m[2, 1]), float(m[2, 3]), dst=outs[2], dtype=depth)
         channels = [r, g, b]
         if self._alpha:
             if self._has_alpha:
@@ -561,20 +640,39 @@ class _YCbCrToRGB:
         return cv2.merge(channels)
 
 
-def _cosited_2x(p: np.ndarray, n: int, axis: int) -> np.ndarray:
-    """Double ``p`` along ``axis`` to ``n`` samples, the input on the even
-    positions and the mean of the neighbours on the odd ones (the last odd one
-    repeats the edge)."""
-    q = p if axis == 1 else p.T
-    out = np.empty((q.shape[0], n), np.float32)
-    out[:, 0::2] = q[:, : (n + 1) // 2]
-    odd = out[:, 1::2]
-    k = odd.shape[1]
-    m = min(k, q.shape[1] - 1)
-    odd[:, :m] = (q[:, :m] + q[:, 1: m + 1]) * 0.5
+def _cosited_2x(p: np.ndarray, n: int, axis: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Double ``p`` (float32) along ``axis`` to ``n`` samples, the input on
+    the even positions and the mean of the neighbours on the odd ones (the
+    last odd one repeats the edge); into ``out`` when given."""
+    shape = (p.shape[0], n) if axis == 1 else (n, p.shape[1])
+    if out is None:
+        out = np.empty(shape, np.float32)
+    if axis == 1 and n == 2 * p.shape[1] > 2 and out.flags.c_contiguous:
+        # the usual case (4:2:x, even width): the means, then both interleaved
+        # by one two-channel merge (strided numpy writes cost ~1.5x more)
+        mid = np.empty_like(p)
+        np.add(p[:, :-1], p[:, 1:], out=mid[:, :-1])
+        mid[:, :-1] *= 0.5
+        mid[:, -1] = p[:, -1]
+        pairs = out.reshape(p.shape[0], p.shape[1], 2)
+        got = cv2.merge([np.ascontiguousarray(p), mid], dst=pairs)
+        if not np.shares_memory(got, out):
+            pairs[...] = got
+        return out
+
+    def along(a: np.ndarray, s: slice) -> np.ndarray:
+        return a[:, s] if axis == 1 else a[s]
+
+    along(out, slice(0, None, 2))[...] = along(p, slice(0, (n + 1) // 2))
+    odd = along(out, slice(1, None, 2))
+    k = odd.shape[axis]
+    m = min(k, p.shape[axis] - 1)
+    head = along(odd, slice(0, m))
+    np.add(along(p, slice(0, m)), along(p, slice(1, m + 1)), out=head)
+    head *= 0.5
     if k > m:
-        odd[:, m:] = q[:, -1:]
-    return out if axis == 1 else np.ascontiguousarray(out.T)
+        along(odd, slice(m, None))[...] = along(p, slice(p.shape[axis] - 1, None))
+    return out
 
 
 def _decode_video(clip: Clip, alpha: bool, depth: int = 8) -> Iterator[np.ndarray]:

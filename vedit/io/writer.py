@@ -30,6 +30,7 @@ from vedit.io.clip import (
     TIMESTAMP_FILE,
     Clip,
     Colour,
+    KeptFrames,
     default_colour,
     ebml_children,
     exact_fps,
@@ -223,6 +224,9 @@ class Writer:
     (its Y'CbCr, or its high-bit values), which costs decoding it again and a
     comparison a frame; ``keep_source=False`` is for a new picture (a grey
     matte) that only takes the source's description (colour, timing, names).
+    ``kept`` holds what the reader of ``like`` already decoded (see
+    :class:`vedit.io.clip.KeptFrames`): the source is then neither decoded
+    nor converted again; one kept frame is consumed per frame written.
     """
 
     def __init__(self, path: str, fps: Fraction | float, size: tuple[int, int], alpha: bool = False,
@@ -231,7 +235,7 @@ class Writer:
                  like: Clip | None = None, overwrite: bool = False, frames: int | None = None,
                  cfr: float | Fraction | str | None = None, colour: Colour | None = None,
                  timestamps: list[float] | None = None, timecode: str | None = None,
-                 bit_depth: int | None = None, keep_source: bool = True):
+                 bit_depth: int | None = None, keep_source: bool = True, kept: KeptFrames | None = None):
         self.path = os.fspath(path)
         self.kind = output_kind(self.path)
         self.fps = exact_fps(fps)
@@ -291,6 +295,8 @@ class Writer:
         self._yuv_like = video if (video is not None and same_frames and not alpha and video.colour.matrix != "rgb"
                                    and colour is None) else None
         self._keep_source = bool(keep_source)
+        self._kept = kept
+        self._restore_at = 0  # the index of the frame self._restore yields next
         self._yuv: tuple[int, int, int] | None = None
         self._src_sub = (1, 1)  # the source's chroma subsampling (x, y) when _yuv is set
         self._numbers: list[int] | None = None
@@ -501,11 +507,10 @@ class Writer:
         source's samples where the op left the pixels as it got them, the new
         pixels converted with the source's matrix and range."""
         assert self._yuv is not None and self._yuv_like is not None
-        if self._restore is None:
-            self._restore = iter(video_frames(self._yuv_like))
-        src = next(self._restore, None)
+        kept = self._kept.take(self.count) if self._kept is not None else None
+        src = kept[0] if kept is not None else None
         if src is None:
-            raise MediaError(f"{self.path}: more frames written than the source clip has")
+            src = self._decoded(self.count)
         sx, sy, bits = self._yuv
         planes = _planes(src, bits)
         fx, fy = sx // self._src_sub[0], sy // self._src_sub[1]
@@ -514,7 +519,10 @@ class Writer:
             planes[1:] = [np.clip(np.rint(_block_reduce(p, fy, fx, "mean")), 0, top).astype(p.dtype)
                           for p in planes[1:]]
         rgb = frame[:, :, :3]
-        seen = (self._convert8 if rgb.dtype == np.uint8 else self._convert16)(src)
+        if kept is not None and rgb.dtype == np.uint8:
+            seen = kept[1]  # the reader's conversion of this very picture
+        else:
+            seen = (self._convert8 if rgb.dtype == np.uint8 else self._convert16)(src)
         changed = _changed(seen, rgb)
         bx, by, bw, bh = cv2.boundingRect(changed.view(np.uint8))
         if bw == 0 or bh == 0:
@@ -534,6 +542,22 @@ class Writer:
                 cblock[: view.shape[0], : view.shape[1]]]
         return planes
 
+    def _decoded(self, index: int) -> Any:
+        """The source's decoded picture ``index`` (frames come in order;
+        any a kept frame already supplied are decoded and passed over)."""
+        assert self._yuv_like is not None
+        if self._restore is None:
+            self._restore = iter(video_frames(self._yuv_like))
+        src = None
+        while self._restore_at <= index:
+            src = next(self._restore, None)
+            self._restore_at += 1
+            if src is None:
+                break
+        if src is None:
+            raise MediaError(f"{self.path}: more frames written than the source clip has")
+        return src
+
     def _source_frame(self) -> np.ndarray | None:
         if self._like is None:
             return None
@@ -546,6 +570,8 @@ class Writer:
             raise MediaError("writer already closed")
         if self.kind == "image" and self.count >= 1:
             raise _single_image_error(self.path, self.count + 1)
+        if self._kept is not None and self._yuv is None:
+            self._kept.take(self.count)  # not needed here: dropped in step with the frames
         frame = self._prepare(frame)
         if self.kind in ("sequence", "image"):
             code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
@@ -562,11 +588,12 @@ class Writer:
         else:
             assert self._proc is not None and self._proc.stdin is not None
             try:
+                # the arrays' own memory goes to the pipe (no bytes copy of each)
                 if self._yuv is not None:
                     for plane in self._yuv_planes(frame):
-                        self._proc.stdin.write(np.ascontiguousarray(plane).tobytes())
+                        self._proc.stdin.write(np.ascontiguousarray(plane).data.cast("B"))
                 else:
-                    self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+                    self._proc.stdin.write(np.ascontiguousarray(frame).data.cast("B"))
             except (BrokenPipeError, OSError) as exc:
                 raise MediaError(f"encoder failed writing {self.path}: {self._err_text()}") from exc
         self.count += 1
@@ -766,11 +793,12 @@ def _mkv_field_order_offset(fh) -> int | None:
 
 def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pixels (bool HxW) where two HxWx3 images differ in any channel; OpenCV
-    per-element ops (a NumPy ``any`` over the channel axis is ~20x slower)."""
-    d = cv2.absdiff(np.ascontiguousarray(a), np.ascontiguousarray(b))
-    if d.dtype != np.uint8:
-        d = np.minimum(d, 255).astype(np.uint8)
-    return cv2.transform(d, np.ones((1, 3), np.float32)) > 0
+    per-element ops (a NumPy ``any`` over the channel axis is ~20x slower).
+    The comparison gives 255 per differing channel, and the grey of any
+    0/255 triple but black is at least 29 (the smallest luma weight, 0.114,
+    times 255): one fast colour conversion does the "any"."""
+    ne = cv2.compare(np.ascontiguousarray(a), np.ascontiguousarray(b), cv2.CMP_NE)
+    return cv2.cvtColor(ne, cv2.COLOR_RGB2GRAY) > 0
 
 
 def open_writer(path: str, fps, size, alpha: bool = False, like: Clip | None = None, *,

@@ -11,6 +11,7 @@ from vedit.engines import get_spec, names
 from vedit.engines.base import ProgressCallback
 from vedit.errors import InvalidInputError
 from vedit.io import check_output_path, open_clip, open_masks, open_writer
+from vedit.io.clip import KeptFrames
 from vedit.ops.params import CODEC, OpDef, Param, ParamError, as_param, final_path, writer_codec
 from vedit.ops.progress import OverallProgress
 
@@ -119,10 +120,13 @@ def run(input: str, output: str, *, start: int | None = None, end: int | None = 
     # overlap its computation instead of waiting for it
     from vedit.streams import ThreadedWriter, prefetch
 
-    out = eng.inpaint(prefetch(clip.frames(), depth=8), mask_iter(), seed=v["seed"], callback=progress.part(0, n),
-                      total=n)
+    # the writer takes the decoded source from the reader (untouched pixels
+    # keep their samples without a second decode)
+    kept = KeptFrames()
+    out = eng.inpaint(prefetch(clip.frames(keep=kept), depth=8), mask_iter(), seed=v["seed"],
+                      callback=progress.part(0, n), total=n)
     with open_writer(output, clip.fps, clip.size, like=clip, overwrite=v["overwrite"], cfr=v["cfr"],
-                     codec=codec) as w:
+                     codec=codec, kept=kept) as w:
         with ThreadedWriter(w, depth=24) as tw:
             for frame in out.frames:
                 tw.write(frame)
