@@ -1,11 +1,13 @@
 """The subject stage of ``propagate``: a moving subject that goes in and out
 from under a hole is continued into it (not cut at the hole's edge), and a
 subject that only borders the hole leaves the background fill alone."""
+import warnings
+
 import cv2
 import numpy as np
 
 from vedit.engines.propagate import PropagateInpaintEngine
-from vedit.engines.propagate.subject import complete_subject, pull_push
+from vedit.engines.propagate.subject import _nanmedian0, complete_subject, pull_push
 
 from .test_propagate_moving import _clip
 
@@ -79,3 +81,19 @@ def test_subject_holding_still_beside_the_hole_changes_nothing():
     res = complete_subject(frames, holes, 0, outs, moving)
     for a, b in zip(res, outs):
         assert np.array_equal(a, b)
+
+
+def test_fast_nan_median_equals_numpys(shared_media):
+    """The sorting-network median the subject labels use: numpy's nanmedian,
+    value for value, on real frames with holes (NaN) punched in."""
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in _read(shared_media / "tennis", 0, 5)]
+    rng = np.random.default_rng(3)
+    for layers in (1, 2, 3, 4, 5):
+        st = np.stack(grey[:layers])
+        st[rng.random(st.shape) < 0.35] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ref = np.nanmedian(st, axis=0)
+        out = _nanmedian0(st)
+        assert np.array_equal(np.isnan(out), np.isnan(ref))
+        assert np.allclose(out[~np.isnan(ref)], ref[~np.isnan(ref)], atol=1e-4)

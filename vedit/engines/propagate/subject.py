@@ -29,7 +29,6 @@ frames so the fill does not switch on and off.
 """
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import cv2
@@ -47,6 +46,8 @@ _CHECK, _PRED_LO, _PRED_HI = 8, 0.05, 0.25
 _SPAN = 5
 #: radius of the fill that continues the subject's colours
 _TELEA_RADIUS = 5
+#: longest side (px) of the patch that fill works on (its result is smooth)
+_COLOUR_SIDE = 192
 #: share of the ring that is subject from which / up to which the stage acts on a frame
 _MIN_SHARE, _FULL_SHARE = 0.08, 0.2
 #: pull-push: a pyramid cell counts as known from this much weight
@@ -126,13 +127,31 @@ def _residual_labels(cam: CameraModel, grey, holes: list[np.ndarray], t: int,
         return z, z > 0, z
     st = np.stack(rs)
     ok = np.isfinite(st).sum(axis=0) >= min(2, len(rs))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels (no frame could tell) stay NaN
-        med = np.nanmedian(np.abs(st - g), axis=0)
-        back = np.nan_to_num(np.nanmedian(st, axis=0), nan=0.0)
+    med = _nanmedian0(np.abs(st - g))
+    back = np.nan_to_num(_nanmedian0(st), nan=0.0)
     lab = (np.nan_to_num(med, nan=0.0) > _RES_THR).astype(np.uint8)
     lab = cv2.morphologyEx(lab, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return lab.astype(np.float32), ok, back.astype(np.float32)
+
+
+def _nanmedian0(st: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(st, axis=0)`` for a few layers (NaN where all are NaN):
+    the layers sorted per pixel by an odd-even transposition network of
+    element-wise min/max (NaN as +inf, so it sorts last), several times
+    faster than numpy's masked median or a sort along the first axis."""
+    rows = [np.where(np.isnan(x), np.float32(np.inf), x) for x in st]
+    n = len(rows)
+    for r in range(n):
+        for i in range(r % 2, n - 1, 2):
+            lo, hi = np.minimum(rows[i], rows[i + 1]), np.maximum(rows[i], rows[i + 1])
+            rows[i], rows[i + 1] = lo, hi
+    srt = np.stack(rows)
+    k = np.isfinite(st).sum(axis=0)
+    lo_v = np.take_along_axis(srt, np.maximum((k - 1) // 2, 0)[None], axis=0)[0]
+    hi_v = np.take_along_axis(srt, np.maximum(k // 2, 0)[None], axis=0)[0]
+    out = (lo_v + hi_v) * np.float32(0.5)
+    out[k == 0] = np.nan
+    return out
 
 
 def _grey(img: np.ndarray) -> np.ndarray:
@@ -207,6 +226,25 @@ def _trust(layers: dict, t: int) -> float:
     return trust
 
 
+def _continue_colours(patch: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """``patch``'s colours (float32) with everything outside ``core``
+    filled from the core pixels by fast marching (TELEA: it carries each edge
+    pixel's own colour inward, where a pyramid average washes the nearest
+    ones out). The result is smooth, so a large patch is filled at most
+    ``_COLOUR_SIDE`` pixels on its long side and scaled back."""
+    h, w = core.shape
+    sc = min(1.0, _COLOUR_SIDE / max(h, w))
+    unknown = (~core).view(np.uint8)
+    if sc >= 1.0:
+        return cv2.inpaint(patch, unknown, _TELEA_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
+    sw, sh = max(8, int(round(w * sc))), max(8, int(round(h * sc)))
+    small = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA)
+    # a reduced pixel is known only where all of it was core
+    unk = (cv2.resize(unknown, (sw, sh), interpolation=cv2.INTER_AREA) > 0).view(np.uint8)
+    res = cv2.inpaint(small, unk, max(2, int(round(_TELEA_RADIUS * sc))), cv2.INPAINT_TELEA)
+    return cv2.resize(res, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+
 def complete_subject(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int, outs: list[np.ndarray],
                      moving: list[np.ndarray] | None) -> list[np.ndarray]:
     """Continue the moving subject into the hole of frames ``nctx..`` (``outs``
@@ -256,10 +294,7 @@ def complete_subject(frames: list[np.ndarray], holes: list[np.ndarray], nctx: in
         p = np.clip(pull_push(ly.lab, ly.ring.astype(np.float32)), 0.0, 1.0)
         # colours from the subject's core (its edge pixels mix in the background)
         core = ly.ring & (cv2.erode(ly.lab, np.ones((3, 3), np.uint8)) > 0.5)
-        # (a fast-marching fill: it carries each edge pixel's own colour
-        # inward, where a pyramid average washes the nearest ones out)
-        col = cv2.inpaint(frames[t][y0:y1, x0:x1], (~core).view(np.uint8), _TELEA_RADIUS,
-                          cv2.INPAINT_TELEA).astype(np.float32)
+        col = _continue_colours(frames[t][y0:y1, x0:x1], core)
         a = p * hb * trust
         base = o[y0:y1, x0:x1].astype(np.float32)
         mixed = base + a[..., None] * (col - base)
