@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
+from vedit.engines.propagate import subject
 from vedit.engines.propagate.sources import complete_chunk
 from vedit.engines.sweep import step_kernel
 from vedit.errors import InvalidInputError
@@ -355,6 +356,9 @@ class PropagateInpaintEngine:
             identical results, ~10x faster).
         camera: run the camera stage (direct samples where the camera model
             holds, exemplar fill of never-seen pixels).
+        subject: run the subject stage (``propagate.subject``: a moving
+            subject that goes in and out from under the hole is continued
+            into it instead of cut at its edge).
     """
 
     name = "propagate"
@@ -363,7 +367,7 @@ class PropagateInpaintEngine:
     def __init__(self, chunk_size: int = 80, overlap: int = 10, flow_preset: str = "fast",
                  work_side: int = 384, dilate: int = 3, feather: int = 2, max_keyframes: int = 1,
                  fill_radius: int = 5, temporal: float = 0.8, refine: int = 1, jit: bool = True,
-                 camera: bool = True, **_ignored):
+                 camera: bool = True, subject: bool = True, **_ignored):
         if chunk_size < 2:
             raise InvalidInputError(f"chunk_size {chunk_size} must be at least 2")
         if overlap < 0 or overlap >= chunk_size:
@@ -387,6 +391,7 @@ class PropagateInpaintEngine:
         self.refine = max(0, int(refine))
         self.jit = bool(jit)
         self.camera = bool(camera)
+        self.subject = bool(subject)
 
     # ------------------------------------------------------------------ API
     def inpaint(self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], seed: int = 0,
@@ -488,6 +493,9 @@ class PropagateInpaintEngine:
                 lo, _w = _stage_slice(passno[0], "camera", True)
                 report(callback, done + int(lo * new), n_total, "camera")
                 out = self._camera_pass(all_f, all_h, cur_m, len(context), out, keyframe_fill is None)
+            if self.subject:
+                # a moving subject the hole cuts is continued into it
+                out = subject.complete_subject(all_f, all_h, len(context), out, res.stats.get("moving"))
             for o in out:
                 yield o
             done += len(out)
