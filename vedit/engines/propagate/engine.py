@@ -48,6 +48,7 @@ import numpy as np
 
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
 from vedit.engines.propagate import subject
+from vedit.engines.propagate.camera import CameraModel
 from vedit.engines.propagate.sources import complete_chunk
 from vedit.engines.sweep import step_kernel
 from vedit.errors import InvalidInputError
@@ -489,13 +490,25 @@ class PropagateInpaintEngine:
             self.stats["chunks"] += 1
             self.stats["keyframes"] += len(res.keyframes)
             out = res.frames[len(context):]
+            # one camera model of the chunk for the stages that need it,
+            # built on first use (its neighbour links are most of its cost)
+            models: list[CameraModel] = []
+
+            def camera_model(_f=all_f, _h=all_h) -> CameraModel:
+                if not models:
+                    models.append(CameraModel(_f, _h))
+                return models[0]
+
             if self.camera:
                 lo, _w = _stage_slice(passno[0], "camera", True)
                 report(callback, done + int(lo * new), n_total, "camera")
-                out = self._camera_pass(all_f, all_h, cur_m, len(context), out, keyframe_fill is None)
+                out = self._camera_pass(all_f, all_h, cur_m, len(context), out, keyframe_fill is None,
+                                        camera_model)
             if self.subject:
                 # a moving subject the hole cuts is continued into it
-                out = subject.complete_subject(all_f, all_h, len(context), out, res.stats.get("moving"))
+                out = subject.complete_subject(all_f, all_h, len(context), out, res.stats.get("moving"),
+                                               camera_model)
+            models.clear()
             for o in out:
                 yield o
             done += len(out)
@@ -504,13 +517,15 @@ class PropagateInpaintEngine:
             res = out = prev = all_f = all_h = cur_f = cur_m = holes = prep = None
 
     def _camera_pass(self, frames: list[np.ndarray], holes: list[np.ndarray], masks: list[np.ndarray],
-                     nctx: int, outs: list[np.ndarray], fill_unseen: bool = True) -> list[np.ndarray]:
+                     nctx: int, outs: list[np.ndarray], fill_unseen: bool = True,
+                     camera: Callable[[], CameraModel] | None = None) -> list[np.ndarray]:
         """Replace the flow fill by the camera model's direct samples where
         the model explains the background (see ``propagate.sources``). A
         generative keyframe fill (the diffusion engine) keeps what it made of
         never-seen pixels (``fill_unseen`` False)."""
         alphas = [self._alpha(m, holes[nctx + i]) for i, m in enumerate(masks)]
-        return complete_chunk(frames, holes, nctx, outs, alphas, max_keyframes=3 if fill_unseen else 0)
+        return complete_chunk(frames, holes, nctx, outs, alphas, max_keyframes=3 if fill_unseen else 0,
+                              camera=camera)
 
     def region(self, mask: np.ndarray) -> np.ndarray:
         """The pixels that will change: the mask grown by dilate + feather.

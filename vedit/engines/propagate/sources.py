@@ -26,7 +26,7 @@ low.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -518,7 +518,8 @@ class SourceSelector:
 
 
 def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int, outs: list[np.ndarray],
-                   alphas: list[np.ndarray | None], max_keyframes: int = 3) -> list[np.ndarray]:
+                   alphas: list[np.ndarray | None], max_keyframes: int = 3,
+                   camera: Callable[[], CameraModel] | None = None) -> list[np.ndarray]:
     """The camera-model stage of one chunk, over the flow engine's output.
 
     ``outs`` are the flow engine's outputs of frames ``nctx..``; where the
@@ -526,10 +527,12 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
     saw are filled once on a keyframe by the exemplar fill and carried to the
     other frames by the camera model (the same fill everywhere: no flicker).
     ``alphas`` are the blend weights of the hole's edge (None: hard edge).
+    ``camera`` gives the chunk's camera model when another stage shares it
+    (built on first use); by default one is built here.
     """
     if not any(h.any() for h in holes[nctx:]):
         return outs
-    cam = CameraModel(frames, holes)
+    cam = camera() if camera is not None else CameraModel(frames, holes)
     n = len(outs)
     strength = [cam.strength(nctx + i) for i in range(n)]
     if float(np.median(strength)) < _MIN_STRENGTH:

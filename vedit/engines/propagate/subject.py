@@ -29,7 +29,7 @@ frames so the fill does not switch on and off.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -246,10 +246,13 @@ def _continue_colours(patch: np.ndarray, core: np.ndarray) -> np.ndarray:
 
 
 def complete_subject(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int, outs: list[np.ndarray],
-                     moving: list[np.ndarray] | None) -> list[np.ndarray]:
+                     moving: list[np.ndarray] | None,
+                     camera: Callable[[], CameraModel] | None = None) -> list[np.ndarray]:
     """Continue the moving subject into the hole of frames ``nctx..`` (``outs``
     are their fills so far; ``moving`` the chunk's moving-pixel masks on the
-    working grid, None when none were found: then nothing changes)."""
+    working grid, None when none were found: then nothing changes).
+    ``camera`` gives the chunk's camera model when the camera stage shares
+    it (built on first use); by default one is built here when needed."""
     if moving is None or len(frames) < 2:
         return outs
     H, W = holes[0].shape
@@ -269,7 +272,7 @@ def complete_subject(frames: list[np.ndarray], holes: list[np.ndarray], nctx: in
         g = _RING + 2
         y0, y1, x0, x1 = max(0, bb[0] - g), min(H, bb[1] + g), max(0, bb[2] - g), min(W, bb[3] + g)
         if cam is None:
-            cam = CameraModel(frames, holes)
+            cam = camera() if camera is not None else CameraModel(frames, holes)
         hb = holes[t][y0:y1, x0:x1]
         lab, ok, back = _residual_labels(cam, grey, holes, t, (y0, y1, x0, x1))
         d = cv2.distanceTransform((~hb).view(np.uint8), cv2.DIST_L2, 3)
