@@ -13,12 +13,12 @@ from .conftest import texture
 N, H, W, V = 30, 96, 128, 3  # frames, size, pan speed (px/frame)
 
 
-def _clip(with_subject: bool = True):
-    """A camera panning over a texture; a textured subject holds still in
-    the frame right of a static hole (so it moves against the background),
-    the way a followed subject does."""
-    world = texture(H, W + V * N + 4, 1)
-    clean = [np.ascontiguousarray(world[:, V * i: V * i + W]) for i in range(N)]
+def _clip(with_subject: bool = True, v: int = V, x0: int = 76):
+    """A camera panning over a texture (``v`` px/frame); a textured subject
+    holds still in the frame right of a static hole (columns from ``x0``,
+    so it moves against the background), the way a followed subject does."""
+    world = texture(H, W + v * N + 4, 1)
+    clean = [np.ascontiguousarray(world[:, v * i: v * i + W]) for i in range(N)]
     subject = texture(40, 24, 7)
     mask = np.zeros((H, W), np.uint8)
     mask[30:66, 40:70] = 255
@@ -26,7 +26,7 @@ def _clip(with_subject: bool = True):
     for c in clean:
         f = c.copy()
         if with_subject:
-            f[28:68, 76:100] = subject
+            f[28:68, x0:x0 + 24] = subject
         f[mask > 0] = (250, 20, 200)
         frames.append(f)
     return frames, mask, clean
@@ -116,19 +116,7 @@ def _fast_clip():
     """A faster pan (8 px/frame) with the subject 8 px right of the hole: the
     background's motion carries hole pixels onto the subject in the frame
     before."""
-    v = 8
-    world = texture(H, W + v * N + 4, 1)
-    clean = [np.ascontiguousarray(world[:, v * i: v * i + W]) for i in range(N)]
-    subject = texture(40, 24, 7)
-    mask = np.zeros((H, W), np.uint8)
-    mask[30:66, 40:70] = 255
-    frames = []
-    for c in clean:
-        f = c.copy()
-        f[28:68, 78:102] = subject
-        f[mask > 0] = (250, 20, 200)
-        frames.append(f)
-    return frames, mask, clean
+    return _clip(v=8, x0=78)
 
 
 def test_temporal_blend_takes_nothing_from_a_followed_subject(monkeypatch):
