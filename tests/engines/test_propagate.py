@@ -360,3 +360,25 @@ def test_telea_in_place_writes_into_the_frame():
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got[~hole], img[~hole])
     assert np.abs(got[hole].astype(int) - img[hole].astype(int)).max() > 0
+
+
+def test_frames_without_a_hole_come_back_unchanged(pan_case):
+    """Frames whose hole is empty (the carried context of a chunk) are
+    returned as they are, and filling the others leaves every input frame
+    untouched: the hole-free output is the input frame itself, so nothing
+    may write into it."""
+    inp, mask, clean = pan_case
+    inp = [clean[t] if t < 4 else inp[t] for t in range(12)]  # the context is already filled
+    frames = [f.copy() for f in inp]
+    eng = PropagateInpaintEngine(work_side=64)
+    holes = [np.zeros(mask.shape, bool) if t < 4 else eng.region(mask) for t in range(12)]
+    res = eng.fill_chunk(frames, holes, _masks=[None] * 4 + [mask] * 8)
+    for t in range(12):
+        np.testing.assert_array_equal(frames[t], inp[t])  # inputs never written
+    for t in range(4):
+        np.testing.assert_array_equal(res.frames[t], inp[t])
+    m = mask > 0
+    for t in range(4, 12):
+        assert not np.array_equal(res.frames[t], inp[t])
+        err = np.abs(res.frames[t][m].astype(int) - clean[t][m].astype(int)).mean()
+        assert err < np.abs(inp[t][m].astype(int) - clean[t][m].astype(int)).mean() / 4
