@@ -297,3 +297,88 @@ def test_hole_coverage_over_its_box_equals_the_whole_frame_resize(size):
         assert got.dtype == np.float32 and got.shape == (h, w)
         np.testing.assert_array_equal(got, want)
         assert 0 < got.max() <= 1.0
+
+
+def _region_reference(eng, m):
+    """The region as a full-frame threshold and dilation of the whole mask."""
+    m = np.asarray(m)
+    b = (m.max(axis=2) if m.ndim == 3 else m)
+    b = b if b.dtype == bool else b > 127
+    g = eng.dilate + eng.feather
+    if g == 0:
+        return b
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1))
+    return cv2.dilate(b.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+
+
+@pytest.mark.parametrize("dilate,feather", [(3, 2), (0, 0)])
+def test_region_of_boxed_masks_equals_full_frame_dilation(dilate, feather):
+    """The region is grown around the mask's box only: the same pixels as a
+    whole-frame dilation for soft uint8 masks (values on both sides of the
+    threshold, some outside the thresholded box), bool masks, masks at the
+    frame edge, empty masks and 3-channel masks; and a mask that changed
+    only outside the previous mask's box is not served the previous region."""
+    eng = PropagateInpaintEngine(dilate=dilate, feather=feather)
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:90, :160]
+    masks = []
+    for cy, cx, r in [(45, 80, 20), (3, 2, 12), (88, 158, 9)]:
+        d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
+        soft = np.clip(255 * (r + 6 - d) / 12, 0, 255).astype(np.uint8)  # 1..254 on a ring
+        masks += [soft, soft > 127]
+    faint = np.zeros((90, 160), np.uint8)
+    faint[10:20, 10:20] = 100  # non-zero, but nothing above the threshold
+    masks += [faint, np.zeros((90, 160), np.uint8), np.zeros((90, 160), bool),
+              np.repeat(masks[0][:, :, None], 3, axis=2), (rng.random((90, 160)) > 0.995).astype(np.uint8) * 255]
+    for m in masks:
+        got = eng.region(m)
+        assert got.dtype == bool and got.shape == (90, 160) and not got.flags.writeable
+        np.testing.assert_array_equal(got, _region_reference(eng, m))
+    a = masks[0]
+    ra = eng.region(a)
+    b = a.copy()
+    b[80:85, 5:10] = 255  # outside a's box
+    rb = eng.region(b)
+    assert rb is not ra and rb[82, 7] and not ra[82, 7]
+    np.testing.assert_array_equal(rb, _region_reference(eng, b))
+    c = b.copy()
+    c[45, 80] = 200  # inside the box, still above the threshold: a different mask all the same
+    assert eng.region(c) is not rb and eng.region(c.copy()) is eng.region(c)
+
+
+def test_telea_in_place_writes_into_the_frame():
+    """``in_place`` TELEA fills the given frame itself, with the pixels a
+    copying fill returns, and leaves everything outside the hole alone."""
+    rng = np.random.default_rng(3)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (120, 200, 3), dtype=np.uint8), (0, 0), 3)
+    hole = np.zeros((120, 200), bool)
+    hole[40:70, 60:110] = True
+    want = spatial_fill(img, hole, method="telea")
+    buf = img.copy()
+    got = spatial_fill(buf, hole, method="telea", in_place=True)
+    assert got is buf
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got[~hole], img[~hole])
+    assert np.abs(got[hole].astype(int) - img[hole].astype(int)).max() > 0
+
+
+def test_frames_without_a_hole_come_back_unchanged(pan_case):
+    """Frames whose hole is empty (the carried context of a chunk) are
+    returned as they are, and filling the others leaves every input frame
+    untouched: the hole-free output is the input frame itself, so nothing
+    may write into it."""
+    inp, mask, clean = pan_case
+    inp = [clean[t] if t < 4 else inp[t] for t in range(12)]  # the context is already filled
+    frames = [f.copy() for f in inp]
+    eng = PropagateInpaintEngine(work_side=64)
+    holes = [np.zeros(mask.shape, bool) if t < 4 else eng.region(mask) for t in range(12)]
+    res = eng.fill_chunk(frames, holes, _masks=[None] * 4 + [mask] * 8)
+    for t in range(12):
+        np.testing.assert_array_equal(frames[t], inp[t])  # inputs never written
+    for t in range(4):
+        np.testing.assert_array_equal(res.frames[t], inp[t])
+    m = mask > 0
+    for t in range(4, 12):
+        assert not np.array_equal(res.frames[t], inp[t])
+        err = np.abs(res.frames[t][m].astype(int) - clean[t][m].astype(int)).mean()
+        assert err < np.abs(inp[t][m].astype(int) - clean[t][m].astype(int)).mean() / 4

@@ -115,3 +115,25 @@ def test_mask_bbox_remembers_only_masks_that_cannot_change():
     view.flags.writeable = False
     mask_bbox(view)
     assert id(view) not in _bbox_memo
+
+
+def test_homography_residual_equals_the_norm_of_the_difference():
+    """The residual of a measured flow against a homography: the same float32
+    values as the norm of the stacked difference field, on a real DIS flow of
+    a zoomed, shifted texture (so most pixels follow the homography and a
+    pasted patch does not)."""
+    from vedit.flow.ops import fit_global_motion, homography_flow, homography_residual
+
+    rng = np.random.default_rng(5)
+    a = cv2.GaussianBlur(rng.integers(0, 255, (216, 384), dtype=np.uint8), (0, 0), 2)
+    H = np.array([[1.02, 0.01, -3.0], [-0.01, 1.02, 2.0], [0.0, 0.0, 1.0]])
+    b = cv2.warpPerspective(a, H, (384, 216), borderMode=cv2.BORDER_REFLECT)
+    b[80:120, 150:200] = 255 - b[80:120, 150:200]
+    flow = FlowEstimator("fast", max_side=None)(a, b)
+    Hf = fit_global_motion(flow, np.ones((216, 384), bool))
+    assert Hf is not None
+    want = np.linalg.norm(flow - homography_flow(Hf, 216, 384), axis=2)
+    got = homography_residual(flow, Hf)
+    assert got.dtype == np.float32 and got.shape == (216, 384)
+    np.testing.assert_array_equal(got, want)
+    assert np.median(got) < 1.0 and got[90:110, 165:185].mean() > np.median(got)

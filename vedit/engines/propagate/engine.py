@@ -53,7 +53,7 @@ from vedit.engines.propagate.sources import complete_chunk
 from vedit.engines.sweep import step_kernel
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow
-from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, fit_global_motion, homography_flow, mask_bbox
+from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, fit_global_motion, homography_residual, mask_bbox
 from vedit.runtime import release_memory
 from vedit.streams import prefetch
 
@@ -101,7 +101,7 @@ def _stage_slice(passno: int, stage: str, camera: bool) -> tuple[float, float]:
 
 
 def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: str = "shiftmap",
-                 max_side: int = 224) -> np.ndarray:
+                 max_side: int = 224, in_place: bool = False) -> np.ndarray:
     """Fill ``hole`` (bool) of an RGB uint8 frame from its own surroundings.
 
     ``shiftmap`` (default): patch rearrangement (OpenCV xphoto ShiftMap) on a
@@ -109,6 +109,8 @@ def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: s
     scaled back; it continues texture and straight structure where
     diffusion-style fills smear. ``telea``: fast, smooth, for thin holes.
     ``mix``: the mean of the two (a hedge where the patch guess is wrong).
+    ``in_place``: ``telea`` writes into ``frame`` and returns it (no copy of
+    a frame whose unfilled version is not needed again).
     """
     hole = np.asarray(hole, bool)
     if not hole.any():
@@ -120,13 +122,13 @@ def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: s
         b = spatial_fill(frame, hole, radius, "telea", max_side).astype(np.uint16)
         return ((a + b + 1) // 2).astype(np.uint8)
     H, W = hole.shape
-    ys, xs = np.nonzero(hole)
+    by0, by1, bx0, bx1 = mask_bbox(hole)
     if method == "telea" or not hasattr(cv2, "xphoto"):
         # only a crop around the hole (plus the radius TELEA reads) is needed
         mg = radius + 2
-        y0, y1 = max(0, ys.min() - mg), min(H, ys.max() + 1 + mg)
-        x0, x1 = max(0, xs.min() - mg), min(W, xs.max() + 1 + mg)
-        out = frame.copy()
+        y0, y1 = max(0, by0 - mg), min(H, by1 + mg)
+        x0, x1 = max(0, bx0 - mg), min(W, bx1 + mg)
+        out = frame if in_place else frame.copy()
         crop, m = np.ascontiguousarray(frame[y0:y1, x0:x1]), hole[y0:y1, x0:x1]
         ch, cw = m.shape
         sc = min(1.0, 2 * max_side / max(ch, cw))
@@ -142,10 +144,10 @@ def spatial_fill(frame: np.ndarray, hole: np.ndarray, radius: int = 5, method: s
         patch = out[y0:y1, x0:x1]
         patch[m] = res[m]
         return out
-    span = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+    span = max(by1 - by0, bx1 - bx0)
     margin = int(max(16, span))
-    y0, y1 = max(0, ys.min() - margin), min(H, ys.max() + 1 + margin)
-    x0, x1 = max(0, xs.min() - margin), min(W, xs.max() + 1 + margin)
+    y0, y1 = max(0, by0 - margin), min(H, by1 + margin)
+    x0, x1 = max(0, bx0 - margin), min(W, bx1 + margin)
     crop = frame[y0:y1, x0:x1]
     m = hole[y0:y1, x0:x1]
     if m.all():
@@ -379,8 +381,8 @@ class PropagateInpaintEngine:
         self.flow = FlowEstimator(flow_preset, max_side=None, finest_scale=1 if flow_preset != "medium" else None)
         self.threads = max(1, min(2, os.cpu_count() or 1))
         self._local = threading.local()
-        # (mask, its region) of the last region() call
-        self._region_memo: tuple[np.ndarray, np.ndarray] | None = None
+        # (shape/dtype/box key, mask or its boxed crop, its region) of the last region() call
+        self._region_memo: tuple[tuple, np.ndarray, np.ndarray] | None = None
         # (hole, mask crop, blend weight) of the last _alpha_for call
         self._alpha_memo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.work_side = int(work_side)
@@ -536,13 +538,25 @@ class PropagateInpaintEngine:
         once (see ``_Prep.add`` and ``_compose``)."""
         m = np.asarray(mask)
         memo = self._region_memo
-        if memo is not None and memo[0].shape == m.shape and memo[0].dtype == m.dtype and np.array_equal(memo[0], m):
-            return memo[1]
+        if m.ndim == 2 and m.dtype in (np.uint8, np.bool_):
+            # a 2-D mask is zero outside its box: the box and the crop under
+            # it identify it (no full-frame copy or threshold per frame)
+            box = mask_bbox(m)
+            crop = m[box[0]:box[1], box[2]:box[3]] if box is not None else m[:0, :0]
+            key = (m.shape, m.dtype, box)
+            if memo is not None and memo[0] == key and np.array_equal(memo[1], crop):
+                return memo[2]
+            b = self._grow_box(m, box)
+            b.flags.writeable = False
+            self._region_memo = (key, crop.copy(), b)
+            return b
+        if memo is not None and memo[0] == (m.shape, m.dtype, "full") and np.array_equal(memo[1], m):
+            return memo[2]
         b = self._grow(m)
         if np.shares_memory(b, m):
             b = b.copy()
         b.flags.writeable = False
-        self._region_memo = (m.copy(), b)
+        self._region_memo = ((m.shape, m.dtype, "full"), m.copy(), b)
         return b
 
     def _grow(self, m: np.ndarray) -> np.ndarray:
@@ -552,16 +566,29 @@ class PropagateInpaintEngine:
         grow = self.dilate + self.feather
         bb = mask_bbox(b) if grow > 0 else None
         if bb is not None:
-            # grown only around the mask's bounding box (a full-frame dilation
-            # per 1080p frame cost more than the rest of this)
-            H, W = b.shape
-            y0, y1, x0, x1 = max(0, bb[0] - grow), min(H, bb[1] + grow), max(0, bb[2] - grow), min(W, bb[3] + grow)
-            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-            out = np.zeros((H, W), bool)
-            out[y0:y1, x0:x1] = cv2.dilate(np.ascontiguousarray(b[y0:y1, x0:x1]).view(np.uint8), k,
-                                           borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
-            b = out
+            return self._grow_box(b, bb)
         return b
+
+    def _grow_box(self, m: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+        """The region of a 2-D uint8 or bool mask ``m`` whose non-zero pixels
+        lie inside ``box``: thresholded and grown by dilate + feather around
+        that box only (a full-frame dilation per 1080p frame cost more than
+        the rest of this)."""
+        H, W = m.shape
+        out = np.zeros((H, W), bool)
+        if box is None:
+            return out
+        grow = self.dilate + self.feather
+        y0, y1, x0, x1 = max(0, box[0] - grow), min(H, box[1] + grow), max(0, box[2] - grow), min(W, box[3] + grow)
+        win = m[y0:y1, x0:x1]
+        b = win if m.dtype == bool else win > 127
+        if grow == 0:
+            out[y0:y1, x0:x1] = b
+            return out
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        out[y0:y1, x0:x1] = cv2.dilate(np.ascontiguousarray(b).view(np.uint8), k,
+                                       borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        return out
 
     def work_size(self, W: int, H: int) -> tuple[int, int]:
         """The working resolution for ``W``x``H`` frames (long side at most ``work_side``)."""
@@ -864,7 +891,7 @@ class PropagateInpaintEngine:
                     if _fallback is not None:
                         self._fill_from(comp, _fallback[t], missing)
                     else:
-                        comp = spatial_fill(comp, missing, self.fill_radius, method="telea")
+                        comp = spatial_fill(comp, missing, self.fill_radius, method="telea", in_place=True)
                 return comp
 
             # frames composed in two threads (OpenCV and large numpy ops release the
@@ -941,7 +968,7 @@ class PropagateInpaintEngine:
         H = fit_global_motion(flow, valid, step=6)
         if H is None:
             return None
-        r = np.linalg.norm(flow - homography_flow(H, h, w), axis=2)
+        r = homography_residual(flow, H)
         if np.mean(r[valid] < 1.0) < _MOV_INLIERS:
             return None
         warped = cv2.warpPerspective(g1, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -1354,10 +1381,11 @@ class PropagateInpaintEngine:
     def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> tuple[np.ndarray, np.ndarray]:
         """Full-resolution colours for ``hole`` from the propagation maps."""
         src, cx, cy, dist, has, src2, cx2, cy2, wt2 = res
+        if not hole.any():
+            # nothing changes (a context frame): the frame itself, not a copy
+            return frame, np.zeros(hole.shape, bool)
         out = frame.copy()
         missing = np.zeros(hole.shape, bool)
-        if not hole.any():
-            return out, missing
         h, w = src.shape
         full = (w, h) != (W, H)
         y0, y1, x0, x1 = mask_bbox(hole)
