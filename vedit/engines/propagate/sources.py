@@ -54,12 +54,17 @@ _MIN_STRENGTH = 0.1
 _MAX_CANDIDATES = 400
 #: the resampling kernel of every copied pixel
 _INTERP = cv2.INTER_LANCZOS4
+_GREY = np.array([0.299, 0.587, 0.114], np.float32)
 #: coarse disagreement with the flow fill (grey levels after a blur of this sigma at 640 px)
 _AGREE_SIGMA, _AGREE_LO, _AGREE_HI = 6.0, 12.0, 32.0
 #: chains of up to this many neighbour links are used as they are (no drift yet)
 _CHAIN_OK = 3
 #: sources of a frame (the ones covering most) re-fitted directly
 _DIRECT_FITS = 3
+#: frames (offsets from a source) whose camera-warped view tells whether a
+#: source pixel is background, and the median grey difference to them from
+#: which it is something moving on its own (a passing arm, a ball)
+_TRANSIENT_LAGS, _TRANSIENT_THR = (-8, -3, 3, 8), 20.0
 #: a source is taken only when it covers this share of the hole (or all that is left)
 _MIN_SHARE = 0.08
 #: candidates tried for the independent second source (a check, not a fill)
@@ -265,6 +270,37 @@ class SourceSelector:
             ok &= ~b[yi, xi]
         return ok
 
+    def _transient(self, s: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Which points of frame s show something moving on its own, not the
+        background: the median, over frames a few before and after, of the
+        grey difference to where the camera model puts the point there
+        (points those frames do not show count as background when fewer than
+        two frames speak). A camera that follows a player reveals the
+        background behind a static blob only a strip at a time, and in many of
+        those frames the player's swinging arm stood over the strip: copied,
+        it draws a row of arm pieces; the background's own pixels agree with
+        their view in the other frames, the arm's do not."""
+        n = len(self.frames)
+        diffs = []
+        g = sample_points(self.frames[s], x, y) @ _GREY
+        for o in _TRANSIENT_LAGS:
+            u = s + o
+            if u < 0 or u >= n or not self._usable(s, u):
+                continue
+            px, py = _project(self.cam.guess(s, u), x.astype(np.float64), y.astype(np.float64))
+            ok = self._on_real(u, px, py, 2)
+            d = np.full(x.shape, np.nan, np.float32)
+            if ok.any():
+                d[ok] = np.abs(sample_points(self.frames[u], px[ok], py[ok]) @ _GREY - g[ok])
+            diffs.append(d)
+        if len(diffs) < 2:
+            return np.zeros(x.shape, bool)
+        D = np.stack(diffs)
+        cnt = np.isfinite(D).sum(0)
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(np.where(cnt >= 2, D, 0.0), axis=0)
+        return (cnt >= 2) & (med > _TRANSIENT_THR)
+
     def _lands(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
         """Whether any of these pixels lands on a usable pixel of frame s."""
         x, y = _project(Hm, xs, ys)
@@ -282,9 +318,11 @@ class SourceSelector:
         # a source must cover a real share of what is left (no slivers from
         # dozens of frames); a last round takes any source for what remains
         least = max(16, int(_MIN_SHARE * xs.size))
-        for s in order + [-1] + order:
+        clean = True
+        for s in order + [-1] + order + [-2] + order:
             if s < 0:
                 least = 1
+                clean = s == -1
                 continue
             if not todo.any():
                 break
@@ -300,6 +338,8 @@ class SourceSelector:
                 continue  # a sample of the pixels finds nothing here (a still camera: most frames)
             x, y = _project(Hm, xs[idx], ys[idx])
             ok = self._on_real(s, x, y, 2)
+            if clean and ok.any():
+                ok[ok] = ~self._transient(s, x[ok], y[ok])
             if ok.sum() < min(least, idx.size):
                 continue
             sel = idx[ok]
