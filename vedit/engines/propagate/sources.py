@@ -54,7 +54,6 @@ _MIN_STRENGTH = 0.1
 _MAX_CANDIDATES = 400
 #: the resampling kernel of every copied pixel
 _INTERP = cv2.INTER_LANCZOS4
-_GREY = np.array([0.299, 0.587, 0.114], np.float32)
 #: coarse disagreement with the flow fill (grey levels after a blur of this sigma at 640 px)
 _AGREE_SIGMA, _AGREE_LO, _AGREE_HI = 6.0, 12.0, 32.0
 #: chains of up to this many neighbour links are used as they are (no drift yet)
@@ -62,7 +61,7 @@ _CHAIN_OK = 3
 #: sources of a frame (the ones covering most) re-fitted directly
 _DIRECT_FITS = 3
 #: frames (offsets from a source) whose camera-warped view tells whether a
-#: source pixel is background, and the median grey difference to them from
+#: source pixel is background, and the median colour difference to them from
 #: which it is something moving on its own (a passing arm, a ball)
 _TRANSIENT_LAGS, _TRANSIENT_THR = (-8, -3, 3, 8), 20.0
 #: a source is taken only when it covers this share of the hole (or all that is left)
@@ -273,7 +272,9 @@ class SourceSelector:
     def _transient(self, s: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Which points of frame s show something moving on its own, not the
         background: the median, over frames a few before and after, of the
-        grey difference to where the camera model puts the point there
+        colour difference (mean over the channels: a saturated colour may
+        have the grey of what it passes over) to where the camera model puts
+        the point there
         (points those frames do not show count as background when fewer than
         two frames speak). A camera that follows a player reveals the
         background behind a static blob only a strip at a time, and in many of
@@ -282,7 +283,7 @@ class SourceSelector:
         their view in the other frames, the arm's do not."""
         n = len(self.frames)
         diffs = []
-        g = sample_points(self.frames[s], x, y) @ _GREY
+        g = sample_points(self.frames[s], x, y)
         for o in _TRANSIENT_LAGS:
             u = s + o
             if u < 0 or u >= n or not self._usable(s, u):
@@ -291,7 +292,7 @@ class SourceSelector:
             ok = self._on_real(u, px, py, 2)
             d = np.full(x.shape, np.nan, np.float32)
             if ok.any():
-                d[ok] = np.abs(sample_points(self.frames[u], px[ok], py[ok]) @ _GREY - g[ok])
+                d[ok] = np.abs(sample_points(self.frames[u], px[ok], py[ok]) - g[ok]).mean(axis=1)
             diffs.append(d)
         if len(diffs) < 2:
             return np.zeros(x.shape, bool)
