@@ -150,17 +150,17 @@ def _solid_box(b: np.ndarray) -> tuple[int, int, int, int] | None:
     return (y0 + cy - r, y0 + cy + r, x0 + cx - r, x0 + cx + r)
 
 
-def sample_points(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bicubic samples of ``img`` at scattered points (N x channels, float32).
-    The points are laid out as rows of 1024 (OpenCV maps are limited to
-    32767 columns)."""
+def sample_points(img: np.ndarray, x: np.ndarray, y: np.ndarray, interp: int = _INTERP) -> np.ndarray:
+    """Samples of ``img`` at scattered points (N x channels, float32), with
+    the copy kernel unless told otherwise. The points are laid out as rows of
+    1024 (OpenCV maps are limited to 32767 columns)."""
     n = x.size
     cols = 1024
     rows = max(1, -(-n // cols))
     mx = np.zeros(rows * cols, np.float32)
     my = np.zeros(rows * cols, np.float32)
     mx[:n], my[:n] = x, y
-    v = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), _INTERP)
+    v = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), interp)
     return v.reshape(rows * cols, -1)[:n].astype(np.float32)
 
 
@@ -293,7 +293,7 @@ class SourceSelector:
             ok = self._on_real(u, px, py, 2)
             v = np.full((x.size, 3), np.nan, np.float32)
             if ok.any():
-                v[ok] = sample_points(self.frames[u], px[ok], py[ok])[:, :3]
+                v[ok] = sample_points(self.frames[u], px[ok], py[ok], cv2.INTER_LINEAR)[:, :3]
             views.append(v)
         if len(views) < _TRANSIENT_MIN:
             return np.zeros(x.shape, np.float32)
@@ -302,7 +302,8 @@ class SourceSelector:
         known = cnt >= _TRANSIENT_MIN
         res = np.zeros(x.shape, np.float32)
         if known.any():
-            d = np.abs(V[:, known] - sample_points(self.frames[s], x[known], y[known])[None, :, :3]).mean(axis=2)
+            g = sample_points(self.frames[s], x[known], y[known], cv2.INTER_LINEAR)[:, :3]
+            d = np.abs(V[:, known] - g[None]).mean(axis=2)
             # the second-best agreement: one view may match by chance
             res[known] = np.sort(d, axis=0)[1]
         return res
