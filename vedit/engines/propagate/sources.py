@@ -60,6 +60,12 @@ _AGREE_SIGMA, _AGREE_LO, _AGREE_HI = 6.0, 12.0, 32.0
 _CHAIN_OK = 3
 #: sources of a frame (the ones covering most) re-fitted directly
 _DIRECT_FITS = 3
+#: frames (offsets from a source) whose camera-warped view tells whether a
+#: source pixel is background, and the median colour difference to them from
+#: which it is something moving on its own (a passing arm, a ball)
+_TRANSIENT_LAGS, _TRANSIENT_THR = (-12, -8, -5, -3, 3, 5, 8, 12), 20.0
+#: views of a point needed to tell (fewer: it counts as background)
+_TRANSIENT_MIN = 2
 #: a source is taken only when it covers this share of the hole (or all that is left)
 _MIN_SHARE = 0.08
 #: candidates tried for the independent second source (a check, not a fill)
@@ -144,17 +150,17 @@ def _solid_box(b: np.ndarray) -> tuple[int, int, int, int] | None:
     return (y0 + cy - r, y0 + cy + r, x0 + cx - r, x0 + cx + r)
 
 
-def sample_points(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bicubic samples of ``img`` at scattered points (N x channels, float32).
-    The points are laid out as rows of 1024 (OpenCV maps are limited to
-    32767 columns)."""
+def sample_points(img: np.ndarray, x: np.ndarray, y: np.ndarray, interp: int = _INTERP) -> np.ndarray:
+    """Samples of ``img`` at scattered points (N x channels, float32), with
+    the copy kernel unless told otherwise. The points are laid out as rows of
+    1024 (OpenCV maps are limited to 32767 columns)."""
     n = x.size
     cols = 1024
     rows = max(1, -(-n // cols))
     mx = np.zeros(rows * cols, np.float32)
     my = np.zeros(rows * cols, np.float32)
     mx[:n], my[:n] = x, y
-    v = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), _INTERP)
+    v = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), interp)
     return v.reshape(rows * cols, -1)[:n].astype(np.float32)
 
 
@@ -265,6 +271,43 @@ class SourceSelector:
             ok &= ~b[yi, xi]
         return ok
 
+    def _transient(self, s: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """How much points of frame s look like something moving on its own
+        rather than the background: the colour difference (mean over the
+        channels: a saturated colour may have the grey of what it passes over)
+        to the median of the point's views in frames before and after, where
+        the camera model puts it there (the background as most of them show
+        it; 0 where fewer than ``_TRANSIENT_MIN`` frames show it).
+        A camera that follows a player reveals the background behind a static
+        blob only a strip at a time, and in many of those frames the player's
+        swinging arm stood over the strip: copied, it draws a row of arm
+        pieces; the background's own pixels agree with their view in the
+        other frames, the arm's do not (above ``_TRANSIENT_THR``)."""
+        n = len(self.frames)
+        views = []
+        for o in _TRANSIENT_LAGS:
+            u = s + o
+            if u < 0 or u >= n or not self._usable(s, u):
+                continue
+            px, py = _project(self.cam.guess(s, u), x.astype(np.float64), y.astype(np.float64))
+            ok = self._on_real(u, px, py, 2)
+            v = np.full((x.size, 3), np.nan, np.float32)
+            if ok.any():
+                v[ok] = sample_points(self.frames[u], px[ok], py[ok], cv2.INTER_LINEAR)[:, :3]
+            views.append(v)
+        if len(views) < _TRANSIENT_MIN:
+            return np.zeros(x.shape, np.float32)
+        V = np.stack(views)
+        cnt = np.isfinite(V[..., 0]).sum(0)
+        known = cnt >= _TRANSIENT_MIN
+        res = np.zeros(x.shape, np.float32)
+        if known.any():
+            g = sample_points(self.frames[s], x[known], y[known], cv2.INTER_LINEAR)[:, :3]
+            d = np.abs(V[:, known] - g[None]).mean(axis=2)
+            # the second-best agreement: one view may match by chance
+            res[known] = np.sort(d, axis=0)[1]
+        return res
+
     def _lands(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
         """Whether any of these pixels lands on a usable pixel of frame s."""
         x, y = _project(Hm, xs, ys)
@@ -280,8 +323,13 @@ class SourceSelector:
         src = np.full(xs.shape, -1, np.int32)
         todo = np.ones(xs.shape, bool)
         # a source must cover a real share of what is left (no slivers from
-        # dozens of frames); a last round takes any source for what remains
+        # dozens of frames); a last round takes any source for what remains.
+        # A source pixel that moves on its own is no source; a pixel that only
+        # such pixels see takes the one closest to background (the least
+        # transient), not merely the nearest in time
         least = max(16, int(_MIN_SHARE * xs.size))
+        best = np.full(xs.shape, -1, np.int32)
+        best_res = np.full(xs.shape, np.inf, np.float32)
         for s in order + [-1] + order:
             if s < 0:
                 least = 1
@@ -300,11 +348,22 @@ class SourceSelector:
                 continue  # a sample of the pixels finds nothing here (a still camera: most frames)
             x, y = _project(Hm, xs[idx], ys[idx])
             ok = self._on_real(s, x, y, 2)
+            if ok.any():
+                res = self._transient(s, x[ok], y[ok])
+                moving = res > _TRANSIENT_THR
+                if moving.any():
+                    mi = idx[ok][moving]
+                    better = res[moving] < best_res[mi]
+                    best[mi[better]] = s
+                    best_res[mi[better]] = res[moving][better]
+                    ok[np.nonzero(ok)[0][moving]] = False
             if ok.sum() < min(least, idx.size):
                 continue
             sel = idx[ok]
             src[sel] = s
             todo[sel] = False
+        rest = todo & (best >= 0)
+        src[rest] = best[rest]
         qx = np.zeros(xs.shape, np.float32)
         qy = np.zeros(xs.shape, np.float32)
         used, counts = np.unique(src[src >= 0], return_counts=True)
