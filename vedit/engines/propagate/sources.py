@@ -5,7 +5,8 @@ chunk, in order of cost: distance in time (nearer frames differ least in
 lighting and parallax), plus a penalty for a source that saw the spot at a
 lower resolution (after a zoom the closer frame is the sharper one). The
 first candidate whose homography lands the pixel on a real pixel (inside the
-frame, outside that frame's own hole) is the source; it is sampled once,
+frame, outside that frame's own hole, and not something passing over the
+background there: see ``SourceSelector._transient``) is the source; it is sampled once,
 bicubic, from the original frame, with a per-channel gain fitted on the ring
 around the hole (exposure and white-balance drift between the two frames).
 Because neighbouring frames rank the candidates almost identically, they pick
