@@ -12,6 +12,7 @@ import pytest
 
 from vedit.engines import get_engine, names
 from vedit.engines.inpaint_propagate import PropagateInpaintEngine, spatial_fill
+from vedit.flow.ops import mask_bbox
 
 
 def psnr(a, b, m):
@@ -334,6 +335,8 @@ def test_region_of_boxed_masks_equals_full_frame_dilation(dilate, feather):
         got = eng.region(m)
         assert got.dtype == bool and got.shape == (90, 160) and not got.flags.writeable
         np.testing.assert_array_equal(got, _region_reference(eng, m))
+        # the box the region remembers is the box of its pixels (a copy is scanned)
+        assert mask_bbox(got) == mask_bbox(got.copy())
     a = masks[0]
     ra = eng.region(a)
     b = a.copy()

@@ -53,7 +53,15 @@ from vedit.engines.propagate.sources import complete_chunk
 from vedit.engines.sweep import step_kernel
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow
-from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, fit_global_motion, homography_residual, mask_bbox
+from vedit.flow.ops import (
+    _grid,
+    _membrane_fill,
+    consistency_from_sampled,
+    fit_global_motion,
+    homography_residual,
+    mask_bbox,
+    remember_bbox,
+)
 from vedit.runtime import release_memory
 from vedit.streams import prefetch
 
@@ -592,6 +600,14 @@ class PropagateInpaintEngine:
                 return memo[2]
             b = self._grow_box(m, box)
             b.flags.writeable = False
+            if box is not None:
+                # the region lies in the mask's box grown by dilate + feather:
+                # its own box is found there, not by a scan of the frame
+                g = self.dilate + self.feather
+                y0, x0 = max(0, box[0] - g), max(0, box[2] - g)
+                inner = mask_bbox(b[y0:box[1] + g, x0:box[3] + g])
+                remember_bbox(b, None if inner is None else
+                              (inner[0] + y0, inner[1] + y0, inner[2] + x0, inner[3] + x0))
             self._region_memo = (key, crop.copy(), b)
             return b
         if memo is not None and memo[0] == (m.shape, m.dtype, "full") and np.array_equal(memo[1], m):
