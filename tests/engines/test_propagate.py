@@ -12,6 +12,7 @@ import pytest
 
 from vedit.engines import get_engine, names
 from vedit.engines.inpaint_propagate import PropagateInpaintEngine, spatial_fill
+from vedit.flow.ops import mask_bbox
 
 
 def psnr(a, b, m):
@@ -334,6 +335,8 @@ def test_region_of_boxed_masks_equals_full_frame_dilation(dilate, feather):
         got = eng.region(m)
         assert got.dtype == bool and got.shape == (90, 160) and not got.flags.writeable
         np.testing.assert_array_equal(got, _region_reference(eng, m))
+        # the box the region remembers is the box of its pixels (a copy is scanned)
+        assert mask_bbox(got) == mask_bbox(got.copy())
     a = masks[0]
     ra = eng.region(a)
     b = a.copy()
@@ -382,3 +385,50 @@ def test_frames_without_a_hole_come_back_unchanged(pan_case):
         assert not np.array_equal(res.frames[t], inp[t])
         err = np.abs(res.frames[t][m].astype(int) - clean[t][m].astype(int)).mean()
         assert err < np.abs(inp[t][m].astype(int) - clean[t][m].astype(int)).mean() / 4
+
+
+def _alpha_reference(eng, m, region):
+    """The blend weight over the whole frame: 1 on the thresholded mask grown
+    by ``dilate``, ramping to 0 over the feather band, 0 outside the region."""
+    m = np.asarray(m)
+    core = (m > 127).astype(np.uint8)
+    if eng.dilate > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * eng.dilate + 1, 2 * eng.dilate + 1))
+        core = cv2.dilate(core, k)
+    d = cv2.distanceTransform((core == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    a = np.clip(1.0 - d / np.float32(eng.feather + 1), 0.0, 1.0).astype(np.float32)
+    a[~region] = 0.0
+    return a
+
+
+def test_alpha_and_lazy_alphas_equal_the_whole_frame_weight():
+    """The blend weight computed over the box of the mask and region equals
+    the whole-frame one for soft masks (values on both sides of the
+    threshold), masks at the frame edge, faint masks (nothing above the
+    threshold) and bool masks; the camera stage's lazy sequence of them gives
+    the same arrays as computing each directly."""
+    from vedit.engines.propagate.engine import _Alphas
+
+    eng = PropagateInpaintEngine()
+    yy, xx = np.mgrid[:90, :160]
+    masks = []
+    for cy, cx, r in [(45, 80, 20), (3, 2, 12), (88, 158, 9)]:
+        d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
+        soft = np.clip(255 * (r + 6 - d) / 12, 0, 255).astype(np.uint8)  # 1..254 on a ring
+        masks += [soft, soft > 127]
+    faint = np.zeros((90, 160), np.uint8)
+    faint[10:20, 10:20] = 100
+    masks.append(faint)
+    regions = [eng.region(m) for m in masks]
+    # a region wider than the mask's own (a hole grown for another reason)
+    wide = np.zeros((90, 160), bool)
+    wide[5:60, 30:150] = True
+    masks.append(masks[0])
+    regions.append(wide | regions[0])
+    for m, r in zip(masks, regions):
+        np.testing.assert_array_equal(eng._alpha(m, r), _alpha_reference(eng, m, r))
+    lazy = _Alphas(eng, masks, regions)
+    assert len(lazy) == len(masks)
+    for i in range(len(masks)):
+        np.testing.assert_array_equal(lazy[i], eng._alpha(masks[i], regions[i]))
+    assert [a.shape for a in lazy[1:3]] == [(90, 160)] * 2

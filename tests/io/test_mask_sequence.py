@@ -138,3 +138,36 @@ def test_damaged_grey_png_mask_is_an_error_not_garbage(tmp_path):
     assert _grey_png_mask(str(p), 160, 90) is None
     with pytest.raises(MediaError):
         _binary_frame(str(p), 160, 90)
+
+
+@pytest.mark.parametrize("level", [1, 9])
+def test_full_hd_masks_decoded_piecewise_equal_opencv(tmp_path, level):
+    """1080p masks span many of the pieces the direct decoder inflates at a
+    time: a disc moving over the frame, a bar down to the last row (a run of
+    Up rows to the end), a lone pixel and an empty mask decode to OpenCV's
+    values (and a soft ramp across piece boundaries too, by whichever path
+    its row filters allow)."""
+    from vedit.io.masks import _PIECE_BYTES, _binary_frame, _grey_png_mask
+
+    h, w = 1080, 1920
+    assert h * (w + 1) > 8 * _PIECE_BYTES
+    yy, xx = np.mgrid[:h, :w]
+    ims = []
+    for i in (0, 40, 99):
+        m = np.zeros((h, w), np.uint8)
+        cv2.circle(m, (int(w * (0.2 + 0.6 * i / 99)), int(h * (0.55 + 0.05 * np.sin(i / 7.0)))), 65, 255, -1)
+        ims.append(m)
+    ims.append(((yy >= 700) & (xx >= 300) & (xx < 900)).astype(np.uint8) * 255)
+    ims.append(np.clip((xx - 600) // 3 + (yy - 400) // 2, 0, 255).astype(np.uint8) * ((yy > 20) & (yy < 1000)))
+    lone = np.zeros((h, w), np.uint8)
+    lone[517, 1033] = 255
+    ims += [lone, np.zeros((h, w), np.uint8)]
+    for i, im in enumerate(ims):
+        p = str(tmp_path / f"hd{i}.png")
+        cv2.imwrite(p, im, [cv2.IMWRITE_PNG_COMPRESSION, level])
+        want = cv2.threshold(cv2.imread(p, cv2.IMREAD_UNCHANGED), 127, 255, cv2.THRESH_BINARY)[1]
+        fast = _grey_png_mask(p, w, h)
+        if i == 4 and fast is None:  # the ramp: OpenCV may store Average/Paeth rows (libpng's job)
+            fast = _binary_frame(p, w, h)
+        assert fast is not None, i
+        np.testing.assert_array_equal(fast, want, err_msg=str(i))

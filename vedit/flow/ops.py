@@ -33,6 +33,15 @@ def mask_bbox(mask: np.ndarray):
     return box
 
 
+def remember_bbox(mask: np.ndarray, box: tuple[int, int, int, int] | None) -> None:
+    """Record ``box`` as the :func:`mask_bbox` of ``mask`` where its maker
+    knows it (a mask grown inside a window): for a read-only mask that owns
+    its memory, later calls then skip the scan of the whole frame."""
+    if not mask.flags.writeable and mask.flags.owndata:
+        key = id(mask)
+        _bbox_memo[key] = (weakref.ref(mask, _forget(key)), box)
+
+
 def _forget(key: int):
     """The callback that drops a memo entry when its mask goes."""
     def drop(_ref: weakref.ref) -> None:

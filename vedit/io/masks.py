@@ -63,6 +63,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: chunks that say nothing about the pixel values (OpenCV ignores them too);
 #: a file with any other chunk (transparency, gamma, palette...) is OpenCV's
 _PNG_INERT = frozenset((b"IHDR", b"IDAT", b"IEND", b"pHYs", b"tEXt", b"zTXt", b"iTXt", b"tIME"))
+#: bytes of rows inflated at a time by the direct mask decoder
+_PIECE_BYTES = 64 << 10
 
 
 def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
@@ -104,32 +106,56 @@ def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
             break
     if not end or not idat:
         return None
-    size = h * (w + 1)
+    row = w + 1
+    size = h * row
+    filters = np.empty(h, np.uint8)
+    # the rows are inflated a piece at a time, and only pieces with a
+    # non-zero stored byte are kept: a buffer of the whole image would be a
+    # fresh 2 MB (1080p) a frame, page-faulted in each time
+    step = max(1, _PIECE_BYTES // row) * row
+    kept: list[tuple[int, np.ndarray]] = []  # (first row, rows) of the pieces kept
+    x0, y0, x1, y1 = w, h, 0, 0  # box of the non-zero stored bytes
+    got, tail = 0, b"".join(idat)
     try:
         d = zlib.decompressobj()
-        raw = d.decompress(b"".join(idat), size)
+        while got < size:
+            piece = d.decompress(tail, min(step, size - got))
+            tail = d.unconsumed_tail
+            if not piece or len(piece) % row:
+                return None
+            rows = np.frombuffer(piece, np.uint8).reshape(-1, row)
+            r0 = got // row
+            filters[r0:r0 + len(rows)] = rows[:, 0]
+            bx, by, bw, bh = cv2.boundingRect(rows[:, 1:])
+            if bw:
+                kept.append((r0, rows))
+                x0, x1 = min(x0, bx), max(x1, bx + bw)
+                y0, y1 = min(y0, r0 + by), max(y1, r0 + by + bh)
+            got += len(piece)
     except zlib.error:
         return None
-    if len(raw) != size or not d.eof:
+    if not d.eof:
         return None
-    rows = np.frombuffer(raw, np.uint8).reshape(h, w + 1)
-    filters = rows[:, 0]
     if int(filters.max()) > 2:  # Average or Paeth rows: libpng's job
         return None
-    stored = rows[:, 1:]
     out = np.zeros((h, w), np.uint8)
-    x0, y0, bw, bh = cv2.boundingRect(stored)
-    if bw == 0:  # every stored byte zero: so is every pixel
+    if x1 == 0:  # every stored byte zero: so is every pixel
         return out
+    bh = y1 - y0
+    # the stored bytes of the rows y0..y1 from column x0 (1 + x0 in a row)
+    stored = np.zeros((bh, w - x0), np.uint8)
+    for r0, rows in kept:
+        a, b = max(r0, y0), min(r0 + len(rows), y1)
+        if a < b:
+            stored[a - y0:b - y0] = rows[a - r0:b - r0, 1 + x0:]
     # rows above y0 and columns left of x0 decode to zero; below the last
     # non-zero stored row a run of Up rows repeats that row
-    y1 = y0 + bh
     up_after = np.flatnonzero(filters[y1:] != 2)
     y2 = y1 + (int(up_after[0]) if len(up_after) else h - y1)
     vals = np.empty((y2 - y0, w - x0), np.uint8)
     starts = np.flatnonzero(np.diff(filters[y0:y1].astype(np.int16))) + 1
     for a, b in zip(np.r_[0, starts], np.r_[starts, bh]):
-        seg, f = stored[y0 + a:y0 + b, x0:], int(filters[y0 + a])
+        seg, f = stored[a:b], int(filters[y0 + a])
         if f == 0:
             vals[a:b] = seg
         elif f == 1:

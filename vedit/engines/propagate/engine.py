@@ -41,7 +41,7 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, NamedTuple, Sized
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, Sized, overload
 
 import cv2
 import numpy as np
@@ -53,7 +53,15 @@ from vedit.engines.propagate.sources import complete_chunk
 from vedit.engines.sweep import step_kernel
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow
-from vedit.flow.ops import _grid, _membrane_fill, consistency_from_sampled, fit_global_motion, homography_residual, mask_bbox
+from vedit.flow.ops import (
+    _grid,
+    _membrane_fill,
+    consistency_from_sampled,
+    fit_global_motion,
+    homography_residual,
+    mask_bbox,
+    remember_bbox,
+)
 from vedit.runtime import release_memory
 from vedit.streams import prefetch
 
@@ -233,6 +241,26 @@ def _off_subject(ok: np.ndarray, flow: np.ndarray, mov_prev: np.ndarray) -> np.n
     return ok & ~land
 
 
+def _core_box(m: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The bounding box of ``m > 127`` for a 2-D mask: looked for only inside
+    the box of its non-zero pixels (no full-frame threshold)."""
+    if m.dtype == bool:  # no bool exceeds 127
+        return None
+    nz = mask_bbox(m)
+    if nz is None:
+        return None
+    y0, y1, x0, x1 = nz
+    bb = mask_bbox(m[y0:y1, x0:x1] > 127)
+    return None if bb is None else (bb[0] + y0, bb[1] + y0, bb[2] + x0, bb[3] + x0)
+
+
+def _union_box(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None):
+    """The bounding box of two boxes (either may be None: empty)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
+
+
 def _masked_copy(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
     """dst[mask] = src[mask] in place (cv2.copyTo: ~100x faster than a numpy
     boolean or ``where`` copy on large patches)."""
@@ -330,6 +358,30 @@ class _Prep:
         for f in self.pairs:  # unused when the chunk had no hole at all
             f.cancel()
         self.pairs = []
+
+
+class _Alphas(Sequence):
+    """The blend weights (``PropagateInpaintEngine._alpha``) of a chunk's
+    frames, each made when it is read: the camera stage blends one frame at a
+    time, and a list of them all held a full-frame float32 map per frame of
+    the chunk (a third of a GB at 1080p, mostly zeros)."""
+
+    def __init__(self, eng: "PropagateInpaintEngine", masks: list[np.ndarray], holes: list[np.ndarray]):
+        self.eng, self.masks, self.holes = eng, masks, holes
+
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    @overload
+    def __getitem__(self, i: int) -> np.ndarray | None: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[np.ndarray | None]: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.eng._alpha(self.masks[i], self.holes[i])
 
 
 class PropagateInpaintEngine:
@@ -525,7 +577,7 @@ class PropagateInpaintEngine:
         the model explains the background (see ``propagate.sources``). A
         generative keyframe fill (the diffusion engine) keeps what it made of
         never-seen pixels (``fill_unseen`` False)."""
-        alphas = [self._alpha(m, holes[nctx + i]) for i, m in enumerate(masks)]
+        alphas = _Alphas(self, masks, holes[nctx:])
         return complete_chunk(frames, holes, nctx, outs, alphas, max_keyframes=3 if fill_unseen else 0,
                               camera=camera)
 
@@ -548,6 +600,14 @@ class PropagateInpaintEngine:
                 return memo[2]
             b = self._grow_box(m, box)
             b.flags.writeable = False
+            if box is not None:
+                # the region lies in the mask's box grown by dilate + feather:
+                # its own box is found there, not by a scan of the frame
+                g = self.dilate + self.feather
+                y0, x0 = max(0, box[0] - g), max(0, box[2] - g)
+                inner = mask_bbox(b[y0:box[1] + g, x0:box[3] + g])
+                remember_bbox(b, None if inner is None else
+                              (inner[0] + y0, inner[1] + y0, inner[2] + x0, inner[3] + x0))
             self._region_memo = (key, crop.copy(), b)
             return b
         if memo is not None and memo[0] == (m.shape, m.dtype, "full") and np.array_equal(memo[1], m):
@@ -726,7 +786,7 @@ class PropagateInpaintEngine:
         # 1080p frame cost ~20 ms): the distances inside it are the same as
         # on the whole frame, since the box holds every core pixel and the
         # chamfer distance between two pixels runs inside their bounding box
-        bb = mask_bbox((m > 127) | region)
+        bb = _union_box(_core_box(m), mask_bbox(region))
         if bb is None:
             return a
         g = self.dilate + 1

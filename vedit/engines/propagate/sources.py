@@ -27,7 +27,7 @@ low.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -578,7 +578,7 @@ class SourceSelector:
 
 
 def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int, outs: list[np.ndarray],
-                   alphas: list[np.ndarray | None], max_keyframes: int = 3,
+                   alphas: Sequence[np.ndarray | None], max_keyframes: int = 3,
                    camera: Callable[[], CameraModel] | None = None) -> list[np.ndarray]:
     """The camera-model stage of one chunk, over the flow engine's output.
 
@@ -586,7 +586,8 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
     camera model holds, its direct samples replace them, and pixels no frame
     saw are filled once on a keyframe by the exemplar fill and carried to the
     other frames by the camera model (the same fill everywhere: no flicker).
-    ``alphas`` are the blend weights of the hole's edge (None: hard edge).
+    ``alphas`` are the blend weights of the hole's edge (None: hard edge),
+    each read when its frame is blended (a lazy sequence may make them then).
     ``camera`` gives the chunk's camera model when another stage shares it
     (built on first use); by default one is built here.
     """
