@@ -968,7 +968,9 @@ class PropagateInpaintEngine:
                             # smeared into the hole, one shifted copy per frame
                             okb = _off_subject(okb, bwd[t - 1], mov[t - 1])
                         comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], okb, W, H,
-                                                    in_place=True)
+                                                    in_place=True,
+                                                    # a context frame carries no hole (its fill is final)
+                                                    prev_hole=holes[t - 1] if holes[t - 1].any() else None)
                     outs.append(comp)
                     if callback:
                         callback(t + 1, n, "compose")
@@ -1146,9 +1148,10 @@ class PropagateInpaintEngine:
         return d
 
     @staticmethod
-    def _warp_prev(prev, hole, flow_small, ok_small, W, H):
+    def _warp_prev(prev, hole, flow_small, ok_small, W, H, prev_hole=None):
         """The previous full-resolution output warped onto this frame over the
-        bounding box of ``hole`` (flow upsampled from the working grid)."""
+        bounding box of ``hole`` (flow upsampled from the working grid); with
+        ``prev_hole``, ``ok`` keeps only the pixels that land inside it."""
         y0, y1, x0, x1 = mask_bbox(hole)
         h, w = flow_small.shape[:2]
         sx, sy = w / W, h / H
@@ -1160,14 +1163,24 @@ class PropagateInpaintEngine:
         mx = np.arange(x0, x1, dtype=np.float32)[None, :] + fl[:, :, 0] / sx
         my = np.arange(y0, y1, dtype=np.float32)[:, None] + fl[:, :, 1] / sy
         pw = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if prev_hole is not None:
+            landed = cv2.remap(prev_hole.view(np.uint8), mx, my, cv2.INTER_NEAREST,
+                               borderMode=cv2.BORDER_CONSTANT) > 0
+            ok = landed if ok is None else ok & landed
         return (y0, y1, x0, x1), pw, ok
 
-    def _temporal_blend(self, cur, prev, hole, flow_small, ok_small, W, H, in_place: bool = False) -> np.ndarray:
+    def _temporal_blend(self, cur, prev, hole, flow_small, ok_small, W, H, in_place: bool = False,
+                        prev_hole=None) -> np.ndarray:
         """Recursive filter along the flow inside the hole: the previous output,
         warped onto this frame, is mixed in where the flow is consistent. Damps
-        the residual flicker of source switches and keyframe seams. ``in_place``
-        writes into ``cur`` (a fresh composite) instead of a copy."""
-        (y0, y1, x0, x1), pw, ok = self._warp_prev(prev, hole, flow_small, ok_small, W, H)
+        the residual flicker of source switches and keyframe seams. With
+        ``prev_hole`` (the previous frame's hole) only what lands on the
+        previous *fill* is mixed in: a real pixel of the previous frame is no
+        better a source than the propagation already found, and when it shows
+        a subject the flow check missed (a racket, a motion-blurred arm) it
+        leaves a ghost that the recursion carries on for many frames.
+        ``in_place`` writes into ``cur`` (a fresh composite) instead of a copy."""
+        (y0, y1, x0, x1), pw, ok = self._warp_prev(prev, hole, flow_small, ok_small, W, H, prev_hole)
         region = hole[y0:y1, x0:x1] & ok
         out = cur if in_place else cur.copy()
         lam = self.temporal
