@@ -312,6 +312,21 @@ def _region_reference(eng, m):
     return cv2.dilate(b.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
 
 
+def _soft_and_edge_masks():
+    """Soft uint8 discs (1..254 on a ring, values on both sides of the
+    threshold) and their bool versions, in the middle and at the frame's
+    edges, and a faint mask: non-zero, but nothing above the threshold."""
+    yy, xx = np.mgrid[:90, :160]
+    masks = []
+    for cy, cx, r in [(45, 80, 20), (3, 2, 12), (88, 158, 9)]:
+        d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
+        soft = np.clip(255 * (r + 6 - d) / 12, 0, 255).astype(np.uint8)
+        masks += [soft, soft > 127]
+    faint = np.zeros((90, 160), np.uint8)
+    faint[10:20, 10:20] = 100
+    return masks, faint
+
+
 @pytest.mark.parametrize("dilate,feather", [(3, 2), (0, 0)])
 def test_region_of_boxed_masks_equals_full_frame_dilation(dilate, feather):
     """The region is grown around the mask's box only: the same pixels as a
@@ -321,14 +336,7 @@ def test_region_of_boxed_masks_equals_full_frame_dilation(dilate, feather):
     only outside the previous mask's box is not served the previous region."""
     eng = PropagateInpaintEngine(dilate=dilate, feather=feather)
     rng = np.random.default_rng(7)
-    yy, xx = np.mgrid[:90, :160]
-    masks = []
-    for cy, cx, r in [(45, 80, 20), (3, 2, 12), (88, 158, 9)]:
-        d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
-        soft = np.clip(255 * (r + 6 - d) / 12, 0, 255).astype(np.uint8)  # 1..254 on a ring
-        masks += [soft, soft > 127]
-    faint = np.zeros((90, 160), np.uint8)
-    faint[10:20, 10:20] = 100  # non-zero, but nothing above the threshold
+    masks, faint = _soft_and_edge_masks()
     masks += [faint, np.zeros((90, 160), np.uint8), np.zeros((90, 160), bool),
               np.repeat(masks[0][:, :, None], 3, axis=2), (rng.random((90, 160)) > 0.995).astype(np.uint8) * 255]
     for m in masks:
@@ -410,14 +418,7 @@ def test_alpha_and_lazy_alphas_equal_the_whole_frame_weight():
     from vedit.engines.propagate.engine import _Alphas
 
     eng = PropagateInpaintEngine()
-    yy, xx = np.mgrid[:90, :160]
-    masks = []
-    for cy, cx, r in [(45, 80, 20), (3, 2, 12), (88, 158, 9)]:
-        d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
-        soft = np.clip(255 * (r + 6 - d) / 12, 0, 255).astype(np.uint8)  # 1..254 on a ring
-        masks += [soft, soft > 127]
-    faint = np.zeros((90, 160), np.uint8)
-    faint[10:20, 10:20] = 100
+    masks, faint = _soft_and_edge_masks()
     masks.append(faint)
     regions = [eng.region(m) for m in masks]
     # a region wider than the mask's own (a hole grown for another reason)
