@@ -62,8 +62,9 @@ _CHAIN_OK = 3
 #: sources of a frame (the ones covering most) re-fitted directly
 _DIRECT_FITS = 3
 #: frames (offsets from a source) whose camera-warped view tells whether a
-#: source pixel is background, and the median colour difference to them from
-#: which it is something moving on its own (a passing arm, a ball)
+#: source pixel is background, and the colour difference to all but the
+#: closest of them from which it is something moving on its own (a passing
+#: arm, a ball)
 _TRANSIENT_LAGS, _TRANSIENT_THR = (-12, -8, -5, -3, 3, 5, 8, 12), 20.0
 #: views of a point needed to tell (fewer: it counts as background)
 _TRANSIENT_MIN = 2
@@ -276,9 +277,9 @@ class SourceSelector:
         """How much points of frame s look like something moving on its own
         rather than the background: the colour difference (mean over the
         channels: a saturated colour may have the grey of what it passes over)
-        to the median of the point's views in frames before and after, where
-        the camera model puts it there (the background as most of them show
-        it; 0 where fewer than ``_TRANSIENT_MIN`` frames show it).
+        to the point's views in frames before and after, where the camera
+        model puts it there, the second smallest of them (one view may match
+        by chance; 0 where fewer than ``_TRANSIENT_MIN`` frames show it).
         A camera that follows a player reveals the background behind a static
         blob only a strip at a time, and in many of those frames the player's
         swinging arm stood over the strip: copied, it draws a row of arm
@@ -331,6 +332,7 @@ class SourceSelector:
         least = max(16, int(_MIN_SHARE * xs.size))
         best = np.full(xs.shape, -1, np.int32)
         best_res = np.full(xs.shape, np.inf, np.float32)
+        checked: dict[int, np.ndarray] = {}  # per source: residuals of the points checked (NaN: not yet)
         for s in order + [-1] + order:
             if s < 0:
                 least = 1
@@ -350,7 +352,12 @@ class SourceSelector:
             x, y = _project(Hm, xs[idx], ys[idx])
             ok = self._on_real(s, x, y, 2)
             if ok.any():
-                res = self._transient(s, x[ok], y[ok])
+                known = checked.setdefault(s, np.full(xs.shape, np.nan, np.float32))
+                pts = idx[ok]
+                new = np.isnan(known[pts])
+                if new.any():
+                    known[pts[new]] = self._transient(s, x[ok][new], y[ok][new])
+                res = known[pts]
                 moving = res > _TRANSIENT_THR
                 if moving.any():
                     mi = idx[ok][moving]
