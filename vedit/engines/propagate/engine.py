@@ -970,7 +970,7 @@ class PropagateInpaintEngine:
                         comp = self._temporal_blend(comp, outs[t - 1], holes[t], bwd[t - 1], okb, W, H,
                                                     in_place=True,
                                                     # a context frame carries no hole (its fill is final)
-                                                    prev_hole=holes[t - 1] if holes[t - 1].any() else None)
+                                                    prev_hole=holes[t - 1] if mask_bbox(holes[t - 1]) is not None else None)
                     outs.append(comp)
                     if callback:
                         callback(t + 1, n, "compose")
