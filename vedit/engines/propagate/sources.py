@@ -27,12 +27,14 @@ low.
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
 
-from vedit.engines.propagate.camera import CameraModel
+from vedit.engines.propagate.camera import _THREADS, CameraModel
 from vedit.engines.propagate.exemplar import exemplar_fill
 from vedit.flow.ops import mask_bbox
 
@@ -226,7 +228,13 @@ class SourceSelector:
         # the largest axis-aligned box inside each blocked area is costly; the
         # box of the blocked area shrunk until it is solid is enough here
         self.solid = [None if b is None else _solid_box(b) for b in self.blocked]
-        self._dis: cv2.DISOpticalFlow | None = None
+        # broken[k]: failed neighbour links among frames 0..k (the links are
+        # fixed once the camera model is built; direct fits never replace them)
+        self._broken = [0]
+        for u in range(len(frames) - 1):
+            link = camera._pairs.get((u, u + 1))
+            self._broken.append(self._broken[-1] + int(link is None or link.inliers < 0.2 or link.residual > 1.5))
+        self._local = threading.local()  # per thread: its DIS flow (fills run in parallel)
 
     def _candidates(self, t: int, cx: float, cy: float) -> list[int]:
         n = len(self.frames)
@@ -242,12 +250,8 @@ class SourceSelector:
     def _usable(self, t: int, s: int) -> bool:
         """Whether frames t and s are registered: their neighbours' links
         along the chain hold (a failed link breaks the chain)."""
-        a, b = min(t, s), max(t, s)
-        for u in range(a, b):
-            link = self.cam._pairs.get((u, u + 1))
-            if link is None or link.inliers < 0.2 or link.residual > 1.5:
-                return False
-        return True
+        a, b = (t, s) if t <= s else (s, t)
+        return self._broken[b] == self._broken[a]
 
     def _inside_blocked(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
         """A cheap sufficient test that nothing lands on a usable pixel: the
@@ -286,29 +290,34 @@ class SourceSelector:
         pieces; the background's own pixels agree with their view in the
         other frames, the arm's do not (above ``_TRANSIENT_THR``)."""
         n = len(self.frames)
-        views = []
-        for o in _TRANSIENT_LAGS:
-            u = s + o
-            if u < 0 or u >= n or not self._usable(s, u):
-                continue
-            px, py = _project(self.cam.guess(s, u), x.astype(np.float64), y.astype(np.float64))
-            ok = self._on_real(u, px, py, 2)
-            v = np.full((x.size, 3), np.nan, np.float32)
-            if ok.any():
-                v[ok] = sample_points(self.frames[u], px[ok], py[ok], cv2.INTER_LINEAR)[:, :3]
-            views.append(v)
-        if len(views) < _TRANSIENT_MIN:
+        lags = [s + o for o in _TRANSIENT_LAGS if 0 <= s + o < n and self._usable(s, s + o)]
+        if len(lags) < _TRANSIENT_MIN:
             return np.zeros(x.shape, np.float32)
-        V = np.stack(views)
-        cnt = np.isfinite(V[..., 0]).sum(0)
-        known = cnt >= _TRANSIENT_MIN
-        res = np.zeros(x.shape, np.float32)
-        if known.any():
-            g = sample_points(self.frames[s], x[known], y[known], cv2.INTER_LINEAR)[:, :3]
-            d = np.abs(V[:, known] - g[None]).mean(axis=2)
-            # the second-best agreement: one view may match by chance
-            res[known] = np.sort(d, axis=0)[1]
-        return res
+        xd, yd = x.astype(np.float64), y.astype(np.float64)
+        g = sample_points(self.frames[s], x, y, cv2.INTER_LINEAR)[:, :3]
+        # the smallest and second smallest difference over the views so far
+        m1 = np.full(x.shape, np.inf, np.float32)
+        m2 = np.full(x.shape, np.inf, np.float32)
+        live = np.arange(x.size)
+        # nearest views first: once two views agree with a point (m2 at most
+        # the threshold) it is background whatever the others say, and it is
+        # not looked up in them (only whether m2 exceeds the threshold is used)
+        for u in sorted(lags, key=lambda u: abs(u - s)):
+            px, py = _project(self.cam.guess(s, u), xd[live], yd[live])
+            ok = self._on_real(u, px, py, 2)
+            if not ok.any():
+                continue
+            pts = live[ok]
+            v = sample_points(self.frames[u], px[ok], py[ok], cv2.INTER_LINEAR)[:, :3]
+            d = np.abs(v - g[pts]).mean(axis=1)
+            lo = m1[pts]
+            m2[pts] = np.minimum(m2[pts], np.maximum(lo, d))
+            m1[pts] = np.minimum(lo, d)
+            live = live[m2[live] > _TRANSIENT_THR]
+            if live.size == 0:
+                break
+        # fewer than _TRANSIENT_MIN views: it counts as background
+        return np.where(np.isfinite(m2), m2, 0.0).astype(np.float32)
 
     def _lands(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
         """Whether any of these pixels lands on a usable pixel of frame s."""
@@ -478,9 +487,10 @@ class SourceSelector:
         b[in_s] = a[in_s]
         a = cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA)
         b = cv2.resize(b, (sw, sh), interpolation=cv2.INTER_AREA)
-        if self._dis is None:
-            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        flow = self._dis.calc(a, b, None) * (cw / sw)
+        dis = getattr(self._local, "dis", None)
+        if dis is None:
+            dis = self._local.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        flow = dis.calc(a, b, None) * (cw / sw)
         c = (cv2.resize(ring.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.99).astype(np.float32)
         # flow is measured only where there is texture to measure it on (a
         # flat sky has none: its flow is a guess, and a misplaced copy of it
@@ -608,7 +618,12 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         # subject through smoke, water...): the flow fill stands
         return outs
     sel = SourceSelector(frames, holes, cam)
-    fills = [sel.fill(nctx + i) for i in range(n)]
+    cam.guess(0, 0)  # the chained inverses, made before the threads share them
+    # the frames' fills are independent (each fits and reads only its own
+    # pairs besides the neighbour links): two threads, as OpenCV's remaps,
+    # flows and filters release the GIL
+    with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="vedit-sources") as pool:
+        fills = list(pool.map(sel.fill, range(nctx, nctx + n)))
     colours = [None if f is None else f.colour.astype(np.float32) for f in fills]
     weights = [None if f is None else f.weight.copy() for f in fills]
     unseen = [None if f is None else holes[nctx + i][f.box[0]:f.box[1], f.box[2]:f.box[3]] & ~f.seen
