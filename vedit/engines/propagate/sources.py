@@ -201,10 +201,25 @@ def _travel_confidence(speed: np.ndarray, lag: int) -> np.ndarray:
 
 
 def _project(Hm: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2]
+    """Points (float64) mapped by a homography (float32 results); by a stack
+    of L homographies, L rows of results."""
+    if Hm.ndim == 3:
+        Hm = Hm[..., None]  # each coefficient a column against the points
+    d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2] if Hm.ndim == 2 else \
+        Hm[:, 2, 0] * xs + Hm[:, 2, 1] * ys + Hm[:, 2, 2]
     d = np.where(np.abs(d) < 1e-9, 1e-9, d)
-    return ((Hm[0, 0] * xs + Hm[0, 1] * ys + Hm[0, 2]) / d).astype(np.float32), \
-           ((Hm[1, 0] * xs + Hm[1, 1] * ys + Hm[1, 2]) / d).astype(np.float32)
+    if Hm.ndim == 2:
+        return ((Hm[0, 0] * xs + Hm[0, 1] * ys + Hm[0, 2]) / d).astype(np.float32), \
+               ((Hm[1, 0] * xs + Hm[1, 1] * ys + Hm[1, 2]) / d).astype(np.float32)
+    return ((Hm[:, 0, 0] * xs + Hm[:, 0, 1] * ys + Hm[:, 0, 2]) / d).astype(np.float32), \
+           ((Hm[:, 1, 0] * xs + Hm[:, 1, 1] * ys + Hm[:, 1, 2]) / d).astype(np.float32)
+
+
+def _mean3(a: np.ndarray) -> np.ndarray:
+    """``a.mean(axis=1)`` of an N x 3 float32 array (the same sum and
+    division, without ``mean``'s per-call overhead)."""
+    out = np.add.reduce(a, axis=1)
+    return np.true_divide(out, 3, out=out)
 
 
 class SourceSelector:
@@ -269,12 +284,19 @@ class SourceSelector:
     def _on_real(self, s: int, x: np.ndarray, y: np.ndarray, margin: int) -> np.ndarray:
         """Which points of frame s are real pixels: inside the frame by
         ``margin`` and outside its own hole."""
+        return self._on_real_many([s], x[None], y[None], margin)[0]
+
+    def _on_real_many(self, frames: list[int], x: np.ndarray, y: np.ndarray, margin: int) -> np.ndarray:
+        """:meth:`_on_real` of row k of ``x`` and ``y`` in frame ``frames[k]``."""
         ok = (x >= margin) & (x <= self.W - 1 - margin) & (y >= margin) & (y <= self.H - 1 - margin)
-        b = self.blocked[s]
-        if b is not None:
-            xi = np.clip(np.round(x).astype(np.int32), 0, self.W - 1)
-            yi = np.clip(np.round(y).astype(np.int32), 0, self.H - 1)
-            ok &= ~b[yi, xi]
+        for k, s in enumerate(frames):
+            b = self.blocked[s]
+            if b is None:
+                continue
+            i = np.flatnonzero(ok[k])
+            if i.size:
+                # inside the frame: the nearest pixel is too
+                ok[k, i] = ~b[y[k, i].round().astype(np.intp), x[k, i].round().astype(np.intp)]
         return ok
 
     def _transient(self, s: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -299,23 +321,27 @@ class SourceSelector:
         m1 = np.full(x.shape, np.inf, np.float32)
         m2 = np.full(x.shape, np.inf, np.float32)
         live = np.arange(x.size)
-        # nearest views first: once two views agree with a point (m2 at most
-        # the threshold) it is background whatever the others say, and it is
-        # not looked up in them (only whether m2 exceeds the threshold is used)
-        for u in sorted(lags, key=lambda u: abs(u - s)):
-            px, py = _project(self.cam.guess(s, u), xd[live], yd[live])
-            ok = self._on_real(u, px, py, 2)
-            if not ok.any():
+        # the two nearest views first: a point both agree with (m2 at most the
+        # threshold) is background whatever the others say, and is not looked
+        # up in them (only whether m2 exceeds the threshold is used)
+        lags.sort(key=lambda u: abs(u - s))
+        for group in (lags[:_TRANSIENT_MIN], lags[_TRANSIENT_MIN:]):
+            if not group or live.size == 0:
                 continue
-            pts = live[ok]
-            v = sample_points(self.frames[u], px[ok], py[ok], cv2.INTER_LINEAR)[:, :3]
-            d = np.abs(v - g[pts]).mean(axis=1)
-            lo = m1[pts]
-            m2[pts] = np.minimum(m2[pts], np.maximum(lo, d))
-            m1[pts] = np.minimum(lo, d)
+            Hs = np.stack([self.cam.guess(s, u) for u in group])
+            px, py = _project(Hs, xd[live], yd[live])
+            ok = self._on_real_many(group, px, py, 2)
+            for k, u in enumerate(group):
+                okk = ok[k]
+                if not okk.any():
+                    continue
+                pts = live[okk]
+                v = sample_points(self.frames[u], px[k][okk], py[k][okk], cv2.INTER_LINEAR)[:, :3]
+                d = _mean3(np.abs(v - g[pts]))
+                lo = m1[pts]
+                m2[pts] = np.minimum(m2[pts], np.maximum(lo, d))
+                m1[pts] = np.minimum(lo, d)
             live = live[m2[live] > _TRANSIENT_THR]
-            if live.size == 0:
-                break
         # fewer than _TRANSIENT_MIN views: it counts as background
         return np.where(np.isfinite(m2), m2, 0.0).astype(np.float32)
 
