@@ -351,12 +351,15 @@ class SourceSelector:
         return bool(self._on_real(s, x, y, 2).any())
 
     def _assign(self, t: int, xs: np.ndarray, ys: np.ndarray, order: list[int],
-                exclude: np.ndarray | None = None, direct: bool = True):
+                exclude: np.ndarray | None = None, direct: bool = True,
+                checked: dict[int, np.ndarray] | None = None):
         """Per pixel the first usable candidate: (source index or -1, x, y).
 
         Candidates are tried with the chained homography (cheap); the pairs
         that end up used are re-fitted directly and the pixels re-projected
-        with that fit."""
+        with that fit. ``checked`` holds per source the transient measure of
+        the pixels already checked (NaN: not yet), shared by the calls for the
+        same pixels of the same frame (a pixel lands on the same point)."""
         src = np.full(xs.shape, -1, np.int32)
         todo = np.ones(xs.shape, bool)
         # a source must cover a real share of what is left (no slivers from
@@ -367,7 +370,8 @@ class SourceSelector:
         least = max(16, int(_MIN_SHARE * xs.size))
         best = np.full(xs.shape, -1, np.int32)
         best_res = np.full(xs.shape, np.inf, np.float32)
-        checked: dict[int, np.ndarray] = {}  # per source: residuals of the points checked (NaN: not yet)
+        if checked is None:
+            checked = {}
         for s in order + [-1] + order:
             if s < 0:
                 least = 1
@@ -484,10 +488,12 @@ class SourceSelector:
         cy0, cy1 = max(0, bb[0] - reach - _DRIFT_GAP), min(self.H, bb[1] + reach + _DRIFT_GAP)
         cx0, cx1 = max(0, bb[2] - reach - _DRIFT_GAP), min(self.W, bb[3] + reach + _DRIFT_GAP)
         ch, cw = cy1 - cy0, cx1 - cx0
-        gx, gy = np.meshgrid(np.arange(cx0, cx1, dtype=np.float64), np.arange(cy0, cy1, dtype=np.float64))
         link = self.cam.cached(t, s)
-        px, py = _project(link.H if link is not None else self.cam.guess(t, s), gx.ravel(), gy.ravel())
-        mx, my = px.reshape(ch, cw), py.reshape(ch, cw)
+        # the crop's grid as a row of x and a column of y (broadcast: the same
+        # products per pixel as a full grid, without building one)
+        mx, my = _project(link.H if link is not None else self.cam.guess(t, s),
+                          np.arange(cx0, cx1, dtype=np.float64)[None, :],
+                          np.arange(cy0, cy1, dtype=np.float64)[:, None])
         warped = cv2.remap(self.frames[s], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # what the ring may use: far enough from both frames' holes, inside frame s
         bs = self.blocked[s]
@@ -548,8 +554,10 @@ class SourceSelector:
         yy, xx = np.nonzero(hb)
         xs, ys = (xx + x0).astype(np.float64), (yy + y0).astype(np.float64)
         order = self._candidates(t, float(xs.mean()), float(ys.mean()))
-        src1, qx1, qy1 = self._assign(t, xs, ys, order)
-        src2, qx2, qy2 = self._assign(t, xs, ys, order[:_SECOND_CANDIDATES], exclude=src1, direct=False)
+        checked: dict[int, np.ndarray] = {}
+        src1, qx1, qy1 = self._assign(t, xs, ys, order, checked=checked)
+        src2, qx2, qy2 = self._assign(t, xs, ys, order[:_SECOND_CANDIDATES], exclude=src1, direct=False,
+                                      checked=checked)
 
         S1 = np.full((h, w), -1, np.int32)
         S1[yy, xx] = src1
