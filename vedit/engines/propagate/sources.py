@@ -310,7 +310,10 @@ class SourceSelector:
         blob only a strip at a time, and in many of those frames the player's
         swinging arm stood over the strip: copied, it draws a row of arm
         pieces; the background's own pixels agree with their view in the
-        other frames, the arm's do not (above ``_TRANSIENT_THR``)."""
+        other frames, the arm's do not (above ``_TRANSIENT_THR``). Only
+        values above that threshold are used, so below it a value may be any
+        that is at most the threshold (a point two views agree with is not
+        looked up in the others)."""
         n = len(self.frames)
         lags = [s + o for o in _TRANSIENT_LAGS if 0 <= s + o < n and self._usable(s, s + o)]
         if len(lags) < _TRANSIENT_MIN:
