@@ -321,3 +321,40 @@ def test_camera_sources_skip_a_subject_passing_over_the_background():
     with_check = magenta_in_fill(sources._TRANSIENT_THR)
     assert without > 100, without  # the arm is copied when nothing checks
     assert with_check < 0.1 * without, (with_check, without)
+
+
+def test_transient_check_matches_all_views_where_it_decides():
+    """The transient measure looks a point up in the two nearest views first
+    and in the others only while it may still be moving: above the threshold
+    it is the second smallest difference over all views (what a full lookup
+    gives), and at most the threshold wherever the full lookup is."""
+    from vedit.engines.propagate import sources
+
+    photo = skdata.astronaut()
+    clean, _ = _camera_clip(photo, n=30, zoom=0.0, pan=(120, 0))
+    mask = _blob_mask(320, 180)
+    inp = _swinging_arm(clean, mask, (160, 150))
+    holes = [mask > 0] * len(inp)
+    sel = SourceSelector(inp, holes, CameraModel(inp, holes))
+    s = 15
+    ys, xs = np.mgrid[100:180:2, 80:240:2]
+    x, y = xs.ravel().astype(np.float32) + 0.3, ys.ravel().astype(np.float32) + 0.6
+    got = sel._transient(s, x, y)
+
+    views = []
+    for o in sources._TRANSIENT_LAGS:
+        u = s + o
+        px, py = sources._project(sel.cam.guess(s, u), x.astype(np.float64), y.astype(np.float64))
+        ok = sel._on_real(u, px, py, 2)
+        v = np.full((x.size, 3), np.nan, np.float32)
+        v[ok] = sources.sample_points(inp[u], px[ok], py[ok], cv2.INTER_LINEAR)[:, :3]
+        views.append(v)
+    g = sources.sample_points(inp[s], x, y, cv2.INTER_LINEAR)[:, :3]
+    d = np.abs(np.stack(views) - g[None]).mean(axis=2)
+    ref = np.where(np.isfinite(d).sum(0) >= sources._TRANSIENT_MIN, np.sort(d, axis=0)[1], 0.0)
+
+    thr = sources._TRANSIENT_THR
+    moving = ref > thr
+    assert 50 < moving.sum() < 0.5 * x.size, moving.sum()  # the arm is there, and not everywhere
+    assert np.array_equal(got[moving], ref[moving].astype(np.float32))
+    assert (got[~moving] <= thr).all()

@@ -27,12 +27,14 @@ low.
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
 
-from vedit.engines.propagate.camera import CameraModel
+from vedit.engines.propagate.camera import _THREADS, CameraModel
 from vedit.engines.propagate.exemplar import exemplar_fill
 from vedit.flow.ops import mask_bbox
 
@@ -199,10 +201,25 @@ def _travel_confidence(speed: np.ndarray, lag: int) -> np.ndarray:
 
 
 def _project(Hm: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2]
+    """Points (float64) mapped by a homography (float32 results); by a stack
+    of L homographies, L rows of results."""
+    if Hm.ndim == 3:
+        Hm = Hm[..., None]  # each coefficient a column against the points
+    d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2] if Hm.ndim == 2 else \
+        Hm[:, 2, 0] * xs + Hm[:, 2, 1] * ys + Hm[:, 2, 2]
     d = np.where(np.abs(d) < 1e-9, 1e-9, d)
-    return ((Hm[0, 0] * xs + Hm[0, 1] * ys + Hm[0, 2]) / d).astype(np.float32), \
-           ((Hm[1, 0] * xs + Hm[1, 1] * ys + Hm[1, 2]) / d).astype(np.float32)
+    if Hm.ndim == 2:
+        return ((Hm[0, 0] * xs + Hm[0, 1] * ys + Hm[0, 2]) / d).astype(np.float32), \
+               ((Hm[1, 0] * xs + Hm[1, 1] * ys + Hm[1, 2]) / d).astype(np.float32)
+    return ((Hm[:, 0, 0] * xs + Hm[:, 0, 1] * ys + Hm[:, 0, 2]) / d).astype(np.float32), \
+           ((Hm[:, 1, 0] * xs + Hm[:, 1, 1] * ys + Hm[:, 1, 2]) / d).astype(np.float32)
+
+
+def _mean3(a: np.ndarray) -> np.ndarray:
+    """``a.mean(axis=1)`` of an N x 3 float32 array (the same sum and
+    division, without ``mean``'s per-call overhead)."""
+    out = np.add.reduce(a, axis=1)
+    return np.true_divide(out, 3, out=out)
 
 
 class SourceSelector:
@@ -226,7 +243,13 @@ class SourceSelector:
         # the largest axis-aligned box inside each blocked area is costly; the
         # box of the blocked area shrunk until it is solid is enough here
         self.solid = [None if b is None else _solid_box(b) for b in self.blocked]
-        self._dis: cv2.DISOpticalFlow | None = None
+        # broken[k]: failed neighbour links among frames 0..k (the links are
+        # fixed once the camera model is built; direct fits never replace them)
+        self._broken = [0]
+        for u in range(len(frames) - 1):
+            link = camera._pairs.get((u, u + 1))
+            self._broken.append(self._broken[-1] + int(link is None or link.inliers < 0.2 or link.residual > 1.5))
+        self._local = threading.local()  # per thread: its DIS flow (fills run in parallel)
 
     def _candidates(self, t: int, cx: float, cy: float) -> list[int]:
         n = len(self.frames)
@@ -242,12 +265,8 @@ class SourceSelector:
     def _usable(self, t: int, s: int) -> bool:
         """Whether frames t and s are registered: their neighbours' links
         along the chain hold (a failed link breaks the chain)."""
-        a, b = min(t, s), max(t, s)
-        for u in range(a, b):
-            link = self.cam._pairs.get((u, u + 1))
-            if link is None or link.inliers < 0.2 or link.residual > 1.5:
-                return False
-        return True
+        a, b = (t, s) if t <= s else (s, t)
+        return self._broken[b] == self._broken[a]
 
     def _inside_blocked(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
         """A cheap sufficient test that nothing lands on a usable pixel: the
@@ -265,12 +284,19 @@ class SourceSelector:
     def _on_real(self, s: int, x: np.ndarray, y: np.ndarray, margin: int) -> np.ndarray:
         """Which points of frame s are real pixels: inside the frame by
         ``margin`` and outside its own hole."""
+        return self._on_real_many([s], x[None], y[None], margin)[0]
+
+    def _on_real_many(self, frames: list[int], x: np.ndarray, y: np.ndarray, margin: int) -> np.ndarray:
+        """:meth:`_on_real` of row k of ``x`` and ``y`` in frame ``frames[k]``."""
         ok = (x >= margin) & (x <= self.W - 1 - margin) & (y >= margin) & (y <= self.H - 1 - margin)
-        b = self.blocked[s]
-        if b is not None:
-            xi = np.clip(np.round(x).astype(np.int32), 0, self.W - 1)
-            yi = np.clip(np.round(y).astype(np.int32), 0, self.H - 1)
-            ok &= ~b[yi, xi]
+        for k, s in enumerate(frames):
+            b = self.blocked[s]
+            if b is None:
+                continue
+            i = np.flatnonzero(ok[k])
+            if i.size:
+                # inside the frame: the nearest pixel is too
+                ok[k, i] = ~b[y[k, i].round().astype(np.intp), x[k, i].round().astype(np.intp)]
         return ok
 
     def _transient(self, s: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -284,31 +310,43 @@ class SourceSelector:
         blob only a strip at a time, and in many of those frames the player's
         swinging arm stood over the strip: copied, it draws a row of arm
         pieces; the background's own pixels agree with their view in the
-        other frames, the arm's do not (above ``_TRANSIENT_THR``)."""
+        other frames, the arm's do not (above ``_TRANSIENT_THR``). Only
+        values above that threshold are used, so below it a value may be any
+        that is at most the threshold (a point two views agree with is not
+        looked up in the others)."""
         n = len(self.frames)
-        views = []
-        for o in _TRANSIENT_LAGS:
-            u = s + o
-            if u < 0 or u >= n or not self._usable(s, u):
-                continue
-            px, py = _project(self.cam.guess(s, u), x.astype(np.float64), y.astype(np.float64))
-            ok = self._on_real(u, px, py, 2)
-            v = np.full((x.size, 3), np.nan, np.float32)
-            if ok.any():
-                v[ok] = sample_points(self.frames[u], px[ok], py[ok], cv2.INTER_LINEAR)[:, :3]
-            views.append(v)
-        if len(views) < _TRANSIENT_MIN:
+        lags = [s + o for o in _TRANSIENT_LAGS if 0 <= s + o < n and self._usable(s, s + o)]
+        if len(lags) < _TRANSIENT_MIN:
             return np.zeros(x.shape, np.float32)
-        V = np.stack(views)
-        cnt = np.isfinite(V[..., 0]).sum(0)
-        known = cnt >= _TRANSIENT_MIN
-        res = np.zeros(x.shape, np.float32)
-        if known.any():
-            g = sample_points(self.frames[s], x[known], y[known], cv2.INTER_LINEAR)[:, :3]
-            d = np.abs(V[:, known] - g[None]).mean(axis=2)
-            # the second-best agreement: one view may match by chance
-            res[known] = np.sort(d, axis=0)[1]
-        return res
+        xd, yd = x.astype(np.float64), y.astype(np.float64)
+        g = sample_points(self.frames[s], x, y, cv2.INTER_LINEAR)[:, :3]
+        # the smallest and second smallest difference over the views so far
+        m1 = np.full(x.shape, np.inf, np.float32)
+        m2 = np.full(x.shape, np.inf, np.float32)
+        live = np.arange(x.size)
+        # the two nearest views first: a point both agree with (m2 at most the
+        # threshold) is background whatever the others say, and is not looked
+        # up in them (only whether m2 exceeds the threshold is used)
+        lags.sort(key=lambda u: abs(u - s))
+        for group in (lags[:_TRANSIENT_MIN], lags[_TRANSIENT_MIN:]):
+            if not group or live.size == 0:
+                continue
+            Hs = np.stack([self.cam.guess(s, u) for u in group])
+            px, py = _project(Hs, xd[live], yd[live])
+            ok = self._on_real_many(group, px, py, 2)
+            for k, u in enumerate(group):
+                okk = ok[k]
+                if not okk.any():
+                    continue
+                pts = live[okk]
+                v = sample_points(self.frames[u], px[k][okk], py[k][okk], cv2.INTER_LINEAR)[:, :3]
+                d = _mean3(np.abs(v - g[pts]))
+                lo = m1[pts]
+                m2[pts] = np.minimum(m2[pts], np.maximum(lo, d))
+                m1[pts] = np.minimum(lo, d)
+            live = live[m2[live] > _TRANSIENT_THR]
+        # fewer than _TRANSIENT_MIN views: it counts as background
+        return np.where(np.isfinite(m2), m2, 0.0).astype(np.float32)
 
     def _lands(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
         """Whether any of these pixels lands on a usable pixel of frame s."""
@@ -316,12 +354,15 @@ class SourceSelector:
         return bool(self._on_real(s, x, y, 2).any())
 
     def _assign(self, t: int, xs: np.ndarray, ys: np.ndarray, order: list[int],
-                exclude: np.ndarray | None = None, direct: bool = True):
+                exclude: np.ndarray | None = None, direct: bool = True,
+                checked: dict[int, np.ndarray] | None = None):
         """Per pixel the first usable candidate: (source index or -1, x, y).
 
         Candidates are tried with the chained homography (cheap); the pairs
         that end up used are re-fitted directly and the pixels re-projected
-        with that fit."""
+        with that fit. ``checked`` holds per source the transient measure of
+        the pixels already checked (NaN: not yet), shared by the calls for the
+        same pixels of the same frame (a pixel lands on the same point)."""
         src = np.full(xs.shape, -1, np.int32)
         todo = np.ones(xs.shape, bool)
         # a source must cover a real share of what is left (no slivers from
@@ -332,7 +373,8 @@ class SourceSelector:
         least = max(16, int(_MIN_SHARE * xs.size))
         best = np.full(xs.shape, -1, np.int32)
         best_res = np.full(xs.shape, np.inf, np.float32)
-        checked: dict[int, np.ndarray] = {}  # per source: residuals of the points checked (NaN: not yet)
+        if checked is None:
+            checked = {}
         for s in order + [-1] + order:
             if s < 0:
                 least = 1
@@ -449,10 +491,12 @@ class SourceSelector:
         cy0, cy1 = max(0, bb[0] - reach - _DRIFT_GAP), min(self.H, bb[1] + reach + _DRIFT_GAP)
         cx0, cx1 = max(0, bb[2] - reach - _DRIFT_GAP), min(self.W, bb[3] + reach + _DRIFT_GAP)
         ch, cw = cy1 - cy0, cx1 - cx0
-        gx, gy = np.meshgrid(np.arange(cx0, cx1, dtype=np.float64), np.arange(cy0, cy1, dtype=np.float64))
         link = self.cam.cached(t, s)
-        px, py = _project(link.H if link is not None else self.cam.guess(t, s), gx.ravel(), gy.ravel())
-        mx, my = px.reshape(ch, cw), py.reshape(ch, cw)
+        # the crop's grid as a row of x and a column of y (broadcast: the same
+        # products per pixel as a full grid, without building one)
+        mx, my = _project(link.H if link is not None else self.cam.guess(t, s),
+                          np.arange(cx0, cx1, dtype=np.float64)[None, :],
+                          np.arange(cy0, cy1, dtype=np.float64)[:, None])
         warped = cv2.remap(self.frames[s], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # what the ring may use: far enough from both frames' holes, inside frame s
         bs = self.blocked[s]
@@ -478,9 +522,10 @@ class SourceSelector:
         b[in_s] = a[in_s]
         a = cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA)
         b = cv2.resize(b, (sw, sh), interpolation=cv2.INTER_AREA)
-        if self._dis is None:
-            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        flow = self._dis.calc(a, b, None) * (cw / sw)
+        dis = getattr(self._local, "dis", None)
+        if dis is None:
+            dis = self._local.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        flow = dis.calc(a, b, None) * (cw / sw)
         c = (cv2.resize(ring.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.99).astype(np.float32)
         # flow is measured only where there is texture to measure it on (a
         # flat sky has none: its flow is a guess, and a misplaced copy of it
@@ -512,8 +557,10 @@ class SourceSelector:
         yy, xx = np.nonzero(hb)
         xs, ys = (xx + x0).astype(np.float64), (yy + y0).astype(np.float64)
         order = self._candidates(t, float(xs.mean()), float(ys.mean()))
-        src1, qx1, qy1 = self._assign(t, xs, ys, order)
-        src2, qx2, qy2 = self._assign(t, xs, ys, order[:_SECOND_CANDIDATES], exclude=src1, direct=False)
+        checked: dict[int, np.ndarray] = {}
+        src1, qx1, qy1 = self._assign(t, xs, ys, order, checked=checked)
+        src2, qx2, qy2 = self._assign(t, xs, ys, order[:_SECOND_CANDIDATES], exclude=src1, direct=False,
+                                      checked=checked)
 
         S1 = np.full((h, w), -1, np.int32)
         S1[yy, xx] = src1
@@ -608,7 +655,12 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         # subject through smoke, water...): the flow fill stands
         return outs
     sel = SourceSelector(frames, holes, cam)
-    fills = [sel.fill(nctx + i) for i in range(n)]
+    cam.guess(0, 0)  # the chained inverses, made before the threads share them
+    # the frames' fills are independent (each fits and reads only its own
+    # pairs besides the neighbour links): two threads, as OpenCV's remaps,
+    # flows and filters release the GIL
+    with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="vedit-sources") as pool:
+        fills = list(pool.map(sel.fill, range(nctx, nctx + n)))
     colours = [None if f is None else f.colour.astype(np.float32) for f in fills]
     weights = [None if f is None else f.weight.copy() for f in fills]
     unseen = [None if f is None else holes[nctx + i][f.box[0]:f.box[1], f.box[2]:f.box[3]] & ~f.seen
