@@ -163,8 +163,8 @@ SPECS: list[Spec] = [
 
 #: A second set, built after the tuning set above with new seeds, sizes,
 #: photos and moves (never used to choose a constant; it did show two bugs and
-#: the smooth-ring detail gain, which were then checked on both sets):
-#: ``python bench/remove.py --holdout``.
+#: the smooth-ring detail gain, which were then checked on both sets), and a
+#: third batch (``m_*``) added later still: ``python bench/remove.py --holdout``.
 HOLDOUT: list[Spec] = [
     Spec("h_tennis_static_a", "moving", "tennis", 911, 0.14, texture="brick", frames=60),
     Spec("h_tennis_static_b", "moving", "tennis", 912, 0.2, texture="coins", frames=60),
@@ -204,6 +204,29 @@ HOLDOUT: list[Spec] = [
     Spec("k_car_moving_d", "moving", "running_car/running_car.mp4", 1332, 0.16,
          static=False, texture="brick", frames=50),
     Spec("k_flow_rocket", "dynamic", "photo:rocket.jpg", 1341, 0.12, dynamic="flow", pan=(70, 0), frames=40),
+    # a third batch, added after every constant above was chosen (new seeds,
+    # two photos not used before, new moves)
+    Spec("m_tennis_static_f", "moving", "tennis", 1411, 0.12, texture="coins", frames=60),
+    Spec("m_tennis_moving_g", "moving", "tennis", 1412, 0.15, static=False, texture="gravel", frames=60),
+    Spec("m_bmx_static_e", "moving", "bmx-trees", 1421, 0.16, texture="grass", frames=60),
+    Spec("m_bmx_moving_f", "moving", "bmx-trees", 1422, 0.14, static=False, texture="brick", frames=60),
+    Spec("m_car_static_e", "moving", "running_car/running_car.mp4", 1431, 0.12, texture="brick", frames=50),
+    Spec("m_car_moving_f", "moving", "running_car/running_car.mp4", 1432, 0.22, static=False, texture="grass",
+         frames=50),
+    Spec("m_rev_pan_color", "revealed", "photo:color.png", 1501, 0.12, pan=(150, 0), texture="gravel"),
+    Spec("m_rev_turn_chelsea", "revealed", "photo:chelsea.png", 1502, 0.14, yaw=16, pitch=-6, pan=(30, 0),
+         texture="coins"),
+    Spec("m_rev_roll_coffee", "revealed", "photo:coffee.png", 1503, 0.13, roll=9, pan=(120, -20), texture="grass"),
+    Spec("m_rev_shake_astronaut", "revealed", "photo:astronaut.png", 1504, 0.12, pan=(0, -100), shake=7,
+         noise=1.0, texture="brick"),
+    Spec("m_rev_panzoom_clock", "revealed", "photo:clock_motion.png", 1505, 0.12, pan=(140, 10), zoom=0.1,
+         texture="coins"),
+    Spec("m_part_turn_retina", "partly", "photo:retina.jpg", 1511, 0.17, yaw=9, texture="gravel"),
+    Spec("m_part_pan_hubble", "partly", "photo:hubble_deep_field.jpg", 1512, 0.16, pan=(45, 10), texture="brick"),
+    Spec("m_never_chelsea", "never", "photo:chelsea.png", 1521, 0.15, noise=1.2, texture="grass"),
+    Spec("m_never_color", "never", "photo:color.png", 1522, 0.12, noise=1.0, texture="coins"),
+    Spec("m_dyn_ripple_astronaut", "dynamic", "photo:astronaut.png", 1531, 0.13, dynamic="ripple", pan=(90, 0),
+         texture="gravel", center=(0.5, 0.7)),
 ]
 
 
