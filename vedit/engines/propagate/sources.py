@@ -524,7 +524,7 @@ class SourceSelector:
         b = cv2.resize(b, (sw, sh), interpolation=cv2.INTER_AREA)
         dis = getattr(self._local, "dis", None)
         if dis is None:
-            dis = self._local.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+            dis = self._local.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         flow = dis.calc(a, b, None) * (cw / sw)
         c = (cv2.resize(ring.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.99).astype(np.float32)
         # flow is measured only where there is texture to measure it on (a
