@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence, TypeGuard
 
 import cv2
 import numpy as np
 
-from vedit.engines.propagate.camera import _THREADS, CameraModel
+from vedit.engines.propagate.camera import _THREADS, CameraModel, Link
 from vedit.engines.propagate.exemplar import exemplar_fill
 from vedit.flow.ops import mask_bbox
 
@@ -204,15 +204,16 @@ def _project(Hm: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray
     """Points (float64) mapped by a homography (float32 results); by a stack
     of L homographies, L rows of results."""
     if Hm.ndim == 3:
-        Hm = Hm[..., None]  # each coefficient a column against the points
-    d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2] if Hm.ndim == 2 else \
-        Hm[:, 2, 0] * xs + Hm[:, 2, 1] * ys + Hm[:, 2, 2]
+        Hm = np.moveaxis(Hm, 0, -1)[..., None]  # each coefficient a column of L against the points
+    d = Hm[2, 0] * xs + Hm[2, 1] * ys + Hm[2, 2]
     d = np.where(np.abs(d) < 1e-9, 1e-9, d)
-    if Hm.ndim == 2:
-        return ((Hm[0, 0] * xs + Hm[0, 1] * ys + Hm[0, 2]) / d).astype(np.float32), \
-               ((Hm[1, 0] * xs + Hm[1, 1] * ys + Hm[1, 2]) / d).astype(np.float32)
-    return ((Hm[:, 0, 0] * xs + Hm[:, 0, 1] * ys + Hm[:, 0, 2]) / d).astype(np.float32), \
-           ((Hm[:, 1, 0] * xs + Hm[:, 1, 1] * ys + Hm[:, 1, 2]) / d).astype(np.float32)
+    return ((Hm[0, 0] * xs + Hm[0, 1] * ys + Hm[0, 2]) / d).astype(np.float32), \
+           ((Hm[1, 0] * xs + Hm[1, 1] * ys + Hm[1, 2]) / d).astype(np.float32)
+
+
+def _link_ok(link: Link | None) -> TypeGuard[Link]:
+    """Whether a fitted link registers its two frames (enough corners follow it, closely)."""
+    return link is not None and link.inliers >= 0.2 and link.residual <= 1.5
 
 
 def _mean3(a: np.ndarray) -> np.ndarray:
@@ -248,7 +249,7 @@ class SourceSelector:
         self._broken = [0]
         for u in range(len(frames) - 1):
             link = camera._pairs.get((u, u + 1))
-            self._broken.append(self._broken[-1] + int(link is None or link.inliers < 0.2 or link.residual > 1.5))
+            self._broken.append(self._broken[-1] + int(not _link_ok(link)))
         self._local = threading.local()  # per thread: its DIS flow (fills run in parallel)
 
     def _candidates(self, t: int, cx: float, cy: float) -> list[int]:
@@ -422,8 +423,7 @@ class SourceSelector:
             sel = src == s
             fit = direct and abs(int(s) - t) > _CHAIN_OK and int(s) in top
             link = self.cam.link(t, int(s)) if fit else None
-            Hm = link.H if link is not None and link.inliers >= 0.2 and link.residual <= 1.5 \
-                else self.cam.guess(t, int(s))
+            Hm = link.H if _link_ok(link) else self.cam.guess(t, int(s))
             px, py = _project(Hm, xs[sel], ys[sel])
             # the direct fit may move a pixel off what the chained guess found
             # real (into the source's own hole: the removed object); such a
