@@ -358,3 +358,23 @@ def test_transient_check_matches_all_views_where_it_decides():
     assert 50 < moving.sum() < 0.5 * x.size, moving.sum()  # the arm is there, and not everywhere
     assert np.array_equal(got[moving], ref[moving].astype(np.float32))
     assert (got[~moving] <= thr).all()
+
+
+def test_never_revealed_fill_keeps_the_feathered_edge_on_the_frame():
+    """The hole's feathered edge (grown by ``feather`` beyond ``dilate``)
+    shows the frame's own pixels, only blended with the fill: the keyframe's
+    exemplar fill takes them as known and fills the core alone, so that band
+    stays close to the real pixels (a fill guessed there, as when the whole
+    grown hole was filled, puts about twice the error into it)."""
+    photo = cv2.resize(skdata.astronaut(), (320, 240), interpolation=cv2.INTER_AREA)
+    mask = _blob_mask(320, 240, r=24)
+    inp = [np.where(mask[..., None] > 0, 0, photo).astype(np.uint8) for _ in range(8)]
+    eng = PropagateInpaintEngine()
+    out = list(eng.inpaint(inp, [mask] * 8, total=8).frames)
+
+    def grown(r):
+        return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)) > 0
+
+    band = grown(eng.dilate + eng.feather) & ~grown(eng.dilate + 1)
+    err = np.abs(out[4].astype(float) - photo)[band].mean()
+    assert err < 12.0, err

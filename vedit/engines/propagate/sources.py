@@ -732,7 +732,17 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         y0, y1, x0, x1 = f.box
         full = np.zeros(holes[0].shape, bool)
         full[y0:y1, x0:x1] = unseen[i]
-        key = exemplar_fill(blend(i, outs[i].copy()), full, seed=i)
+        # the hole's feathered edge shows the frame's own pixels (they are
+        # only blended with the fill): the fill continues them and fills the
+        # core alone (a smaller hole, a closer guess)
+        src = blend(i, outs[i].copy())
+        a = alphas[i]
+        core = full if a is None else full & (a >= 1.0 - 1e-3)
+        if core.sum() >= 16:
+            edge = full & ~core
+            src[edge] = frames[nctx + i][edge]
+            full = core
+        key = exemplar_fill(src, full, seed=i)
         k = nctx + i
         changed = False
         for j in range(n):
