@@ -247,8 +247,7 @@ class SourceSelector:
         # broken[k]: failed neighbour links among frames 0..k (the links are
         # fixed once the camera model is built; direct fits never replace them)
         self._broken = [0]
-        for u in range(len(frames) - 1):
-            link = camera._pairs.get((u, u + 1))
+        for link in camera.neighbours():
             self._broken.append(self._broken[-1] + int(not _link_ok(link)))
         self._local = threading.local()  # per thread: its DIS flow (fills run in parallel)
 
@@ -649,13 +648,13 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
         return outs
     cam = camera() if camera is not None else CameraModel(frames, holes)
     n = len(outs)
-    strength = [cam.strength(nctx + i) for i in range(n)]
-    if float(np.median(strength)) < _MIN_STRENGTH:
+    if cam.weak(range(nctx, nctx + n), _MIN_STRENGTH):
         # no rigid background to speak of (the camera follows a moving
         # subject through smoke, water...): the flow fill stands
         return outs
+    strength = [cam.strength(nctx + i) for i in range(n)]
     sel = SourceSelector(frames, holes, cam)
-    cam.guess(0, 0)  # the chained inverses, made before the threads share them
+    cam.guess(0, len(frames) - 1)  # the chained guess, made before the threads share it
     # the frames' fills are independent (each fits and reads only its own
     # pairs besides the neighbour links): two threads, as OpenCV's remaps,
     # flows and filters release the GIL
