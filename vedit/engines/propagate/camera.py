@@ -162,7 +162,7 @@ class CameraModel:
             return False
         lo, hi = max(0, min(ts) - 1), min(self.n - 2, max(ts))
         order = list(range(lo, hi + 1, 2)) + list(range(lo + 1, hi + 1, 2))
-        weak = set()
+        weak: set[int] = set()
         for i in range(0, len(order), 4 * _THREADS):
             batch = order[i:i + 4 * _THREADS]
             self.fit_neighbours(batch)
