@@ -70,6 +70,7 @@ class CameraModel:
         # under the lock: the stages' threads share it)
         self._Ginv: list[np.ndarray] = []
         self.G = [np.eye(3)]
+        self._guesses: dict[tuple[int, int], np.ndarray] = {}
         self._lock = threading.Lock()
 
     def _grey_valid(self, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,9 +123,15 @@ class CameraModel:
 
     # -------------------------------------------------------------- public
     def guess(self, t: int, s: int) -> np.ndarray:
-        """The chained homography t -> s (full-resolution coordinates)."""
-        self._chain(max(t, s))
-        return self._Ginv[s] @ self.G[t]
+        """The chained homography t -> s (full-resolution coordinates;
+        read-only, kept: the stages ask for the same pairs many times)."""
+        g = self._guesses.get((t, s))
+        if g is None:
+            self._chain(max(t, s))
+            g = self._Ginv[s] @ self.G[t]
+            g.flags.writeable = False
+            self._guesses[(t, s)] = g
+        return g
 
     def link(self, t: int, s: int) -> Link | None:
         """A directly fitted homography t -> s, or None where the background
