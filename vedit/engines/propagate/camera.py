@@ -12,6 +12,8 @@ residual), which the source selection uses to decide where the model holds.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -26,6 +28,8 @@ _STRONG_RESIDUAL = (0.2, 0.5)
 _WIN = (21, 21)
 _CRIT = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 _THREADS = max(1, min(2, os.cpu_count() or 1))
+#: growth of the hole before corners are taken (the object's edge moves with it)
+_GROW = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
 
 
 class Link(NamedTuple):
@@ -50,43 +54,84 @@ class CameraModel:
         self.size = (W, H)
         # an integer reduction (OpenCV's area resize is exact and fast there)
         red = max(1, int(round(max(W, H) / _TRACK_SIDE)))
-        w, h = max(8, W // red), max(8, H // red)
-        self.sx, self.sy = w / W, h / H
-        grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
-
-        def grey_valid(i: int) -> tuple[np.ndarray, np.ndarray]:
-            g = cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY)
-            m = np.ascontiguousarray(holes[i]).view(np.uint8) if holes[i].dtype == bool else holes[i].astype(np.uint8)
-            if red > 1:
-                g = cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA)
-                m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
-            return g, (cv2.dilate(m, grow) == 0).astype(np.uint8) * 255
-
+        self._red = red
+        self._work = (max(8, W // red), max(8, H // red))
+        self.sx, self.sy = self._work[0] / W, self._work[1] / H
+        self._frames, self._holes = frames, holes
+        self.n = len(frames)
+        # everything is measured when first needed (a stage that only asks
+        # how firm the camera is, or for the chain over a few frames, fits
+        # only the links that answer it); every value is the same whichever
+        # order the links are fitted in
+        self._gv: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._corners: dict[int, np.ndarray | None] = {}
         self._pairs: dict[tuple[int, int], Link | None] = {}
-        n = len(frames)
-        # frames and neighbour links in two threads (OpenCV releases the GIL;
-        # each link reads only its own frame's corners): the same links as
-        # one after the other
-        with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="vedit-camera") as pool:
-            gv = list(pool.map(grey_valid, range(n)))
-            self.grey = [g for g, _ in gv]
-            self.valid = [v for _, v in gv]
-            links = list(pool.map(lambda t: self._fit(t, t + 1, None), range(n - 1)))
-        # chained guess: G[t] maps frame t into frame 0
+        # chained guess: G[t] maps frame t into frame 0 (extended on demand,
+        # under the lock: the stages' threads share it)
         self._Ginv: list[np.ndarray] = []
         self.G = [np.eye(3)]
-        for t, link in enumerate(links):
-            step = link.H if link is not None else np.eye(3)
+        self._guesses: dict[tuple[int, int], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _grey_valid(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame i in grey at the tracking size, and where corners may be
+        taken (outside its hole grown by a margin: the object's edge moves
+        with it)."""
+        gv = self._gv.get(i)
+        if gv is None:
+            g = cv2.cvtColor(self._frames[i], cv2.COLOR_RGB2GRAY)
+            hole = self._holes[i]
+            m = np.ascontiguousarray(hole).view(np.uint8) if hole.dtype == bool else hole.astype(np.uint8)
+            if self._red > 1:
+                g = cv2.resize(g, self._work, interpolation=cv2.INTER_AREA)
+                m = cv2.resize(m, self._work, interpolation=cv2.INTER_NEAREST)
+            gv = self._gv[i] = (g, (cv2.dilate(m, _GROW) == 0).astype(np.uint8) * 255)
+        return gv
+
+    def fit_neighbours(self, ts: Iterable[int]) -> None:
+        """Fit the neighbour links (t, t + 1) of ``ts`` not fitted yet, in
+        two threads (OpenCV releases the GIL; each link reads only its own
+        frame's corners): the same links as one after the other."""
+        todo = sorted({t for t in ts if 0 <= t < self.n - 1 and (t, t + 1) not in self._pairs})
+        if not todo:
+            return
+        frames = sorted({u for t in todo for u in (t, t + 1) if u not in self._gv})
+        with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="vedit-camera") as pool:
+            list(pool.map(self._grey_valid, frames))
+            links = list(pool.map(lambda t: self._fit(t, t + 1, None), todo))
+        for t, link in zip(todo, links):
             self._pairs[(t, t + 1)] = link
-            self.G.append(self.G[-1] @ np.linalg.inv(step))
+
+    def _neighbour(self, t: int) -> Link | None:
+        """The neighbour link (t, t + 1), fitted if not yet."""
+        if (t, t + 1) not in self._pairs:
+            self.fit_neighbours([t])
+        return self._pairs[(t, t + 1)]
+
+    def _chain(self, k: int) -> None:
+        """Extend the chained guess (and its inverses) to frame k."""
+        if len(self._Ginv) > k:
+            return
+        with self._lock:
+            self.fit_neighbours(range(len(self.G) - 1, k))
+            while len(self.G) <= k:
+                link = self._pairs[(len(self.G) - 1, len(self.G))]
+                step = link.H if link is not None else np.eye(3)
+                self.G.append(self.G[-1] @ np.linalg.inv(step))
+            while len(self._Ginv) <= k:
+                self._Ginv.append(np.linalg.inv(self.G[len(self._Ginv)]))
 
     # -------------------------------------------------------------- public
     def guess(self, t: int, s: int) -> np.ndarray:
-        """The chained homography t -> s (full-resolution coordinates)."""
-        if len(self._Ginv) != len(self.G):
-            self._Ginv = [np.linalg.inv(g) for g in self.G]
-        return self._Ginv[s] @ self.G[t]
+        """The chained homography t -> s (full-resolution coordinates;
+        read-only, kept: the stages ask for the same pairs many times)."""
+        g = self._guesses.get((t, s))
+        if g is None:
+            self._chain(max(t, s))
+            g = self._Ginv[s] @ self.G[t]
+            g.flags.writeable = False
+            self._guesses[(t, s)] = g
+        return g
 
     def link(self, t: int, s: int) -> Link | None:
         """A directly fitted homography t -> s, or None where the background
@@ -103,27 +148,58 @@ class CameraModel:
         whose corners sit on moving things (a car the camera follows, smoke)
         is near 0."""
         vals = []
-        for key in ((t - 1, t), (t, t + 1)):
-            if key in self._pairs:
-                link = self._pairs[key]
-                if link is None:
+        for u in (t - 1, t):
+            if 0 <= u < self.n - 1:
+                v = _firmness(self._neighbour(u))
+                if v is None:
                     return 0.0
-                a = (link.inliers - _STRONG_INLIERS[0]) / (_STRONG_INLIERS[1] - _STRONG_INLIERS[0])
-                b = (_STRONG_RESIDUAL[1] - link.residual) / (_STRONG_RESIDUAL[1] - _STRONG_RESIDUAL[0])
-                vals.append(min(max(a, 0.0), 1.0) * min(max(b, 0.0), 1.0))
+                vals.append(v)
         return float(min(vals)) if vals else 0.0
 
+    def weak(self, ts: Sequence[int], below: float) -> bool:
+        """Whether the median :meth:`strength` of frames ``ts`` is below
+        ``below``. The links are fitted a few at a time, every other one
+        first (each then speaks for two frames), and the answer is yes as
+        soon as more than half of the frames are known to be weak (one of
+        their links is): a shot the camera model cannot explain is told
+        after a quarter of its links. Otherwise every link is fitted and the
+        median taken."""
+        ts = list(ts)
+        if not ts:
+            return False
+        lo, hi = max(0, min(ts) - 1), min(self.n - 2, max(ts))
+        order = list(range(lo, hi + 1, 2)) + list(range(lo + 1, hi + 1, 2))
+        weak: set[int] = set()
+        for i in range(0, len(order), 4 * _THREADS):
+            batch = order[i:i + 4 * _THREADS]
+            self.fit_neighbours(batch)
+            for u in batch:
+                v = _firmness(self._pairs[(u, u + 1)])
+                if (0.0 if v is None else v) < below:
+                    weak.update((u, u + 1))
+            if 2 * len(weak.intersection(ts)) > len(ts):
+                return True
+        return float(np.median([self.strength(t) for t in ts])) < below
+
+    def neighbours(self) -> list[Link | None]:
+        """Every neighbour link (t, t + 1) of the chunk, fitted if not yet."""
+        self.fit_neighbours(range(self.n - 1))
+        return [self._pairs[(t, t + 1)] for t in range(self.n - 1)]
+
     def cached(self, t: int, s: int) -> Link | None:
-        """The direct fit t -> s if one was made (never fits)."""
+        """The direct fit t -> s if one was made (never fits a direct one;
+        a neighbour link is fitted if not yet)."""
+        if s == t + 1:
+            return self._neighbour(t)
         return self._pairs.get((t, s))
 
     # ------------------------------------------------------------ fitting
     def corners(self, t: int) -> np.ndarray | None:
         c = self._corners.get(t, np.empty(0))
         if c is not None and c.size == 0:
-            g = self.grey[t]
+            g, valid = self._grey_valid(t)
             c = cv2.goodFeaturesToTrack(g, maxCorners=300, qualityLevel=0.003, minDistance=7,
-                                        mask=self.valid[t], blockSize=7)
+                                        mask=valid, blockSize=7)
             if c is None or len(c) < 12:
                 c = None
             self._corners[t] = c
@@ -144,7 +220,7 @@ class CameraModel:
         # neighbours may move far (pyramid of 4 levels); a direct fit starts
         # from the chained guess, which is within a pixel or two
         lv = 4 if guess is None else 2
-        g0, g1 = self.grey[t], self.grey[s]
+        (g0, _), (g1, valid1) = self._grey_valid(t), self._grey_valid(s)
         win = _WIN if guess is None else (15, 15)
         p1, st, _ = cv2.calcOpticalFlowPyrLK(g0, g1, p0, p1, flags=flags, winSize=win, maxLevel=lv, criteria=_CRIT)
         if p1 is None:
@@ -152,13 +228,13 @@ class CameraModel:
         pb, st2, _ = cv2.calcOpticalFlowPyrLK(g1, g0, p1, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
                                               winSize=win, maxLevel=lv, criteria=_CRIT)
         ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((pb - p0)[:, 0], axis=1) < 0.5)
-        h, w = self.grey[s].shape
+        h, w = g1.shape
         q = p1[:, 0]
         ok &= (q[:, 0] >= 0) & (q[:, 0] <= w - 1) & (q[:, 1] >= 0) & (q[:, 1] <= h - 1)
         if ok.sum() < 12:
             return None
         qi = np.clip(np.round(q[ok]).astype(int), 0, [w - 1, h - 1])
-        ok_idx = np.nonzero(ok)[0][self.valid[s][qi[:, 1], qi[:, 0]] > 0]
+        ok_idx = np.nonzero(ok)[0][valid1[qi[:, 1], qi[:, 0]] > 0]
         if len(ok_idx) < 12:
             return None
         a = p0[ok_idx, 0] / np.array([self.sx, self.sy], np.float32)
@@ -178,3 +254,13 @@ class CameraModel:
         proj = cv2.perspectiveTransform(a[inl][:, None], Hm)[:, 0]
         res = float(np.median(np.linalg.norm(proj - b[inl], axis=1)))
         return Link(Hm, float(inl.sum() / max(1, len(p0))), res)
+
+
+def _firmness(link: Link | None) -> float | None:
+    """How firmly a neighbour link registers its frames, 0..1 (see
+    :meth:`CameraModel.strength`); None for a failed link."""
+    if link is None:
+        return None
+    a = (link.inliers - _STRONG_INLIERS[0]) / (_STRONG_INLIERS[1] - _STRONG_INLIERS[0])
+    b = (_STRONG_RESIDUAL[1] - link.residual) / (_STRONG_RESIDUAL[1] - _STRONG_RESIDUAL[0])
+    return min(max(a, 0.0), 1.0) * min(max(b, 0.0), 1.0)

@@ -29,12 +29,13 @@ frames so the fill does not switch on and off.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
 
-from vedit.engines.propagate.camera import CameraModel
+from vedit.engines.propagate.camera import _THREADS, CameraModel
 from vedit.flow.ops import mask_bbox
 
 #: ring (full-resolution px) around the hole whose pixels speak for it
@@ -280,8 +281,9 @@ def complete_subject(frames: list[np.ndarray], holes: list[np.ndarray], nctx: in
         layers[t] = _Layer((y0, y1, x0, x1), lab, ring, _keys(ring & (lab > 0.5), y0 - bb[0], x0 - bb[2]),
                            _predicts(frames[t][y0:y1, x0:x1], lab, ring, back, d))
     raw = {t: _trust(layers, t) for t in layers}
-    res = []
-    for i, o in enumerate(outs):
+
+    def continued(i: int) -> np.ndarray:
+        o = outs[i]
         t = nctx + i
         ly = layers.get(t)
         # averaged over neighbouring frames (frames without a subject count
@@ -290,8 +292,7 @@ def complete_subject(frames: list[np.ndarray], holes: list[np.ndarray], nctx: in
         trust = float(np.mean([raw.get(s, 0.0) for s in range(t - _SPAN, t + _SPAN + 1)
                                if 0 <= s < len(frames)]))
         if ly is None or trust <= 0.0:
-            res.append(o)
-            continue
+            return o
         y0, y1, x0, x1 = ly.box
         hb = holes[t][y0:y1, x0:x1]
         p = np.clip(pull_push(ly.lab, ly.ring.astype(np.float32)), 0.0, 1.0)
@@ -309,5 +310,11 @@ def complete_subject(frames: list[np.ndarray], holes: list[np.ndarray], nctx: in
             mixed += (_TEXTURE * a)[..., None] * hf
         oo = o.copy()
         oo[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-        res.append(oo)
-    return res
+        return oo
+
+    if not layers:
+        return outs
+    # frames in two threads (the colour fill, OpenCV's inpaint, is most of
+    # the cost and releases the GIL; each frame reads only its own layer)
+    with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="vedit-subject") as pool:
+        return list(pool.map(continued, range(len(outs))))
