@@ -9,8 +9,7 @@ holes of 8-22 % of the short side (the blob shape of ``bench/cases.py``).
 Per image: the fill's hole is the mask grown by 3 px (the engine's ``dilate``;
 the feathered edge beyond it keeps the frame's own pixels), TELEA's the mask
 grown by 3 px as in ``bench/remove.py``. Scores on the mask: psnr, psnr after
-a sigma-4 blur of both (the coarse shading), and the detail ratio (mean Sobel
-magnitude in the mask eroded by 2 px, fill over truth).
+a sigma-4 blur of both (the coarse shading), and the detail ratio (``vedit score``'s).
 
     python bench/never.py [--images 60] [--jobs 2] [--no-save]
 """
@@ -55,20 +54,15 @@ def make(i: int) -> tuple[str, np.ndarray, np.ndarray]:
     return f"{i:03d}_{name.split('.')[0]}", truth, m > 0
 
 
-def _grad(g: np.ndarray) -> np.ndarray:
-    return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
-
-
 def score(out: np.ndarray, truth: np.ndarray, m: np.ndarray) -> dict:
-    o, g = out.astype(np.float32), truth.astype(np.float32)
+    """psnr and detail on the mask as ``vedit score`` measures them (one
+    frame), and psnr after a sigma-4 blur of both (the coarse shading)."""
+    from vedit.quality import score as vscore
 
-    def psnr(a, b):
-        return float(10 * np.log10(255 ** 2 / max(float(((a - b)[m] ** 2).mean()), 1e-6)))
-
-    blur = [cv2.GaussianBlur(a, (0, 0), 4) for a in (o, g)]
-    inner = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    detail = float(_grad(o.mean(2))[inner].sum() / max(float(_grad(g.mean(2))[inner].sum()), 1e-6))
-    return {"psnr": round(psnr(o, g), 3), "psnr_coarse": round(psnr(*blur), 3), "detail": round(detail, 3)}
+    r = vscore([out], [truth], [m.astype(np.uint8) * 255], rgb=False)
+    o, g = (cv2.GaussianBlur(a.astype(np.float32), (0, 0), 4) for a in (out, truth))
+    coarse = 10 * np.log10(255 ** 2 / max(float(((o - g)[m] ** 2).mean()), 1e-6))
+    return {"psnr": r["psnr_mask"], "psnr_coarse": round(float(coarse), 3), "detail": r["detail"]}
 
 
 def one(i: int) -> dict:
