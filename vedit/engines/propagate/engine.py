@@ -960,7 +960,7 @@ class PropagateInpaintEngine:
             with ThreadPoolExecutor(max_workers=self.threads) as pool:
                 comps = pool.map(compose, range(n))
                 for t, comp in enumerate(comps):
-                    if self.temporal > 0 and t > 0 and holes[t].any():
+                    if self.temporal > 0 and t > 0 and mask_bbox(holes[t]) is not None:
                         okb = ok_b[t - 1]
                         if mov is not None and mov[t - 1].any():
                             # the background's motion carries hole pixels onto a
@@ -1031,7 +1031,8 @@ class PropagateInpaintEngine:
         if H is None:
             return None
         r = homography_residual(flow, H)
-        if np.mean(r[valid] < 1.0) < _MOV_INLIERS:
+        # the share of valid pixels that follow it (no copy of the selection)
+        if np.count_nonzero((r < 1.0) & valid) / max(1, np.count_nonzero(valid)) < _MOV_INLIERS:
             return None
         warped = cv2.warpPerspective(g1, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                      borderMode=cv2.BORDER_REPLICATE)
@@ -1454,14 +1455,16 @@ class PropagateInpaintEngine:
     def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> tuple[np.ndarray, np.ndarray]:
         """Full-resolution colours for ``hole`` from the propagation maps."""
         src, cx, cy, dist, has, src2, cx2, cy2, wt2 = res
-        if not hole.any():
+        # the box, not a scan of the frame (a read-only hole's box is remembered)
+        bb = mask_bbox(hole)
+        if bb is None:
             # nothing changes (a context frame): the frame itself, not a copy
             return frame, np.zeros(hole.shape, bool)
         out = frame.copy()
         missing = np.zeros(hole.shape, bool)
         h, w = src.shape
         full = (w, h) != (W, H)
-        y0, y1, x0, x1 = mask_bbox(hole)
+        y0, y1, x0, x1 = bb
         pad = 4
         y0, x0 = max(0, y0 - pad), max(0, x0 - pad)
         y1, x1 = min(H, y1 + pad), min(W, x1 + pad)
