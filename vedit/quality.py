@@ -39,6 +39,8 @@ __all__ = ["score", "score_files", "score_noref", "score_noref_files"]
 
 _SSIM_C1, _SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 _ERODE = np.ones((5, 5), np.uint8)  # "eroded by 2 px"
+#: mean gradient (grey levels, Sobel magnitude) of the truth in the hole below which it has no detail to compare with
+_FLAT = 0.5
 
 
 def _gray(x: np.ndarray, rgb: bool) -> np.ndarray:
@@ -118,7 +120,7 @@ def score(output_frames: Iterable[np.ndarray], gt_frames: Iterable[np.ndarray], 
     se_m = se_f = 0.0
     n_m = n_f = 0
     ssim_sum, fo, fg, do, dg = 0.0, 0.0, 0.0, 0.0, 0.0
-    n = 0
+    n = n_in = 0
     prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # out, gt, mask of frame t-1
     prev_g: np.ndarray | None = None
     for o_raw, g_raw, m_raw in zip(output_frames, gt_frames, mask_frames):
@@ -140,6 +142,7 @@ def score(output_frames: Iterable[np.ndarray], gt_frames: Iterable[np.ndarray], 
         inner = cv2.erode(m.astype(np.uint8), _ERODE) > 0
         do += float(_grad(go)[inner].sum())
         dg += float(_grad(gg)[inner].sum())
+        n_in += int(inner.sum())
         if prev is not None and prev_g is not None:
             f, ok = flow(prev_g, gg)
             sel = prev[2] & ok
@@ -153,7 +156,10 @@ def score(output_frames: Iterable[np.ndarray], gt_frames: Iterable[np.ndarray], 
         raise InvalidInputError("nothing to score: no frames")
     return {"psnr_mask": round(_psnr(se_m, n_m), 2), "psnr_full": round(_psnr(se_f, n_f), 2),
             "ssim_full": round(ssim_sum / n, 4), "flicker": round(float(fo / max(fg, 1e-6)), 3),
-            "detail": round(float(do / max(dg, 1e-9)), 3), "frames": int(n)}
+            # a truth without detail in the hole (a clipped sky, a bare wall)
+            # gives no scale to measure the fill's against: None, not a
+            # ratio to almost nothing
+            "detail": round(float(do / dg), 3) if dg > _FLAT * max(n_in, 1) else None, "frames": int(n)}
 
 
 def _ring(m: np.ndarray, near: int, far: int) -> np.ndarray:

@@ -31,7 +31,8 @@ def command(output: str, mask: str, truth: str | None, as_json: bool) -> None:
         click.echo(json.dumps(res))
         return
     for key, meaning in _FULL if truth else _NOREF:
-        click.echo(f"{key:>12}: {res[key]:<8} ({meaning})")
+        v = "n/a" if res[key] is None else res[key]
+        click.echo(f"{key:>12}: {v:<8} ({meaning})")
     if not truth:
         frames = res["abrupt_frames"]
         click.echo(f"{'abrupt':>12}: {', '.join(map(str, frames)) if frames else 'none'} (frames where the fill pops)")

@@ -100,6 +100,35 @@ def test_size_mismatch_is_one_line_error():
         score([], [], [])
 
 
+def test_flat_truth_has_no_detail_ratio(tmp_path):
+    """A hole over a flat truth (a clipped sky) gives the detail ratio no
+    scale: it is reported as undefined (None; ``n/a`` in the CLI), not as
+    the fill's gradient over almost nothing; a textured truth keeps a ratio."""
+    rng = np.random.default_rng(3)
+    truth = np.full((60, 80, 3), 200, np.uint8)
+    truth[:, :20] = rng.integers(0, 255, (60, 20, 3), dtype=np.uint8)  # texture left of the hole only
+    mask = np.zeros((60, 80), np.uint8)
+    mask[20:40, 35:60] = 255
+    out = truth.copy()
+    out[20:40, 35:60] = rng.integers(150, 250, (20, 25, 3), dtype=np.uint8)  # a noisy fill
+    r = score([out] * 3, [truth] * 3, [mask] * 3)
+    assert r["detail"] is None and r["psnr_mask"] < 30
+    textured = truth.copy()
+    textured[20:40, 35:60] = rng.integers(0, 255, (20, 25, 3), dtype=np.uint8)
+    assert score([out] * 3, [textured] * 3, [mask] * 3)["detail"] > 0
+    for name, im in (("out", out), ("truth", truth)):
+        os.makedirs(tmp_path / name)
+        for i in range(3):
+            cv2.imwrite(str(tmp_path / name / f"{i:03d}.png"), im)
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    cmd = [sys.executable, "-m", "vedit_cli.main", "score", str(tmp_path / "out"), "--truth", str(tmp_path / "truth"),
+           "--mask", str(tmp_path / "mask.png")]
+    text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert "detail: n/a" in text, text
+    js = json.loads(subprocess.run(cmd + ["--json"], capture_output=True, text=True, check=True).stdout)
+    assert js["detail"] is None
+
+
 def test_noref_flicker_detail_and_pops(small_case):
     gt, masks = _seq(small_case.gt), _masks(small_case)
     m = masks[0] > 127
