@@ -403,3 +403,27 @@ def test_never_revealed_fill_keeps_the_feathered_edge_on_the_frame():
     band = grown(eng.dilate + eng.feather) & ~grown(eng.dilate + 1)
     err = np.abs(out[4].astype(float) - photo)[band].mean()
     assert err < 12.0, err
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720), (2000, 1000), (640, 360)])
+def test_tracking_size_hole_is_the_nearest_resize(size):
+    """The hole the corners are kept out of, at the tracking size: read over
+    the hole's box only (at an exact integer reduction), the same pixels as
+    OpenCV's nearest-neighbour resize of the whole frame, for holes at the
+    frame's edges, scattered pixels and an empty hole."""
+    W, H = size
+    rng = np.random.default_rng(W)
+    holes = []
+    for box in [(0, 40, 0, 60), (H - 37, H, W - 53, W), (H // 3, H // 3 + 91, W // 2 - 7, W // 2 + 120)]:
+        h = np.zeros((H, W), bool)
+        h[box[0]:box[1], box[2]:box[3]] = rng.random((box[1] - box[0], box[3] - box[2])) < 0.3
+        holes.append(h)
+    holes.append(np.zeros((H, W), bool))
+    frames = [np.zeros((H, W, 3), np.uint8)] * len(holes)
+    cam = CameraModel(frames, holes)
+    for h in holes:
+        want = h.view(np.uint8)
+        if cam._red > 1:
+            want = cv2.resize(want, cam._work, interpolation=cv2.INTER_NEAREST)
+        np.testing.assert_array_equal(cam._small_hole(h), want)
+    assert cam._small_hole(holes[2]).any()

@@ -5,8 +5,24 @@ import cv2
 import numpy as np
 import pytest
 
+from vedit.flow.ops import mask_bbox
 from vedit.io import open_clip, open_masks
 from vedit.io.masks import to_mask
+
+
+def _box_of(m):
+    """The box of ``m``'s white pixels, scanned (not a remembered box)."""
+    ys, xs = np.nonzero(m)
+    return None if len(ys) == 0 else (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1)
+
+
+def _check_remembered_box(m):
+    """A decoded mask is read-only, and the box ``mask_bbox`` gives for it
+    (remembered by the decoder) is the box of its white pixels."""
+    assert not m.flags.writeable
+    with pytest.raises(ValueError):
+        m[0, 0] = 255
+    assert mask_bbox(m) == _box_of(m)
 
 
 @pytest.mark.parametrize("kind", ["grey", "bgr", "bgra", "bgra_opaque", "grey16", "bgr16"])
@@ -83,6 +99,7 @@ def test_grey_png_masks_decoded_directly_equal_opencv(tmp_path, level):
         fast = _grey_png_mask(p, 160, 90)
         if fast is not None:  # rows with the Average or Paeth filter are left to OpenCV
             np.testing.assert_array_equal(fast, want)
+            _check_remembered_box(fast)
             taken.append(i)
         np.testing.assert_array_equal(_binary_frame(p, 160, 90), want)
     # the empty mask, the disc and the bar (None, Sub and Up rows) take it
@@ -171,3 +188,42 @@ def test_full_hd_masks_decoded_piecewise_equal_opencv(tmp_path, level):
             fast = _binary_frame(p, w, h)
         assert fast is not None, i
         np.testing.assert_array_equal(fast, want, err_msg=str(i))
+        _check_remembered_box(fast)
+
+
+@pytest.mark.parametrize("kind", ["sequence", "video", "still"])
+def test_binary_masks_are_read_only_with_their_box(tmp_path, kind):
+    """Every binary mask a MaskSource yields is read-only (the engine then
+    reuses its box instead of scanning the frame), whichever way it was
+    read; its box is the box of its white pixels."""
+    frames = [np.zeros((64, 96, 3), np.uint8) for _ in range(3)]
+    masks = []
+    for i in range(3):
+        m = np.zeros((64, 96), np.uint8)
+        cv2.circle(m, (20 + 25 * i, 30), 9, 255, -1)
+        masks.append(m)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(src / f"f{i:03d}.png"), f)
+    if kind == "sequence":
+        path = tmp_path / "m"
+        path.mkdir()
+        for i, m in enumerate(masks):
+            cv2.imwrite(str(path / f"m{i:03d}.png"), m)
+    elif kind == "video":
+        from vedit.io import open_writer
+
+        path = tmp_path / "m.mkv"
+        with open_writer(str(path), 10, (96, 64), codec="ffv1") as w:
+            for m in masks:
+                w.write(np.dstack([m] * 3))
+    else:
+        path = tmp_path / "m.png"
+        cv2.imwrite(str(path), masks[1])
+        masks = [masks[1]] * 3
+    got = list(open_masks(str(path), open_clip(str(src))))
+    assert len(got) == 3
+    for g, want in zip(got, masks):
+        np.testing.assert_array_equal(g, want)
+        _check_remembered_box(g)

@@ -42,6 +42,18 @@ def remember_bbox(mask: np.ndarray, box: tuple[int, int, int, int] | None) -> No
         _bbox_memo[key] = (weakref.ref(mask, _forget(key)), box)
 
 
+def freeze_boxed(mask: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """``mask`` (a fresh array that owns its memory, zero outside the window
+    y0:y1, x0:x1) made read-only, with its box, found inside the window,
+    remembered: later :func:`mask_bbox` calls and emptiness checks do not
+    read the rest of the frame (zero pages never written, which a scan
+    would fault in one by one)."""
+    bb = mask_bbox(mask[y0:y1, x0:x1])
+    mask.flags.writeable = False
+    remember_bbox(mask, None if bb is None else (bb[0] + y0, bb[1] + y0, bb[2] + x0, bb[3] + x0))
+    return mask
+
+
 def _forget(key: int):
     """The callback that drops a memo entry when its mask goes."""
     def drop(_ref: weakref.ref) -> None:

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError
+from vedit.flow.ops import freeze_boxed
 from vedit.io.clip import IMAGE_EXTS, Clip, is_sequence_path, open_clip, to_uint8
 
 
@@ -68,10 +69,10 @@ _PIECE_BYTES = 64 << 10
 
 
 def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
-    """The mask (uint8 {0, 255}) of an 8-bit grey, non-interlaced PNG whose
-    rows are stored with the None, Sub or Up filter — what OpenCV (libpng)
-    writes for a mask — or None for any other file (and for a damaged one:
-    OpenCV then reads it and reports the error).
+    """The mask (uint8 {0, 255}, read-only) of an 8-bit grey, non-interlaced
+    PNG whose rows are stored with the None, Sub or Up filter — what OpenCV
+    (libpng) writes for a mask — or None for any other file (and for a
+    damaged one: OpenCV then reads it and reports the error).
 
     The same values as decoding with OpenCV and thresholding, at about half
     the cost: a mask is mostly empty rows, and libpng undoes the filter of
@@ -79,7 +80,10 @@ def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
     stored byte on are touched (a Sub row is a running sum, mod 256, of its
     stored bytes, an Up row the sum of its bytes and the row above, a None
     row its bytes; past the last non-zero byte only Up rows can carry
-    anything, a copy of the row above)."""
+    anything, a copy of the row above). The box of the white pixels is
+    found inside the decoded rows and remembered for ``mask_bbox``: the rest
+    of the frame is never written, and a scan of it would fault in every
+    zero page of the fresh array."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -140,7 +144,7 @@ def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
         return None
     out = np.zeros((h, w), np.uint8)
     if x1 == 0:  # every stored byte zero: so is every pixel
-        return out
+        return freeze_boxed(out, 0, 0, 0, 0)
     bh = y1 - y0
     # the stored bytes of the rows y0..y1 from column x0 (1 + x0 in a row)
     stored = np.zeros((bh, w - x0), np.uint8)
@@ -166,13 +170,13 @@ def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
                 vals[a:b] += vals[a - 1]
     vals[bh:] = vals[bh - 1]
     cv2.threshold(vals, 127, 255, cv2.THRESH_BINARY, dst=out[y0:y2, x0:])
-    return out
+    return freeze_boxed(out, y0, y2, x0, w)
 
 
 def _binary_frame(path: str, width: int, height: int) -> np.ndarray:
-    """One file of a mask sequence as uint8 {0, 255}: the same values as
-    ``to_mask`` of the RGB frame ``Clip.frames`` reads (any alpha channel
-    dropped, 16-bit rounded to 8), without building that frame."""
+    """One file of a mask sequence as uint8 {0, 255}, read-only: the same
+    values as ``to_mask`` of the RGB frame ``Clip.frames`` reads (any alpha
+    channel dropped, 16-bit rounded to 8), without building that frame."""
     if path.lower().endswith(".png"):
         fast = _grey_png_mask(path, width, height)
         if fast is not None:
@@ -189,12 +193,18 @@ def _binary_frame(path: str, width: int, height: int) -> np.ndarray:
     if img.ndim == 3:
         ch = cv2.split(np.ascontiguousarray(img[:, :, :3]))
         img = cv2.max(cv2.max(ch[0], ch[1]), ch[2])
-    return cv2.threshold(np.ascontiguousarray(img), 127, 255, cv2.THRESH_BINARY)[1]
+    out = cv2.threshold(np.ascontiguousarray(img), 127, 255, cv2.THRESH_BINARY)[1]
+    out.flags.writeable = False
+    return out
 
 
 class MaskSource:
     """Streams masks aligned with a clip's selected range: uint8 {0, 255}, or
-    with ``soft`` float32 [0, 1] mattes."""
+    with ``soft`` float32 [0, 1] mattes.
+
+    Binary masks are read-only: a consumer that wants to change one copies
+    it, and ``vedit.flow.ops.mask_bbox`` remembers a mask's box (the decoder
+    of a PNG mask sequence knows it without a scan of the frame)."""
 
     def __init__(self, path: str, clip: Clip, allow_empty: bool = False, soft: bool = False):
         self.path = os.fspath(path)
@@ -210,6 +220,8 @@ class MaskSource:
             self._check_size(w, h)
             if not allow_empty and not self._still.any():
                 raise InvalidInputError(f"mask {self.path} is empty (no white pixels): nothing to do")
+            if not soft:
+                self._still.flags.writeable = False
         else:
             mc = open_clip(self.path)
             self._check_size(mc.width, mc.height)
@@ -251,7 +263,9 @@ class MaskSource:
                 yield _binary_frame(p, mc.width, mc.height)
         elif not self.soft:
             for f in mc.frames():
-                yield to_mask(f)
+                m = to_mask(f)
+                m.flags.writeable = False
+                yield m
         elif mc.kind == "sequence":  # read the files themselves: 16-bit and alpha kept
             for p in mc.files[mc.start: mc.start + mc.frame_count]:
                 yield read_mask_image(p, soft=True)

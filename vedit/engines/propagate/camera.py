@@ -20,6 +20,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from vedit.flow.ops import mask_bbox
+
 #: longest side of the grey images the camera model is measured on
 _TRACK_SIDE = 720
 #: inlier share and residual (px) from which a link counts as weak / fully firm
@@ -80,13 +82,32 @@ class CameraModel:
         gv = self._gv.get(i)
         if gv is None:
             g = cv2.cvtColor(self._frames[i], cv2.COLOR_RGB2GRAY)
-            hole = self._holes[i]
-            m = np.ascontiguousarray(hole).view(np.uint8) if hole.dtype == bool else hole.astype(np.uint8)
+            m = self._small_hole(self._holes[i])
             if self._red > 1:
                 g = cv2.resize(g, self._work, interpolation=cv2.INTER_AREA)
-                m = cv2.resize(m, self._work, interpolation=cv2.INTER_NEAREST)
             gv = self._gv[i] = (g, (cv2.dilate(m, _GROW) == 0).astype(np.uint8) * 255)
         return gv
+
+    def _small_hole(self, hole: np.ndarray) -> np.ndarray:
+        """``hole`` as uint8 at the tracking size: its nearest-neighbour
+        resize. At an exact integer reduction that is every ``red``-th pixel
+        of every ``red``-th row, and only those over the hole's box are read
+        (the rest of a full-frame hole is zero pages that a resize of the
+        whole frame would fault in)."""
+        def u8(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(a).view(np.uint8) if a.dtype == bool else a.astype(np.uint8)
+
+        red, (w, h) = self._red, self._work
+        if red == 1:
+            return u8(hole)
+        if (w * red, h * red) != self.size:
+            return cv2.resize(u8(hole), self._work, interpolation=cv2.INTER_NEAREST)
+        small = np.zeros((h, w), np.uint8)
+        bb = mask_bbox(hole)
+        if bb is not None:
+            y0, y1, x0, x1 = (-(-v // red) for v in bb)  # the sampled rows and columns inside the box
+            small[y0:y1, x0:x1] = u8(hole[y0 * red:y1 * red:red, x0 * red:x1 * red:red])
+        return small
 
     def fit_neighbours(self, ts: Iterable[int]) -> None:
         """Fit the neighbour links (t, t + 1) of ``ts`` not fitted yet, in

@@ -58,6 +58,7 @@ from vedit.flow.ops import (
     _membrane_fill,
     consistency_from_sampled,
     fit_global_motion,
+    freeze_boxed,
     homography_residual,
     mask_bbox,
     remember_bbox,
@@ -947,7 +948,7 @@ class PropagateInpaintEngine:
                     self._resolve(fills_left, src_frames, self._sources(result[t], hw[t]), keep=True)
                 comp, missing = self._compose(frames[t], holes[t], result[t], src_frames, sx, sy, W, H,
                                               _masks[t] if _masks is not None else None)
-                if missing.any():  # leftovers (iteration cap): rare
+                if mask_bbox(missing) is not None:  # leftovers (iteration cap): rare
                     if _fallback is not None:
                         self._fill_from(comp, _fallback[t], missing)
                     else:
@@ -1453,13 +1454,14 @@ class PropagateInpaintEngine:
         return (C + 0.5) * scale - 0.5 + o
 
     def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> tuple[np.ndarray, np.ndarray]:
-        """Full-resolution colours for ``hole`` from the propagation maps."""
+        """Full-resolution colours for ``hole`` from the propagation maps, and
+        the hole pixels no map reaches (read-only, its box remembered)."""
         src, cx, cy, dist, has, src2, cx2, cy2, wt2 = res
         # the box, not a scan of the frame (a read-only hole's box is remembered)
         bb = mask_bbox(hole)
         if bb is None:
             # nothing changes (a context frame): the frame itself, not a copy
-            return frame, np.zeros(hole.shape, bool)
+            return frame, freeze_boxed(np.zeros(hole.shape, bool), 0, 0, 0, 0)
         out = frame.copy()
         missing = np.zeros(hole.shape, bool)
         h, w = src.shape
@@ -1480,7 +1482,7 @@ class PropagateInpaintEngine:
         used, bx0, bx1, by0, by1 = self._source_boxes(res, win, sx, sy, len(src_frames))
         if not used.any():
             missing[y0:y1, x0:x1] = region
-            return out, missing
+            return out, freeze_boxed(missing, y0, y1, x0, x1)
         # every source's box in one atlas image: one remap per candidate, with
         # the maps turned into atlas coordinates on the working grid
         atlas, offx, offy = self._atlas(src_frames, used, bx0, bx1, by0, by1)
@@ -1531,7 +1533,7 @@ class PropagateInpaintEngine:
         np.clip(patch, 0, 255, out=patch)
         _masked_copy(out[y0:y1, x0:x1], patch.astype(np.uint8), region)
         missing[y0:y1, x0:x1] = region & ~sel
-        return out, missing
+        return out, freeze_boxed(missing, y0, y1, x0, x1)
 
     @staticmethod
     def _seam_offset(patch, orig, region, filled) -> np.ndarray:
