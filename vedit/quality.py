@@ -114,7 +114,8 @@ def score(output_frames: Iterable[np.ndarray], gt_frames: Iterable[np.ndarray], 
 
     The three iterables are consumed in step; scoring stops at the shortest.
     Returns ``psnr_mask``, ``psnr_full`` (dB), ``ssim_full``, ``flicker``,
-    ``detail`` and ``frames``, rounded as ``score.py`` rounds them.
+    ``detail`` and ``frames``, rounded as ``score.py`` rounds them; ``detail``
+    is None where the truth is flat inside the hole (nothing to compare with).
     """
     flow = _Flow()
     se_m = se_f = 0.0
@@ -207,6 +208,9 @@ def score_noref(output_frames: Iterable[np.ndarray], mask_frames: Iterable[np.nd
     * ``abrupt_frames``: frames whose fill differs from the previous one (after
       alignment) ``jump`` times more than the recent typical change, i.e. where
       the fill pops (a source switch, a new keyframe fill); see :func:`_pops`.
+
+    ``flicker`` and ``detail`` are None where they cannot be measured (no
+    consistent ring to compare with; a ring without detail).
     """
     flow = _Flow()
     err_h: list[float] = []
@@ -244,11 +248,14 @@ def score_noref(output_frames: Iterable[np.ndarray], mask_frames: Iterable[np.nd
         raise InvalidInputError("nothing to score: no frames")
     eh, er = np.array(err_h, np.float64), np.array(err_r, np.float64)
     both = ~np.isnan(eh) & ~np.isnan(er)
-    flicker = float(eh[both].sum() / max(er[both].sum(), 1e-6)) if both.any() else float("nan")
+    # undefined (None, JSON null) where nothing could be compared: no ring
+    # frames to follow, or a ring without detail (as for the truth above)
+    flicker = round(float(eh[both].sum() / max(er[both].sum(), 1e-6)), 3) if both.any() else None
     abrupt = _pops(eh, jump)
-    detail = (d_hole / max(n_hole, 1)) / max(d_ring / max(n_ring, 1), 1e-9) if n_hole and n_ring else float("nan")
-    return {"flicker": round(flicker, 3), "coverage": round(cov_ok / max(cov_n, 1), 3),
-            "detail": round(float(detail), 3), "abrupt_frames": abrupt, "frames": int(n)}
+    detail = round(float((d_hole / n_hole) / (d_ring / n_ring)), 3) \
+        if n_hole and n_ring and d_ring > _FLAT * n_ring else None
+    return {"flicker": flicker, "coverage": round(cov_ok / max(cov_n, 1), 3),
+            "detail": detail, "abrupt_frames": abrupt, "frames": int(n)}
 
 
 def _open(output: str, truth: str | None, mask: str) -> tuple[Any, Any, Any]:

@@ -106,7 +106,7 @@ def test_flat_truth_has_no_detail_ratio(tmp_path):
     the fill's gradient over almost nothing; a textured truth keeps a ratio."""
     rng = np.random.default_rng(3)
     truth = np.full((60, 80, 3), 200, np.uint8)
-    truth[:, :20] = rng.integers(0, 255, (60, 20, 3), dtype=np.uint8)  # texture left of the hole only
+    truth[:, :8] = rng.integers(0, 255, (60, 8, 3), dtype=np.uint8)  # texture far left of the hole only
     mask = np.zeros((60, 80), np.uint8)
     mask[20:40, 35:60] = 255
     out = truth.copy()
@@ -127,6 +127,9 @@ def test_flat_truth_has_no_detail_ratio(tmp_path):
     assert "detail: n/a" in text, text
     js = json.loads(subprocess.run(cmd + ["--json"], capture_output=True, text=True, check=True).stdout)
     assert js["detail"] is None
+    # no reference: the ring around the hole is flat too (no scale), still frames
+    noref = score_noref([out] * 3, [mask] * 3)
+    assert noref["detail"] is None and noref["coverage"] >= 0
 
 
 def test_noref_flicker_detail_and_pops(small_case):
