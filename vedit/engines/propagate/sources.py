@@ -6,7 +6,7 @@ lighting and parallax), plus a penalty for a source that saw the spot at a
 lower resolution (after a zoom the closer frame is the sharper one). The
 first candidate whose homography lands the pixel on a real pixel (inside the
 frame, outside that frame's own hole, and not something passing over the
-background there: see ``SourceSelector._transient``) is the source; it is sampled once,
+background there: see ``choice.transient``) is the source; it is sampled once,
 bicubic, from the original frame, with a per-channel gain fitted on the ring
 around the hole (exposure and white-balance drift between the two frames).
 Because neighbouring frames rank the candidates almost identically, they pick
@@ -34,6 +34,7 @@ from typing import Callable, NamedTuple, Sequence, TypeGuard
 import cv2
 import numpy as np
 
+from vedit.engines.propagate import choice
 from vedit.engines.propagate.camera import _THREADS, CameraModel, Link
 from vedit.engines.propagate.exemplar import exemplar_fill
 from vedit.flow.ops import mask_bbox
@@ -67,7 +68,7 @@ _DIRECT_FITS = 3
 #: source pixel is background, and the colour difference to all but the
 #: closest of them from which it is something moving on its own (a passing
 #: arm, a ball)
-_TRANSIENT_LAGS, _TRANSIENT_THR = (-12, -8, -5, -3, 3, 5, 8, 12), 20.0
+_TRANSIENT_LAGS = (-12, -8, -5, -3, 3, 5, 8, 12)
 #: views of a point needed to tell (fewer: it counts as background)
 _TRANSIENT_MIN = 2
 #: a source is taken only when it covers this share of the hole (or all that is left)
@@ -253,7 +254,12 @@ class SourceSelector:
         for link in camera.neighbours():
             self._broken.append(self._broken[-1] + int(not _link_ok(link)))
         self._local = threading.local()  # per thread: its DIS flow (fills run in parallel)
-        self._stacks: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+        # the same, as the compiled source choice reads them
+        self._frames_nb = choice.FrameTable(frames)
+        self._blocked_nb = choice.FrameTable([np.zeros((H, W), bool) if b is None else b for b in self.blocked])
+        self._has_block = np.array([b is not None for b in self.blocked], bool)
+        self._solid = np.array([(-1, -1, -1, -1) if b is None else b for b in self.solid], np.int64).reshape(-1, 4)
+        self._lags = self._lag_views()
 
     def _candidates(self, t: int, cx: float, cy: float) -> list[int]:
         others = [s for s in range(len(self.frames)) if s != t]
@@ -270,161 +276,70 @@ class SourceSelector:
         a, b = (t, s) if t <= s else (s, t)
         return self._broken[b] == self._broken[a]
 
-    def _inside_blocked(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
-        """A cheap sufficient test that nothing lands on a usable pixel: the
-        pixels' bounding box, projected, falls inside a solid block of frame
-        s's own hole (a still camera over a static mask: every candidate)."""
-        bb = self.solid[s]
-        if bb is None:
-            return False
-        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        cx = np.array([x0, x1, x0, x1], np.float64)
-        cy = np.array([y0, y0, y1, y1], np.float64)
-        px, py = _project(Hm, cx, cy)
-        return bool(px.min() >= bb[2] and px.max() <= bb[3] and py.min() >= bb[0] and py.max() <= bb[1])
-
     def _on_real(self, s: int, x: np.ndarray, y: np.ndarray, margin: int) -> np.ndarray:
         """Which points of frame s are real pixels: inside the frame by
         ``margin`` and outside its own hole."""
-        return self._on_real_many([s], x[None], y[None], margin)[0]
-
-    def _on_real_many(self, frames: list[int], x: np.ndarray, y: np.ndarray, margin: int) -> np.ndarray:
-        """:meth:`_on_real` of row k of ``x`` and ``y`` in frame ``frames[k]``."""
         ok = (x >= margin) & (x <= self.W - 1 - margin) & (y >= margin) & (y <= self.H - 1 - margin)
-        for k, s in enumerate(frames):
-            b = self.blocked[s]
-            if b is None:
-                continue
-            i = np.flatnonzero(ok[k])
+        b = self.blocked[s]
+        if b is not None:
+            i = np.flatnonzero(ok)
             if i.size:
                 # inside the frame: the nearest pixel is too
-                ok[k, i] = ~b[y[k, i].round().astype(np.intp), x[k, i].round().astype(np.intp)]
+                ok[i] = ~b[y[i].round().astype(np.intp), x[i].round().astype(np.intp)]
         return ok
 
-    def _transient(self, s: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """How much points of frame s look like something moving on its own
-        rather than the background: the colour difference (mean over the
-        channels: a saturated colour may have the grey of what it passes over)
-        to the point's views in frames before and after, where the camera
-        model puts it there, the second smallest of them (one view may match
-        by chance; 0 where fewer than ``_TRANSIENT_MIN`` frames show it).
+    def _lag_views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame s, the frames whose camera-warped view tells whether a
+        pixel of s is background (``_TRANSIENT_LAGS`` away, registered with
+        s, nearest first) and the homographies s -> them: their count, their
+        indices and the matrices (see ``choice.transient``).
+
         A camera that follows a player reveals the background behind a static
         blob only a strip at a time, and in many of those frames the player's
         swinging arm stood over the strip: copied, it draws a row of arm
-        pieces; the background's own pixels agree with their view in the
-        other frames, the arm's do not (above ``_TRANSIENT_THR``). Only
-        values above that threshold are used, so below it a value may be any
-        that is at most the threshold (a point two views agree with is not
-        looked up in the others)."""
+        pieces. The background's own pixels agree with their view in the
+        other frames, the arm's do not."""
         n = len(self.frames)
-        lags = [s + o for o in _TRANSIENT_LAGS if 0 <= s + o < n and self._usable(s, s + o)]
-        if len(lags) < _TRANSIENT_MIN:
-            return np.zeros(x.shape, np.float32)
-        xd, yd = x.astype(np.float64), y.astype(np.float64)
-        g = sample_points(self.frames[s], x, y, cv2.INTER_LINEAR)[:, :3]
-        # the smallest and second smallest difference over the views so far
-        m1 = np.full(x.shape, np.inf, np.float32)
-        m2 = np.full(x.shape, np.inf, np.float32)
-        live = np.arange(x.size)
-        # the two nearest views first: a point both agree with (m2 at most the
-        # threshold) is background whatever the others say, and is not looked
-        # up in them (only whether m2 exceeds the threshold is used)
-        lags.sort(key=lambda u: abs(u - s))
-        for group in (lags[:_TRANSIENT_MIN], lags[_TRANSIENT_MIN:]):
-            if not group or live.size == 0:
-                continue
-            Hs = self._views(s, group)
-            px, py = _project(Hs, xd[live], yd[live])
-            ok = self._on_real_many(group, px, py, 2)
-            for k, u in enumerate(group):
-                okk = ok[k]
-                if not okk.any():
-                    continue
-                pts = live[okk]
-                v = sample_points(self.frames[u], px[k][okk], py[k][okk], cv2.INTER_LINEAR)[:, :3]
-                d = _mean3(np.abs(v - g[pts]))
-                lo = m1[pts]
-                m2[pts] = np.minimum(m2[pts], np.maximum(lo, d))
-                m1[pts] = np.minimum(lo, d)
-            live = live[m2[live] > _TRANSIENT_THR]
-        # fewer than _TRANSIENT_MIN views: it counts as background
-        return np.where(np.isfinite(m2), m2, 0.0).astype(np.float32)
-
-    def _views(self, s: int, group: list[int]) -> np.ndarray:
-        """The chained homographies s -> u of frames ``group``, stacked (kept:
-        each source's views are asked for again by every frame it fills)."""
-        key = (s, tuple(group))
-        Hs = self._stacks.get(key)
-        if Hs is None:
-            Hs = self._stacks[key] = np.stack([self.cam.guess(s, u) for u in group])
-        return Hs
-
-    def _lands(self, Hm: np.ndarray, s: int, xs: np.ndarray, ys: np.ndarray) -> bool:
-        """Whether any of these pixels lands on a usable pixel of frame s."""
-        x, y = _project(Hm, xs, ys)
-        return bool(self._on_real(s, x, y, 2).any())
+        L = len(_TRANSIENT_LAGS)
+        count = np.zeros(n, np.int64)
+        index = np.zeros((n, L), np.int64)
+        mats = np.zeros((n, L, 3, 3), np.float64)
+        for s in range(n):
+            lags = [s + o for o in _TRANSIENT_LAGS if 0 <= s + o < n and self._usable(s, s + o)]
+            lags.sort(key=lambda u: abs(u - s))
+            count[s] = len(lags) if len(lags) >= _TRANSIENT_MIN else 0
+            for k, u in enumerate(lags):
+                index[s, k] = u
+                mats[s, k] = self.cam.guess(s, u)
+        return count, index, mats
 
     def _assign(self, t: int, xs: np.ndarray, ys: np.ndarray, order: list[int],
                 exclude: np.ndarray | None = None, direct: bool = True,
-                checked: dict[int, np.ndarray] | None = None):
+                checked: list | None = None):
         """Per pixel the first usable candidate: (source index or -1, x, y).
 
-        Candidates are tried with the chained homography (cheap); the pairs
-        that end up used are re-fitted directly and the pixels re-projected
-        with that fit. ``checked`` holds per source the transient measure of
-        the pixels already checked (NaN: not yet), shared by the calls for the
-        same pixels of the same frame (a pixel lands on the same point)."""
-        src = np.full(xs.shape, -1, np.int32)
-        todo = np.ones(xs.shape, bool)
+        Candidates are tried with the chained homography (cheap, see
+        ``choice.assign``); the pairs that end up used are re-fitted directly
+        and the pixels re-projected with that fit. ``checked`` holds the
+        transient measure of the pixels already checked per source (the
+        memo of ``choice.assign``), shared by the calls for the same pixels
+        of the same frame (a pixel lands on the same point)."""
         # a source must cover a real share of what is left (no slivers from
-        # dozens of frames); a last round takes any source for what remains.
-        # A source pixel that moves on its own is no source; a pixel that only
-        # such pixels see takes the one closest to background (the least
-        # transient), not merely the nearest in time
+        # dozens of frames); a last round takes any source for what remains
         least = max(16, int(_MIN_SHARE * xs.size))
-        best = np.full(xs.shape, -1, np.int32)
-        best_res = np.full(xs.shape, np.inf, np.float32)
         if checked is None:
-            checked = {}
-        for s in order + [-1] + order:
-            if s < 0:
-                least = 1
-                continue
-            if not todo.any():
-                break
-            if not self._usable(t, s):
-                continue
-            idx = np.nonzero(todo if exclude is None else todo & (np.abs(exclude - s) >= 3))[0]
-            if idx.size == 0:
-                continue
-            Hm = self.cam.guess(t, s)
-            if self._inside_blocked(Hm, s, xs[idx], ys[idx]):
-                continue
-            if idx.size > 512 and not self._lands(Hm, s, xs[idx[::idx.size // 256]], ys[idx[::idx.size // 256]]):
-                continue  # a sample of the pixels finds nothing here (a still camera: most frames)
-            x, y = _project(Hm, xs[idx], ys[idx])
-            ok = self._on_real(s, x, y, 2)
-            if ok.any():
-                known = checked.setdefault(s, np.full(xs.shape, np.nan, np.float32))
-                pts = idx[ok]
-                new = np.isnan(known[pts])
-                if new.any():
-                    known[pts[new]] = self._transient(s, x[ok][new], y[ok][new])
-                res = known[pts]
-                moving = res > _TRANSIENT_THR
-                if moving.any():
-                    mi = idx[ok][moving]
-                    better = res[moving] < best_res[mi]
-                    best[mi[better]] = s
-                    best_res[mi[better]] = res[moving][better]
-                    ok[np.nonzero(ok)[0][moving]] = False
-            if ok.sum() < min(least, idx.size):
-                continue
-            sel = idx[ok]
-            src[sel] = s
-            todo[sel] = False
-        rest = todo & (best >= 0)
-        src[rest] = best[rest]
+            checked = []
+        if not checked:
+            checked += [np.empty((0, xs.size), np.float32), np.full(len(self.frames), -1, np.int64), 0]
+        seq = order + [-1] + order
+        eye = np.eye(3)
+        Hs = np.stack([self.cam.guess(t, s) if s >= 0 else eye for s in seq]) if seq else np.zeros((0, 3, 3))
+        usable = np.array([s >= 0 and self._usable(t, s) for s in seq], bool)
+        excl = np.zeros(1, np.int32) if exclude is None else exclude.astype(np.int32)
+        src, checked[0], checked[2] = choice.assign(
+            xs, ys, np.array(seq, np.int64), Hs, usable, excl, exclude is not None, least, self._solid,
+            self._frames_nb.table, self._blocked_nb.table, self._has_block, *self._lags, checked[0], checked[1], checked[2],
+            self.W, self.H)
         qx = np.zeros(xs.shape, np.float32)
         qy = np.zeros(xs.shape, np.float32)
         used, counts = np.unique(src[src >= 0], return_counts=True)
@@ -570,7 +485,7 @@ class SourceSelector:
         yy, xx = np.nonzero(hb)
         xs, ys = (xx + x0).astype(np.float64), (yy + y0).astype(np.float64)
         order = self._candidates(t, float(xs.mean()), float(ys.mean()))
-        checked: dict[int, np.ndarray] = {}
+        checked: list = []
         src1, qx1, qy1 = self._assign(t, xs, ys, order, checked=checked)
         src2, qx2, qy2 = self._assign(t, xs, ys, order[:_SECOND_CANDIDATES], exclude=src1, direct=False,
                                       checked=checked)
