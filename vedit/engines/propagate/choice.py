@@ -146,6 +146,19 @@ def transient(frames, blocked, has_block, s, x, y, lag_n, lag_u, lag_H, W, H):
 
 
 @njit(cache=True, nogil=True)
+def _box_inside(Hm, x0, x1, y0, y1, b0, b1, b2, b3):
+    """Whether the box x0..x1, y0..y1 mapped by ``Hm`` lies in the box
+    b0..b1 (rows), b2..b3 (columns): its four corners do."""
+    for k in range(4):
+        cx = x0 if k % 2 == 0 else x1
+        cy = y0 if k < 2 else y1
+        px, py = _project1(Hm, cx, cy)
+        if not (px >= b2 and px <= b3 and py >= b0 and py <= b1):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def assign(xs, ys, order, Hs, usable, exclude, use_exclude, least, solid, frames, blocked, has_block,
            lag_n, lag_u, lag_H, memo, memo_row, nrows, W, H):
     """Per pixel (xs, ys: float64) the first candidate of ``order`` (frame
@@ -200,11 +213,7 @@ def assign(xs, ys, order, Hs, usable, exclude, use_exclude, least, solid, frames
                 i = idx[j]
                 x0, x1 = min(x0, xs[i]), max(x1, xs[i])
                 y0, y1 = min(y0, ys[i]), max(y1, ys[i])
-            inside = True
-            for cx, cy in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
-                px, py = _project1(Hm, cx, cy)
-                if not (px >= solid[s, 2] and px <= solid[s, 3] and py >= solid[s, 0] and py <= solid[s, 1]):
-                    inside = False
+            inside = _box_inside(Hm, x0, x1, y0, y1, solid[s, 0], solid[s, 1], solid[s, 2], solid[s, 3])
             if inside:
                 continue
         if m > 512:
@@ -230,12 +239,16 @@ def assign(xs, ys, order, Hs, usable, exclude, use_exclude, least, solid, frames
             row = memo_row[s]
             if row < 0:
                 if nrows == memo.shape[0]:
+                    # (element loops: array slicing here would triple the compile time)
                     grown = np.empty((max(4, 2 * nrows), N), np.float32)
-                    grown[:nrows] = memo[:nrows]
+                    for r0 in range(nrows):
+                        for c0 in range(N):
+                            grown[r0, c0] = memo[r0, c0]
                     memo = grown
                 row = nrows
                 memo_row[s] = row
-                memo[row, :] = np.nan
+                for c0 in range(N):
+                    memo[row, c0] = np.nan
                 nrows += 1
             for j in range(m):
                 if not ok[j]:
