@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # numba is a dependency; without it the same loops run as Python
-    from numba import carray, njit
+from vedit.engines.jit import HAVE_NUMBA as _HAVE_NUMBA
+from vedit.engines.jit import njit
+
+if _HAVE_NUMBA:  # (without numba the same loops run as Python)
+    from numba import carray
     from numba.core import cgutils, types
     from numba.extending import intrinsic
-
-    _HAVE_NUMBA = True
-except Exception:  # pragma: no cover - exercised only without numba
-    _HAVE_NUMBA = False
-
-    def njit(*_a, **_k):  # type: ignore[no-redef]
-        return lambda f: f
 
 
 #: colour difference (grey levels, mean over channels) from which a source

@@ -29,15 +29,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-try:  # numba is a dependency; an unusable install falls back to ShiftMap
-    from numba import njit
-    _HAVE_NUMBA = True
-except Exception:  # pragma: no cover - exercised only without numba
-    _HAVE_NUMBA = False
-
-    def njit(*_a, **_k):  # type: ignore[no-redef]
-        return lambda f: f
-
+# (without a usable numba the fill falls back to ShiftMap)
+from vedit.engines.jit import HAVE_NUMBA as _HAVE_NUMBA
+from vedit.engines.jit import njit
 
 _PATCH = 7
 #: weight of the texture channels (grey levels of mean gradient) against colour
