@@ -227,6 +227,17 @@ def _mean3(a: np.ndarray) -> np.ndarray:
     return np.true_divide(out, 3, out=out)
 
 
+class _Checked:
+    """The moving-content measure of one frame's hole pixels per source frame
+    (``choice.assign``'s memo: rows ``row_of[source]``, NaN = not measured,
+    ``rows`` used), kept across the calls for the same pixels."""
+
+    def __init__(self, pixels: int, frames: int):
+        self.memo = np.empty((0, pixels), np.float32)
+        self.row_of = np.full(frames, -1, np.int64)
+        self.rows = 0
+
+
 class SourceSelector:
     """Camera-model fills for the frames of one chunk.
 
@@ -315,31 +326,28 @@ class SourceSelector:
 
     def _assign(self, t: int, xs: np.ndarray, ys: np.ndarray, order: list[int],
                 exclude: np.ndarray | None = None, direct: bool = True,
-                checked: list | None = None):
+                checked: _Checked | None = None):
         """Per pixel the first usable candidate: (source index or -1, x, y).
 
         Candidates are tried with the chained homography (cheap, see
         ``choice.assign``); the pairs that end up used are re-fitted directly
-        and the pixels re-projected with that fit. ``checked`` holds the
-        transient measure of the pixels already checked per source (the
-        memo of ``choice.assign``), shared by the calls for the same pixels
-        of the same frame (a pixel lands on the same point)."""
+        and the pixels re-projected with that fit. ``checked`` keeps the
+        transient measure of the pixels already checked per source, shared by
+        the calls for the same pixels of the same frame (a pixel lands on the
+        same point)."""
         # a source must cover a real share of what is left (no slivers from
         # dozens of frames); a last round takes any source for what remains
         least = max(16, int(_MIN_SHARE * xs.size))
         if checked is None:
-            checked = []
-        if not checked:
-            checked += [np.empty((0, xs.size), np.float32), np.full(len(self.frames), -1, np.int64), 0]
+            checked = _Checked(xs.size, len(self.frames))
         seq = order + [-1] + order
-        eye = np.eye(3)
-        Hs = np.stack([self.cam.guess(t, s) if s >= 0 else eye for s in seq]) if seq else np.zeros((0, 3, 3))
+        Hs = np.stack([self.cam.guess(t, s) if s >= 0 else np.eye(3) for s in seq])
         usable = np.array([s >= 0 and self._usable(t, s) for s in seq], bool)
         excl = np.zeros(1, np.int32) if exclude is None else exclude.astype(np.int32)
-        src, checked[0], checked[2] = choice.assign(
+        src, checked.memo, checked.rows = choice.assign(
             xs, ys, np.array(seq, np.int64), Hs, usable, excl, exclude is not None, least, self._solid,
-            self._frames_nb.table, self._blocked_nb.table, self._has_block, *self._lags, checked[0], checked[1], checked[2],
-            self.W, self.H)
+            self._frames_nb.table, self._blocked_nb.table, self._has_block, *self._lags,
+            checked.memo, checked.row_of, checked.rows, self.W, self.H)
         qx = np.zeros(xs.shape, np.float32)
         qy = np.zeros(xs.shape, np.float32)
         used, counts = np.unique(src[src >= 0], return_counts=True)
@@ -485,7 +493,7 @@ class SourceSelector:
         yy, xx = np.nonzero(hb)
         xs, ys = (xx + x0).astype(np.float64), (yy + y0).astype(np.float64)
         order = self._candidates(t, float(xs.mean()), float(ys.mean()))
-        checked: list = []
+        checked = _Checked(xs.size, len(self.frames))
         src1, qx1, qy1 = self._assign(t, xs, ys, order, checked=checked)
         src2, qx2, qy2 = self._assign(t, xs, ys, order[:_SECOND_CANDIDATES], exclude=src1, direct=False,
                                       checked=checked)
