@@ -44,7 +44,6 @@ class FrameTable:
         shapes = {a.shape for a in self.arrays}
         if len(shapes) > 1:
             raise ValueError(f"arrays of different shapes: {sorted(shapes)}")
-        self.shape = np.array(self.arrays[0].shape if self.arrays else (0,), np.int64)
         self.table = (np.array([a.ctypes.data for a in self.arrays], np.int64) if _HAVE_NUMBA
                       else self.arrays)  # (the Python loops index the list itself)
 
