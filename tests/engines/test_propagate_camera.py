@@ -372,7 +372,7 @@ def test_transient_check_matches_all_views_where_it_decides():
         views.append(v)
     g = sources.sample_points(inp[s], x, y, cv2.INTER_LINEAR)[:, :3]
     d = np.abs(np.stack(views) - g[None]).mean(axis=2)
-    ref = np.where(np.isfinite(d).sum(0) >= sources._TRANSIENT_MIN, np.sort(d, axis=0)[1], 0.0)
+    ref = np.where(np.isfinite(d).sum(0) >= choice.TRANSIENT_MIN, np.sort(d, axis=0)[1], 0.0)
 
     thr = choice.TRANSIENT_THR
     moving = ref > thr

@@ -30,6 +30,9 @@ if _HAVE_NUMBA:  # (without numba the same loops run as Python)
 #: colour difference (grey levels, mean over channels) from which a source
 #: pixel is something moving on its own
 TRANSIENT_THR = 20.0
+#: views of a point needed to tell (fewer: it counts as background); the
+#: nearest this many are read first
+TRANSIENT_MIN = 2
 
 
 class FrameTable:
@@ -114,11 +117,12 @@ def transient(frames, blocked, has_block, s, x, y, lag_n, lag_u, lag_H, W, H):
     """How much point (x, y) of frame s looks like something moving on its
     own rather than the background: the second smallest colour difference
     (mean over the channels) to its views in the lag frames ``lag_u[s]``
-    (nearest first, by the homographies ``lag_H[s]``); 0 with fewer than two
-    views. The two nearest views are read first; a point both agree with (at
-    most ``TRANSIENT_THR``) is background and the others are not read."""
+    (nearest first, by the homographies ``lag_H[s]``); 0 with fewer than
+    ``TRANSIENT_MIN`` views. The nearest ``TRANSIENT_MIN`` are read first;
+    a point they all agree with (at most ``TRANSIENT_THR``) is background and
+    the others are not read."""
     n = lag_n[s]
-    if n < 2:
+    if n < TRANSIENT_MIN:
         return np.float32(0.0)
     g = np.empty(3, np.float32)
     v = np.empty(3, np.float32)
@@ -127,7 +131,7 @@ def transient(frames, blocked, has_block, s, x, y, lag_n, lag_u, lag_H, W, H):
     inf = np.float32(np.inf)
     m1, m2 = inf, inf
     for k in range(n):
-        if k == 2 and not m2 > TRANSIENT_THR:
+        if k == TRANSIENT_MIN and not m2 > TRANSIENT_THR:
             break
         u = lag_u[s, k]
         px, py = _project1(lag_H[s, k], xd, yd)

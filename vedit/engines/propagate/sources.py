@@ -73,8 +73,6 @@ _DIRECT_FITS = 3
 #: closest of them from which it is something moving on its own (a passing
 #: arm, a ball)
 _TRANSIENT_LAGS = (-12, -8, -5, -3, 3, 5, 8, 12)
-#: views of a point needed to tell (fewer: it counts as background)
-_TRANSIENT_MIN = 2
 #: a source is taken only when it covers this share of the hole (or all that is left)
 _MIN_SHARE = 0.08
 #: candidates tried for the independent second source (a check, not a fill)
@@ -322,7 +320,7 @@ class SourceSelector:
         for s in range(n):
             lags = [s + o for o in _TRANSIENT_LAGS if 0 <= s + o < n and self._usable(s, s + o)]
             lags.sort(key=lambda u: abs(u - s))
-            count[s] = len(lags) if len(lags) >= _TRANSIENT_MIN else 0
+            count[s] = len(lags) if len(lags) >= choice.TRANSIENT_MIN else 0
             for k, u in enumerate(lags):
                 index[s, k] = u
                 mats[s, k] = self.cam.guess(s, u)
