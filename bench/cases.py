@@ -230,6 +230,58 @@ HOLDOUT: list[Spec] = [
 ]
 
 
+#: A third set, written and measured once on 2026-12-07 after the engine's
+#: constants were fixed (nothing was tuned on it): new seeds, sizes, moves and
+#: photos (coins, a second turn of each motorcycle) for every category,
+#: ``python bench/remove.py --set fresh``.
+FRESH: list[Spec] = [
+    Spec("f_rev_panzoom_astronaut", "revealed", "photo:astronaut.png", 2001, 0.15, pan=(180, -20), zoom=0.10,
+         texture="coins"),
+    Spec("f_rev_panzoom_grace", "revealed", "photo:grace_hopper.jpg", 2002, 0.13, pan=(-190, 10), zoom=0.13,
+         texture="gravel"),
+    Spec("f_rev_turn_rocket", "revealed", "photo:rocket.jpg", 2003, 0.14, yaw=20, pitch=-5, pan=(30, 0),
+         texture="brick"),
+    Spec("f_rev_turn_ihc", "revealed", "photo:ihc.png", 2004, 0.12, yaw=-16, pitch=6, texture="grass"),
+    Spec("f_rev_panzoom_chelsea", "revealed", "photo:chelsea.png", 2005, 0.16, pan=(170, 30), zoom=0.11,
+         texture="gravel"),
+    Spec("f_rev_roll_motorcycle_r", "revealed", "photo:motorcycle_right.png", 2006, 0.13, roll=-11, pan=(140, 0),
+         texture="coins"),
+    Spec("f_rev_shake_coffee", "revealed", "photo:coffee.png", 2007, 0.12, pan=(0, 110), shake=5, texture="brick"),
+    Spec("f_rev_turn_color", "revealed", "photo:color.png", 2008, 0.15, yaw=18, pan=(20, 0), texture="grass"),
+    Spec("f_rev_panzoom_camera", "revealed", "photo:camera.png", 2009, 0.14, pan=(170, 0), zoom=0.12, texture="coins"),
+    Spec("f_rev_panzoom_retina", "revealed", "photo:retina.jpg", 2010, 0.2, pan=(200, 0), zoom=0.08, texture="gravel"),
+    Spec("f_rev_turn_page", "revealed", "photo:text.png", 2011, 0.12, yaw=-20, pan=(20, 0), texture="brick"),
+    Spec("f_rev_panzoom_moon", "revealed", "photo:moon.png", 2012, 0.14, pan=(-160, 0), zoom=0.14, texture="grass"),
+    Spec("f_rev_turn_minduka", "revealed", "photo:Minduka_Present_Blue_Pack.png", 2013, 0.13, yaw=15, pitch=8,
+         pan=(40, 0), texture="coins"),
+    Spec("f_rev_panzoom_coins", "revealed", "photo:coins.png", 2014, 0.12, pan=(150, 40), zoom=0.1, texture="gravel"),
+    Spec("f_rev_turn_motorcycle_l", "revealed", "photo:motorcycle_left.png", 2015, 0.17, yaw=-22, pitch=-4,
+         pan=(20, 0), texture="grass"),
+    Spec("f_rev_pan_hubble", "revealed", "photo:hubble_deep_field.jpg", 2016, 0.15, pan=(200, 20), texture="brick"),
+    Spec("f_part_pan_coffee", "partly", "photo:coffee.png", 2101, 0.17, pan=(55, 0), texture="grass"),
+    Spec("f_part_zoom_grace", "partly", "photo:grace_hopper.jpg", 2102, 0.15, zoom=0.14, texture="coins", noise=1.0),
+    Spec("f_part_roll_rocket", "partly", "photo:rocket.jpg", 2103, 0.16, roll=12, texture="brick"),
+    Spec("f_part_shake_ihc", "partly", "photo:ihc.png", 2104, 0.14, shake=9, texture="gravel", noise=1.0),
+    Spec("f_never_rocket", "never", "photo:rocket.jpg", 2201, 0.14, noise=1.2, texture="coins"),
+    Spec("f_never_ihc", "never", "photo:ihc.png", 2202, 0.15, noise=1.0, texture="grass"),
+    Spec("f_never_motorcycle_r", "never", "photo:motorcycle_right.png", 2203, 0.12, noise=1.2, texture="gravel"),
+    Spec("f_never_page", "never", "photo:text.png", 2204, 0.13, noise=1.0, texture="brick"),
+    Spec("f_tennis_static", "moving", "tennis", 2301, 0.13, texture="coins", frames=60),
+    Spec("f_tennis_moving", "moving", "tennis", 2302, 0.16, static=False, texture="grass", frames=60),
+    Spec("f_bmx_static", "moving", "bmx-trees", 2303, 0.15, texture="brick", frames=60),
+    Spec("f_bmx_moving", "moving", "bmx-trees", 2304, 0.13, static=False, texture="gravel", frames=60),
+    Spec("f_car_static", "moving", "running_car/running_car.mp4", 2305, 0.14, texture="grass", frames=50),
+    Spec("f_car_moving", "moving", "running_car/running_car.mp4", 2306, 0.15, static=False, texture="coins", frames=50),
+    Spec("f_ripple_pan_chelsea", "dynamic", "photo:chelsea.png", 2401, 0.13, dynamic="ripple", pan=(100, 0),
+         texture="gravel"),
+    Spec("f_flow_motorcycle_l", "dynamic", "photo:motorcycle_left.png", 2402, 0.12, dynamic="flow", pan=(60, 0),
+         frames=40),
+]
+
+#: the case sets by name (``--set``)
+SETS: dict[str, list[Spec]] = {"tuning": SPECS, "holdout": HOLDOUT, "fresh": FRESH}
+
+
 # --------------------------------------------------------------------------- sources
 def _photo_path(name: str) -> str:
     import matplotlib
@@ -478,13 +530,15 @@ def build_case(spec: Spec, root: str = DEFAULT_ROOT) -> Case:
     return _write(spec, out, frames, masks, reveal)
 
 
-def select(names: list[str] | None = None, category: str | None = None, holdout: bool = False) -> list[Spec]:
+def select(names: list[str] | None = None, category: str | None = None, case_set: str = "tuning") -> list[Spec]:
     """Specs whose name matches one of ``names`` (exact or shell pattern) and
-    whose category is ``category`` (all when None), from the tuning set or
-    (``holdout``) the second set."""
+    whose category is ``category`` (all when None), from the set named
+    ``case_set`` (see ``SETS``)."""
     import fnmatch
 
-    out = [s for s in (HOLDOUT if holdout else SPECS) if category in (None, s.category)]
+    if case_set not in SETS:
+        raise SystemExit(f"no case set {case_set!r}: one of {', '.join(SETS)}")
+    out = [s for s in SETS[case_set] if category in (None, s.category)]
     if names:
         out = [s for s in out if any(fnmatch.fnmatch(s.name, p) or p == s.name for p in names)]
         if not out:
@@ -493,10 +547,10 @@ def select(names: list[str] | None = None, category: str | None = None, holdout:
 
 
 def build_cases(root: str = DEFAULT_ROOT, names: list[str] | None = None, category: str | None = None,
-                verbose: bool = False, holdout: bool = False) -> list[Case]:
+                verbose: bool = False, case_set: str = "tuning") -> list[Case]:
     """Build (or find already built) the selected cases under ``root``."""
     cases = []
-    for spec in select(names, category, holdout):
+    for spec in select(names, category, case_set):
         t = time.time()
         case = build_case(spec, root)
         if verbose:
@@ -507,15 +561,22 @@ def build_cases(root: str = DEFAULT_ROOT, names: list[str] | None = None, catego
     return cases
 
 
+def add_set_options(ap: argparse.ArgumentParser) -> None:
+    """``--set NAME`` (a key of ``SETS``) and ``--holdout`` (= ``--set holdout``), as ``a.set``."""
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--set", choices=list(SETS), default="tuning", help="the case set (default: tuning)")
+    g.add_argument("--holdout", dest="set", action="store_const", const="holdout", help="= --set holdout")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", help="case names or shell patterns (default: all)")
     ap.add_argument("--root", default=DEFAULT_ROOT, help=f"cache folder (default {DEFAULT_ROOT})")
     ap.add_argument("--category", choices=CATEGORIES)
     ap.add_argument("--list", action="store_true", help="list the cases without building them")
-    ap.add_argument("--holdout", action="store_true", help="the second (held-out) set instead of the tuning set")
+    add_set_options(ap)
     a = ap.parse_args(argv)
-    specs = select(a.names or None, a.category, a.holdout)
+    specs = select(a.names or None, a.category, a.set)
     if a.list:
         for s in specs:
             move = ", ".join(f"{k} {getattr(s, k)}" for k in ("pan", "zoom", "roll", "yaw", "pitch", "shake")
@@ -524,7 +585,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{'static' if s.static else 'moving'} blob {s.texture:6s} {move} {s.dynamic}".rstrip())
         return
     t = time.time()
-    build_cases(a.root, a.names or None, a.category, verbose=True, holdout=a.holdout)
+    build_cases(a.root, a.names or None, a.category, verbose=True, case_set=a.set)
     print(f"{len(specs)} cases under {a.root} ({time.time() - t:.0f} s)", file=sys.stderr)
 
 

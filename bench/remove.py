@@ -164,11 +164,11 @@ def print_case_row(r: dict) -> None:
 
 
 def quality(tmp: str, patterns: list[str] | None, jobs: int, root: str, crops: str | None = None,
-            holdout: bool = False) -> dict:
+            case_set: str = "tuning") -> dict:
     from cases import build_cases
 
     t0 = time.time()
-    cases = build_cases(root, patterns, holdout=holdout)
+    cases = build_cases(root, patterns, case_set=case_set)
     print(f"\n## Quality (DESIGN §7): ours vs per-frame TELEA, {len(cases)} cases from bench/cases.py "
           f"(built in {time.time() - t0:.0f} s)")
     print("| case | category | reveal | psnr_mask | TELEA | Δ dB | detail | TELEA detail | flicker | TELEA flicker "
@@ -370,10 +370,11 @@ def main():
     ap.add_argument("--no-save", action="store_true",
                     help="do not write bench/results/remove-<date>.json and remove-speed-<date>.md")
     ap.add_argument("--repeat", type=int, default=1, help="runs per speed clip (median shown)")
-    ap.add_argument("--holdout", action="store_true",
-                    help="quality on the second (held-out) case set of bench/cases.py (saved as remove-holdout-*)")
+    from cases import DEFAULT_ROOT, add_set_options
+
+    # quality on another case set of bench/cases.py, saved as remove-<set>-*
+    add_set_options(ap)
     a = ap.parse_args()
-    from cases import DEFAULT_ROOT
 
     from vedit.runtime import tune_allocator
 
@@ -385,10 +386,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         if not a.no_quality:
             res = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": git_head(), "machine": machine(),
-                   "settings": "vedit.ops.remove.run defaults", "patterns": patterns, "holdout": a.holdout,
-                   **quality(tmp, patterns, max(1, a.jobs), a.root or DEFAULT_ROOT, a.crops, a.holdout)}
+                   "settings": "vedit.ops.remove.run defaults", "patterns": patterns, "case_set": a.set,
+                   **quality(tmp, patterns, max(1, a.jobs), a.root or DEFAULT_ROOT, a.crops, a.set)}
             if not a.no_save:
-                kind = "remove-holdout" if a.holdout else "remove"
+                kind = "remove" if a.set == "tuning" else f"remove-{a.set}"
                 print(f"\nresults: {os.path.relpath(write_results(res, kind), ROOT)}")
         if not a.no_speed:
             speed(tmp, a.quick, a.memory, max(1, a.repeat), save=not a.no_save)

@@ -33,6 +33,24 @@ def test_case_set_covers_categories_and_sizes(cases):
     assert all(s.texture in cases.TEXTURES for s in specs)
 
 
+def test_case_sets_are_disjoint_and_each_covers_every_category(cases):
+    names = [s.name for v in cases.SETS.values() for s in v]
+    assert len(names) == len(set(names))
+    seeds = [s.seed for v in cases.SETS.values() for s in v]
+    assert len(seeds) == len(set(seeds))  # no case of one set is another's in disguise
+    for name in ("holdout", "fresh"):
+        assert {s.category for s in cases.SETS[name]} == set(cases.CATEGORIES), name
+    assert [s.name for s in cases.select(["f_never_*"], case_set="fresh")] == \
+        ["f_never_rocket", "f_never_ihc", "f_never_motorcycle_r", "f_never_page"]
+
+
+def test_unknown_case_set_is_one_clear_line(cases):
+    import pytest
+
+    with pytest.raises(SystemExit, match="no case set 'nope': one of tuning, holdout, fresh"):
+        cases.select(None, case_set="nope")
+
+
 def test_built_case_protocol(small_case):
     inp, gt, masks = _read(small_case.input), _read(small_case.gt), _read(small_case.mask)
     assert len(inp) == len(gt) == len(masks) == small_case.frames == 14
