@@ -49,7 +49,7 @@ import numpy as np
 from vedit.engines.base import InpaintOutput, ProgressCallback, report
 from vedit.engines.propagate import subject
 from vedit.engines.propagate.camera import CameraModel
-from vedit.engines.propagate.sources import complete_chunk
+from vedit.engines.propagate.sources import complete_chunk, sample_points
 from vedit.engines.sweep import step_kernel
 from vedit.errors import InvalidInputError
 from vedit.flow import FlowEstimator, complete_flow
@@ -85,6 +85,7 @@ _MOV_INLIERS, _MOV_MAX = 0.5, 0.3
 _MOV_NEAR = 25
 _FILL_METHOD = "mix"        # the flow stage's keyframe fill (mean of ShiftMap and TELEA)
 _FILL_MAX_SIDE = 224        # working size of that fill
+_FALLBACK_SMOOTH = 0.7      # blur (working px) of the first pass's fill where the second pass takes it
 
 
 #: share of a chunk's progress per stage (first pass, refinement passes, camera stage)
@@ -950,7 +951,7 @@ class PropagateInpaintEngine:
                                               _masks[t] if _masks is not None else None)
                 if mask_bbox(missing) is not None:  # leftovers (iteration cap): rare
                     if _fallback is not None:
-                        self._fill_from(comp, _fallback[t], missing)
+                        self._fill_from(comp, _fallback[t], missing, holes[t])
                     else:
                         comp = spatial_fill(comp, missing, self.fill_radius, method="telea", in_place=True)
                 return comp
@@ -1007,17 +1008,36 @@ class PropagateInpaintEngine:
             src_frames[k] = (pending[k] if keep else pending.pop(k)).result()
 
     @staticmethod
-    def _fill_from(dst: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
+    def _fill_from(dst: np.ndarray, src: np.ndarray, where: np.ndarray, hole: np.ndarray | None = None) -> None:
         """dst[where] = src[where]; a smaller ``src`` (a working-resolution
-        pass) is upsampled over the bounding box of ``where`` only."""
+        pass) is upsampled over the bounding box of ``where`` only. Such a
+        ``where`` is made of working-pixel blocks: with the ``hole`` it is
+        cross-faded into ``dst`` over about a working pixel on the hole's
+        pixels around it (no staircase edge between the two fills)."""
         H, W = dst.shape[:2]
         if src.shape[:2] == (H, W):
             _masked_copy(dst, src, where)
             return
-        y0, y1, x0, x1 = mask_bbox(where)
         h, w = src.shape[:2]
+        k = max(W / w, H / h)
+        g = int(np.ceil(k)) + 1 if hole is not None else 0
+        y0, y1, x0, x1 = mask_bbox(where)
+        y0, x0, y1, x1 = max(0, y0 - g), max(0, x0 - g), min(H, y1 + g), min(W, x1 + g)
+        if hole is not None:
+            # the working-resolution fill's own seams are one working pixel
+            # steps: smoothed over that pixel before they are magnified
+            src = cv2.GaussianBlur(src, (0, 0), _FALLBACK_SMOOTH)
         up = _upsample_box(src, (y0, y1, x0, x1), (W / w, H / h))
-        _masked_copy(dst[y0:y1, x0:x1], up, where[y0:y1, x0:x1])
+        wb = where[y0:y1, x0:x1]
+        if hole is None:
+            _masked_copy(dst[y0:y1, x0:x1], up, wb)
+            return
+        # 1 on ``where``, falling linearly to 0 over one working pixel beside it
+        d = cv2.distanceTransform((~wb).view(np.uint8), cv2.DIST_L2, 3)
+        a = np.clip(1.0 - d / (k + 1.0), 0.0, 1.0) * hole[y0:y1, x0:x1]
+        d = dst[y0:y1, x0:x1].astype(np.float32)
+        d += a[..., None] * (up.astype(np.float32) - d)
+        dst[y0:y1, x0:x1] = np.clip(d + 0.5, 0, 255).astype(np.uint8)
 
     @staticmethod
     def _moving_one(flow: np.ndarray, fh: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> np.ndarray | None:
@@ -1152,23 +1172,24 @@ class PropagateInpaintEngine:
     @staticmethod
     def _warp_prev(prev, hole, flow_small, ok_small, W, H, prev_hole=None):
         """The previous full-resolution output warped onto this frame over the
-        bounding box of ``hole`` (flow upsampled from the working grid); with
-        ``prev_hole``, ``ok`` keeps only the pixels that land inside it."""
+        bounding box of ``hole`` (flow upsampled from the working grid), and
+        ``ok``: float32 in [0, 1], the working grid's consistency upsampled
+        linearly (a soft edge, not a staircase of working-pixel blocks); with
+        ``prev_hole``, only the pixels that land inside it."""
         y0, y1, x0, x1 = mask_bbox(hole)
         h, w = flow_small.shape[:2]
         sx, sy = w / W, h / H
         fl = _upsample_box(flow_small, (y0, y1, x0, x1), (1.0 / sx, 1.0 / sy))
         ok = None
         if ok_small is not None:
-            ok = _upsample_box(ok_small.view(np.uint8), (y0, y1, x0, x1), (1.0 / sx, 1.0 / sy),
-                               interp=cv2.INTER_NEAREST) > 0
+            ok = _upsample_box(ok_small.astype(np.float32), (y0, y1, x0, x1), (1.0 / sx, 1.0 / sy))
         mx = np.arange(x0, x1, dtype=np.float32)[None, :] + fl[:, :, 0] / sx
         my = np.arange(y0, y1, dtype=np.float32)[:, None] + fl[:, :, 1] / sy
         pw = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if prev_hole is not None:
             landed = cv2.remap(prev_hole.view(np.uint8), mx, my, cv2.INTER_NEAREST,
-                               borderMode=cv2.BORDER_CONSTANT) > 0
-            ok = landed if ok is None else ok & landed
+                               borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
+            ok = landed if ok is None else ok * landed
         return (y0, y1, x0, x1), pw, ok
 
     def _temporal_blend(self, cur, prev, hole, flow_small, ok_small, W, H, in_place: bool = False,
@@ -1183,10 +1204,18 @@ class PropagateInpaintEngine:
         leaves a ghost that the recursion carries on for many frames.
         ``in_place`` writes into ``cur`` (a fresh composite) instead of a copy."""
         (y0, y1, x0, x1), pw, ok = self._warp_prev(prev, hole, flow_small, ok_small, W, H, prev_hole)
-        region = hole[y0:y1, x0:x1] & ok
+        hb = hole[y0:y1, x0:x1]
         out = cur if in_place else cur.copy()
         lam = self.temporal
-        mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)  # rounds and saturates
+        if ok is None or flow_small.shape[:2] == (H, W):
+            # one weight everywhere (the working grid's 0/1 at its own resolution)
+            mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)  # rounds and saturates
+            _masked_copy(out[y0:y1, x0:x1], mixed, hb if ok is None else hb & (ok > 0.5))
+            return out
+        region = hb & (ok > 0)
+        a = (lam * ok)[..., None]
+        c = cur[y0:y1, x0:x1].astype(np.float32)
+        mixed = np.clip(c + a * (pw.astype(np.float32) - c) + 0.5, 0, 255).astype(np.uint8)
         _masked_copy(out[y0:y1, x0:x1], mixed, region)
         return out
 
@@ -1496,22 +1525,39 @@ class PropagateInpaintEngine:
             def up(arrs, interp):
                 return _upsample_box(arrs, (y0, y1, x0, x1), (sx, sy), (wx0, wy0), interp)
 
+            # the full-resolution centre of each working pixel of the window
+            # (its nearest upsampling says which working pixel a box pixel took)
+            ch, cw = wy1 - wy0, wx1 - wx0
+            cxw = np.broadcast_to(((np.arange(wx0, wx1, dtype=np.float32) + 0.5) * sx - 0.5)[None, :], (ch, cw))
+            cyw = np.broadcast_to(((np.arange(wy0, wy1, dtype=np.float32) + 0.5) * sy - 0.5)[:, None], (ch, cw))
             lin = up([AX, AY, AX2, AY2, Sw, S2w, wt2[ws]], cv2.INTER_LINEAR)
-            near = up([AX, AY, AX2, AY2, Sw, S2w, has[ws].astype(np.float32)], cv2.INTER_NEAREST)
+            near = up([AX, AY, AX2, AY2, Sw, S2w, has[ws].astype(np.float32), cxw, cyw], cv2.INTER_NEAREST)
             S, S2, HS = near[4], near[5], near[6] > 0.5
             WT2 = lin[6]
+            # a box pixel's offset from the centre of its nearest working pixel
+            off = (np.arange(x0, x1, dtype=np.float32)[None, :] - near[7],
+                   np.arange(y0, y1, dtype=np.float32)[:, None] - near[8])
             # where neighbouring working pixels disagree (another source frame,
             # or another chain), linear interpolation of coordinates would land
-            # between them: use the nearest working pixel's coordinates there
+            # between them: the nearest working pixel's map is continued to the
+            # box pixel there (a local translation: every box pixel reads its
+            # own source pixel; one coordinate for the whole block of box pixels
+            # of a working pixel would copy a flat square of it)
             mixed1 = cv2.absdiff(lin[4], S) > 1e-3
             mixed2 = cv2.absdiff(lin[5], S2) > 1e-3
             tol = 0.75 * max(sx, sy)
 
+            seams = []
+
             def fix(c, mixed):
-                far = (cv2.absdiff(lin[c], near[c]) > tol) | mixed
-                _masked_copy(lin[c], near[c], far)
+                cont = near[c] + off[c % 2]
+                far = (cv2.absdiff(lin[c], cont) > tol) | mixed
+                _masked_copy(lin[c], cont, far)
+                if c < 2:
+                    seams.append(far)
                 return lin[c]
 
+            AXw, AYw = AX, AY
             AX, AY, AX2, AY2 = fix(0, mixed1), fix(1, mixed1), fix(2, mixed2), fix(3, mixed2)
         else:
             S, HS, S2, WT2 = Sw, has[ws], S2w, wt2[ws]
@@ -1519,6 +1565,15 @@ class PropagateInpaintEngine:
         patch = orig.copy()
         if sel.any():
             col = cv2.remap(atlas, AX, AY, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+            if full:
+                # where the box pixel's working neighbours map to different
+                # places (a seam between two sources or chains), a cross-fade
+                # of what each of them continues to there (no staircase of
+                # working-pixel blocks along the seam)
+                seam = seams[0] | seams[1]
+                seam &= sel
+                if seam.any():
+                    self._soft_seams(col, seam, atlas, AXw, AYw, Sw, has[ws], (y0, x0), (wy0, wx0), sx, sy)
             sel2 = sel & (WT2 > 1e-3) & (S2 >= 0)
             if sel2.any():
                 col2 = cv2.remap(atlas, AX2, AY2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -1534,6 +1589,38 @@ class PropagateInpaintEngine:
         _masked_copy(out[y0:y1, x0:x1], patch.astype(np.uint8), region)
         missing[y0:y1, x0:x1] = region & ~sel
         return out, freeze_boxed(missing, y0, y1, x0, x1)
+
+    @staticmethod
+    def _soft_seams(col, seam, atlas, AX, AY, S, has, box_origin, win_origin, sx, sy) -> None:
+        """``col`` (float32, the box's colours) at the ``seam`` pixels
+        replaced, in place, by the bilinear blend of the colours that their
+        four working-grid neighbours (``AX``, ``AY``: atlas coordinates of the
+        working window; ``S``, ``has``: its source and reach) give them, each
+        neighbour's map continued to the pixel as a local translation."""
+        yy, xx = np.nonzero(seam)
+        y0, x0 = box_origin
+        wy0, wx0 = win_origin
+        ch, cw = S.shape
+        gx = (xx + x0).astype(np.float32)
+        gy = (yy + y0).astype(np.float32)
+        u = (gx + 0.5) / sx - 0.5 - wx0
+        v = (gy + 0.5) / sy - 0.5 - wy0
+        j0, i0 = np.floor(u).astype(np.intp), np.floor(v).astype(np.intp)
+        fx, fy = (u - j0).astype(np.float32), (v - i0).astype(np.float32)
+        acc = np.zeros((len(yy), 3), np.float32)
+        wsum = np.zeros(len(yy), np.float32)
+        for di, dj in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            i = np.clip(i0 + di, 0, ch - 1)
+            j = np.clip(j0 + dj, 0, cw - 1)
+            wgt = (fx if dj else 1.0 - fx) * (fy if di else 1.0 - fy)
+            wgt = wgt * ((S[i, j] >= 0) & has[i, j])
+            mx = AX[i, j] + gx - ((j + wx0 + 0.5) * sx - 0.5)
+            my = AY[i, j] + gy - ((i + wy0 + 0.5) * sy - 0.5)
+            c = sample_points(atlas, mx, my, cv2.INTER_LINEAR)
+            acc += wgt[:, None] * c
+            wsum += wgt
+        ok = wsum > 1e-3
+        col[yy[ok], xx[ok]] = acc[ok] / wsum[ok, None]
 
     @staticmethod
     def _seam_offset(patch, orig, region, filled) -> np.ndarray:
