@@ -85,7 +85,6 @@ _MOV_INLIERS, _MOV_MAX = 0.5, 0.3
 _MOV_NEAR = 25
 _FILL_METHOD = "mix"        # the flow stage's keyframe fill (mean of ShiftMap and TELEA)
 _FILL_MAX_SIDE = 224        # working size of that fill
-_FALLBACK_SMOOTH = 0.7      # blur (working px) of the first pass's fill where the second pass takes it
 
 
 #: share of a chunk's progress per stage (first pass, refinement passes, camera stage)
@@ -1023,10 +1022,6 @@ class PropagateInpaintEngine:
         g = int(np.ceil(k)) + 1 if hole is not None else 0
         y0, y1, x0, x1 = mask_bbox(where)
         y0, x0, y1, x1 = max(0, y0 - g), max(0, x0 - g), min(H, y1 + g), min(W, x1 + g)
-        if hole is not None:
-            # the working-resolution fill's own seams are one working pixel
-            # steps: smoothed over that pixel before they are magnified
-            src = cv2.GaussianBlur(src, (0, 0), _FALLBACK_SMOOTH)
         up = _upsample_box(src, (y0, y1, x0, x1), (W / w, H / h))
         wb = where[y0:y1, x0:x1]
         if hole is None:
