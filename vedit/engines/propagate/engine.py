@@ -1028,11 +1028,11 @@ class PropagateInpaintEngine:
             _masked_copy(dst[y0:y1, x0:x1], up, wb)
             return
         # 1 on ``where``, falling linearly to 0 over one working pixel beside it
-        d = cv2.distanceTransform((~wb).view(np.uint8), cv2.DIST_L2, 3)
-        a = np.clip(1.0 - d / (k + 1.0), 0.0, 1.0) * hole[y0:y1, x0:x1]
-        d = dst[y0:y1, x0:x1].astype(np.float32)
-        d += a[..., None] * (up.astype(np.float32) - d)
-        dst[y0:y1, x0:x1] = np.clip(d + 0.5, 0, 255).astype(np.uint8)
+        dist = cv2.distanceTransform((~wb).view(np.uint8), cv2.DIST_L2, 3)
+        a = np.clip(1.0 - dist / (k + 1.0), 0.0, 1.0) * hole[y0:y1, x0:x1]
+        cur = dst[y0:y1, x0:x1].astype(np.float32)
+        cur += a[..., None] * (up.astype(np.float32) - cur)
+        dst[y0:y1, x0:x1] = np.clip(cur + 0.5, 0, 255).astype(np.uint8)
 
     @staticmethod
     def _moving_one(flow: np.ndarray, fh: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> np.ndarray | None:
