@@ -1027,12 +1027,16 @@ class PropagateInpaintEngine:
         if hole is None:
             _masked_copy(dst[y0:y1, x0:x1], up, wb)
             return
-        # 1 on ``where``, falling linearly to 0 over one working pixel beside it
+        db = dst[y0:y1, x0:x1]
+        _masked_copy(db, up, wb)
+        # beside ``where`` on the hole: a weight falling linearly from 1 to 0
+        # over one working pixel
         dist = cv2.distanceTransform((~wb).view(np.uint8), cv2.DIST_L2, 3)
-        a = np.clip(1.0 - dist / (k + 1.0), 0.0, 1.0) * hole[y0:y1, x0:x1]
-        cur = dst[y0:y1, x0:x1].astype(np.float32)
-        cur += a[..., None] * (up.astype(np.float32) - cur)
-        dst[y0:y1, x0:x1] = np.clip(cur + 0.5, 0, 255).astype(np.uint8)
+        yy, xx = np.nonzero((dist > 0) & (dist < k + 1.0) & hole[y0:y1, x0:x1])
+        if yy.size:
+            a = (1.0 - dist[yy, xx] / (k + 1.0))[:, None]
+            cur = db[yy, xx].astype(np.float32)
+            db[yy, xx] = np.clip(cur + a * (up[yy, xx].astype(np.float32) - cur) + 0.5, 0, 255).astype(np.uint8)
 
     @staticmethod
     def _moving_one(flow: np.ndarray, fh: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> np.ndarray | None:
@@ -1207,11 +1211,15 @@ class PropagateInpaintEngine:
             mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)  # rounds and saturates
             _masked_copy(out[y0:y1, x0:x1], mixed, hb if ok is None else hb & (ok > 0.5))
             return out
-        region = hb & (ok > 0)
-        a = (lam * ok)[..., None]
-        c = cur[y0:y1, x0:x1].astype(np.float32)
-        mixed = np.clip(c + a * (pw.astype(np.float32) - c) + 0.5, 0, 255).astype(np.uint8)
-        _masked_copy(out[y0:y1, x0:x1], mixed, region)
+        ob = out[y0:y1, x0:x1]
+        mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)
+        _masked_copy(ob, mixed, hb & (ok >= 1.0))
+        # the edge of the consistent region: its share of the full weight
+        yy, xx = np.nonzero(hb & (ok > 0.0) & (ok < 1.0))
+        if yy.size:
+            c = cur[y0:y1, x0:x1][yy, xx].astype(np.float32)
+            a = (lam * ok[yy, xx])[:, None]
+            ob[yy, xx] = np.clip(c + a * (pw[yy, xx].astype(np.float32) - c) + 0.5, 0, 255).astype(np.uint8)
         return out
 
     @staticmethod
@@ -1602,18 +1610,17 @@ class PropagateInpaintEngine:
         v = (gy + 0.5) / sy - 0.5 - wy0
         j0, i0 = np.floor(u).astype(np.intp), np.floor(v).astype(np.intp)
         fx, fy = (u - j0).astype(np.float32), (v - i0).astype(np.float32)
-        acc = np.zeros((len(yy), 3), np.float32)
-        wsum = np.zeros(len(yy), np.float32)
-        for di, dj in ((0, 0), (0, 1), (1, 0), (1, 1)):
-            i = np.clip(i0 + di, 0, ch - 1)
-            j = np.clip(j0 + dj, 0, cw - 1)
-            wgt = (fx if dj else 1.0 - fx) * (fy if di else 1.0 - fy)
-            wgt = wgt * ((S[i, j] >= 0) & has[i, j])
-            mx = AX[i, j] + gx - ((j + wx0 + 0.5) * sx - 0.5)
-            my = AY[i, j] + gy - ((i + wy0 + 0.5) * sy - 0.5)
-            c = sample_points(atlas, mx, my, cv2.INTER_LINEAR)
-            acc += wgt[:, None] * c
-            wsum += wgt
+        n = len(yy)
+        # the four neighbours stacked (one sampling call for all of them)
+        i = np.clip(np.concatenate([i0, i0, i0 + 1, i0 + 1]), 0, ch - 1)
+        j = np.clip(np.concatenate([j0, j0 + 1, j0, j0 + 1]), 0, cw - 1)
+        wx, wy = np.concatenate([1.0 - fx, fx, 1.0 - fx, fx]), np.concatenate([1.0 - fy, 1.0 - fy, fy, fy])
+        wgt = (wx * wy * ((S[i, j] >= 0) & has[i, j])).reshape(4, n)
+        mx = AX[i, j] + np.tile(gx, 4) - ((j + wx0 + 0.5) * sx - 0.5).astype(np.float32)
+        my = AY[i, j] + np.tile(gy, 4) - ((i + wy0 + 0.5) * sy - 0.5).astype(np.float32)
+        c = sample_points(atlas, mx, my, cv2.INTER_LINEAR).reshape(4, n, -1)
+        wsum = wgt.sum(0)
+        acc = (wgt[..., None] * c).sum(0)
         ok = wsum > 1e-3
         col[yy[ok], xx[ok]] = acc[ok] / wsum[ok, None]
 
