@@ -155,6 +155,14 @@ def test_submit_cancel_flood_keeps_the_list_small(make_client, clip_dir, h, home
     assert os.path.getsize(home / "jobs.db") < 2_000_000
 
 
+@pytest.mark.parametrize("cursor", ["\u00b2", "\u0663", "12a", "-3", "1" * 19])
+def test_foreign_cursor_is_one_clear_error(make_client, cursor):
+    # digits outside ASCII ('²', Arabic-Indic three) pass str.isdigit but not int()
+    c, auth, _app = make_client()
+    r = c.get("/jobs", headers=auth, params={"cursor": cursor})
+    assert r.status_code == 404 and "cursor" in r.json()["error"] and "start without it" in r.json()["error"]
+
+
 def test_keep_days_prunes_old_finished_jobs(tmp_path):
     from vedit.jobs import JobStore
 

@@ -199,7 +199,8 @@ class Runner:
         """One page of jobs, newest first, and the cursor of the next page (None at the end)."""
         before = None
         if cursor:
-            if not cursor.isdigit() or len(cursor) > 18:
+            # ASCII digits only: str.isdigit also takes '²' or '٣', which int() refuses
+            if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
                 raise JobNotFoundError(f"cursor {cursor[:40]!r} is not one this server gave; start without it")
             before = int(cursor)
         rows = self.store.list(status=status, limit=limit + 1, before=before)
