@@ -1206,15 +1206,14 @@ class PropagateInpaintEngine:
         hb = hole[y0:y1, x0:x1]
         out = cur if in_place else cur.copy()
         lam = self.temporal
-        if ok is None or flow_small.shape[:2] == (H, W):
-            # one weight everywhere (the working grid's 0/1 at its own resolution)
-            mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)  # rounds and saturates
-            _masked_copy(out[y0:y1, x0:x1], mixed, hb if ok is None else hb & (ok > 0.5))
-            return out
         ob = out[y0:y1, x0:x1]
-        mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)
+        mixed = cv2.addWeighted(cur[y0:y1, x0:x1], 1.0 - lam, pw, lam, 0.0)  # rounds and saturates
+        if ok is None:
+            _masked_copy(ob, mixed, hb)
+            return out
         _masked_copy(ob, mixed, hb & (ok >= 1.0))
-        # the edge of the consistent region: its share of the full weight
+        # the edge of the consistent region (none at the working grid's own
+        # resolution, where ok is 0 or 1): its share of the full weight
         yy, xx = np.nonzero(hb & (ok > 0.0) & (ok < 1.0))
         if yy.size:
             c = cur[y0:y1, x0:x1][yy, xx].astype(np.float32)
@@ -1550,18 +1549,16 @@ class PropagateInpaintEngine:
             mixed2 = cv2.absdiff(lin[5], S2) > 1e-3
             tol = 0.75 * max(sx, sy)
 
-            seams = []
-
             def fix(c, mixed):
+                """Coordinate map c and where it took the continued nearest map."""
                 cont = near[c] + off[c % 2]
                 far = (cv2.absdiff(lin[c], cont) > tol) | mixed
                 _masked_copy(lin[c], cont, far)
-                if c < 2:
-                    seams.append(far)
-                return lin[c]
+                return lin[c], far
 
             AXw, AYw = AX, AY
-            AX, AY, AX2, AY2 = fix(0, mixed1), fix(1, mixed1), fix(2, mixed2), fix(3, mixed2)
+            (AX, far_x), (AY, far_y) = fix(0, mixed1), fix(1, mixed1)
+            (AX2, _), (AY2, _) = fix(2, mixed2), fix(3, mixed2)
         else:
             S, HS, S2, WT2 = Sw, has[ws], S2w, wt2[ws]
         sel = region & HS & (S >= 0)
@@ -1573,7 +1570,7 @@ class PropagateInpaintEngine:
                 # places (a seam between two sources or chains), a cross-fade
                 # of what each of them continues to there (no staircase of
                 # working-pixel blocks along the seam)
-                seam = seams[0] | seams[1]
+                seam = far_x | far_y
                 seam &= sel
                 if seam.any():
                     self._soft_seams(col, seam, atlas, AXw, AYw, Sw, has[ws], (y0, x0), (wy0, wx0), sx, sy)
