@@ -83,9 +83,10 @@ _DRIFT_LO, _DRIFT_HI = 0.75, 1.5
 #: ... and its speed (px per frame) from which / up to which the content
 #: travels steadily on its own (the flow fill follows it)
 _RATE_LO, _RATE_HI = 0.1, 0.15
-#: sources of a frame (the ones covering most, and the farthest) whose drift
-#: is measured; the others take the speed measured at the nearest lag
-_DRIFT_SOURCES = 3
+#: sources of a frame (the one covering most, and the farthest) whose drift
+#: is measured; the others take the speed measured at the nearer of the two
+#: lags (a steady travel scales with the lag)
+_DRIFT_SOURCES = 1
 #: the drift is measured this far (px) from the hole (the removed object
 #: disturbs the flow within a patch of its edge) and up to this much further out
 _DRIFT_GAP, _DRIFT_RING = 8, 40
@@ -174,19 +175,29 @@ def sample_points(img: np.ndarray, x: np.ndarray, y: np.ndarray, interp: int = _
     return v.reshape(rows * cols, -1)[:n].astype(np.float32)
 
 
-def _ring_confidence(res: np.ndarray, ry: np.ndarray, rx: np.ndarray, shape) -> np.ndarray:
+def _ring_confidence(res: np.ndarray, ry: np.ndarray, rx: np.ndarray, shape,
+                     cover: np.ndarray | None = None) -> np.ndarray:
     """Confidence in [0, 1] over a box: the ring residuals (grey levels at
     box pixels ry, rx) spread into the hole by a normalised wide blur, low
-    residual = the camera model explains the surroundings there."""
+    residual = the camera model explains the surroundings there. ``cover``:
+    the blurred coverage of these ring pixels when already known (the same
+    for every source whose ring lands wholly on real pixels)."""
     h, w = shape
     r_img = np.zeros((h, w), np.float32)
-    c_img = np.zeros((h, w), np.float32)
     r_img[ry, rx] = np.minimum(res, 40.0)
-    c_img[ry, rx] = 1.0
     sig = max(4.0, _SPREAD * max(h, w))
-    rs, cs = _blur_coarse(r_img, sig), _blur_coarse(c_img, sig)
+    rs, cs = _blur_coarse(r_img, sig), (_ring_cover(ry, rx, shape) if cover is None else cover)
     spread = np.where(cs > 1e-3, rs / np.maximum(cs, 1e-6), float(np.median(res)))
     return np.clip((_RES_HI - spread) / (_RES_HI - _RES_LO), 0.0, 1.0).astype(np.float32)
+
+
+def _ring_cover(ry: np.ndarray, rx: np.ndarray, shape) -> np.ndarray:
+    """The ring pixels ry, rx of a box, blurred as :func:`_ring_confidence`
+    spreads their residuals (the normaliser of that spread)."""
+    h, w = shape
+    c_img = np.zeros((h, w), np.float32)
+    c_img[ry, rx] = 1.0
+    return _blur_coarse(c_img, max(4.0, _SPREAD * max(h, w)))
 
 
 def _travel_confidence(speed: np.ndarray, lag: int) -> np.ndarray:
@@ -370,24 +381,29 @@ class SourceSelector:
             qx[sel], qy[sel] = px, py
         return src, qx, qy
 
-    def _sample(self, src, qx, qy, shape, box) -> tuple[np.ndarray, dict]:
-        """Bicubic samples per source over the box (unassigned: 0)."""
+    def _sample(self, src: np.ndarray, qx: np.ndarray, qy: np.ndarray, yy: np.ndarray, xx: np.ndarray,
+                shape) -> tuple[np.ndarray, dict]:
+        """Samples (the copy kernel) of the box's hole pixels ``yy, xx`` from
+        their sources ``src`` at ``qx, qy`` (unassigned: 0), and per source
+        the bool mask of the box pixels it gave. Only the assigned points are
+        resampled (each sample depends only on its own point)."""
         h, w = shape
         out = np.zeros((h, w, 3), np.uint8)
         per = {}
         for s in np.unique(src[src >= 0]):
-            sel = src == s
-            mx = np.full((h, w), -10.0, np.float32)
-            my = np.full((h, w), -10.0, np.float32)
-            mx[sel], my[sel] = qx[sel], qy[sel]
-            v = cv2.remap(self.frames[int(s)], mx, my, _INTERP, borderMode=cv2.BORDER_CONSTANT)
-            out[sel] = v[sel]
+            i = np.flatnonzero(src == s)
+            v = sample_points(self.frames[int(s)], qx[i], qy[i])
+            out[yy[i], xx[i]] = v.astype(np.uint8)
+            sel = np.zeros((h, w), bool)
+            sel[yy[i], xx[i]] = True
             per[int(s)] = sel
         return out, per
 
-    def _ring_fit(self, t: int, s: int, box, ring_y: np.ndarray, ring_x: np.ndarray):
+    def _ring_fit(self, t: int, s: int, box, ring_y: np.ndarray, ring_x: np.ndarray,
+                  ring_rgb: np.ndarray | None = None):
         """Per-channel gain of source ``s`` against frame ``t`` on the ring, and
-        the per-ring-pixel residual (grey levels) after that gain."""
+        the per-ring-pixel residual (grey levels) after that gain.
+        ``ring_rgb``: frame t's ring pixels (float32), when already read."""
         link = self.cam.cached(t, s)
         x, y = _project(link.H if link is not None else self.cam.guess(t, s), ring_x.astype(np.float64),
                         ring_y.astype(np.float64))
@@ -395,12 +411,27 @@ class SourceSelector:
         if ok.sum() < 20:
             return np.ones(3, np.float32), None, ok
         v = sample_points(self.frames[s], x[ok], y[ok])
-        ref = self.frames[t][ring_y[ok], ring_x[ok]].astype(np.float32)
+        ref = self.frames[t][ring_y[ok], ring_x[ok]].astype(np.float32) if ring_rgb is None else ring_rgb[ok]
         gain = np.clip((ref.mean(0) + 1.0) / (v.mean(0) + 1.0), 0.8, 1.25).astype(np.float32)
         res = _mean3(np.abs(ref - v * gain))
         return gain, res, ok
 
-    def _speed(self, t: int, s: int, box) -> np.ndarray:
+    def _speed_ring(self, t: int):
+        """What :meth:`_speed` measures around frame ``t``'s hole whatever the
+        source: the crop (hole box + ring + margin), the distance to the hole
+        over it and its grey pixels (None without a hole)."""
+        bb = mask_bbox(self.holes[t])
+        if bb is None:
+            return None
+        reach = _DRIFT_GAP + _DRIFT_RING
+        # a margin beyond the ring: flow at a crop's edge has no context
+        cy0, cy1 = max(0, bb[0] - reach - _DRIFT_GAP), min(self.H, bb[1] + reach + _DRIFT_GAP)
+        cx0, cx1 = max(0, bb[2] - reach - _DRIFT_GAP), min(self.W, bb[3] + reach + _DRIFT_GAP)
+        d_t = cv2.distanceTransform((~self.holes[t][cy0:cy1, cx0:cx1]).astype(np.uint8), cv2.DIST_L2, 3)
+        grey = cv2.cvtColor(self.frames[t][cy0:cy1, cx0:cx1], cv2.COLOR_RGB2GRAY)
+        return bb, (cy0, cy1, cx0, cx1), d_t, grey
+
+    def _speed(self, t: int, s: int, box, around=None) -> np.ndarray:
         """How fast (full-resolution px per frame) the background under frame
         ``t``'s hole travelled against the camera model since frame ``s``,
         over the box.
@@ -416,15 +447,14 @@ class SourceSelector:
         ring starts a few pixels off the hole (and off frame s's own hole):
         the removed object would drag the flow along."""
         y0, y1, x0, x1 = box
-        bb = mask_bbox(self.holes[t])
         none = np.zeros((y1 - y0, x1 - x0), np.float32)
         lag = abs(s - t)
-        if bb is None:
+        # (``around``: :meth:`_speed_ring` of frame t, shared by its sources)
+        around = self._speed_ring(t) if around is None else around
+        if around is None:
             return none
+        bb, (cy0, cy1, cx0, cx1), d_t, grey = around
         reach = _DRIFT_GAP + _DRIFT_RING
-        # a margin beyond the ring: flow at a crop's edge has no context
-        cy0, cy1 = max(0, bb[0] - reach - _DRIFT_GAP), min(self.H, bb[1] + reach + _DRIFT_GAP)
-        cx0, cx1 = max(0, bb[2] - reach - _DRIFT_GAP), min(self.W, bb[3] + reach + _DRIFT_GAP)
         ch, cw = cy1 - cy0, cx1 - cx0
         link = self.cam.cached(t, s)
         # the crop's grid as a row of x and a column of y (broadcast: the same
@@ -439,14 +469,13 @@ class SourceSelector:
             (cv2.remap(bs.view(np.uint8), mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                        borderValue=1) == 0).astype(np.uint8)
         inside = (mx >= 1) & (mx <= self.W - 2) & (my >= 1) & (my <= self.H - 2)
-        d_t = cv2.distanceTransform((~self.holes[t][cy0:cy1, cx0:cx1]).astype(np.uint8), cv2.DIST_L2, 3)
         d_s = cv2.distanceTransform(off_s, cv2.DIST_L2, 3)
         ring = (d_t > _DRIFT_GAP) & (d_t <= reach) & (d_s > _DRIFT_GAP) & inside
         if ring.sum() < 64:
             return none
         red = max(1, -(-max(ch, cw) // _DRIFT_SIDE))
         sw, sh = max(8, cw // red), max(8, ch // red)
-        a = cv2.cvtColor(self.frames[t][cy0:cy1, cx0:cx1], cv2.COLOR_RGB2GRAY)
+        a = grey.copy()
         b = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)
         # both holes show the same pixels in the two images (the removed
         # objects would otherwise pull the coarse levels of the flow, and with
@@ -500,12 +529,9 @@ class SourceSelector:
         src2, qx2, qy2 = self._assign(t, xs, ys, order[:_SECOND_CANDIDATES], exclude=src1, direct=False,
                                       checked=checked)
 
-        S1 = np.full((h, w), -1, np.int32)
-        S1[yy, xx] = src1
-        X1, Y1 = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
-        X1[yy, xx], Y1[yy, xx] = qx1, qy1
-        colour, per = self._sample(S1, X1, Y1, (h, w), box)
-        seen = S1 >= 0
+        colour, per = self._sample(src1, qx1, qy1, yy, xx, (h, w))
+        seen = np.zeros((h, w), bool)
+        seen[yy, xx] = src1 >= 0
 
         # ring around the hole (outside it, inside the box, off other holes)
         k1 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
@@ -518,19 +544,25 @@ class SourceSelector:
         holds = np.zeros((h, w), np.float32)
         used = max(per, key=lambda q: int(per[q].sum())) if per else None
         colf = colour.astype(np.float32)
-        # the drift of the sources covering most and of the farthest one,
-        # measured; the others take the speed measured at the nearest lag (a
-        # steady travel scales with the lag; extrapolating a short lag's
-        # measurement far would magnify its noise)
+        # the drift of the source covering most and of the farthest one,
+        # measured; the others take the speed measured at the nearest lag
+        # (extrapolating a short lag's measurement far would magnify its noise)
         top = sorted(per, key=lambda q: -int(per[q].sum()))[:_DRIFT_SOURCES]
         top += [max(per, key=lambda q: abs(q - t))] if per else []
-        speeds = {q: self._speed(t, q, box) for q in set(top)}
+        around = self._speed_ring(t)
+        speeds = {q: self._speed(t, q, box, around) for q in set(top)}
+        whole = None  # the coverage of the whole ring (most sources see all of it)
+        ring_rgb = self.frames[t][ry + y0, rx + x0].astype(np.float32)
         for s, sel in per.items():
-            gain, res, ok = self._ring_fit(t, s, box, ry + y0, rx + x0)
+            gain, res, ok = self._ring_fit(t, s, box, ry + y0, rx + x0, ring_rgb)
             colf[sel] *= gain
             if res is None:
                 continue
-            wv = _ring_confidence(res, ry[ok], rx[ok], (h, w))
+            cover = None
+            if ok.all():
+                whole = _ring_cover(ry, rx, (h, w)) if whole is None else whole
+                cover = whole
+            wv = _ring_confidence(res, ry[ok], rx[ok], (h, w), cover)
             near = min(speeds, key=lambda q: abs(abs(q - t) - abs(s - t)))
             weight[sel] = wv[sel] * _travel_confidence(speeds[near][sel], abs(s - t))
             if s == used:
@@ -538,13 +570,10 @@ class SourceSelector:
         colour = np.clip(colf + 0.5, 0, 255).astype(np.uint8)
 
         # an independent second source that disagrees: the content moves
-        S2 = np.full((h, w), -1, np.int32)
-        S2[yy, xx] = src2
-        if (S2 >= 0).any():
-            X2, Y2 = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
-            X2[yy, xx], Y2[yy, xx] = qx2, qy2
-            c2, _ = self._sample(S2, X2, Y2, (h, w), box)
-            both = seen & (S2 >= 0)
+        if (src2 >= 0).any():
+            c2, _ = self._sample(src2, qx2, qy2, yy, xx, (h, w))
+            both = np.zeros((h, w), bool)
+            both[yy, xx] = (src1 >= 0) & (src2 >= 0)
             d = np.abs(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY).astype(np.float32)
                        - cv2.cvtColor(c2, cv2.COLOR_RGB2GRAY).astype(np.float32))
             d = cv2.GaussianBlur(np.where(both, d, 0.0).astype(np.float32), (0, 0), 2.0) / \
