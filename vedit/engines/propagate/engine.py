@@ -223,11 +223,17 @@ def _near_hole(mov: np.ndarray, fh: np.ndarray, near: int = _MOV_NEAR) -> np.nda
     """The connected regions of ``mov`` that come within ``near`` px of the
     flow hole ``fh``: those whose flow would contaminate the ring on which
     the hole's flow is completed."""
-    if not fh.any():
+    bb = mask_bbox(fh)
+    if bb is None:
         return np.zeros_like(mov)
-    ring = cv2.dilate(fh.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * near + 1,) * 2)) > 0
+    # the ring lies within ``near`` of the hole's box: only that crop is dilated
+    H, W = fh.shape
+    y0, y1, x0, x1 = max(0, bb[0] - near), min(H, bb[1] + near), max(0, bb[2] - near), min(W, bb[3] + near)
+    ring = cv2.dilate(np.ascontiguousarray(fh[y0:y1, x0:x1]).view(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * near + 1,) * 2)) > 0
     nl, lab = cv2.connectedComponents(mov.view(np.uint8), connectivity=8)
-    ok = np.bincount(lab.ravel(), weights=ring.ravel(), minlength=nl) > 0
+    ok = np.zeros(nl, bool)
+    ok[lab[y0:y1, x0:x1][ring]] = True
     ok[0] = False
     return ok[lab]
 
