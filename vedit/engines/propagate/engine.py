@@ -69,6 +69,8 @@ from vedit.streams import prefetch
 KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
 
 _KEYFRAME_PENALTY = 1000.0  # a hallucinated source loses against any real observation
+#: longest side (px) of the grid the seam offset field is solved on (it is smooth)
+_SEAM_SIDE = 128
 _FLOW_DILATE = 5            # extra growth of the hole where the first pass completes flow
 _FLOW_FILL = "auto"         # flow completion of the first pass (vedit.flow.complete_flow)
 _MOVING = True              # independently moving pixels are no source for the background
@@ -1635,7 +1637,7 @@ class PropagateInpaintEngine:
         neighbour). Removes exposure seams from far-away sources. The offset
         field is smooth, so large holes solve it on a reduced grid."""
         ph, pw = region.shape
-        k = -(-max(ph, pw) // 128)  # an integer reduction to at most 128 px
+        k = -(-max(ph, pw) // _SEAM_SIDE)  # an integer reduction to at most _SEAM_SIDE px
         if k > 1:
             # box averages over k x k blocks (OpenCV's integer INTER_AREA path:
             # ~4x faster than a fractional one); the box is padded to whole
