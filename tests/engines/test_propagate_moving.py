@@ -146,3 +146,38 @@ def test_temporal_blend_mixes_in_only_the_previous_fill(monkeypatch):
                         lambda self, *a, prev_hole=None, **k: blend(self, *a, **k))
     err_real = _hole_error(frames, mask, clean)
     assert err < 0.7 * err_real, (err, err_real)
+
+
+def test_near_hole_keeps_the_regions_within_reach_wherever_the_hole_is():
+    """``_near_hole`` keeps a whole moving region when any pixel of it comes
+    within ``_MOV_NEAR`` px (a disc) of the flow hole, and drops the others:
+    also for a hole at a frame corner, whose grown box is clipped there."""
+    near = engine_mod._MOV_NEAR
+    for hy, hx in ((0, 0), (100, 180), (190, 350)):  # corner, middle, other corner
+        fh = np.zeros((213, 384), bool)
+        fh[hy:hy + 23, hx:hx + 34] = True
+        ys, xs = np.nonzero(fh)
+        # a region whose nearest pixel is `near` px below the hole's bottom
+        # row (inside the disc), one at near + 2 (outside), each 6 rows tall,
+        # placed above the hole where there is no room below
+        down = hy + 23 < 213 - near - 10
+        base = ys.max() if down else ys.min()
+        step = 1 if down else -1
+        mov = np.zeros_like(fh)
+        inside = base + step * near
+        outside = base + step * (near + 2)
+        cols = slice(xs.min() + 5, xs.min() + 15)
+        left = slice(xs.min() + 20, xs.min() + 30)
+        mov[min(inside, inside + 5 * step):max(inside, inside + 5 * step) + 1, cols] = True
+        mov[min(outside, outside + 5 * step):max(outside, outside + 5 * step) + 1, left] = True
+        got = engine_mod._near_hole(mov, fh)
+        assert got[:, cols].any() and got[:, cols].sum() == mov[:, cols].sum()
+        assert not got[:, left].any()
+        # a region that reaches within range comes whole, also its far end
+        # (a tail running 10 px further away from the hole)
+        mov2 = mov.copy()
+        end = inside + 15 * step
+        tail = slice(min(inside, end), max(inside, end) + 1)
+        mov2[tail, cols.start] = True
+        got2 = engine_mod._near_hole(mov2, fh)
+        assert got2[tail, cols.start].all() and got2[end, cols.start]
