@@ -28,6 +28,8 @@ _TRACK_SIDE = 720
 _STRONG_INLIERS = (0.45, 0.75)
 _STRONG_RESIDUAL = (0.2, 0.5)
 _WIN = (21, 21)
+#: the window of a refinement from a close guess (:meth:`CameraModel.refine`)
+_FINE_WIN = (9, 9)
 _CRIT = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 _THREADS = max(1, min(2, os.cpu_count() or 1))
 #: growth of the hole before corners are taken (the object's edge moves with it)
@@ -162,6 +164,13 @@ class CameraModel:
             self._pairs[key] = self._fit(t, s, self.guess(t, s))
         return self._pairs[key]
 
+    def refine(self, t: int, s: int) -> Link | None:
+        """The chained guess t -> s re-fitted directly where it is already
+        close (corners tracked over a pixel or two from it, at full size
+        only: a fraction of :meth:`link`'s cost), not kept; :meth:`link`'s
+        fit where one was made."""
+        return self._pairs[(t, s)] if (t, s) in self._pairs else self._fit(t, s, self.guess(t, s), fine=True)
+
     def strength(self, t: int) -> float:
         """How firmly frame t's background follows one homography, 0..1: the
         share of corners that follow it and how closely (its links to both
@@ -226,7 +235,7 @@ class CameraModel:
             self._corners[t] = c
         return c
 
-    def _fit(self, t: int, s: int, guess: np.ndarray | None) -> Link | None:
+    def _fit(self, t: int, s: int, guess: np.ndarray | None, fine: bool = False) -> Link | None:
         p0 = self.corners(t)
         if p0 is None:
             return None
@@ -240,9 +249,9 @@ class CameraModel:
             flags = cv2.OPTFLOW_USE_INITIAL_FLOW
         # neighbours may move far (pyramid of 4 levels); a direct fit starts
         # from the chained guess, which is within a pixel or two
-        lv = 4 if guess is None else 2
+        lv = 4 if guess is None else (0 if fine else 2)
         (g0, _), (g1, valid1) = self._grey_valid(t), self._grey_valid(s)
-        win = _WIN if guess is None else (15, 15)
+        win = _WIN if guess is None else (_FINE_WIN if fine else (15, 15))
         p1, st, _ = cv2.calcOpticalFlowPyrLK(g0, g1, p0, p1, flags=flags, winSize=win, maxLevel=lv, criteria=_CRIT)
         if p1 is None:
             return None

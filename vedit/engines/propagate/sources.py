@@ -66,8 +66,16 @@ _AGREE_SIGMA, _AGREE_LO, _AGREE_HI = 6.0, 12.0, 32.0
 _RING_STEP = 2
 #: chains of up to this many neighbour links are used as they are (no drift yet)
 _CHAIN_OK = 3
-#: sources of a frame (the ones covering most) re-fitted directly
+#: sources of a frame (the ones covering most) fitted directly and kept (the
+#: ring fits and the drift measure read them too)
 _DIRECT_FITS = 3
+#: the other sources are refined from the chained guess (a chain of tens of
+#: links drifts by a few tenths of a pixel, several dB on fine texture); the
+#: refinement replaces the guess where the two agree within this many px over
+#: the copied pixels (where they do not, the chain and the checks built on it
+#: see another motion than the refinement, as over a flowing background, and
+#: the guess stays, with the confidence those checks give it)
+_REFIT_AGREE = 1.0
 #: frames (offsets from a source) whose camera-warped view tells whether a
 #: source pixel is background, and the colour difference to all but the
 #: closest of them from which it is something moving on its own (a passing
@@ -343,8 +351,9 @@ class SourceSelector:
         """Per pixel the first usable candidate: (source index or -1, x, y).
 
         Candidates are tried with the chained homography (cheap, see
-        ``choice.assign``); the pairs that end up used are re-fitted directly
-        and the pixels re-projected with that fit. ``checked`` keeps the
+        ``choice.assign``); the pairs that end up used, more than
+        ``_CHAIN_OK`` links apart, are re-fitted directly and the pixels
+        re-projected with that fit. ``checked`` keeps the
         transient measure of the pixels already checked per source, shared by
         the calls for the same pixels of the same frame (a pixel lands on the
         same point)."""
@@ -367,10 +376,16 @@ class SourceSelector:
         top = set(used[np.argsort(-counts)][:_DIRECT_FITS].tolist())
         for s in used:
             sel = src == s
-            fit = direct and abs(int(s) - t) > _CHAIN_OK and int(s) in top
-            link = self.cam.link(t, int(s)) if fit else None
-            Hm = link.H if _link_ok(link) else self.cam.guess(t, int(s))
+            fit = direct and abs(int(s) - t) > _CHAIN_OK
+            main = int(s) in top
+            link = (self.cam.link(t, int(s)) if main else self.cam.refine(t, int(s))) if fit else None
+            guess = self.cam.guess(t, int(s))
+            Hm = link.H if _link_ok(link) else guess
             px, py = _project(Hm, xs[sel], ys[sel])
+            if not main and Hm is not guess:
+                gx, gy = _project(guess, xs[sel], ys[sel])
+                if float(np.max(np.hypot(px - gx, py - gy))) > _REFIT_AGREE:
+                    px, py = gx, gy
             # the direct fit may move a pixel off what the chained guess found
             # real (into the source's own hole: the removed object); such a
             # pixel keeps the guess's landing point
