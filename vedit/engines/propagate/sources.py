@@ -75,7 +75,7 @@ _DIRECT_FITS = 3
 #: the copied pixels (where they do not, the chain and the checks built on it
 #: see another motion than the refinement, as over a flowing background, and
 #: the guess stays, with the confidence those checks give it)
-_REFIT_AGREE = 1.0
+_REFIT_AGREE = 2.5
 #: frames (offsets from a source) whose camera-warped view tells whether a
 #: source pixel is background, and the colour difference to all but the
 #: closest of them from which it is something moving on its own (a passing
