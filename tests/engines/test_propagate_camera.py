@@ -108,7 +108,7 @@ def test_revealed_background_is_copied_exactly_and_sharp():
 def test_every_copied_source_is_registered_directly_not_through_the_chain():
     """A long pan over a detailed photo: a hole pixel's nearest clear view is
     up to 39 frames away, and each frame copies from a dozen of them. The
-    chain of neighbour links drifts by more than half a pixel over that span,
+    chain of neighbour links drifts by 0.4 px or more over that span (0.7 here),
     which on fine texture costs several dB; every source re-fitted directly
     copies to within interpolation error (40+ dB on every frame)."""
     photo = skdata.astronaut()

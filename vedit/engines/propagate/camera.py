@@ -166,9 +166,10 @@ class CameraModel:
 
     def refine(self, t: int, s: int) -> Link | None:
         """The chained guess t -> s re-fitted directly where it is already
-        close (corners tracked over a pixel or two from it, at full size
-        only: a fraction of :meth:`link`'s cost), not kept; :meth:`link`'s
-        fit where one was made."""
+        close: the corners are tracked from it with a small window and no
+        pyramid (a fraction of :meth:`link`'s cost, as accurate from a guess
+        within a pixel or two). Not kept; :meth:`link`'s fit where one was
+        made."""
         return self._pairs[(t, s)] if (t, s) in self._pairs else self._fit(t, s, self.guess(t, s), fine=True)
 
     def strength(self, t: int) -> float:

@@ -7,7 +7,7 @@ lower resolution (after a zoom the closer frame is the sharper one). The
 first candidate whose homography lands the pixel on a real pixel (inside the
 frame, outside that frame's own hole, and not something passing over the
 background there: see ``choice.transient``) is the source; it is sampled once,
-bicubic, from the original frame, with a per-channel gain fitted on the ring
+with the Lanczos kernel, from the original frame, with a per-channel gain fitted on the ring
 around the hole (exposure and white-balance drift between the two frames).
 Because neighbouring frames rank the candidates almost identically, they pick
 the same source for the same spot: stability comes from consistent source
