@@ -623,7 +623,12 @@ class _YCbCrToRGB:
         if sy == 2 and oy == 0.0:
             p = _cosited_2x(p, h, axis=0, out=self._buf("y", i, (h, p.shape[1])))
         if p.shape[1] != w or p.shape[0] != h:
-            p = cv2.resize(p, (w, h), dst=self._buf("up", i, (h, w)), interpolation=cv2.INTER_LINEAR)
+            # exactly 2x, then cropped: an odd luma size (2c - 1 samples over
+            # c chroma samples) resized directly would stretch the mapping,
+            # half a chroma sample off at the far edge
+            tw = w if p.shape[1] == w else 2 * p.shape[1]
+            th = h if p.shape[0] == h else 2 * p.shape[0]
+            p = cv2.resize(p, (tw, th), dst=self._buf("up", i, (th, tw)), interpolation=cv2.INTER_LINEAR)[:h, :w]
         return p
 
     def __call__(self, frame) -> np.ndarray:
