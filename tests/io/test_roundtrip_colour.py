@@ -156,3 +156,75 @@ def test_decode_agrees_with_ffmpeg_and_keeps_flat_colours(tmp_path):
                     "-s", f"{W}x{H}", "-colorspace", "bt709", "-color_range", "tv", "-i", "-", "-c:v", "ffv1",
                     grey], input=planes.tobytes(), check=True)
     assert (next(iter(open_clip(grey).frames())) == 100).all()  # 16 + 219 * 100 / 255 = 101.9
+
+
+@pytest.mark.parametrize("siting", ["left", "center"])
+def test_new_pixels_come_back_as_close_as_their_chroma_siting_allows(tmp_path, siting):
+    """An edit's new pixels are subsampled by the writer itself (the rest of
+    the frame keeps the source's samples). Their chroma is decimated for the
+    siting the reader interpolates at: a co-sited ("left") sample with the
+    [1 2 1]/4 filter centred on it, a centred one with the pair's mean. Read
+    back from a lossless file, a real photo painted over the whole frame is
+    closer to what was written than with a plain 2x2 mean everywhere, which
+    puts a co-sited sample half a pixel off."""
+    from skimage import data as skdata
+
+    from vedit.io.writer import _block_reduce, rgb_to_ycbcr
+
+    photo = np.ascontiguousarray(skdata.astronaut()[100:100 + H, 150:150 + W])
+    src = str(tmp_path / "src.mkv")
+    _ff("-f", "lavfi", "-i", f"testsrc2=size={W}x{H}:rate=25", "-frames:v", "2", "-vf",
+        "scale=out_color_matrix=bt709:out_range=tv,setparams=colorspace=bt709:range=tv",
+        "-c:v", "ffv1", "-pix_fmt", "yuv420p", "-chroma_sample_location", siting, src)
+    clip = open_clip(src)
+    assert clip.colour.chroma_location == siting
+    out = str(tmp_path / "out.mkv")
+    with open_writer(out, clip.fps, clip.size, like=clip, codec="ffv1") as wr:
+        for _ in clip.frames():
+            wr.write(photo)
+    back = open_clip(out)
+    assert back.pix_fmt == "yuv420p" and back.colour.chroma_location == siting
+    got = next(iter(back.frames())).astype(np.float64)
+
+    def psnr(a):
+        return 10 * np.log10(255.0 ** 2 / ((a - photo.astype(np.float64)) ** 2).mean())
+
+    # the same picture with every chroma sample a plain 2x2 mean, through the same reader
+    from vedit.io.clip import _YCbCrToRGB
+
+    y, cb, cr = rgb_to_ycbcr(photo, clip.colour, 8)
+    planes = [np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in (y, _block_reduce(cb, 2, 2, "mean"),
+                                                                     _block_reduce(cr, 2, 2, "mean"))]
+    import av
+
+    frame = av.VideoFrame(W, H, "yuv420p")
+    for plane, arr in zip(frame.planes, planes):
+        view = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+        view[:, :arr.shape[1]] = arr
+    box = _YCbCrToRGB(clip.colour, "rgb24")(frame).astype(np.float64)
+    if siting == "left":
+        assert psnr(got) > psnr(box) + 0.3
+    else:
+        assert abs(psnr(got) - psnr(box)) < 0.05
+    assert psnr(got) > 36
+
+
+@pytest.mark.parametrize("off", [0.0, 0.5, 1.0])
+def test_sited_chroma_of_a_box_equals_that_of_the_whole_frame(off):
+    """The writer converts only the box of changed pixels, with one pixel of
+    margin: its chroma samples equal those the whole frame would give there
+    (the co-sited filter reaches into the margin), and at the frame edge the
+    edge pixel repeats."""
+    from vedit.io.writer import _sited_reduce
+
+    v = np.random.default_rng(5).uniform(0, 255, (11, 17)).astype(np.float32)
+    whole = _sited_reduce(v, 2, off, 0, 0, axis=1)
+    assert whole.shape == (11, 9)
+    box = _sited_reduce(v[:, 3:11], 2, off, 1, 1, axis=1)  # columns 4..9, a margin each side
+    np.testing.assert_allclose(box, whole[:, 2:5], rtol=1e-6)
+    if off == 0.0:
+        np.testing.assert_allclose(whole[:, 1], 0.25 * v[:, 1] + 0.5 * v[:, 2] + 0.25 * v[:, 3], rtol=1e-6)
+        np.testing.assert_allclose(whole[:, 0], 0.75 * v[:, 0] + 0.25 * v[:, 1], rtol=1e-6)
+    if off == 0.5:
+        np.testing.assert_allclose(whole[:, -1], v[:, -1], rtol=1e-6)  # the odd last column alone
+    np.testing.assert_allclose(_sited_reduce(v, 1, 0.0, 1, 1, axis=0), v[1:-1])

@@ -26,6 +26,7 @@ import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError, OutputExistsError
 from vedit.io.clip import (
+    _SITING,
     KR_KB,
     TIMESTAMP_FILE,
     Clip,
@@ -207,6 +208,37 @@ def _block_reduce(a: np.ndarray, sy: int, sx: int, fn: str) -> np.ndarray:
         a = np.pad(a, ((0, ph), (0, pw)), mode="edge")
     b = a.reshape(a.shape[0] // sy, sy, a.shape[1] // sx, sx)
     return b.any(axis=(1, 3)) if fn == "any" else b.mean(axis=(1, 3), dtype=np.float32)
+
+
+def _sited_reduce(v: np.ndarray, sub: int, off: float, before: int, after: int, axis: int) -> np.ndarray:
+    """Chroma values ``v`` (float32, at luma resolution) decimated by ``sub``
+    along ``axis`` for chroma samples sited ``off`` luma pixels into each
+    block. A sample on a luma pixel (co-sited: ``off`` 0, or 1 of 2) is the
+    [1 2 1]/4 average centred there, one between two (``off`` 0.5) their
+    mean: each the filter whose result the reader's bilinear upsampling at
+    that siting turns back into the closest picture (a plain block mean puts
+    a co-sited sample half a pixel off: about 0.5-0.9 dB lower R'G'B' round
+    trip on photos). ``v`` holds ``before``/``after`` (0 or 1) samples beyond
+    the blocks on each side; at a frame edge the edge sample repeats. Other
+    subsamplings take the block mean."""
+    v = np.moveaxis(v, axis, 0)
+    core = v[before: v.shape[0] - after]
+    if sub == 1:
+        return np.moveaxis(core, 0, axis)
+    n = core.shape[0]
+    c = -(-n // sub)
+    if sub != 2 or off == 0.5:
+        if c * sub != n:
+            core = np.concatenate([core, np.repeat(core[-1:], c * sub - n, axis=0)])
+        out = core.reshape((c, sub) + core.shape[1:]).mean(axis=1, dtype=np.float32)
+        return np.moveaxis(out, 0, axis)
+    # p[k] = core[k - 1]: one sample before the blocks, then enough after them
+    lead = v[:1] if before else core[:1]
+    tail = v[v.shape[0] - 1:] if after else core[-1:]
+    p = np.concatenate([lead, core, np.repeat(tail, 2 * c + 2 - n - 1, axis=0)])
+    k = 1 if off == 1.0 else 0
+    out = 0.25 * p[k: k + 2 * c: 2] + 0.5 * p[k + 1: k + 1 + 2 * c: 2] + 0.25 * p[k + 2: k + 2 + 2 * c: 2]
+    return np.moveaxis(out.astype(np.float32), 0, axis)
 
 
 class Writer:
@@ -530,13 +562,20 @@ class Writer:
         y0, y1 = by // sy * sy, min(self.height, -(-(by + bh) // sy) * sy)
         x0, x1 = bx // sx * sx, min(self.width, -(-(bx + bw) // sx) * sx)
         ch = changed[y0:y1, x0:x1]
-        yy, cb, cr = rgb_to_ycbcr(rgb[y0:y1, x0:x1], self.colour, bits)
+        # converted with one pixel of margin: a co-sited chroma sample also
+        # weighs the luma pixels beside its block (_sited_reduce)
+        ey0, ey1, ex0, ex1 = max(0, y0 - 1), min(self.height, y1 + 1), max(0, x0 - 1), min(self.width, x1 + 1)
+        yy, cb, cr = rgb_to_ycbcr(rgb[ey0:ey1, ex0:ex1], self.colour, bits)
+        yy = yy[y0 - ey0: y1 - ey0, x0 - ex0: x1 - ex0]
         top = 2 ** bits - 1
         planes[0][y0:y1, x0:x1][ch] = np.clip(np.rint(yy[ch]), 0, top).astype(planes[0].dtype)
         cblock = _block_reduce(ch, sy, sx, "any")
         cy0, cx0 = y0 // sy, x0 // sx
+        hx, vy = _SITING.get(self.colour.chroma_location, _SITING["left"])
         for plane, val in ((planes[1], cb), (planes[2], cr)):
-            red = np.clip(np.rint(_block_reduce(val, sy, sx, "mean")), 0, top).astype(plane.dtype)
+            val = _sited_reduce(val, sx, hx * (sx - 1), x0 - ex0, ex1 - x1, axis=1)
+            val = _sited_reduce(val, sy, vy * (sy - 1), y0 - ey0, ey1 - y1, axis=0)
+            red = np.clip(np.rint(val), 0, top).astype(plane.dtype)
             view = plane[cy0: cy0 + red.shape[0], cx0: cx0 + red.shape[1]]
             view[cblock[: view.shape[0], : view.shape[1]]] = red[: view.shape[0], : view.shape[1]][
                 cblock[: view.shape[0], : view.shape[1]]]
