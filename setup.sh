@@ -30,3 +30,5 @@ fi
 mkdir -p out
 vedit remove sample_media/pan.mp4 --mask sample_media/pan_mask -o out/pan_removed.mp4 --overwrite
 vedit probe out/pan_removed.mp4
+# the compiled Y'CbCr conversion long clips use, compiled now rather than on the first one
+python -m vedit.io.ycc_jit

@@ -67,3 +67,21 @@ def ycc8_to_rgb(yp, cbp, crp, j0x, j1x, fx, j0y, j1y, fy, m, out):  # pragma: no
             o[3 * x] = np.uint8(np.int32(min(max(r, zero), top)))
             o[3 * x + 1] = np.uint8(np.int32(min(max(g, zero), top)))
             o[3 * x + 2] = np.uint8(np.int32(min(max(bl, zero), top)))
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) the variants the reader calls:
+    luma and chroma planes each as contiguous arrays or as row-padded
+    views (a decoder's line size wider than the picture). ``setup.sh`` runs it once, so the first
+    long clip does not wait ~2 s for the compiler."""
+    taps = (*axis_taps(4, 2, 2, 0.0), *axis_taps(4, 2, 2, 0.5))
+    m = np.zeros((3, 4), np.float32)
+    for ypad in (0, 8):
+        for cpad in (0, 8):
+            y = np.zeros((4, 4 + ypad), np.uint8)[:, :4]
+            c = np.zeros((2, 2 + cpad), np.uint8)[:, :2]
+            ycc8_to_rgb(y, c, c, *taps, m, np.empty((4, 4, 3), np.uint8))
+
+
+if __name__ == "__main__":
+    warm()
