@@ -36,7 +36,7 @@ def _closure(project: dict, extra: str) -> list[Requirement]:
 def test_distribution_name_is_ours(helpers):
     p = _project(helpers)
     assert p["name"] == "vedit-toolkit"
-    assert p["scripts"]["vedit"] == "vedit_cli.main:main"  # the command keeps its name
+    assert p["scripts"]["vedit"] == "vedit_cli.main:run"  # the command keeps its name (run: main, then a quick exit)
     # every pip line in the docs uses the distribution name
     for doc in ("README.md", "plugins/README.md", "plugins/comfyui/__init__.py"):
         text = (helpers.root / doc).read_text()
