@@ -134,3 +134,29 @@ def test_chroma_lands_where_its_siting_says_at_any_size(tmp_path, size, tag, sit
     for out in got:
         assert out.shape == (h, w, 3)
         assert np.abs(out - ref).max() <= 1
+
+
+def test_a_kernel_that_cannot_compile_falls_back_to_opencv(tmp_path, monkeypatch):
+    """An install whose numba cannot compile the kernel still reads long
+    clips (OpenCV's conversion, same values), and VEDIT_NO_JIT=1 turns the
+    kernel off like the engine's."""
+    from vedit.io import clip as C
+    from vedit.io import ycc_jit
+
+    src = str(tmp_path / "src.mp4")
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"testsrc2=size={W}x{H}:rate=25", "-frames:v", "2", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+                    src], check=True)
+    clip = open_clip(src)
+    frame = next(iter(video_frames(clip)))
+    want = C._YCbCrToRGB(clip.colour, "rgb24")(frame)
+
+    def broken(*_a):
+        raise RuntimeError("no LLVM here")
+
+    monkeypatch.setattr(ycc_jit, "ycc8_to_rgb", broken)
+    conv = C._YCbCrToRGB(clip.colour, "rgb24", compiled=True)
+    assert np.array_equal(conv(frame), want) and conv._taps is None
+    big = C.Clip(path="x.mp4", kind="video", width=1920, height=1080, fps=C.exact_fps(25), total_frames=100)
+    monkeypatch.setenv("VEDIT_NO_JIT", "1")
+    assert not C._worth_compiling(big)

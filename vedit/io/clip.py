@@ -10,6 +10,7 @@ given as ``like``.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 from collections import deque
@@ -21,6 +22,8 @@ import cv2
 import numpy as np
 
 from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".webp")
 DEFAULT_SEQUENCE_FPS = Fraction(25)
@@ -502,6 +505,8 @@ def _worth_compiling(clip: Clip) -> bool:
     writer of the same clip decide alike)."""
     if clip.width * clip.height * max(clip.total_frames, 0) < _COMPILE_PIXELS:
         return False
+    if os.environ.get("VEDIT_NO_JIT", "") not in ("", "0"):
+        return False
     from vedit.engines.jit import HAVE_NUMBA
 
     return HAVE_NUMBA
@@ -653,8 +658,12 @@ class _YCbCrToRGB:
         w, h = self._size
         if self._taps is not None:
             out = np.empty((h, w, 3), np.uint8)
-            self._kernel(planes[0], planes[1], planes[2], *self._taps, self._matrix, out)
-            return out
+            try:
+                self._kernel(planes[0], planes[1], planes[2], *self._taps, self._matrix, out)
+                return out
+            except Exception as e:  # a numba/llvmlite that cannot compile here (first frame)
+                log.warning("vedit: compiled Y'CbCr conversion unavailable (%s); using OpenCV's", e)
+                self._taps = None
         y = self._buf("in", 0, (h, w))
         np.copyto(y, planes[0], casting="unsafe")
         cb, cr = self._upsample(planes[1], 1), self._upsample(planes[2], 2)
