@@ -544,9 +544,10 @@ class _YCbCrToRGB:
     levels dark over the whole frame; other flag sets are biased at 16 bit.
     Here a flat colour comes out within rounding of the exact value.
 
-    ``compiled``: 8-bit sources without alpha are converted by the numba
-    kernel of :mod:`vedit.io.ycc_jit` (the same arithmetic in one pass, ~2.5x
-    faster); the reader and the writer decide it from the same clip facts,
+    ``compiled``: sources without alpha are converted by the numba kernel of
+    :mod:`vedit.io.ycc_jit` (the same arithmetic in one pass, ~2.5x faster
+    at 8 bit), 8-bit samples to 8-bit R'G'B' and high-bit ones to 16-bit;
+    the reader and the writer decide it from the same clip facts,
     so both convert a picture to the same values."""
 
     def __init__(self, colour: Colour, fmt: str, compiled: bool = False):
@@ -589,11 +590,11 @@ class _YCbCrToRGB:
         self._size = (w, h)
         self._bufs: dict[tuple[str, int], np.ndarray] = {}
         self._taps = None
-        if self._compiled and bits == 8 and not self._alpha:
-            from vedit.io.ycc_jit import axis_taps, ycc8_to_rgb
+        if self._compiled and not self._alpha and (bits == 8) == (self._dtype == np.uint8):
+            from vedit.io.ycc_jit import axis_taps, ycc_to_rgb
 
             cw, ch = -(-w // sx), -(-h // sy)
-            self._kernel = ycc8_to_rgb
+            self._kernel = ycc_to_rgb
             self._taps = (*axis_taps(w, cw, sx, self._off[0]), *axis_taps(h, ch, sy, self._off[1]))
 
     def _buf(self, name: str, plane: int, shape: tuple[int, int]) -> np.ndarray:
@@ -657,9 +658,9 @@ class _YCbCrToRGB:
             planes.append(a[:, : p.width])
         w, h = self._size
         if self._taps is not None:
-            out = np.empty((h, w, 3), np.uint8)
+            out = np.empty((h, w, 3), self._dtype)
             try:
-                self._kernel(planes[0], planes[1], planes[2], *self._taps, self._matrix, out)
+                self._kernel(planes[0], planes[1], planes[2], *self._taps, self._matrix, self._top_out, out)
                 return out
             except Exception as e:  # a numba/llvmlite that cannot compile here (first frame)
                 log.warning("vedit: compiled Y'CbCr conversion unavailable (%s); using OpenCV's", e)

@@ -1,8 +1,9 @@
-"""Compiled 8-bit Y'CbCr -> R'G'B' for :class:`vedit.io.clip._YCbCrToRGB`.
+"""Compiled Y'CbCr -> R'G'B' for :class:`vedit.io.clip._YCbCrToRGB`.
 
 The same conversion as the OpenCV path there (bilinear chroma at the
-stated siting, the matrix in float32, rounded once), in one pass over the
-frame instead of eight: the OpenCV path widens every plane to float32,
+stated siting, the matrix in float32, rounded once; 8-bit samples to 8-bit
+R'G'B', high-bit ones to 16-bit), in one pass over the frame instead of
+eight: the OpenCV path widens every plane to float32,
 upsamples the chroma into full-size float arrays, sums them per channel and
 merges the channels, ~25-45 ms a 1080p frame on this project's 2-core
 reference machine, where this kernel takes ~10. Values agree with that
@@ -30,17 +31,18 @@ def axis_taps(n: int, cn: int, sub: int, off: float) -> tuple[np.ndarray, np.nda
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def ycc8_to_rgb(yp, cbp, crp, j0x, j1x, fx, j0y, j1y, fy, m, out):  # pragma: no cover - compiled
-    """``out`` (H x W x 3 uint8) from the uint8 planes ``yp`` (H x W) and
-    ``cbp``/``crp`` (chroma size) with the 3x4 float32 matrix ``m`` (rows R, G,
-    B over Y', Cb, Cr, 1; code values in and out)."""
+def ycc_to_rgb(yp, cbp, crp, j0x, j1x, fx, j0y, j1y, fy, m, top, out):  # pragma: no cover - compiled
+    """``out`` (H x W x 3, uint8 or uint16) from the planes ``yp`` (H x W) and
+    ``cbp``/``crp`` (chroma size; uint8 or uint16 code values) with the 3x4
+    float32 matrix ``m`` (rows R, G, B over Y', Cb, Cr, 1; code values in
+    and out), each value rounded and clamped to [0, ``top``]."""
     H, W = out.shape[0], out.shape[1]
     cw = cbp.shape[1]
     tb = np.empty(cw, np.float32)
     tr = np.empty(cw, np.float32)
     cbx = np.empty(W, np.float32)
     crx = np.empty(W, np.float32)
-    half, zero, top = np.float32(0.5), np.float32(0.0), np.float32(255.0)
+    half, zero, top = np.float32(0.5), np.float32(0.0), np.float32(top)
     m00, m02, m03 = m[0, 0], m[0, 2], m[0, 3]
     m10, m11, m12, m13 = m[1, 0], m[1, 1], m[1, 2], m[1, 3]
     m20, m21, m23 = m[2, 0], m[2, 1], m[2, 3]
@@ -64,23 +66,25 @@ def ycc8_to_rgb(yp, cbp, crp, j0x, j1x, fx, j0y, j1y, fy, m, out):  # pragma: no
             r = m00 * yy + m02 * cr + m03 + half
             g = m10 * yy + m11 * cb + m12 * cr + m13 + half
             bl = m20 * yy + m21 * cb + m23 + half
-            o[3 * x] = np.uint8(np.int32(min(max(r, zero), top)))
-            o[3 * x + 1] = np.uint8(np.int32(min(max(g, zero), top)))
-            o[3 * x + 2] = np.uint8(np.int32(min(max(bl, zero), top)))
+            o[3 * x] = np.int32(min(max(r, zero), top))
+            o[3 * x + 1] = np.int32(min(max(g, zero), top))
+            o[3 * x + 2] = np.int32(min(max(bl, zero), top))
 
 
 def warm() -> None:
     """Compile (or load from numba's cache) the variants the reader calls:
-    luma and chroma planes each as contiguous arrays or as row-padded
-    views (a decoder's line size wider than the picture). ``setup.sh`` runs it once, so the first
-    long clip does not wait ~2 s for the compiler."""
+    8- and 16-bit samples, luma and chroma planes each as contiguous arrays
+    or as row-padded views (a decoder's line size wider than the picture).
+    ``setup.sh`` runs it once, so the first long clip does not wait ~2 s
+    for the compiler."""
     taps = (*axis_taps(4, 2, 2, 0.0), *axis_taps(4, 2, 2, 0.5))
     m = np.zeros((3, 4), np.float32)
-    for ypad in (0, 8):
-        for cpad in (0, 8):
-            y = np.zeros((4, 4 + ypad), np.uint8)[:, :4]
-            c = np.zeros((2, 2 + cpad), np.uint8)[:, :2]
-            ycc8_to_rgb(y, c, c, *taps, m, np.empty((4, 4, 3), np.uint8))
+    for dt, top in ((np.uint8, 255.0), (np.uint16, 65535.0)):
+        for ypad in (0, 8):
+            for cpad in (0, 8):
+                y = np.zeros((4, 4 + ypad), dt)[:, :4]
+                c = np.zeros((2, 2 + cpad), dt)[:, :2]
+                ycc_to_rgb(y, c, c, *taps, m, top, np.empty((4, 4, 3), dt))
 
 
 if __name__ == "__main__":
