@@ -228,10 +228,7 @@ def _sited_reduce(v: np.ndarray, sub: int, off: float, before: int, after: int, 
     n = core.shape[0]
     c = -(-n // sub)
     if sub != 2 or off == 0.5:
-        if c * sub != n:
-            core = np.concatenate([core, np.repeat(core[-1:], c * sub - n, axis=0)])
-        out = core.reshape((c, sub) + core.shape[1:]).mean(axis=1, dtype=np.float32)
-        return np.moveaxis(out, 0, axis)
+        return np.moveaxis(_block_reduce(core, sub, 1, "mean"), 0, axis)
     # p[k] = core[k - 1]: one sample before the blocks, then enough after them
     lead = v[:1] if before else core[:1]
     tail = v[v.shape[0] - 1:] if after else core[-1:]
