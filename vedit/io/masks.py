@@ -11,6 +11,11 @@ import struct
 import zlib
 from typing import Iterator
 
+try:  # zlib-ng inflates a mask's runs of zeros ~30x faster than zlib (the same bytes)
+    from zlib_ng import zlib_ng as _inflate_lib
+except ImportError:  # pragma: no cover - zlib-ng is a dependency; zlib is the fallback
+    _inflate_lib = zlib
+
 import cv2
 import numpy as np
 
@@ -121,7 +126,7 @@ def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
     x0, y0, x1, y1 = w, h, 0, 0  # box of the non-zero stored bytes
     got, tail = 0, b"".join(idat)
     try:
-        d = zlib.decompressobj()
+        d = _inflate_lib.decompressobj()
         while got < size:
             piece = d.decompress(tail, min(step, size - got))
             tail = d.unconsumed_tail
@@ -136,7 +141,7 @@ def _grey_png_mask(path: str, width: int, height: int) -> np.ndarray | None:
                 x0, x1 = min(x0, bx), max(x1, bx + bw)
                 y0, y1 = min(y0, r0 + by), max(y1, r0 + by + bh)
             got += len(piece)
-    except zlib.error:
+    except _inflate_lib.error:
         return None
     if not d.eof:
         return None
