@@ -87,12 +87,30 @@ def _numpy_small_pages() -> None:
     ~2 s more kernel time that way than with plain pages."""
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         return
-    import numpy as np
-
-    core = getattr(np, "_core", None) or getattr(np, "core", None)
-    fn = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+    fn = _numpy_madvise_switch()
     if fn is not None:
         fn(False)
+
+
+def _numpy_madvise_switch():
+    """numpy's ``_set_madvise_hugepage`` (``numpy._core.multiarray`` from
+    numpy 2, ``numpy.core.multiarray`` before), or None. Looked up by module
+    name, not as ``np._core``: under numpy 1.x an OpenCV built for numpy 2
+    imports the forward-compatibility package ``numpy._core``, which has no
+    ``multiarray`` of its own."""
+    import importlib
+
+    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy 2 warns on numpy.core
+                mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        fn = getattr(mod, "_set_madvise_hugepage", None)
+        if fn is not None:
+            return fn
+    return None
 
 
 def release_memory() -> None:
