@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import os
 import struct
+import types
 import zlib
 from typing import Iterator
-
-try:  # zlib-ng inflates a mask's runs of zeros ~30x faster than zlib (the same bytes)
-    from zlib_ng import zlib_ng as _inflate_lib
-except ImportError:  # pragma: no cover - zlib-ng is a dependency; zlib is the fallback
-    _inflate_lib = zlib
 
 import cv2
 import numpy as np
@@ -22,6 +18,12 @@ import numpy as np
 from vedit.errors import InvalidInputError, MediaError, MediaNotFoundError
 from vedit.flow.ops import freeze_boxed
 from vedit.io.clip import IMAGE_EXTS, Clip, is_sequence_path, open_clip, to_uint8
+
+_inflate_lib: types.ModuleType
+try:  # zlib-ng inflates a mask's runs of zeros ~30x faster than zlib (the same bytes)
+    from zlib_ng import zlib_ng as _inflate_lib
+except ImportError:  # pragma: no cover - zlib-ng is a dependency; zlib is the fallback
+    _inflate_lib = zlib
 
 
 def to_mask(img: np.ndarray) -> np.ndarray:
