@@ -13,6 +13,10 @@ What fills a hole pixel of frame ``t``, in order of preference:
    moving subjects under the hole, dynamic backgrounds): completed optical
    flow, sweeps carrying source coordinates, a second pass on re-measured
    flow. It runs on every chunk and is the base the camera stage overwrites.
+   Where the flow stops explaining the ring around the hole (a subject
+   rushing past it), what chains carried across that change is checked
+   against what borders the hole afterwards, so a subject that has left is
+   not frozen into the hole.
 3. **Pixels no frame saw** (``exemplar``): a multi-scale PatchMatch fill on
    one keyframe, carried to the other frames by the camera model (or by the
    flow where the camera model does not hold), so the same texture stays put.

@@ -87,6 +87,24 @@ _MOV_INLIERS, _MOV_MAX = 0.5, 0.3
 _MOV_NEAR = 25
 _FILL_METHOD = "mix"        # the flow stage's keyframe fill (mean of ShiftMap and TELEA)
 _FILL_MAX_SIDE = 224        # working size of that fill
+#: mean grey difference (levels) between the ring around the flow hole and the
+#: next frame sampled along the measured flow above which that frame link is
+#: "broken": sources from across it are checked against the hole's ring (None: never)
+_RING_RES_MAX: float | None = 12.0
+#: width (working px) of that ring
+_RING_RES_BAND = 6
+#: a source (the pixels of one source frame, at least _STALE_MIN_PX) from
+#: across a broken link is stale when its colours differ from the ring's
+#: colours continued inward (pull-push over _STALE_RING working px around the
+#: hole, blurred by _STALE_SIGMA) by more than _STALE_MISMATCH times the ring's
+#: own local contrast plus _STALE_FLOOR levels (mean absolute differences)
+_STALE_MISMATCH = 6.0
+_STALE_MIN_PX = 8
+_STALE_RING = 8
+_STALE_FLOOR = 4.0
+_STALE_SIGMA = 3.0
+#: only frames in a stretch of at least this many frames between broken links are judged
+_STALE_CALM = 5
 
 
 #: share of a chunk's progress per stage (first pass, refinement passes, camera stage)
@@ -238,6 +256,27 @@ def _near_hole(mov: np.ndarray, fh: np.ndarray, near: int = _MOV_NEAR) -> np.nda
     ok[lab[y0:y1, x0:x1][ring]] = True
     ok[0] = False
     return ok[lab]
+
+
+def _ring_residual(flow: np.ndarray, fh: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> float:
+    """Mean absolute grey difference between the ring of ``_RING_RES_BAND``
+    working px around the flow hole ``fh`` of frame ``g0`` and frame ``g1``
+    sampled where the measured ``flow`` takes it (0 without a hole)."""
+    bb = mask_bbox(fh)
+    if bb is None:
+        return 0.0
+    h, w = fh.shape
+    r = _RING_RES_BAND
+    y0, y1, x0, x1 = max(0, bb[0] - r), min(h, bb[1] + r), max(0, bb[2] - r), min(w, bb[3] + r)
+    c = np.ascontiguousarray(fh[y0:y1, x0:x1])
+    ring = (cv2.dilate(c.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)) > 0) & ~c
+    if not ring.any():
+        return 0.0
+    gx, gy = _grid(h, w)
+    f = flow[y0:y1, x0:x1]
+    at = cv2.remap(g1, gx[y0:y1, x0:x1] + f[..., 0], gy[y0:y1, x0:x1] + f[..., 1], cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_REPLICATE)
+    return float(cv2.absdiff(at, g0[y0:y1, x0:x1])[ring].mean())
 
 
 def _off_subject(ok: np.ndarray, flow: np.ndarray, mov_prev: np.ndarray) -> np.ndarray:
@@ -549,7 +588,7 @@ class PropagateInpaintEngine:
                                       _flow_frames=res.stats.pop("_flow_frames", res.frames),
                                       _fallback=prev,
                                       _hw=prep.small_h if prep is not None else None,
-                                      _moving=res.stats.get("moving"))
+                                      _moving=res.stats.get("moving"), _broken=res.stats.get("broken"))
             self.stats["chunks"] += 1
             self.stats["keyframes"] += len(res.keyframes)
             out = res.frames[len(context):]
@@ -815,7 +854,8 @@ class PropagateInpaintEngine:
                    keyframe_every: int | None = None, callback: ProgressCallback = None, _masks=None,
                    _flow_frames: list[np.ndarray] | None = None,
                    _fallback: list[np.ndarray] | None = None, _prep: "_Prep | None" = None,
-                   _hw: list[np.ndarray] | None = None, _moving: list[np.ndarray] | None = None) -> ChunkResult:
+                   _hw: list[np.ndarray] | None = None, _moving: list[np.ndarray] | None = None,
+                   _broken: list[int] | None = None) -> ChunkResult:
         """Fill ``holes`` (bool, already grown) in an in-memory list of frames."""
         n = len(frames)
         if n == 0:
@@ -851,7 +891,9 @@ class PropagateInpaintEngine:
         raw_mov: list[np.ndarray | None] = []
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             pairs = (f.result() for f in _prep.pairs) if _prep is not None else pool.map(pair, range(n - 1))
-            for t, (fc, bc, f, b, okf, okb, m0) in enumerate(pairs):
+            ring_res: list[float] = []
+            for t, (fc, bc, f, b, okf, okb, m0, rr) in enumerate(pairs):
+                ring_res.append(rr)
                 fwd.append(fc)
                 bwd.append(bc)
                 fwd_raw.append(f)
@@ -895,6 +937,18 @@ class PropagateInpaintEngine:
         result = state = None
         first_unseen = None
         min_area = max(24, 0.02 * max(1, max(int(np.count_nonzero(x)) for x in hw)))
+        # links across which the flow does not explain the ring around the hole
+        # (a subject rushing past it, a change of what borders it); the
+        # refinement pass takes the first pass's (its ring flow is measured
+        # on filled frames)
+        broken = _broken
+        if broken is None:
+            broken = [t for t, r in enumerate(ring_res) if r > _RING_RES_MAX] \
+                if _RING_RES_MAX is not None and fill_mode != "none" else []
+        # the frames the sources are judged on, at the working resolution (the
+        # refinement pass: the first pass's output)
+        judge = _flow_frames if _flow_frames is not None and _flow_frames[0].shape[:2] == (h, w) else \
+            (frames if frames[0].shape[:2] == (h, w) else None)
         # a refinement pass with the previous pass's output as fallback needs no
         # keyframes: what it cannot reach keeps the previous (consistent) fill
         pending: dict = {}  # keyframe -> future of its source frame (fill running)
@@ -904,6 +958,14 @@ class PropagateInpaintEngine:
                 # the sweeps continue from the previous state on those pixels
                 result, state = self._sweeps(n, h, w, known, key_known, hw, fwd, bwd, ok_f, ok_b, xs, ys,
                                              state=state if it else None, new_key=keyframes[-1] if it else None)
+                if it == 0 and broken and judge is not None:
+                    # what chains carried across a change and no longer fits
+                    # what borders the hole (the hole showed a subject that has
+                    # since left) is no source: those pixels are unseen again,
+                    # for the keyframe fill (first pass) or the previous pass
+                    stale = self._stale_sources(result, hw_unseen, known, judge, broken)
+                    if stale is not None:
+                        self._forget(state, result, stale)
                 unseen = [hw_unseen[t] & ~result[t].has for t in range(n)]
                 if keyframe_every:
                     # a keyframe's fill may not travel further than K frames
@@ -947,6 +1009,13 @@ class PropagateInpaintEngine:
                 is_key[k] = True
                 keyframes.append(k)
 
+            if broken and result is not None and _fallback is None and keyframes and frames[0].shape[:2] == (h, w):
+                # a keyframe fill made before a change, carried across it, is
+                # judged the same way (its fill must be in for that)
+                self._resolve(pending, src_frames, set(keyframes))
+                stale = self._stale_sources(result, hw_unseen, known, src_frames, broken, keyed_only=True)
+                if stale is not None:
+                    result = [self._drop(r, x) for r, x in zip(result, stale)]
             # the last spatial fills may still run: each frame waits only for the
             # fills it reads (frames that read none compose meanwhile)
             fills_left = dict(pending)
@@ -968,8 +1037,11 @@ class PropagateInpaintEngine:
             outs: list[np.ndarray] = []
             with ThreadPoolExecutor(max_workers=self.threads) as pool:
                 comps = pool.map(compose, range(n))
+                cut = set(broken)
                 for t, comp in enumerate(comps):
-                    if self.temporal > 0 and t > 0 and mask_bbox(holes[t]) is not None:
+                    # (the previous output is not blended in across a broken
+                    # link: it showed what was there before the change)
+                    if self.temporal > 0 and t > 0 and t - 1 not in cut and mask_bbox(holes[t]) is not None:
                         okb = ok_b[t - 1]
                         if mov is not None and mov[t - 1].any():
                             # the background's motion carries hole pixels onto a
@@ -983,8 +1055,89 @@ class PropagateInpaintEngine:
                     outs.append(comp)
                     if callback:
                         callback(t + 1, n, "compose")
-        stats = {"work_size": (w, h), "moving": mov}
+        stats = {"work_size": (w, h), "moving": mov, "broken": broken}
         return ChunkResult(outs, first_unseen or [np.zeros((h, w), bool)] * n, keyframes, stats)
+
+    @staticmethod
+    def _stale_sources(result: list[Sources], holes: list[np.ndarray], known: list[np.ndarray],
+                       frames: list[np.ndarray], broken: list[int], keyed_only: bool = False) -> list[np.ndarray] | None:
+        """Per frame, the hole pixels whose source lies across a broken link
+        and does not fit what borders the hole now — the hole showed
+        something else before the change (a subject that has since left, or a
+        keyframe fill made while it was there). Judged per source frame: the
+        source's colours against the known pixels around the hole continued
+        smoothly inward (a pull-push interpolation; ``frames``: the source
+        frames at the working resolution, keyframes with their fills;
+        ``keyed_only``: keyframe sources only). None when there are none."""
+        n = len(result)
+        seg = np.zeros(n, np.intp)
+        for t in broken:
+            seg[t + 1:] += 1
+        seg_len = np.bincount(seg)[seg]
+        out, anyv = [], False
+        for t, r in enumerate(result):
+            hole = holes[t]
+            stale = np.zeros_like(hole)
+            if seg_len[t] < _STALE_CALM:
+                # while what borders the hole keeps changing, a source from a
+                # frame or two across a change is still the best guess; a ghost
+                # is what is carried into a calm stretch
+                out.append(stale)
+                continue
+            bs = np.clip(r.src, 0, n - 1).astype(np.intp)
+            cand = r.has & hole & (r.src >= 0) & (seg[bs] != seg[t])
+            if keyed_only:
+                cand &= r.dist >= _KEYFRAME_PENALTY
+            bb = mask_bbox(cand)
+            if bb is not None:
+                h_, w_ = hole.shape
+                g = _STALE_RING
+                y0, y1 = max(0, bb[0] - g), min(h_, bb[1] + g)
+                x0, x1 = max(0, bb[2] - g), min(w_, bb[3] + g)
+                # the ring's colours continued smoothly inward, and how far the
+                # ring itself strays from that (its local contrast), continued too
+                kn = known[t][y0:y1, x0:x1].astype(np.float32)
+                img = frames[t][y0:y1, x0:x1].astype(np.float32)
+                est = cv2.GaussianBlur(subject.pull_push(img, kn), (0, 0), _STALE_SIGMA)
+                dev = cv2.GaussianBlur(subject.pull_push(np.abs(img - est).mean(axis=2), kn), (0, 0), _STALE_SIGMA)
+                cb = cand[y0:y1, x0:x1]
+                bsb = bs[y0:y1, x0:x1]
+                for src in np.unique(bsb[cb]):
+                    yy, xx = np.nonzero(cb & (bsb == src))
+                    if len(yy) < _STALE_MIN_PX:
+                        continue
+                    sy = np.clip(np.floor(r.cy[y0 + yy, x0 + xx] + 0.5).astype(np.intp), 0, h_ - 1)
+                    sx = np.clip(np.floor(r.cx[y0 + yy, x0 + xx] + 0.5).astype(np.intp), 0, w_ - 1)
+                    off = float(np.abs(frames[src][sy, sx].astype(np.float32) - est[yy, xx]).mean())
+                    z = off / (float(dev[yy, xx].mean()) + _STALE_FLOOR)
+                    if z > _STALE_MISMATCH:
+                        stale[y0 + yy, x0 + xx] = True
+            anyv |= bool(stale.any())
+            out.append(stale)
+        return out if anyv else None
+
+    @staticmethod
+    def _forget(state, result: list[Sources], stale: list[np.ndarray]) -> None:
+        """Remove the ``stale`` pixels' candidates from the sweeps' ``state``
+        (and ``result``, which shares its arrays): they are no source for the
+        sweeps that follow either, and a keyframe's chains may reach them."""
+        S, CX, CY, D, AV, S2, CX2, CY2, D2 = state
+        for t, x in enumerate(stale):
+            if x.any():
+                S[t][x] = -1.0
+                D[t][x] = np.inf
+                AV[t][x] = False
+                S2[t][x] = -1.0
+                D2[t][x] = np.inf
+                result[t].wt2[x] = 0.0
+
+    @staticmethod
+    def _drop(r: Sources, stale: np.ndarray) -> Sources:
+        """``r`` without the sources of ``stale`` pixels (left to the fallback)."""
+        if not stale.any():
+            return r
+        return r._replace(src=np.where(stale, np.float32(-1), r.src), has=r.has & ~stale,
+                          src2=np.where(stale, np.float32(-1), r.src2), wt2=np.where(stale, np.float32(0), r.wt2))
 
     @staticmethod
     def _keyframe_source(frame, hole, comp, unseen, filled) -> np.ndarray:
@@ -1160,8 +1313,12 @@ class PropagateInpaintEngine:
         okb = self._consistent(bc, fc, f, hw0, fh0, hw1)
         # the first frame's independently moving pixels (first pass only),
         # here so that they are found while the chunk is still being read
-        m0 = self._moving_one(f, fh0, g0, g1) if _MOVING and fill_mode != "none" else None
-        return fc, bc, f, b, okf, okb, m0
+        first = fill_mode != "none"
+        m0 = self._moving_one(f, fh0, g0, g1) if _MOVING and first else None
+        # how badly the measured flow explains the ring around the hole (first
+        # pass only: the refinement's frames hold the previous fill)
+        rr = _ring_residual(f, fh0, g0, g1) if first and _RING_RES_MAX is not None else 0.0
+        return fc, bc, f, b, okf, okb, m0, rr
 
     def _dis(self, coarse: bool = False):
         """This thread's DIS instance (one OpenCV object per thread);
