@@ -181,3 +181,18 @@ def test_still_shot_carries_one_crisp_fill():
     pt = _psnr(np.stack(tel), np.stack([photo] * 10), np.stack([hole] * 10))
     assert p > pt - 1.0, (p, pt)
     assert (np.abs(out[0].astype(int) - (40, 200, 40)).sum(axis=2)[hole] > 60).all()  # the object is gone
+
+
+def test_detail_carries_brightness_only():
+    # a red edge copied over a grey shading: its detail layer becomes grey
+    # detail of the same brightness (no red and green fringes)
+    from vedit.engines.propagate.exemplar import luma_detail
+
+    d = np.zeros((4, 6, 3), np.float32)
+    d[:, 3:, 0] = 60.0  # red rises by 60
+    d[:, 3:, 1] = -20.0
+    g = luma_detail(d)
+    assert g.shape == d.shape and g.dtype == np.float32
+    assert np.allclose(g[..., 0], g[..., 1]) and np.allclose(g[..., 1], g[..., 2])
+    assert np.allclose(g[0, 4, 0], 0.299 * 60 - 0.587 * 20)
+    assert np.allclose(g[:, :3], 0.0)

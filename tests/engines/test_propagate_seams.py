@@ -86,3 +86,56 @@ def test_temporal_blend_weight_is_soft_at_the_edge_of_the_consistent_flow():
     mid = ok[10]
     assert ((mid > 0.05) & (mid < 0.95)).sum() >= 2  # a ramp, not one step
 
+
+
+def _sheets(seed: int = 0):
+    """A textured background filled from three source frames lit
+    differently (+18, -12 and +5 grey levels, and a colour cast), in vertical
+    bands; a strong real edge crosses the middle band."""
+    rng = np.random.default_rng(seed)
+    H, W = 48, 90
+    truth = 120 + rng.normal(0, 6, (H, W, 3)).astype(np.float32)
+    truth[:, 40:46] += 70  # a bright stripe (a real edge, kept as it is)
+    S = np.zeros((H, W), np.float32)
+    S[:, 30:60] = 4
+    S[:, 60:] = 9
+    light = {0: np.array([18, 18, 18]), 4: np.array([-12, -8, -14]), 9: np.array([5, 9, 2])}
+    patch = truth.copy()
+    for s, d in light.items():
+        patch[S == s] += d
+    return truth, patch, S
+
+
+def test_source_offsets_remove_the_steps_between_differently_lit_sources():
+    truth, patch, S = _sheets()
+    sel = np.ones(S.shape, bool)
+    sel[:, :3] = False  # pixels no source reached stay as they are
+    out = patch.copy()
+    Eng._source_offsets(out, sel, S)
+    assert np.array_equal(out[~sel], patch[~sel])
+
+    def step(img, x):  # mean step across the seam between columns x-1 and x
+        return float(np.abs(img[:, x - 3:x].mean((0, 1)) - img[:, x:x + 3].mean((0, 1))).max())
+
+    for x in (30, 60):
+        assert step(patch, x) > 15 and step(out, x) < 3, (x, step(patch, x), step(out, x))
+    # the sources keep their texture and the real edge inside one of them
+    assert np.allclose(np.diff(out[:, 5:29], axis=1), np.diff(patch[:, 5:29], axis=1), atol=1e-3)
+    assert float(out[:, 40:46].mean() - out[:, 34:40].mean()) > 60
+    # one source only: nothing to match
+    one = patch.copy()
+    Eng._source_offsets(one, sel, np.zeros_like(S))
+    assert np.array_equal(one, patch)
+
+
+def test_source_offsets_ignore_real_edges_along_a_seam():
+    # the seam between two sources runs along a real edge of 80 levels: no
+    # pair is counted, the sources keep their colours
+    H, W = 40, 60
+    patch = np.full((H, W, 3), 60.0, np.float32)
+    patch[:, 30:] = 140.0
+    S = np.zeros((H, W), np.float32)
+    S[:, 30:] = 1
+    out = patch.copy()
+    Eng._source_offsets(out, np.ones((H, W), bool), S)
+    assert np.array_equal(out, patch)

@@ -71,6 +71,9 @@ KeyframeFill = Callable[[np.ndarray, np.ndarray, int, dict], np.ndarray]
 _KEYFRAME_PENALTY = 1000.0  # a hallucinated source loses against any real observation
 #: longest side (px) of the grid the seam offset field is solved on (it is smooth)
 _SEAM_SIDE = 128
+#: steps between two sources' pixels above this (grey levels, any channel)
+#: are edges, not lighting (``_source_offsets``), and its pull towards 0
+_OFFSET_MAX_STEP, _OFFSET_PRIOR = 40.0, 1.0
 _FLOW_DILATE = 5            # extra growth of the hole where the first pass completes flow
 _FLOW_FILL = "auto"         # flow completion of the first pass (vedit.flow.complete_flow)
 _MOVING = True              # independently moving pixels are no source for the background
@@ -1016,6 +1019,10 @@ class PropagateInpaintEngine:
                 stale = self._stale_sources(result, hw_unseen, known, src_frames, broken, keyed_only=True)
                 if stale is not None:
                     result = [self._drop(r, x) for r, x in zip(result, stale)]
+            # the sources' lighting is matched in the last pass only: the first
+            # pass's fill is what stale sources are judged on (a stale subject
+            # brightened towards the snow around it would pass as background)
+            last = _flow_frames is not None or self.refine == 0
             # the last spatial fills may still run: each frame waits only for the
             # fills it reads (frames that read none compose meanwhile)
             fills_left = dict(pending)
@@ -1024,7 +1031,7 @@ class PropagateInpaintEngine:
                 if fills_left:
                     self._resolve(fills_left, src_frames, self._sources(result[t], hw[t]), keep=True)
                 comp, missing = self._compose(frames[t], holes[t], result[t], src_frames, sx, sy, W, H,
-                                              _masks[t] if _masks is not None else None)
+                                              _masks[t] if _masks is not None else None, offsets=last)
                 if mask_bbox(missing) is not None:  # leftovers (iteration cap): rare
                     if _fallback is not None:
                         self._fill_from(comp, _fallback[t], missing, holes[t])
@@ -1649,9 +1656,11 @@ class PropagateInpaintEngine:
         o = np.take(off, np.clip(S, 0, len(off) - 1).astype(np.intp))
         return (C + 0.5) * scale - 0.5 + o
 
-    def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask) -> tuple[np.ndarray, np.ndarray]:
+    def _compose(self, frame, hole, res, src_frames, sx, sy, W, H, mask,
+                 offsets: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Full-resolution colours for ``hole`` from the propagation maps, and
-        the hole pixels no map reaches (read-only, its box remembered)."""
+        the hole pixels no map reaches (read-only, its box remembered).
+        ``offsets``: match the lighting of the sources (``_source_offsets``)."""
         src, cx, cy, dist, has, src2, cx2, cy2, wt2 = res
         # the box, not a scan of the frame (a read-only hole's box is remembered)
         bb = mask_bbox(hole)
@@ -1745,6 +1754,9 @@ class PropagateInpaintEngine:
                 w2 = np.where(sel2, WT2, 0.0).astype(np.float32)
                 col = cv2.blendLinear(col, col2.astype(np.float32), 1.0 - w2, w2)
             _masked_copy(patch, col, sel)
+            if offsets:
+                # frames lit differently meet without a step
+                self._source_offsets(patch, sel, S)
         patch = self._seam_offset(patch, orig, region, sel)
         a = self._alpha_for(hole, mask[y0:y1, x0:x1] if mask is not None else None, region)
         if a is not None:
@@ -1785,6 +1797,63 @@ class PropagateInpaintEngine:
         acc = (wgt[..., None] * c).sum(0)
         ok = wsum > 1e-3
         col[yy[ok], xx[ok]] = acc[ok] / wsum[ok, None]
+
+    @staticmethod
+    def _source_offsets(patch, sel, S) -> None:
+        """One colour offset per source frame of ``patch`` (float32, in place)
+        over ``sel``, where ``S`` says which source frame each pixel came
+        from: the offsets that best remove the steps where pixels of two
+        sources meet (least squares over those neighbour pairs, with a weak
+        pull towards 0; a step over ``_OFFSET_MAX_STEP`` grey levels in any
+        channel is a real edge and not counted).
+
+        Frames lit differently (exposure, a cloud, snow spray) otherwise leave
+        a patchwork of sheets with visible edges inside the hole, which the
+        correction along the hole's outline (``_seam_offset``, run after this)
+        cannot remove. Only the seams between sources are used: where a
+        source meets the frame around the hole, that frame may show a subject
+        beside the hole, and a constant for the whole source would spread its
+        colour over the fill; that edge is ``_seam_offset``'s, a smooth field."""
+        # source frame -> unknown's number (frame indices are small: a table)
+        lab = np.where(sel, S, -1).astype(np.intp)
+        present = np.bincount(lab[sel], minlength=1) > 0
+        L = int(present.sum())
+        if L < 2:
+            return
+        lut = np.full(len(present) + 1, -1, np.intp)  # the last entry: -1 (no source)
+        lut[np.flatnonzero(present)] = np.arange(L)
+        idx = lut[lab]
+        Wp = idx.shape[1]
+        flat = patch.reshape(-1, patch.shape[2])
+        iflat = idx.ravel()
+        pa_l, pb_l = [], []
+        # horizontal and vertical neighbours: (patch_a + o_a) - (patch_b + o_b) = 0
+        for ia, ib, step in ((idx[:, :-1], idx[:, 1:], 1), (idx[:-1], idx[1:], Wp)):
+            yy, xx = np.nonzero((ia != ib) & (ia >= 0) & (ib >= 0))
+            pa_l.append(yy * Wp + xx)
+            pb_l.append(yy * Wp + xx + step)
+        pa, pb = np.concatenate(pa_l), np.concatenate(pb_l)
+        a_all, b_all = iflat[pa], iflat[pb]
+        r_all = (flat[pb] - flat[pa]).astype(np.float64)
+        off = np.zeros((L, r_all.shape[1]))
+        # twice: the second time a pair is judged by its step left after the
+        # first offsets (a plain cut at the raw step drops the larger half of
+        # the steps between two sources far apart, and underestimates them)
+        for _ in range(2):
+            keep = np.abs(r_all - (off[a_all] - off[b_all])).max(axis=1) < _OFFSET_MAX_STEP
+            a, b, r = a_all[keep], b_all[keep], r_all[keep]
+            if len(a) < 8:
+                return
+            # normal equations of o_a - o_b = r (L unknowns: a few dozen at
+            # most): a graph Laplacian of the seams plus the prior
+            ab = np.bincount(a * L + b, minlength=L * L).reshape(L, L).astype(np.float64)
+            ab += ab.T
+            A = np.diag(ab.sum(axis=1) + _OFFSET_PRIOR) - ab
+            v = np.stack([np.bincount(a, r[:, c], minlength=L) - np.bincount(b, r[:, c], minlength=L)
+                          for c in range(r.shape[1])], axis=1)
+            off = np.linalg.solve(A, v)
+        # (the last row: pixels of no source, index -1)
+        patch += np.vstack([off, np.zeros((1, off.shape[1]))]).astype(np.float32)[idx]
 
     @staticmethod
     def _seam_offset(patch, orig, region, filled) -> np.ndarray:

@@ -222,6 +222,20 @@ def _detail_gain(crop: np.ndarray, hole: np.ndarray) -> float:
     return float(np.clip(_GAIN_LO + (1.0 - _GAIN_LO) * (g_ring - _RING_LO) / (_RING_HI - _RING_LO), _GAIN_LO, 1.0))
 
 
+def luma_detail(d: np.ndarray) -> np.ndarray:
+    """An RGB detail layer (image minus its blur) as grey detail: its luma
+    (BT.601 weights) in all three channels, float32.
+
+    Texture laid over a shading it was not copied with keeps only its
+    brightness variation: copied with its colour, a patch whose colour differs
+    from the shading under it (a red part over a grey wall) leaves red and
+    green fringes along its edges. The eye resolves fine detail in brightness,
+    not in colour (why video subsamples chroma), so little real texture is
+    lost."""
+    y = d[..., 0] * np.float32(0.299) + d[..., 1] * np.float32(0.587) + d[..., 2] * np.float32(0.114)
+    return np.repeat(y[..., None].astype(np.float32, copy=False), 3, axis=2)
+
+
 def _resize(a: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarray:
     """cv2.resize for any channel count (OpenCV takes at most 4 at once)."""
     return np.dstack([cv2.resize(np.ascontiguousarray(a[:, :, c:c + 3]), size, interpolation=interp)
@@ -387,7 +401,8 @@ def exemplar_fill(frame: np.ndarray, hole: np.ndarray, seed: int = 0, context: f
         sm = cv2.inpaint(np.ascontiguousarray(frame[y0:y1, x0:x1]), m.astype(np.uint8) * 255, 5,
                          cv2.INPAINT_TELEA).astype(np.float32)
         base = cv2.GaussianBlur(sm, (0, 0), smooth_base)
-        detail = res - cv2.GaussianBlur(res, (0, 0), smooth_base)
+        # (the detail in brightness only: see luma_detail)
+        detail = luma_detail(res - cv2.GaussianBlur(res, (0, 0), smooth_base))
         res = base + detail * _detail_gain(frame[y0:y1, x0:x1], m)
     out = frame.copy()
     res = np.clip(res + 0.5, 0, 255).astype(np.uint8)

@@ -36,7 +36,7 @@ import numpy as np
 
 from vedit.engines.propagate import choice
 from vedit.engines.propagate.camera import _THREADS, CameraModel, Link
-from vedit.engines.propagate.exemplar import exemplar_fill
+from vedit.engines.propagate.exemplar import exemplar_fill, luma_detail
 from vedit.flow.ops import mask_bbox
 
 #: a source that saw the spot at half the resolution costs this many frames
@@ -685,9 +685,11 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             # their coarse shading: the mean of two independent smooth guesses,
             # the exemplar fill's own (TELEA) and the flow fill's; the texture
             # above that scale stays the exemplar fill's
-            shade = _GUESS_SHARE * (cv2.GaussianBlur(base, (0, 0), _GUESS_SIGMA)
-                                    - cv2.GaussianBlur(cam_out, (0, 0), _GUESS_SIGMA))
-            cam_out = np.where(g[..., None], cam_out + shade, cam_out)
+            # (in brightness only: texture over a shading it was not copied
+            # with keeps no colour of its own, see luma_detail)
+            low = cv2.GaussianBlur(cam_out, (0, 0), _GUESS_SIGMA)
+            shade = _GUESS_SHARE * (cv2.GaussianBlur(base, (0, 0), _GUESS_SIGMA) - low)
+            cam_out = np.where(g[..., None], low + shade + luma_detail(cam_out - low), cam_out)
         mixed = base + w[..., None] * (cam_out - base)
         if g is not None and g.any():
             # where a never-seen pixel keeps some of the flow fill (the camera
@@ -697,7 +699,7 @@ def complete_chunk(frames: list[np.ndarray], holes: list[np.ndarray], nctx: int,
             # (the fill's colours continued by the frame outside the hole, so
             # the hole's own edge is no detail)
             colx = np.where(holes[t][y0:y1, x0:x1, None], col, orig)
-            hf = colx - cv2.GaussianBlur(colx, (0, 0), _DETAIL_SIGMA)
+            hf = luma_detail(colx - cv2.GaussianBlur(colx, (0, 0), _DETAIL_SIGMA))
             keep = (g * (1.0 - w) * a)[..., None]
             mixed += keep * hf
         o[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
