@@ -1814,26 +1814,37 @@ class PropagateInpaintEngine:
         source meets the frame around the hole, that frame may show a subject
         beside the hole, and a constant for the whole source would spread its
         colour over the fill; that edge is ``_seam_offset``'s, a smooth field."""
-        # source frame -> unknown's number (frame indices are small: a table)
-        lab = np.where(sel, S, -1).astype(np.intp)
-        present = np.bincount(lab[sel], minlength=1) > 0
-        L = int(present.sum())
-        if L < 2:
-            return
-        lut = np.full(len(present) + 1, -1, np.intp)  # the last entry: -1 (no source)
-        lut[np.flatnonzero(present)] = np.arange(L)
-        idx = lut[lab]
+        # source frame -> unknown's number, by table (8-bit when the frame
+        # indices allow: the box can be half a megapixel at 1080p)
+        if float(S.max(initial=0)) < 254:
+            s8 = np.where(sel, S + 1, 0).astype(np.uint8)
+            present = np.flatnonzero(cv2.calcHist([s8], [0], None, [256], [0, 256]).ravel()[1:])
+            L = len(present)
+            if L < 2:
+                return
+            lut8 = np.full(256, L, np.uint8)  # no source: L
+            lut8[present + 1] = np.arange(L, dtype=np.uint8)
+            idx = cv2.LUT(s8, lut8)
+        else:
+            lab = np.where(sel, S, -1).astype(np.int32)
+            present = np.flatnonzero(np.bincount(lab.ravel() + 1)[1:])
+            L = len(present)
+            if L < 2:
+                return
+            lut = np.full(int(present[-1]) + 2, L, np.int32)
+            lut[present + 1] = np.arange(L, dtype=np.int32)
+            idx = lut[lab + 1]
         Wp = idx.shape[1]
         flat = patch.reshape(-1, patch.shape[2])
         iflat = idx.ravel()
         pa_l, pb_l = [], []
         # horizontal and vertical neighbours: (patch_a + o_a) - (patch_b + o_b) = 0
         for ia, ib, step in ((idx[:, :-1], idx[:, 1:], 1), (idx[:-1], idx[1:], Wp)):
-            yy, xx = np.nonzero((ia != ib) & (ia >= 0) & (ib >= 0))
+            yy, xx = np.nonzero((ia != ib) & (ia < L) & (ib < L))
             pa_l.append(yy * Wp + xx)
             pb_l.append(yy * Wp + xx + step)
         pa, pb = np.concatenate(pa_l), np.concatenate(pb_l)
-        a_all, b_all = iflat[pa], iflat[pb]
+        a_all, b_all = iflat[pa].astype(np.intp), iflat[pb].astype(np.intp)
         r_all = (flat[pb] - flat[pa]).astype(np.float64)
         off = np.zeros((L, r_all.shape[1]))
         # twice: the second time a pair is judged by its step left after the
@@ -1852,8 +1863,14 @@ class PropagateInpaintEngine:
             v = np.stack([np.bincount(a, r[:, c], minlength=L) - np.bincount(b, r[:, c], minlength=L)
                           for c in range(r.shape[1])], axis=1)
             off = np.linalg.solve(A, v)
-        # (the last row: pixels of no source, index -1)
-        patch += np.vstack([off, np.zeros((1, off.shape[1]))]).astype(np.float32)[idx]
+        table = np.zeros((max(256, L + 1), off.shape[1]), np.float32)  # row L: no source
+        table[:L] = off
+        if idx.dtype == np.uint8 and patch.shape[2] == 3:
+            # the offset image by one 8-bit table lookup (a float gather of the
+            # whole box costs ~5x more)
+            cv2.add(patch, cv2.LUT(cv2.merge([idx, idx, idx]), table[:256, None, :]), dst=patch)
+        else:
+            patch += table[idx]
 
     @staticmethod
     def _seam_offset(patch, orig, region, filled) -> np.ndarray:
