@@ -9,9 +9,13 @@ import os
 import sys
 import threading
 
-import click
+from vedit.runtime import one_blas_thread
 
-from vedit import __version__
+one_blas_thread()  # before anything imports numpy
+
+import click  # noqa: E402
+
+from vedit import __version__  # noqa: E402
 
 # command name -> module in vedit_cli.commands, short help (shown without importing)
 COMMANDS = {

@@ -3,6 +3,7 @@ take effect here and reach child processes (ffmpeg), without overriding a
 user's own choice; release_memory is safe to call at any time."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -107,3 +108,22 @@ def test_tune_allocator_turns_off_numpy_huge_pages_unless_asked(before):
                        env={**env, "NUMPY_MADVISE_HUGEPAGE": "1"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc")
+@pytest.mark.parametrize("preset, threads", [(None, "1"), ("2", "2")])
+def test_the_vedit_program_gives_numpy_one_blas_thread(preset, threads):
+    """The CLI asks OpenBLAS for one thread before numpy loads (its worker
+    only busy-waits beside the engines' own threads); a count the user set
+    wins. Checked by the variable the program sees and by the threads numpy
+    leaves running after its import."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = ("import os, sys; import vedit_cli.main; import numpy; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    seen, tasks = r.stdout.split()
+    assert seen == threads
+    if preset is None:
+        assert int(tasks) == 1  # no BLAS worker beside the main thread

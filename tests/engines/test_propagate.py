@@ -114,6 +114,22 @@ def test_streaming_bounded_window(pan_case):
     assert eng.stats["chunks"] >= 10
 
 
+@pytest.mark.parametrize("n, chunks", [(20, 1), (21, 2)])
+def test_short_tail_joins_the_last_chunk(pan_case, n, chunks):
+    """A tail of at most a quarter chunk is filled with the chunk before it
+    (not as a chunk of its own that re-processes its context); a longer one
+    is a chunk of its own. Every frame comes out, filled."""
+    inp, mask, clean = pan_case
+    eng = PropagateInpaintEngine(chunk_size=16, overlap=4)
+    out = list(eng.inpaint(inp[:n], [mask] * n, total=n).frames)
+    assert len(out) == n
+    assert eng.stats["chunks"] == chunks
+    hole = mask > 0
+    for o, c in zip(out[-3:], clean[n - 3:n]):
+        err = np.abs(o.astype(np.float32) - c.astype(np.float32))[hole].mean()
+        assert err < 6.0, err
+
+
 def test_spatial_fill_fills_everything():
     img = np.full((60, 80, 3), 90, np.uint8)
     img[20:40, 30:50] = (255, 0, 255)

@@ -4,8 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vedit.errors import VeditError
-from vedit.server.config import ServerConfig, vedit_home
+from vedit.runtime import one_blas_thread
+
+one_blas_thread()  # before anything imports numpy
+
+from vedit.errors import VeditError  # noqa: E402
+from vedit.server.config import ServerConfig, vedit_home  # noqa: E402
 
 
 def parse_args(argv=None) -> ServerConfig:

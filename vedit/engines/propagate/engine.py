@@ -368,6 +368,8 @@ class _Work(NamedTuple):
 #: thread ahead of the chunk being filled: the next chunk's reading overlaps
 #: this chunk's filling instead of following it
 _READ_AHEAD = 16
+#: a last chunk of at most 1/_TAIL_JOIN of the chunk size joins the one before it
+_TAIL_JOIN = 4
 
 
 class _Prep:
@@ -533,8 +535,14 @@ class PropagateInpaintEngine:
         context: list[np.ndarray] = []
         done = 0
         while True:
-            # a chunk holds ``chunk`` frames: the carried context plus new ones
+            # a chunk holds ``chunk`` frames: the carried context plus new ones;
+            # a short tail (at most a quarter chunk) joins this chunk instead of
+            # becoming one of its own, which would re-process its context and
+            # see little of the shot around it
             step = max(1, chunk - len(context))
+            rest = n_total - done - step if n_total else 0
+            if 0 < rest <= chunk // _TAIL_JOIN:
+                step += rest
             ctx_holes = [np.zeros(c.shape[:2], bool) for c in context]  # context frames are already filled
             prep = _Prep(self, pool) if pool is not None else None
             if prep is not None:
