@@ -278,8 +278,49 @@ FRESH: list[Spec] = [
          frames=40),
 ]
 
+#: A fourth set, written on 2026-12-07 after the engine of the fresh set's last
+#: measurement and measured once, unchanged: new seeds, blob sizes and moves, and
+#: photos no other set uses (a cell micrograph, a motion-blurred clock, and the
+#: brick, grass and gravel textures as backgrounds: never-revealed fills of a
+#: pure texture): ``python bench/remove.py --set late``.
+LATE: list[Spec] = [
+    Spec("l_rev_panzoom_cell", "revealed", "photo:cell.png", 3001, 0.14, pan=(170, 20), zoom=0.11,
+         texture="coins"),
+    Spec("l_rev_turn_clock", "revealed", "photo:clock_motion.png", 3002, 0.13, yaw=18, pitch=-4, pan=(20, 0),
+         texture="gravel"),
+    Spec("l_rev_pan_grass", "revealed", "photo:grass.png", 3003, 0.16, pan=(190, -15), texture="brick"),
+    Spec("l_rev_roll_astronaut", "revealed", "photo:astronaut.png", 3004, 0.12, roll=-9, pan=(150, 0),
+         texture="grass"),
+    Spec("l_rev_shake_coffee", "revealed", "photo:coffee.png", 3005, 0.11, pan=(-120, 40), shake=6,
+         texture="coins"),
+    Spec("l_rev_panzoom_motorcycle_l", "revealed", "photo:motorcycle_left.png", 3006, 0.15, pan=(-180, 0),
+         zoom=0.09, texture="brick"),
+    Spec("l_rev_turn_ihc", "revealed", "photo:ihc.png", 3007, 0.18, yaw=-20, pan=(30, 10), texture="coins"),
+    Spec("l_rev_pan_brick", "revealed", "photo:brick.png", 3008, 0.13, pan=(0, 150), texture="grass"),
+    Spec("l_part_pan_cell", "partly", "photo:cell.png", 3101, 0.18, pan=(50, 0), texture="gravel"),
+    Spec("l_part_zoom_gravel", "partly", "photo:gravel.png", 3102, 0.15, zoom=0.13, texture="coins", noise=1.0),
+    Spec("l_part_roll_astronaut", "partly", "photo:astronaut.png", 3103, 0.17, roll=10, texture="brick"),
+    Spec("l_part_shake_clock", "partly", "photo:clock_motion.png", 3104, 0.13, shake=8, texture="grass",
+         noise=1.0),
+    Spec("l_never_gravel", "never", "photo:gravel.png", 3201, 0.13, noise=1.0, texture="coins"),
+    Spec("l_never_cell", "never", "photo:cell.png", 3202, 0.14, noise=1.2, texture="brick"),
+    Spec("l_never_grass", "never", "photo:grass.png", 3203, 0.12, noise=1.0, texture="coins"),
+    Spec("l_never_clock", "never", "photo:clock_motion.png", 3204, 0.12, noise=1.0, texture="gravel"),
+    Spec("l_tennis_static", "moving", "tennis", 3301, 0.11, texture="gravel", frames=60),
+    Spec("l_tennis_moving", "moving", "tennis", 3302, 0.14, static=False, texture="brick", frames=60),
+    Spec("l_bmx_static", "moving", "bmx-trees", 3303, 0.18, texture="coins", frames=60),
+    Spec("l_bmx_moving", "moving", "bmx-trees", 3304, 0.11, static=False, texture="grass", frames=60),
+    Spec("l_car_static", "moving", "running_car/running_car.mp4", 3305, 0.12, texture="brick", frames=50),
+    Spec("l_car_moving", "moving", "running_car/running_car.mp4", 3306, 0.17, static=False, texture="gravel",
+         frames=50),
+    Spec("l_ripple_pan_grace", "dynamic", "photo:grace_hopper.jpg", 3401, 0.12, dynamic="ripple", pan=(90, 0),
+         texture="coins"),
+    Spec("l_flow_cell", "dynamic", "photo:cell.png", 3402, 0.13, dynamic="flow", pan=(70, 0), texture="grass",
+         frames=40),
+]
+
 #: the case sets by name (``--set``)
-SETS: dict[str, list[Spec]] = {"tuning": SPECS, "holdout": HOLDOUT, "fresh": FRESH}
+SETS: dict[str, list[Spec]] = {"tuning": SPECS, "holdout": HOLDOUT, "fresh": FRESH, "late": LATE}
 
 
 # --------------------------------------------------------------------------- sources

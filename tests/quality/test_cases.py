@@ -38,7 +38,7 @@ def test_case_sets_are_disjoint_and_each_covers_every_category(cases):
     assert len(names) == len(set(names))
     seeds = [s.seed for v in cases.SETS.values() for s in v]
     assert len(seeds) == len(set(seeds))  # no case of one set is another's in disguise
-    for name in ("holdout", "fresh"):
+    for name in ("holdout", "fresh", "late"):
         assert {s.category for s in cases.SETS[name]} == set(cases.CATEGORIES), name
     assert [s.name for s in cases.select(["f_never_*"], case_set="fresh")] == \
         ["f_never_rocket", "f_never_ihc", "f_never_motorcycle_r", "f_never_page"]
@@ -47,7 +47,7 @@ def test_case_sets_are_disjoint_and_each_covers_every_category(cases):
 def test_unknown_case_set_is_one_clear_line(cases):
     import pytest
 
-    with pytest.raises(SystemExit, match="no case set 'nope': one of tuning, holdout, fresh"):
+    with pytest.raises(SystemExit, match="no case set 'nope': one of tuning, holdout, fresh, late"):
         cases.select(None, case_set="nope")
 
 
