@@ -259,9 +259,10 @@ def score_noref(output_frames: Iterable[np.ndarray], mask_frames: Iterable[np.nd
 
 
 def _open(output: str, truth: str | None, mask: str) -> tuple[Any, Any, Any]:
-    from vedit.io import open_clip, open_masks
+    from vedit.io import open_clip, open_masks, require_flow_size
 
     out = open_clip(output)
+    require_flow_size(out, output, "to score")
     gt = open_clip(truth) if truth else None
     if gt is not None:
         if gt.size != out.size:

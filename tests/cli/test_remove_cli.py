@@ -52,7 +52,7 @@ def test_png_outside_mask_bit_identical(tmp_path, pan_sequence):
 
 
 @pytest.mark.parametrize("case", ["missing_input", "bad_size", "frame_count", "empty", "engine", "same",
-                                  "unwritable", "bad_input"])
+                                  "unwritable", "bad_input", "full_mask", "tiny_frames"])
 def test_errors_one_line_exit_1_nothing_left(tmp_path, pan_sequence, case):
     seq, mask, frames = pan_sequence
     out = tmp_path / "res.mp4"
@@ -80,6 +80,18 @@ def test_errors_one_line_exit_1_nothing_left(tmp_path, pan_sequence, case):
     elif case == "bad_input":
         (tmp_path / "bad.mp4").write_bytes(b"garbage")
         args[0] = str(tmp_path / "bad.mp4")
+    elif case == "full_mask":  # nothing left to fill from: no invented frames
+        cv2.imwrite(str(tmp_path / "full.png"), np.full(frames[0].shape[:2], 255, np.uint8))
+        args[2] = str(tmp_path / "full.png")
+    elif case == "tiny_frames":  # too small for optical flow: a clear line, not OpenCV's
+        tiny = tmp_path / "tiny"
+        tiny.mkdir()
+        for i in range(4):
+            cv2.imwrite(str(tiny / f"{i:03d}.png"), np.full((9, 11, 3), 40 * i, np.uint8))
+        m = np.zeros((9, 11), np.uint8)
+        m[3:5, 4:6] = 255
+        cv2.imwrite(str(tmp_path / "tiny_mask.png"), m)
+        args[0], args[2] = str(tiny), str(tmp_path / "tiny_mask.png")
     before = set(os.listdir(tmp_path))
     r = _invoke("remove", *args)
     assert r.exit_code == 1, r.output
@@ -87,6 +99,8 @@ def test_errors_one_line_exit_1_nothing_left(tmp_path, pan_sequence, case):
     assert len(lines) == 1 and lines[0].startswith("ERROR: "), r.output
     assert "Traceback" not in r.output
     assert set(os.listdir(tmp_path)) - before == set()  # no partial output, no temp files
+    expect = {"full_mask": "covers the whole frame", "tiny_frames": "11x9 are too small"}.get(case)
+    assert expect is None or expect in lines[0], lines[0]
 
 
 def test_light_commands_do_not_import_torch():

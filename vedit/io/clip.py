@@ -1056,6 +1056,19 @@ def _sequence_timestamps(path: str, n: int) -> list[float] | None:
     return vals if len(vals) == n else None
 
 
+#: the smallest frame side the ops that measure optical flow work on (DIS
+#: needs a few of its patches; OpenCV refuses a frame under 12 px both ways)
+MIN_FLOW_SIDE = 16
+
+
+def require_flow_size(clip: Clip, path: str, what: str) -> None:
+    """One clear error when ``clip``'s frames are too small for optical flow
+    (``what``: the op, as in "to remove from")."""
+    if min(clip.width, clip.height) < MIN_FLOW_SIDE:
+        raise InvalidInputError(f"{path}: frames of {clip.width}x{clip.height} are too small {what} "
+                                f"(at least {MIN_FLOW_SIDE} px on each side)")
+
+
 def open_clip(path: str, start: int | None = None, end: int | None = None,
               fps: float | Fraction | None = None, frames: int | None = None,
               fill_gaps: str | None = None) -> Clip:

@@ -213,6 +213,11 @@ class MaskSource:
     it, and ``vedit.flow.ops.mask_bbox`` remembers a mask's box (the decoder
     of a PNG mask sequence knows it without a scan of the frame)."""
 
+    @property
+    def still(self) -> np.ndarray | None:
+        """The one mask every frame gets (a single image), else None (read-only)."""
+        return self._still
+
     def __init__(self, path: str, clip: Clip, allow_empty: bool = False, soft: bool = False):
         self.path = os.fspath(path)
         self.clip = clip

@@ -11,7 +11,7 @@ import numpy as np
 
 from vedit.engines import names
 from vedit.errors import InvalidInputError, MediaError
-from vedit.io import Clip, Writer, check_output_path, open_clip, open_masks, open_writer
+from vedit.io import Clip, Writer, check_output_path, open_clip, open_masks, open_writer, require_flow_size
 from vedit.io.clip import IMAGE_EXTS
 from vedit.io.writer import output_kind
 from vedit.ops.params import CODEC, OpDef, Param, ParamError, as_param, final_path, writer_codec
@@ -226,6 +226,7 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
     src = choose_source(v["source"], v["person"], v["mask"], v["box"], v["points"], v["chroma"],
                         v["sam_checkpoint"])
     clip = open_clip(input, start=start, end=end, fill_gaps=v["fill_gaps"])
+    require_flow_size(clip, input, "to matte")
     kind = output_kind(output)
     if v["preview"] and output_kind(v["preview"]) in ("sequence", "image"):
         raise ParamError("preview", f"{'params.preview' if job else '--preview'} {v['preview']}: give a video "

@@ -10,7 +10,7 @@ import numpy as np
 from vedit.engines import get_spec, names
 from vedit.engines.base import ProgressCallback
 from vedit.errors import InvalidInputError
-from vedit.io import check_output_path, open_clip, open_masks, open_writer
+from vedit.io import check_output_path, open_clip, open_masks, open_writer, require_flow_size
 from vedit.io.clip import KeptFrames
 from vedit.ops.params import CODEC, OpDef, Param, ParamError, as_param, final_path, writer_codec
 from vedit.ops.progress import OverallProgress
@@ -68,10 +68,16 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
     _open_inputs(input, v, start, end, job)
 
 
+
 def _open_inputs(input: str, v: dict[str, Any], start: int | None, end: int | None, job: bool):
     clip = open_clip(input, start, end, fps=v["fps"], fill_gaps=v["fill_gaps"])
+    require_flow_size(clip, input, "to remove from")
     with as_param("mask", job):
         masks = open_masks(v["mask"], clip)
+        still = masks.still
+        if v["engine"] == "propagate" and still is not None and bool(np.all(still > 127)):
+            # nothing in any frame is left to fill from: the result would be invented
+            raise InvalidInputError(f"mask {v['mask']} covers the whole frame: nothing is left to fill from")
     return clip, masks
 
 

@@ -217,12 +217,13 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
     fit the clip; ``add_mask``/``subtract_mask`` match its size and frame count.
     Returns (clip, background or None)."""
     from vedit.composite import parse_background
-    from vedit.io import open_clip
+    from vedit.io import open_clip, require_flow_size
     from vedit.io.writer import output_kind
     from vedit.ops.matte import check_edit_masks, check_source
 
     o = _options(v)
     clip = open_clip(input, start, end, fill_gaps=o.fill_gaps)
+    require_flow_size(clip, input, "to replace the background of")
     bg = None
     if o.background:
         with as_param("background", job):
