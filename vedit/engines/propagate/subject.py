@@ -48,7 +48,7 @@ _SPAN = 5
 #: radius of the fill that continues the subject's colours
 _TELEA_RADIUS = 5
 #: longest side (px) of the patch that fill works on (its result is smooth)
-_COLOUR_SIDE = 192
+_COLOUR_SIDE = 96
 #: share of the ring that is subject from which / up to which the stage acts on a frame
 _MIN_SHARE, _FULL_SHARE = 0.08, 0.2
 #: pull-push: a pyramid cell counts as known from this much weight
