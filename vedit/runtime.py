@@ -53,8 +53,7 @@ def one_blas_thread() -> None:
     count: it must run before numpy is first imported. OpenBLAS otherwise
     starts a worker per core that busy-waits after each call; the engines
     run their own threads and hand BLAS only small matrices, so that worker
-    only burns CPU (measured: ~0.4 s of CPU and 0.6 s of kernel time on a
-    100-frame 1080p removal, with the same output to the bit)."""
+    only takes CPU from them (figures: ``bench/results/remove-experiments-*``)."""
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 

@@ -68,7 +68,6 @@ def check_inputs(input: str, output: str, v: dict[str, Any], start: int | None =
     _open_inputs(input, v, start, end, job)
 
 
-
 def _open_inputs(input: str, v: dict[str, Any], start: int | None, end: int | None, job: bool):
     clip = open_clip(input, start, end, fps=v["fps"], fill_gaps=v["fill_gaps"])
     require_flow_size(clip, input, "to remove from")
